@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { MemoryHashes } from '../../test/support/memory-hashes.ts';
+import { fromHex, toHex } from './bytes.ts';
+import { EMPTY_ROOT, type Hash, leafHash, nodeHash } from './hash.ts';
+import { checkConsistency, checkInclusion } from './proof.ts';
+import { proveConsistency, proveInclusion, storedHashCount, storedHashIndex, treeHash } from './tree.ts';
+
+// A straightforward reference: RFC 9162 section 2.1 written as recursion over arrays.
+function k(n: number): number {
+  let p = 1;
+  while (p * 2 < n) p *= 2;
+  return p;
+}
+function mth(d: Uint8Array[]): Hash {
+  if (d.length === 0) return EMPTY_ROOT;
+  if (d.length === 1) return leafHash(d[0]!);
+  const s = k(d.length);
+  return nodeHash(mth(d.slice(0, s)), mth(d.slice(s)));
+}
+function path(m: number, d: Uint8Array[]): Hash[] {
+  if (d.length <= 1) return [];
+  const s = k(d.length);
+  return m < s ? [...path(m, d.slice(0, s)), mth(d.slice(s))] : [...path(m - s, d.slice(s)), mth(d.slice(0, s))];
+}
+function subproof(m: number, d: Uint8Array[], b: boolean): Hash[] {
+  if (m === d.length) return b ? [] : [mth(d)];
+  const s = k(d.length);
+  return m <= s ? [...subproof(m, d.slice(0, s), b), mth(d.slice(s))] : [...subproof(m - s, d.slice(s), false), mth(d.slice(0, s))];
+}
+
+const entries = Array.from({ length: 64 }, (_, i) => new TextEncoder().encode(`entry ${i}`));
+const log = new MemoryHashes();
+for (const e of entries) log.append(e);
+const roots = Array.from({ length: 65 }, (_, n) => mth(entries.slice(0, n)));
+
+// Certificate Transparency's reference leaves, roots and proofs (RFC 6962 test data).
+const CT_LEAVES = ['', '00', '10', '2021', '3031', '40414243', '5051525354555657', '606162636465666768696a6b6c6d6e6f'].map((h) => fromHex(h)!);
+const CT_ROOTS = [
+  '6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d',
+  'fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125',
+  'aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77',
+  'd37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7',
+  '4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4',
+  '76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef',
+  'ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c',
+  '5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328',
+];
+
+describe('Merkle tree (RFC 9162)', () => {
+  test('matches the Certificate Transparency roots, inclusion and consistency proofs', () => {
+    const ct = new MemoryHashes();
+    CT_LEAVES.forEach((l) => ct.append(l));
+    assert.equal(toHex(treeHash(0, ct)), 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+    for (let n = 1; n <= 8; n++) assert.equal(toHex(treeHash(n, ct)), CT_ROOTS[n - 1], `root of size ${n}`);
+    assert.deepEqual(proveInclusion(0, 8, ct).map(toHex), [
+      '96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7',
+      '5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e',
+      '6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4',
+    ]);
+    assert.deepEqual(proveInclusion(5, 8, ct).map(toHex), [
+      'bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b',
+      'ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0',
+      'd37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7',
+    ]);
+    assert.deepEqual(proveConsistency(2, 8, ct).map(toHex), [
+      '5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e',
+      '6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4',
+    ]);
+    assert.deepEqual(proveConsistency(6, 8, ct).map(toHex), [
+      '0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a',
+      'ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0',
+      'd37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7',
+    ]);
+  });
+
+  test('stores about 2n hashes, at the indexes Go tlog uses', () => {
+    const grown = new MemoryHashes();
+    for (let n = 0; n <= 64; n++) {
+      assert.equal(storedHashCount(n), grown.hashes.length, `count for ${n}`);
+      grown.append(entries[n] ?? entries[0]!);
+    }
+    assert.equal(log.hashes.length, storedHashCount(64));
+    assert.equal(storedHashCount(64), 127);
+    // Level 1's first hash follows leaves 0 and 1; level 2's first follows leaf 3's hashes.
+    assert.deepEqual([storedHashIndex(0, 0), storedHashIndex(0, 1), storedHashIndex(1, 0), storedHashIndex(0, 2), storedHashIndex(0, 3), storedHashIndex(1, 1), storedHashIndex(2, 0)], [0, 1, 2, 3, 4, 5, 6]);
+  });
+
+  test('roots and proof shapes equal the reference for every tree size 1..64', () => {
+    for (let n = 1; n <= 64; n++) {
+      assert.deepEqual(treeHash(n, log), roots[n], `root ${n}`);
+      for (let m = 0; m < n; m++) {
+        const proof = proveInclusion(m, n, log);
+        assert.deepEqual(proof, path(m, entries.slice(0, n)), `inclusion ${m} in ${n}`);
+        assert.ok(checkInclusion(m, n, leafHash(entries[m]!), proof, roots[n]!), `verify inclusion ${m} in ${n}`);
+      }
+      for (let m = 1; m <= n; m++) {
+        const proof = proveConsistency(m, n, log);
+        assert.deepEqual(proof, m === n ? [] : subproof(m, entries.slice(0, n), true), `consistency ${m} to ${n}`);
+        assert.ok(checkConsistency(m, roots[m]!, n, roots[n]!, proof), `verify consistency ${m} to ${n}`);
+      }
+    }
+  });
+
+  test('any altered inclusion proof, leaf, index or root is refused', () => {
+    fc.assert(fc.property(fc.integer({ min: 2, max: 64 }), fc.nat(), fc.nat(), fc.integer({ min: 0, max: 255 }), (n, mSeed, which, bit) => {
+      const m = mSeed % n;
+      const proof = proveInclusion(m, n, log);
+      const leaf = leafHash(entries[m]!);
+      const flipped = proof.map((h) => h.slice());
+      const target = flipped[which % flipped.length]!;
+      target[bit % 32]! ^= 1 << (bit % 8);
+      assert.equal(checkInclusion(m, n, leaf, flipped, roots[n]!), false);
+      assert.equal(checkInclusion(m, n, leafHash(entries[(m + 1) % n]!), proof, roots[n]!), false);
+      assert.equal(checkInclusion((m + 1) % n, n, leaf, proof, roots[n]!), false);
+      assert.equal(checkInclusion(m, n, leaf, proof, roots[n - 1]!), false);
+      assert.equal(checkInclusion(m, n, leaf, proof.slice(0, -1), roots[n]!), false);
+      assert.equal(checkInclusion(m, n, leaf, [...proof, roots[1]!], roots[n]!), false);
+    }));
+  });
+
+  test('any altered consistency proof or root is refused', () => {
+    fc.assert(fc.property(fc.integer({ min: 2, max: 64 }), fc.nat(), fc.nat(), fc.integer({ min: 0, max: 255 }), (n, mSeed, which, bit) => {
+      const m = 1 + (mSeed % (n - 1));
+      const proof = proveConsistency(m, n, log);
+      const flipped = proof.map((h) => h.slice());
+      flipped[which % flipped.length]![bit % 32]! ^= 1 << (bit % 8);
+      assert.equal(checkConsistency(m, roots[m]!, n, roots[n]!, flipped), false);
+      assert.equal(checkConsistency(m, roots[m - 1]!, n, roots[n]!, proof), false);
+      assert.equal(checkConsistency(m, roots[m]!, n, roots[n - 1]!, proof), false);
+      assert.equal(checkConsistency(m, roots[m]!, n, roots[n]!, proof.slice(1)), false);
+      assert.equal(checkConsistency(n, roots[n]!, m, roots[m]!, proof), false);
+    }));
+  });
+
+  test('degenerate consistency cases', () => {
+    assert.equal(checkConsistency(0, EMPTY_ROOT, 8, roots[8]!, []), true);
+    assert.equal(checkConsistency(4, roots[4]!, 4, roots[4]!, []), true);
+    assert.equal(checkConsistency(4, roots[4]!, 4, roots[5]!, []), false);
+    assert.equal(checkConsistency(4, roots[4]!, 8, roots[8]!, []), false);
+    assert.throws(() => proveInclusion(8, 8, log), { code: 'E_PROOF_RANGE' });
+    assert.throws(() => proveConsistency(0, 8, log), { code: 'E_PROOF_RANGE' });
+  });
+});

@@ -1,0 +1,123 @@
+import { Temporal } from 'temporal-polyfill';
+import { OpenlecError } from '../errors.ts';
+
+/**
+ * Settlement intervals. An interval is identified by its start, an instant in
+ * milliseconds since the Unix epoch aligned to its length in UTC; lengths are 15, 30 or
+ * 60 minutes. Local days are views over these UTC intervals in an IANA time zone, so a
+ * DST day in Europe/Paris has 46 or 50 half-hours.
+ */
+export type IntervalMinutes = 15 | 30 | 60;
+export const INTERVAL_MINUTES: readonly IntervalMinutes[] = [15, 30, 60];
+export const MS_PER_MINUTE = 60_000;
+
+export function assertIntervalMinutes(minutes: unknown, field = 'intervalMinutes'): asserts minutes is IntervalMinutes {
+  if (!INTERVAL_MINUTES.includes(minutes as IntervalMinutes)) {
+    throw new OpenlecError('E_INTERVAL_LENGTH', `${field} must be 15, 30 or 60, got ${JSON.stringify(minutes)}`, { field });
+  }
+}
+
+// ISO 8601 / RFC 3339 date-time with an explicit offset; seconds optional, no fraction
+// except zeros (meter data never carries sub-second starts).
+const ISO_INSTANT = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.0+)?)?(Z|[+-]\d{2}:?\d{2})$/;
+
+/** parseInstant reads an ISO 8601 date-time with offset ("2026-03-29T01:30:00+01:00", "...Z") to epoch ms. */
+export function parseInstant(text: string, field = 'instant'): number {
+  const m = ISO_INSTANT.exec(text);
+  if (!m) throw new OpenlecError('E_BAD_INSTANT', `${field}: "${text}" is not an ISO 8601 date-time with offset`, { field });
+  const [, y, mo, d, h, mi, s = '00', zone] = m as unknown as string[];
+  const ms = Date.UTC(+y!, +mo! - 1, +d!, +h!, +mi!, +s);
+  const check = new Date(ms);
+  if (check.getUTCDate() !== +d! || check.getUTCMonth() !== +mo! - 1 || +h! > 23 || +mi! > 59 || +s > 59) {
+    throw new OpenlecError('E_BAD_INSTANT', `${field}: "${text}" is not a valid date-time`, { field });
+  }
+  let offsetMin = 0;
+  if (zone !== 'Z') {
+    const digits = zone!.replace(':', '');
+    offsetMin = (digits[0] === '-' ? -1 : 1) * (Number(digits.slice(1, 3)) * 60 + Number(digits.slice(3, 5)));
+  }
+  return ms - offsetMin * MS_PER_MINUTE;
+}
+
+/** formatInstant writes epoch ms as "YYYY-MM-DDTHH:MM:SSZ". */
+export function formatInstant(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.000Z$/, 'Z');
+}
+
+/** intervalOf returns the start of the interval of `minutes` that contains the instant `ms`. */
+export function intervalOf(ms: number, minutes: IntervalMinutes): number {
+  const len = minutes * MS_PER_MINUTE;
+  return Math.floor(ms / len) * len;
+}
+
+/** parseIntervalStart reads an interval start and checks it is aligned to the interval length. */
+export function parseIntervalStart(text: string, minutes: IntervalMinutes, field = 'interval'): number {
+  const ms = parseInstant(text, field);
+  assertAligned(ms, minutes, field);
+  return ms;
+}
+
+export function assertAligned(ms: number, minutes: IntervalMinutes, field = 'interval'): void {
+  if (!Number.isSafeInteger(ms) || ms % (minutes * MS_PER_MINUTE) !== 0) {
+    throw new OpenlecError('E_INTERVAL_ALIGN', `${field}: ${Number.isSafeInteger(ms) ? formatInstant(ms) : ms} is not the start of a ${minutes}-minute interval`, { field });
+  }
+}
+
+/** assertTimeZone checks that `zone` is an IANA time zone this runtime knows. */
+export function assertTimeZone(zone: string, field = 'timeZone'): void {
+  try {
+    Temporal.Now.instant().toZonedDateTimeISO(zone);
+  } catch {
+    throw new OpenlecError('E_TIME_ZONE', `${field}: "${zone}" is not an IANA time zone`, { field });
+  }
+}
+
+const LOCAL_DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+/** LocalDay is the span of one calendar day in a time zone, as UTC instants [startMs, endMs). */
+export interface LocalDay {
+  readonly date: string;
+  readonly timeZone: string;
+  readonly startMs: number;
+  readonly endMs: number;
+}
+
+/** localDay returns the UTC span of the local calendar day `date` (YYYY-MM-DD) in `timeZone`. */
+export function localDay(date: string, timeZone: string): LocalDay {
+  if (!LOCAL_DATE.test(date)) throw new OpenlecError('E_BAD_DATE', `date: "${date}" is not YYYY-MM-DD`, { field: 'date' });
+  let plain: Temporal.PlainDate;
+  try {
+    plain = Temporal.PlainDate.from(date, { overflow: 'reject' });
+  } catch {
+    throw new OpenlecError('E_BAD_DATE', `date: "${date}" is not a calendar date`, { field: 'date' });
+  }
+  assertTimeZone(timeZone);
+  const startMs = plain.toZonedDateTime({ timeZone }).epochMilliseconds;
+  const endMs = plain.add({ days: 1 }).toZonedDateTime({ timeZone }).epochMilliseconds;
+  return { date, timeZone, startMs, endMs };
+}
+
+/** localDateOf returns the local calendar date (YYYY-MM-DD) of the instant `ms` in `timeZone`. */
+export function localDateOf(ms: number, timeZone: string): string {
+  return Temporal.Instant.fromEpochMilliseconds(ms).toZonedDateTimeISO(timeZone).toPlainDate().toString();
+}
+
+/** dayIntervals lists the starts of the intervals of a local day; 46 or 50 half-hours on DST days in Europe. */
+export function dayIntervals(day: LocalDay, minutes: IntervalMinutes): number[] {
+  const len = minutes * MS_PER_MINUTE;
+  const first = Math.ceil(day.startMs / len) * len;
+  const starts: number[] = [];
+  for (let t = first; t < day.endMs; t += len) starts.push(t);
+  return starts;
+}
+
+/** intervalsInDay counts the intervals of a local day. */
+export function intervalsInDay(date: string, timeZone: string, minutes: IntervalMinutes): number {
+  return dayIntervals(localDay(date, timeZone), minutes).length;
+}
+
+/** formatLocal writes epoch ms as local wall time with offset in `timeZone` ("2026-10-25T02:30:00+01:00"). */
+export function formatLocal(ms: number, timeZone: string): string {
+  const z = Temporal.Instant.fromEpochMilliseconds(ms).toZonedDateTimeISO(timeZone);
+  return z.toString({ timeZoneName: 'never', smallestUnit: 'second' });
+}
