@@ -10,7 +10,7 @@ export type { Checkpoint } from './checkpoint.ts';
 export { checkConsistency, checkInclusion } from './proof.ts';
 export {
   consistencyRanges, hashRanges, inclusionRanges, largestPowerOfTwoBelow, proveConsistency, proveInclusion, storedHashCount,
-  storedHashesForLeaf, storedHashIndex, treeHash,
+  storedHashesForLeaf, storedHashIndex, treeHash, frontierIndexes, MemoryTree,
 } from './tree.ts';
 export type { HashReader, Range } from './tree.ts';
 export {

@@ -51,10 +51,14 @@ export function formatVerifierKey(name: string, publicKey: Uint8Array): string {
 
 /** parseVerifierKey reads a verifier key string and checks its key id. */
 export function parseVerifierKey(text: string): NoteVerifierKey {
-  const parts = text.split('+');
+  // The name holds no "+", the key id is hex; the base64 key may contain "+".
   const bad = (why: string) => new OpenlecError('E_NOTE_VERIFIER_KEY', `verifier key: ${why}`, { field: 'verifierKey' });
-  if (parts.length !== 3) throw bad('expected name+keyid+key');
-  const [name = '', hexId = '', b64 = ''] = parts;
+  const first = text.indexOf('+');
+  const second = text.indexOf('+', first + 1);
+  if (first < 0 || second < 0) throw bad('expected name+keyid+key');
+  const name = text.slice(0, first);
+  const hexId = text.slice(first + 1, second);
+  const b64 = text.slice(second + 1);
   assertKeyName(name);
   const keyId = hexId.length === 8 ? fromHex(hexId) : undefined;
   const key = fromBase64(b64);

@@ -167,3 +167,33 @@ export function proveConsistency(m: number, n: number, reader: HashReader): Hash
   if (m === n) return [];
   return hashRanges(consistencyRanges(m, n), reader);
 }
+
+/** frontierIndexes lists the stored hashes of the complete subtrees that make up a tree of n leaves: all that later appends and the root need. */
+export function frontierIndexes(n: number): number[] {
+  const out: number[] = [];
+  rangeIndexes(0, n, out);
+  return out;
+}
+
+/** MemoryTree keeps every stored hash of a tree in memory: for replay, verification and tests. */
+export class MemoryTree implements HashReader {
+  readonly hashes: Hash[] = [];
+  size = 0;
+
+  appendLeaf(leaf: Hash): void {
+    for (const h of storedHashesForLeaf(this.size, leaf, this)) this.hashes.push(h);
+    this.size++;
+  }
+
+  readHashes(indexes: readonly number[]): Hash[] {
+    return indexes.map((i) => {
+      const h = this.hashes[i];
+      invariant(h, `no stored hash ${i}`);
+      return h;
+    });
+  }
+
+  root(size = this.size): Hash {
+    return treeHash(size, this);
+  }
+}

@@ -1,0 +1,165 @@
+import { community } from '../community/tables.ts';
+import { OpenlecError } from '../errors.ts';
+import {
+  canonicalJson, decodeEntry, type DecodedEntry, decodeKey, equalBytes, formatVerifierKey, leafHash, MemoryTree, openCheckpoint, parseVerifierKey,
+  type SignatureVerifier, toHex, verifySignature,
+} from '../ledger/index.ts';
+import { emptyState } from '../registry.ts';
+import { applyEntry } from '../state/apply.ts';
+import type { Registry } from '../state/registry.ts';
+import { rowKey, type State, type TableSpec } from '../state/tables.ts';
+import type { LogSource } from '../store/log-source.ts';
+
+export interface VerifyProblem {
+  readonly code: string;
+  readonly message: string;
+  readonly entry?: number;
+  readonly checkpoint?: number;
+  readonly table?: string;
+  readonly key?: string;
+}
+
+export interface VerifyReport {
+  readonly ok: boolean;
+  readonly entries: number;
+  readonly checkpoints: number;
+  readonly root: string;
+  readonly rows: Record<string, number>;
+  readonly problems: VerifyProblem[];
+}
+
+export interface VerifyOptions {
+  /** Checks a batch of signatures; default: @noble/curves on this thread. */
+  checkSignatures?: (items: readonly DecodedEntry[]) => Promise<boolean[]> | boolean[];
+  onProgress?: (done: number, total: number) => void;
+  /** Most problems reported per kind before giving up on listing more. */
+  maxProblems?: number;
+}
+
+const CHUNK = 4096;
+
+/**
+ * verifyLog replays a whole log from an empty state and checks everything a store
+ * holds against it: each entry's canonical form, signature, authorisation and nonce;
+ * every stored tree hash; every checkpoint's signature and root; and every projection
+ * row. The first bad entry stops the replay (what follows it has no meaning); other
+ * problems are all listed. Nothing here touches a database: the store is a LogSource.
+ */
+export async function verifyLog(source: LogSource, registry: Registry, options: VerifyOptions = {}): Promise<VerifyReport> {
+  const verify: SignatureVerifier = verifySignature;
+  const check = options.checkSignatures ?? ((items: readonly DecodedEntry[]) => items.map((d) => verify(d.publicKey, d.message, d.signature)));
+  const max = options.maxProblems ?? 20;
+  const problems: VerifyProblem[] = [];
+  const state = emptyState(registry);
+  const tree = new MemoryTree();
+  const total = source.size;
+
+  replay: for (let lo = 0; lo < total; lo += CHUNK) {
+    const hi = Math.min(total, lo + CHUNK);
+    const decoded: (DecodedEntry | OpenlecError)[] = [];
+    for (const bytes of source.entries(lo, hi)) {
+      tree.appendLeaf(leafHash(bytes));
+      try {
+        decoded.push(decodeEntry(bytes));
+      } catch (e) {
+        decoded.push(e as OpenlecError);
+      }
+    }
+    const good = decoded.filter((d): d is DecodedEntry => !(d instanceof OpenlecError));
+    const sigs = await check(good);
+    let s = 0;
+    for (let i = 0; i < decoded.length; i++) {
+      const d = decoded[i]!;
+      const entry = lo + i;
+      const fail = (code: string, message: string) => problems.push({ code, message: `entry ${entry}: ${message}`, entry });
+      if (d instanceof OpenlecError) {
+        fail(d.code, d.message);
+        break replay;
+      }
+      if (!sigs[s++]) {
+        fail('E_TX_SIGNATURE', 'the signature does not verify');
+        break replay;
+      }
+      try {
+        applyEntry(state, registry, d, entry);
+      } catch (e) {
+        const err = e instanceof OpenlecError ? e : new OpenlecError('E_INTERNAL', String(e));
+        fail(err.code, err.message);
+        break replay;
+      }
+    }
+    if (decoded.length !== hi - lo) {
+      problems.push({ code: 'E_STORE_ENTRY', message: `entries ${lo}..${hi - 1}: the store returned ${decoded.length} entries`, entry: lo });
+      break;
+    }
+    options.onProgress?.(hi, total);
+  }
+  if (problems.length === 0) {
+    checkHashes(source, tree, problems, max);
+    checkCheckpoints(source, state, tree, problems, max);
+    for (const spec of registry.tables) checkTable(source, state, spec, problems, max);
+  }
+  const rows: Record<string, number> = {};
+  for (const spec of registry.tables) rows[spec.name] = state.count(spec.name);
+  const checkpoints = source.checkpoints().length;
+  return { ok: problems.length === 0, entries: total, checkpoints, root: toHex(tree.root()), rows, problems };
+}
+
+function checkHashes(source: LogSource, tree: MemoryTree, problems: VerifyProblem[], max: number): void {
+  const stored = source.storedHashTotal();
+  if (stored !== tree.hashes.length) {
+    problems.push({ code: 'E_STORE_HASH', message: `the store holds ${stored} tree hashes, a log of ${tree.size} entries has ${tree.hashes.length}` });
+  }
+  let found = 0;
+  for (let lo = 0; lo < tree.hashes.length && found < max; lo += CHUNK * 4) {
+    const got = source.storedHashRange(lo, Math.min(tree.hashes.length, lo + CHUNK * 4));
+    got.forEach((h, i) => {
+      if (found < max && !equalBytes(h, tree.hashes[lo + i]!)) {
+        found++;
+        problems.push({ code: 'E_STORE_HASH', message: `stored tree hash ${lo + i} differs from the one the entries give` });
+      }
+    });
+  }
+}
+
+function checkCheckpoints(source: LogSource, state: State, tree: MemoryTree, problems: VerifyProblem[], max: number): void {
+  const c = community(state);
+  const all = source.checkpoints();
+  if (!c) {
+    if (all.length > 0) problems.push({ code: 'E_CHECKPOINT', message: 'checkpoints exist but the log has no community to sign them' });
+    return;
+  }
+  const key = parseVerifierKey(formatVerifierKey(c.id, decodeKey(c.operator)));
+  for (const stored of all.slice(0, max)) {
+    const fail = (code: string, message: string) => problems.push({ code, message: `checkpoint at size ${stored.size}: ${message}`, checkpoint: stored.size });
+    try {
+      const cp = openCheckpoint(stored.note, key, c.id);
+      if (cp.size !== stored.size) fail('E_CHECKPOINT', `the note says size ${cp.size}`);
+      else if (cp.size > tree.size) fail('E_CHECKPOINT', `covers ${cp.size} entries but the log has ${tree.size}`);
+      else if (!equalBytes(cp.root, tree.root(cp.size))) fail('E_CHECKPOINT_ROOT', `signed root ${toHex(cp.root)} is not the root of the log's first ${cp.size} entries (${toHex(tree.root(cp.size))})`);
+    } catch (e) {
+      fail((e as OpenlecError).code ?? 'E_CHECKPOINT', (e as Error).message);
+    }
+  }
+}
+
+function checkTable(source: LogSource, state: State, spec: TableSpec, problems: VerifyProblem[], max: number): void {
+  const expected = new Map<string, string>();
+  for (const row of state.rows(spec.name)) expected.set(rowKey(spec, row), canonicalJson(row));
+  let found = 0;
+  const fail = (key: string, message: string) => {
+    if (found++ < max) problems.push({ code: 'E_PROJECTION', message: `table ${spec.name}, row ${JSON.stringify(key.split('\u001f'))}: ${message}`, table: spec.name, key });
+  };
+  for (const row of source.tableRows(spec)) {
+    const key = rowKey(spec, row);
+    const want = expected.get(key);
+    if (want === undefined) fail(key, 'is in the store but not in the replayed state');
+    else if (want !== canonicalJson(row)) {
+      const wantRow = JSON.parse(want) as Record<string, unknown>;
+      const cols = Object.keys(spec.columns).filter((col) => canonicalJson(row[col] ?? null) !== canonicalJson(wantRow[col] ?? null));
+      fail(key, `column ${cols.join(', ')} differs from the replayed state`);
+    }
+    expected.delete(key);
+  }
+  for (const key of expected.keys()) fail(key, 'is missing from the store');
+}

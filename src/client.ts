@@ -1,0 +1,17 @@
+import { type Envelope, encodeKey, type KeyPair, type SignedTransaction, signTransaction, TX_VERSION } from './ledger/index.ts';
+
+/**
+ * Signer builds and signs transactions for one key, numbering nonces from `nonce`
+ * upward. `now` supplies issuedAt: the caller owns the clock.
+ */
+export class Signer {
+  readonly actor: string;
+  constructor(readonly key: KeyPair, readonly community: string, public nonce = 0, private readonly now: () => string = () => new Date().toISOString()) {
+    this.actor = encodeKey(key.publicKey);
+  }
+
+  sign<B>(type: string, body: B, issuedAt = this.now()): SignedTransaction<B> {
+    const envelope: Envelope<B> = { v: TX_VERSION, type, community: this.community, actor: this.actor, nonce: ++this.nonce, issuedAt: issuedAt.replace(/\.\d{3}Z$/, 'Z'), body };
+    return signTransaction(envelope, this.key.secretKey);
+  }
+}

@@ -1,0 +1,17 @@
+import { communityCreate } from './community/community-create.ts';
+import { participantRegister } from './community/participant-register.ts';
+import { COMMUNITY_TABLE, PARTICIPANTS_TABLE } from './community/tables.ts';
+import { meterRegister } from './metering/meter-register.ts';
+import { feederDefine } from './network/feeder-define.ts';
+import { Registry } from './state/registry.ts';
+import { State } from './state/tables.ts';
+
+/** createRegistry lists every transaction type openlec knows, and so every projection table. */
+export function createRegistry(): Registry {
+  return new Registry([COMMUNITY_TABLE, PARTICIPANTS_TABLE], [communityCreate, participantRegister, feederDefine, meterRegister]);
+}
+
+/** emptyState is the state before entry 0, with every table of the registry. */
+export function emptyState(registry: Registry): State {
+  return new State(registry.tables);
+}

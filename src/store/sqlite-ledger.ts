@@ -1,0 +1,390 @@
+import Database from 'better-sqlite3';
+import { existsSync } from 'node:fs';
+import { OpenlecError } from '../errors.ts';
+import {
+  canonicalJson, type Checkpoint, decodeEntry, decodeKey, decodeTransaction, type DecodedEntry, encodeKey, formatVerifierKey, frontierIndexes, type Hash,
+  leafHash, type NoteSigner, openCheckpoint, parseVerifierKey, proveConsistency, proveInclusion, type SignedTransaction, signCheckpoint,
+  storedHashCount, storedHashesForLeaf, treeHash, utf8,
+} from '../ledger/index.ts';
+import { community } from '../community/tables.ts';
+import { InlineSignatureChecker, type SignatureChecker } from '../node/signatures.ts';
+import { createRegistry, emptyState } from '../registry.ts';
+import { applyEntry } from '../state/apply.ts';
+import type { Registry } from '../state/registry.ts';
+import type { Row, State, TableSpec } from '../state/tables.ts';
+import type { LogSource, StoredCheckpoint } from './log-source.ts';
+
+const FORMAT = 'openlec-log-1';
+
+export type SubmitInput = SignedTransaction | Uint8Array | string;
+export type SubmitResult = { ok: true; entry: number } | { ok: false; error: OpenlecError };
+
+export interface SqliteLedgerOptions {
+  registry?: Registry;
+  signatures?: SignatureChecker;
+  /** Most transactions committed in one SQLite transaction (group commit). */
+  maxBatch?: number;
+}
+
+interface Queued {
+  input: SubmitInput;
+  resolve(r: SubmitResult): void;
+}
+
+interface Prepared {
+  items: Queued[];
+  decoded: (DecodedEntry | OpenlecError)[];
+  signaturesOk: Promise<boolean[]>;
+}
+
+const sqlName = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+/**
+ * SqliteLedger is the embedded store: one SQLite file per community, in WAL mode with
+ * synchronous=FULL, so an acknowledged append survives a crash or power loss. Each
+ * batch of submissions (group commit) is checked (signatures on worker threads; type,
+ * actor, role, nonce and rules in the state machine) and then appended with its tree
+ * hashes and projection rows in a single SQLite transaction: the log and the
+ * projections can never be out of step.
+ */
+export class SqliteLedger implements LogSource {
+  readonly db: Database.Database;
+  readonly registry: Registry;
+  readonly state: State;
+  private readonly signatures: SignatureChecker;
+  private readonly maxBatch: number;
+  private sizeNow = 0;
+  private readonly recent = new Map<number, Hash>();
+  private queue: Queued[] = [];
+  private running: Promise<void> | undefined;
+  private readonly stmts: ReturnType<SqliteLedger['prepareStatements']>;
+  private readonly upserts = new Map<string, Database.Statement>();
+  private readonly deletes = new Map<string, Database.Statement>();
+
+  private constructor(db: Database.Database, options: SqliteLedgerOptions) {
+    this.db = db;
+    this.registry = options.registry ?? createRegistry();
+    this.signatures = options.signatures ?? new InlineSignatureChecker();
+    this.maxBatch = options.maxBatch ?? 2048;
+    this.state = emptyState(this.registry);
+    this.createSchema();
+    this.stmts = this.prepareStatements();
+    for (const spec of this.registry.tables) {
+      this.state.load(spec.name, this.tableRows(spec));
+      const cols = Object.keys(spec.columns);
+      this.upserts.set(spec.name, db.prepare(`INSERT OR REPLACE INTO ${sqlName(spec.name)} (${cols.map(sqlName).join(',')}) VALUES (${cols.map(() => '?').join(',')})`));
+      this.deletes.set(spec.name, db.prepare(`DELETE FROM ${sqlName(spec.name)} WHERE ${spec.primaryKey.map((c) => `${sqlName(c)} = ?`).join(' AND ')}`));
+    }
+    this.sizeNow = (this.stmts.count.get() as { n: number }).n;
+    this.loadFrontier();
+  }
+
+  /** create makes a new, empty log file; it refuses to overwrite one. */
+  static create(path: string, options: SqliteLedgerOptions = {}): SqliteLedger {
+    if (path !== ':memory:' && existsSync(path)) throw new OpenlecError('E_DB_EXISTS', `${path} already exists`, { field: 'db' });
+    const db = new Database(path);
+    db.prepare('CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT').run();
+    db.prepare('INSERT INTO meta VALUES (?, ?)').run('format', FORMAT);
+    return new SqliteLedger(SqliteLedger.tune(db), options);
+  }
+
+  /** open opens an existing log file. */
+  static open(path: string, options: SqliteLedgerOptions = {}): SqliteLedger {
+    if (!existsSync(path)) throw new OpenlecError('E_DB_MISSING', `${path} does not exist (create it with "openlec init")`, { field: 'db' });
+    const db = new Database(path, { fileMustExist: true });
+    let format: string | undefined;
+    try {
+      format = (db.prepare("SELECT value FROM meta WHERE key = 'format'").get() as { value: string } | undefined)?.value;
+    } catch {
+      format = undefined;
+    }
+    if (format !== FORMAT) {
+      db.close();
+      throw new OpenlecError('E_DB_FORMAT', `${path} is not an openlec log (format ${format ?? 'unknown'})`, { field: 'db' });
+    }
+    return new SqliteLedger(SqliteLedger.tune(db), options);
+  }
+
+  private static tune(db: Database.Database): Database.Database {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    return db;
+  }
+
+  private createSchema(): void {
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS entries (seq INTEGER PRIMARY KEY, bytes BLOB NOT NULL) STRICT;
+      CREATE TABLE IF NOT EXISTS hashes (idx INTEGER PRIMARY KEY, hash BLOB NOT NULL) STRICT;
+      CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT NULL) STRICT;
+    `);
+    const kind = { text: 'TEXT', integer: 'INTEGER', json: 'TEXT' } as const;
+    for (const spec of this.registry.tables) {
+      const cols = Object.entries(spec.columns).map(([c, k]) => `${sqlName(c)} ${kind[k]}${spec.primaryKey.includes(c) ? ' NOT NULL' : ''}`);
+      this.db.exec(`CREATE TABLE IF NOT EXISTS ${sqlName(spec.name)} (${cols.join(', ')}, PRIMARY KEY (${spec.primaryKey.map(sqlName).join(', ')})) STRICT`);
+      for (const idx of spec.indexes ?? []) {
+        this.db.exec(`CREATE INDEX IF NOT EXISTS ${sqlName(`${spec.name}_${idx.join('_')}`)} ON ${sqlName(spec.name)} (${idx.map(sqlName).join(', ')})`);
+      }
+    }
+  }
+
+  private prepareStatements() {
+    return {
+      count: this.db.prepare('SELECT count(*) AS n FROM entries'),
+      insertEntry: this.db.prepare('INSERT INTO entries (seq, bytes) VALUES (?, ?)'),
+      insertHash: this.db.prepare('INSERT INTO hashes (idx, hash) VALUES (?, ?)'),
+      hash: this.db.prepare('SELECT hash FROM hashes WHERE idx = ?').pluck(),
+      hashRange: this.db.prepare('SELECT hash FROM hashes WHERE idx >= ? AND idx < ? ORDER BY idx').pluck(),
+      hashTotal: this.db.prepare('SELECT count(*) FROM hashes').pluck(),
+      entryRange: this.db.prepare('SELECT bytes FROM entries WHERE seq >= ? AND seq < ? ORDER BY seq').pluck(),
+      insertCheckpoint: this.db.prepare('INSERT OR IGNORE INTO checkpoints (size, note) VALUES (?, ?)'),
+      checkpoints: this.db.prepare('SELECT size, note FROM checkpoints ORDER BY size'),
+    };
+  }
+
+  private loadFrontier(): void {
+    this.recent.clear();
+    for (const i of frontierIndexes(this.sizeNow)) this.recent.set(i, this.readHashes([i])[0]!);
+  }
+
+  get size(): number {
+    return this.sizeNow;
+  }
+
+  // LogSource ----------------------------------------------------------------
+
+  readHashes(indexes: readonly number[]): Hash[] {
+    return indexes.map((i) => {
+      const h = this.recent.get(i) ?? (this.stmts.hash.get(i) as Buffer | undefined);
+      if (!h) throw new OpenlecError('E_STORE_HASH', `stored hash ${i} is missing`, { field: 'hashes' });
+      return new Uint8Array(h.buffer, h.byteOffset, h.byteLength);
+    });
+  }
+
+  *entries(from: number, to: number): Iterable<Uint8Array> {
+    const chunk = 4096;
+    for (let lo = from; lo < to; lo += chunk) {
+      for (const b of this.stmts.entryRange.all(lo, Math.min(to, lo + chunk)) as Buffer[]) yield new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    }
+  }
+
+  entry(seq: number): Uint8Array {
+    for (const e of this.entries(seq, seq + 1)) return e;
+    throw new OpenlecError('E_NO_ENTRY', `entry ${seq} does not exist (the log has ${this.sizeNow})`, { field: 'entry' });
+  }
+
+  storedHashRange(from: number, to: number): Hash[] {
+    return (this.stmts.hashRange.all(from, to) as Buffer[]).map((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
+  }
+
+  storedHashTotal(): number {
+    return this.stmts.hashTotal.get() as number;
+  }
+
+  checkpoints(): StoredCheckpoint[] {
+    return this.stmts.checkpoints.all() as StoredCheckpoint[];
+  }
+
+  *tableRows(spec: TableSpec): Iterable<Row> {
+    const jsonCols = Object.entries(spec.columns).filter(([, k]) => k === 'json').map(([c]) => c);
+    for (const r of this.db.prepare(`SELECT * FROM ${sqlName(spec.name)}`).iterate() as Iterable<Row>) {
+      for (const c of jsonCols) if (typeof r[c] === 'string') r[c] = JSON.parse(r[c] as string);
+      yield r;
+    }
+  }
+
+  // Appending --------------------------------------------------------------------
+
+  /** submit queues one signed transaction; it resolves once the entry is durable, or with the reason it was refused. */
+  submit(input: SubmitInput): Promise<SubmitResult> {
+    return new Promise((resolve) => {
+      this.queue.push({ input, resolve });
+      this.kick();
+    });
+  }
+
+  // The loop starts on the next turn of the event loop, so that a caller submitting many
+  // transactions in a row fills one batch, and restarts if items arrived as it ended.
+  private kick(): void {
+    if (this.running) return;
+    this.running = new Promise<void>((r) => setImmediate(r))
+      .then(() => this.run())
+      .finally(() => {
+        this.running = undefined;
+        if (this.queue.length > 0) this.kick();
+      });
+  }
+
+  /** submitMany queues transactions in order and waits for all of them. */
+  submitMany(inputs: readonly SubmitInput[]): Promise<SubmitResult[]> {
+    return Promise.all(inputs.map((i) => this.submit(i)));
+  }
+
+  /** Batches are pipelined: the signatures of batch k+1 are checked on worker threads while batch k is applied and committed. */
+  private async run(): Promise<void> {
+    let inflight: Prepared | undefined;
+    while (this.queue.length > 0 || inflight) {
+      const next = this.queue.length > 0 ? this.prepare(this.queue.splice(0, this.maxBatch)) : undefined;
+      if (inflight) this.commit(inflight, await inflight.signaturesOk);
+      inflight = next;
+    }
+  }
+
+  private prepare(items: Queued[]): Prepared {
+    const decoded = items.map(({ input }) => {
+      try {
+        if (input instanceof Uint8Array) return decodeEntry(input);
+        if (typeof input === 'string') return decodeEntry(utf8(input));
+        return decodeTransaction(input);
+      } catch (e) {
+        return asOpenlecError(e);
+      }
+    });
+    const checkable = decoded.filter((d): d is DecodedEntry => !(d instanceof OpenlecError));
+    return { items, decoded, signaturesOk: this.signatures.check(checkable) };
+  }
+
+  private commit(batch: Prepared, signaturesOk: boolean[]): void {
+    const results: SubmitResult[] = [];
+    const startMark = this.state.mark();
+    const startSize = this.sizeNow;
+    let s = 0;
+    try {
+      this.db.transaction(() => {
+        for (const d of batch.decoded) {
+          if (d instanceof OpenlecError) {
+            results.push({ ok: false, error: d });
+            continue;
+          }
+          if (!signaturesOk[s++]) {
+            results.push({ ok: false, error: new OpenlecError('E_TX_SIGNATURE', 'the signature does not verify for this actor and content', { field: 'sig' }) });
+            continue;
+          }
+          try {
+            applyEntry(this.state, this.registry, d, this.sizeNow);
+          } catch (e) {
+            results.push({ ok: false, error: asOpenlecError(e) });
+            continue;
+          }
+          this.appendLeaf(d.bytes);
+          results.push({ ok: true, entry: this.sizeNow - 1 });
+        }
+        this.writeProjections();
+      })();
+    } catch (e) {
+      // The SQLite transaction rolled back: undo the same writes in memory.
+      this.state.rollback(startMark);
+      this.state.takeDirty();
+      this.sizeNow = startSize;
+      this.loadFrontier();
+      const error = new OpenlecError('E_STORE_WRITE', `the batch could not be written: ${(e as Error).message}`, { cause: e });
+      for (const q of batch.items) q.resolve({ ok: false, error });
+      return;
+    }
+    this.state.forget();
+    this.pruneRecent();
+    batch.items.forEach((q, i) => q.resolve(results[i]!));
+  }
+
+  private appendLeaf(bytes: Uint8Array): void {
+    const n = this.sizeNow;
+    this.stmts.insertEntry.run(n, bytes);
+    let index = storedHashCount(n);
+    for (const h of storedHashesForLeaf(n, leafHash(bytes), this)) {
+      this.stmts.insertHash.run(index, h);
+      this.recent.set(index++, h);
+    }
+    this.sizeNow = n + 1;
+  }
+
+  private pruneRecent(): void {
+    const keep = new Set(frontierIndexes(this.sizeNow));
+    for (const i of this.recent.keys()) if (!keep.has(i)) this.recent.delete(i);
+  }
+
+  private writeProjections(): void {
+    for (const [table, keys] of this.state.takeDirty()) {
+      const spec = this.state.spec(table);
+      const cols = Object.entries(spec.columns);
+      const upsert = this.upserts.get(table)!;
+      for (const key of keys) {
+        const row = this.state.get(table, key);
+        if (row) {
+          upsert.run(cols.map(([c, k]) => (k === 'json' ? canonicalJson(row[c]) : row[c])));
+        } else {
+          const parts = spec.primaryKey.length === 1 ? [key] : key.split('\u001f');
+          this.deletes.get(table)!.run(spec.primaryKey.map((c, i) => (spec.columns[c] === 'integer' ? Number(parts[i]) : parts[i])));
+        }
+      }
+    }
+  }
+
+  // Checkpoints and proofs -----------------------------------------------------------
+
+  /** origin is the checkpoint origin line: the community id. */
+  origin(): string {
+    const c = community(this.state);
+    if (!c) throw new OpenlecError('E_NO_COMMUNITY', 'the log has no community yet', { field: 'db' });
+    return c.id;
+  }
+
+  /** operatorVerifierKey is the C2SP verifier key of the operator, which signs checkpoints. */
+  operatorVerifierKey(): string {
+    const c = community(this.state);
+    if (!c) throw new OpenlecError('E_NO_COMMUNITY', 'the log has no community yet', { field: 'db' });
+    return formatVerifierKey(c.id, decodeKey(c.operator));
+  }
+
+  /** root returns the tree root at `size` (default: now). */
+  root(size = this.sizeNow): Hash {
+    this.assertSize(size);
+    return treeHash(size, this);
+  }
+
+  /** checkpoint signs and stores a checkpoint of the current tree with the operator's key. */
+  checkpoint(signer: Omit<NoteSigner, 'name'>): { checkpoint: Checkpoint; note: string } {
+    const origin = this.origin();
+    if (encodeKey(signer.publicKey) !== community(this.state)!.operator) {
+      throw new OpenlecError('E_NOT_OPERATOR', 'checkpoints are signed by the operator key of the community', { field: 'key' });
+    }
+    const checkpoint: Checkpoint = { origin, size: this.sizeNow, root: this.root(), extensions: [] };
+    const note = signCheckpoint(checkpoint, { ...signer, name: origin });
+    this.stmts.insertCheckpoint.run(checkpoint.size, note);
+    return { checkpoint, note };
+  }
+
+  /** latestCheckpoint returns the newest stored checkpoint, verified. */
+  latestCheckpoint(): { checkpoint: Checkpoint; note: string } | undefined {
+    const all = this.checkpoints();
+    const last = all[all.length - 1];
+    if (!last) return undefined;
+    return { checkpoint: openCheckpoint(last.note, parseVerifierKey(this.operatorVerifierKey()), this.origin()), note: last.note };
+  }
+
+  proveInclusion(entry: number, size = this.sizeNow): Hash[] {
+    this.assertSize(size);
+    return proveInclusion(entry, size, this);
+  }
+
+  proveConsistency(from: number, to = this.sizeNow): Hash[] {
+    this.assertSize(to);
+    return proveConsistency(from, to, this);
+  }
+
+  private assertSize(size: number): void {
+    if (!Number.isSafeInteger(size) || size < 0 || size > this.sizeNow) {
+      throw new OpenlecError('E_TREE_SIZE', `tree size ${size} is beyond the log's ${this.sizeNow} entries`, { field: 'size' });
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.running;
+    await this.signatures.close();
+    this.db.close();
+  }
+}
+
+export function asOpenlecError(e: unknown): OpenlecError {
+  if (e instanceof OpenlecError) return e;
+  return new OpenlecError('E_INTERNAL', (e as Error)?.message ?? String(e), { cause: e });
+}
