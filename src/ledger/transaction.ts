@@ -1,7 +1,7 @@
 import canonicalize from 'canonicalize';
 import { OpenlecError } from '../errors.ts';
 import { fromBase64Url, fromUtf8, toBase64Url, utf8 } from './bytes.ts';
-import { decodeKey, sign } from './keys.ts';
+import { ACTOR_KEY, decodeKey, sign } from './keys.ts';
 
 /**
  * Transactions. Every change of state is an envelope
@@ -80,8 +80,7 @@ function checkEnvelope(o: Record<string, unknown>): void {
   if (o.v !== TX_VERSION) fail('v', `must be ${TX_VERSION}`);
   if (typeof o.type !== 'string' || !TX_TYPE.test(o.type)) fail('type', 'must be a dotted name such as "meter.register"');
   if (typeof o.community !== 'string' || !COMMUNITY_ID.test(o.community)) fail('community', 'must be a community id (lower-case letters, digits, ".", "_", "/", "-")');
-  if (typeof o.actor !== 'string') fail('actor', 'must be a public key');
-  decodeKey(o.actor, 'actor');
+  if (typeof o.actor !== 'string' || !ACTOR_KEY.test(o.actor)) fail('actor', 'must be an Ed25519 public key (43 base64url characters)');
   if (typeof o.nonce !== 'number' || !Number.isSafeInteger(o.nonce) || o.nonce < 1) fail('nonce', 'must be a positive integer');
   if (typeof o.issuedAt !== 'string' || !ISSUED_AT.test(o.issuedAt) || Number.isNaN(Date.parse(o.issuedAt))) fail('issuedAt', 'must be an RFC 3339 UTC time such as 2026-01-31T12:00:00Z');
   if (!('body' in o) || o.body === null || typeof o.body !== 'object' || Array.isArray(o.body)) fail('body', 'must be an object');

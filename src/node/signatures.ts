@@ -68,6 +68,8 @@ export class WorkerSignatureChecker implements SignatureChecker {
       w.on('message', ({ id, ok }: { id: number; ok: Uint8Array }) => {
         const p = this.pending.get(id);
         this.pending.delete(id);
+        // An idle pool must not keep the process alive; a busy one must.
+        if (this.pending.size === 0) for (const x of this.workers) x.unref();
         p?.resolve(ok);
       });
       w.on('error', (e) => {
@@ -107,6 +109,7 @@ export class WorkerSignatureChecker implements SignatureChecker {
       messages.set(it.message, offsets[i]);
     });
     const id = this.nextId++;
+    worker.ref();
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       worker.postMessage({ id, keys, messages, offsets, signatures }, [keys.buffer, messages.buffer, offsets.buffer, signatures.buffer]);

@@ -57,13 +57,19 @@ export function formatDecimal(value: number, scale: number, separator = '.'): st
 }
 
 /**
- * divRound divides a*b by c rounding half to even, exactly, for any safe-integer inputs
+ * mulDivRound divides a*b by c rounding half to even, exactly, for any safe-integer inputs
  * (the product goes through BigInt only when it would leave the safe range).
  */
 export function mulDivRound(a: number, b: number, c: number): number {
+  // `|| 0` turns -0 into 0: stored integers never carry a negative zero.
+  return mulDivRoundSigned(a, b, c) || 0;
+}
+
+function mulDivRoundSigned(a: number, b: number, c: number): number {
   if (c === 0) throw new RangeError('mulDivRound: division by zero');
   const p = a * b;
-  if (Number.isSafeInteger(p)) {
+  // Below 2^48 the float quotient p / c truncates to the exact integer quotient.
+  if (Math.abs(p) < 2 ** 48) {
     const q = Math.trunc(p / c);
     const r = p - q * c;
     if (r === 0) return q;
@@ -71,14 +77,17 @@ export function mulDivRound(a: number, b: number, c: number): number {
   }
   const bp = BigInt(a) * BigInt(b);
   const bc = BigInt(c);
-  const bq = bp / bc;
+  let bq = bp / bc;
   const br = bp - bq * bc;
+  if (br !== 0n) {
+    const twice = (br < 0n ? -br : br) * 2n;
+    const abc = bc < 0n ? -bc : bc;
+    const odd = (bq < 0n ? -bq : bq) % 2n === 1n;
+    if (twice > abc || (twice === abc && odd)) bq += (bp < 0n) !== (bc < 0n) ? -1n : 1n;
+  }
   const q = Number(bq);
-  if (br === 0n) return q;
-  const twice = (br < 0n ? -br : br) * 2n;
-  const abc = bc < 0n ? -bc : bc;
-  const cmp = twice === abc ? 0 : twice > abc ? 1 : -1;
-  return roundCompared(q, cmp, (bp < 0n) !== (bc < 0n));
+  if (!Number.isSafeInteger(q)) throw new OpenlecError('E_OUT_OF_RANGE', `${a} x ${b} / ${c} is beyond the safe integer range`, { field: 'value' });
+  return q;
 }
 
 function roundQuotient(q: number, twiceRemainder: number, divisor: number, negative: boolean): number {

@@ -1,0 +1,38 @@
+import { OpenlecError } from '../errors.ts';
+import { checkInclusion, decodeEntry, fromBase64, type Hash, leafHash, openCheckpoint, parseVerifierKey, type SignatureVerifier, utf8, verifySignature } from '../ledger/index.ts';
+
+/**
+ * An EntryProof lets anyone check, offline, that one transaction is in the log: the
+ * entry itself, its RFC 9162 audit path, and the operator-signed checkpoint the path
+ * leads to. Hashes are standard base64, as in checkpoints.
+ */
+export interface EntryProof {
+  readonly entry: number;
+  readonly transaction: string;
+  readonly proof: readonly string[];
+  readonly checkpoint: string;
+  readonly verifierKey: string;
+}
+
+/**
+ * checkEntryProof verifies an EntryProof: the checkpoint's signature under
+ * `verifierKey` (which the caller must trust, e.g. published by the operator or pinned),
+ * the transaction's own signature, and the inclusion of its leaf under the checkpoint's
+ * root. It returns the transaction on success and throws a named error otherwise.
+ */
+export function checkEntryProof(p: EntryProof, verifierKey: string = p.verifierKey, verify: SignatureVerifier = verifySignature) {
+  const key = parseVerifierKey(verifierKey);
+  const cp = openCheckpoint(p.checkpoint, key, key.name, verify);
+  const bytes = utf8(p.transaction);
+  const d = decodeEntry(bytes);
+  if (!verify(d.publicKey, d.message, d.signature)) throw new OpenlecError('E_TX_SIGNATURE', 'the transaction signature does not verify', { field: 'transaction' });
+  const path: Hash[] = p.proof.map((h, i) => {
+    const b = fromBase64(h);
+    if (!b || b.length !== 32) throw new OpenlecError('E_PROOF_FORMAT', `proof[${i}] is not a base64 32-byte hash`, { field: `proof[${i}]` });
+    return b;
+  });
+  if (!checkInclusion(p.entry, cp.size, leafHash(bytes), path, cp.root)) {
+    throw new OpenlecError('E_PROOF_MISMATCH', `entry ${p.entry} is not included in the checkpoint of size ${cp.size}`, { field: 'proof' });
+  }
+  return { transaction: d.tx, checkpoint: cp };
+}

@@ -1,0 +1,82 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Signer } from '../client.ts';
+import { community, participant } from '../community/tables.ts';
+import { encodeKey, type KeyPair, type SignedTransaction } from '../ledger/index.ts';
+import { generateKeyPair, readKeyFile, writeKeyFile } from '../node/key-file.ts';
+import { SqliteLedger } from '../store/sqlite-ledger.ts';
+import { formatInstant } from '../units/index.ts';
+import { checkProofFile, entryProof, init, printVerify, verifyDb, writeJson } from './commands.ts';
+
+const MEMBERS = ['member-01', 'member-02', 'member-03', 'member-04', 'member-05', 'member-06'];
+
+function keyIn(dir: string, name: string): KeyPair {
+  const path = join(dir, `${name}.key`);
+  if (existsSync(path)) return readKeyFile(path);
+  const key = generateKeyPair();
+  writeKeyFile(path, key);
+  return key;
+}
+
+/**
+ * demo creates (or reopens) a small community in `dir`: an operator, a DSO, six
+ * households on two feeders and a shared PV plant, then checkpoints, verifies and
+ * proves one member's record, printing what a newcomer should look at.
+ */
+export async function demo(dir: string): Promise<string> {
+  mkdirSync(join(dir, 'keys'), { recursive: true });
+  const db = join(dir, 'demo.db');
+  const out: string[] = [];
+  if (!existsSync(db)) {
+    await init({ db, name: 'Demo Solar Street', tz: 'Europe/Paris', interval: '30', currency: 'EUR', id: 'openlec.local/demo', key: join(dir, 'keys', 'operator.key') });
+    out.push(`created ${db}`);
+  } else {
+    out.push(`reopened ${db}`);
+  }
+  const operatorKey = readKeyFile(join(dir, 'keys', 'operator.key'));
+  const ledger = SqliteLedger.open(db);
+  try {
+    const c = community(ledger.state)!;
+    const now = () => formatInstant(Math.floor(Date.now() / 1000) * 1000);
+    const signerFor = (key: KeyPair) => new Signer(key, c.id, participant(ledger.state, encodeKey(key.publicKey))?.nonce ?? 0, now);
+    if (ledger.state.count('meters') === 0) {
+      const operator = signerFor(operatorKey);
+      const dsoKey = keyIn(join(dir, 'keys'), 'dso');
+      const members = MEMBERS.map((m) => keyIn(join(dir, 'keys'), m));
+      const txs: SignedTransaction[] = [
+        operator.sign('participant.register', { key: encodeKey(dsoKey.publicKey), roles: ['dso'] }),
+        ...members.map((k) => operator.sign('participant.register', { key: encodeKey(k.publicKey), roles: ['member'] })),
+      ];
+      const dso = new Signer(dsoKey, c.id, 0, now);
+      txs.push(
+        dso.sign('feeder.define', { id: 'substation', importLimitW: 400_000, exportLimitW: 250_000 }),
+        dso.sign('feeder.define', { id: 'feeder-north', parent: 'substation', exportLimitW: 60_000 }),
+        dso.sign('feeder.define', { id: 'feeder-south', parent: 'substation' }),
+        ...members.map((k, i) => dso.sign('meter.register', {
+          meter: `1234567890${String(i + 1).padStart(4, '0')}`, scheme: 'PRM', direction: 'import', owner: encodeKey(k.publicKey), feeder: i < 3 ? 'feeder-north' : 'feeder-south',
+        })),
+        dso.sign('meter.register', { meter: '12345678909999', scheme: 'PRM', direction: 'export', owner: encodeKey(operatorKey.publicKey), feeder: 'feeder-north' }),
+      );
+      const results = await ledger.submitMany(txs);
+      const refused = results.filter((r) => !r.ok);
+      out.push(`submitted ${txs.length} signed transactions, ${refused.length} refused`);
+    }
+    ledger.checkpoint(operatorKey);
+    out.push(`community ${c.name} (${c.id}), ${c.timeZone}, ${c.intervalMinutes}-minute intervals, ${c.currency}`);
+    out.push(`log: ${ledger.size} entries, ${ledger.state.count('participants')} participants, ${ledger.state.count('feeders')} feeders, ${ledger.state.count('meters')} meters`);
+    const member = readKeyFile(join(dir, 'keys', `${MEMBERS[0]}.key`));
+    const registration = [...Array(ledger.size).keys()].find((i) => new TextDecoder().decode(ledger.entry(i)).includes(`"key":"${encodeKey(member.publicKey)}"`));
+    if (registration !== undefined) {
+      const proofPath = join(dir, 'member-01.proof.json');
+      writeJson(proofPath, entryProof(ledger, registration));
+      checkProofFile(proofPath);
+      out.push(`member-01's registration (entry ${registration}) is proven included: ${proofPath} ("openlec check-proof ${proofPath}")`);
+    }
+    out.push(`operator verifier key: ${ledger.operatorVerifierKey()}`);
+  } finally {
+    await ledger.close();
+  }
+  out.push(printVerify(await verifyDb(db, false)));
+  out.push(`next: openlec log --db ${db}; openlec verify --db ${db}`);
+  return out.join('\n');
+}

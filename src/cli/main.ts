@@ -1,0 +1,111 @@
+import { Command, InvalidArgumentError } from 'commander';
+import {
+  checkProofFile, entryProof, init, keygen, logListing, printLog, printVerify, signCheckpointNow, submitTx, verifyDb, withLedger,
+} from './commands.ts';
+import { defaultKeyPath } from './commands.ts';
+import { demo } from './demo.ts';
+import { reportError } from './output.ts';
+import { readKeyFile } from '../node/key-file.ts';
+
+const integer = (field: string) => (v: string) => {
+  if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`${field} must be a non-negative integer`);
+  return Number(v);
+};
+
+const print = (text: string): void => {
+  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+};
+const printJson = (value: unknown) => print(JSON.stringify(value, null, 2));
+
+export function buildProgram(): Command {
+  const program = new Command('openlec')
+    .description('Local energy communities on a verifiable ledger')
+    .showHelpAfterError()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  program.command('init')
+    .description('create a community: the operator key (unless --key exists) and a log whose entry 0 creates it')
+    .requiredOption('--db <path>', 'SQLite file to create')
+    .requiredOption('--name <name>', 'public name of the community')
+    .requiredOption('--tz <zone>', 'IANA time zone, e.g. Europe/Paris')
+    .option('--interval <minutes>', 'settlement interval: 15, 30 or 60', '30')
+    .option('--currency <code>', 'ISO 4217 currency', 'EUR')
+    .option('--id <id>', 'community id, also the checkpoint origin (default openlec.local/<name>)')
+    .option('--key <file>', 'operator key file (default: <db>.operator.key beside the database)')
+    .action(async (o) => {
+      const r = await init(o);
+      print(`created community ${r.id} in ${o.db}\noperator key ${r.operator} in ${r.key}`);
+    });
+
+  program.command('keygen')
+    .description('create an Ed25519 key file; its public key is the participant id')
+    .requiredOption('--out <file>', 'key file to write (never overwritten)')
+    .action((o) => print(keygen(o.out)));
+
+  const tx = program.command('tx').description('transactions');
+  tx.command('submit')
+    .description('sign a transaction with a key file and append it')
+    .requiredOption('--db <path>', 'log database')
+    .requiredOption('--key <file>', 'key file of the actor')
+    .requiredOption('--type <type>', 'transaction type, e.g. meter.register')
+    .requiredOption('--body <json>', 'transaction body as JSON')
+    .option('--nonce <n>', "nonce (default: the actor's next one)")
+    .action(async (o) => printJson(await submitTx(o)));
+
+  program.command('log')
+    .description('list log entries and checkpoints')
+    .requiredOption('--db <path>', 'log database')
+    .option('--from <n>', 'first entry', integer('--from'), 0)
+    .option('--limit <n>', 'most entries to list', integer('--limit'), 50)
+    .option('--json', 'print JSON')
+    .action((o) => withLedger(o.db, (l) => {
+      const listing = logListing(l, o.from, o.limit);
+      o.json ? printJson(listing) : print(printLog(listing));
+    }));
+
+  program.command('checkpoint')
+    .description('sign a checkpoint (C2SP tlog-checkpoint) of the current log with the operator key')
+    .requiredOption('--db <path>', 'log database')
+    .option('--key <file>', 'operator key file (default: beside the database)')
+    .action((o) => withLedger(o.db, (l) => print(signCheckpointNow(l, readKeyFile(o.key ?? defaultKeyPath(o.db))))));
+
+  program.command('proof')
+    .description('inclusion proof of an entry under the newest checkpoint covering it, as JSON')
+    .requiredOption('--db <path>', 'log database')
+    .requiredOption('--entry <n>', 'entry index', integer('--entry'))
+    .action((o) => withLedger(o.db, (l) => printJson(entryProof(l, o.entry))));
+
+  program.command('check-proof')
+    .description('check a proof file offline: checkpoint signature, transaction signature, inclusion')
+    .argument('<file>', 'proof JSON from "openlec proof"')
+    .option('--verifier-key <key>', 'trusted operator verifier key (default: the one in the file)')
+    .action((file, o) => {
+      const r = checkProofFile(file, o.verifierKey);
+      print(`ok: ${r.transaction.type} by ${r.transaction.actor} is entry of the log ${r.checkpoint.origin} at size ${r.checkpoint.size}`);
+    });
+
+  program.command('verify')
+    .description('replay the whole log and check signatures, nonces, rules, tree hashes, checkpoints and projections')
+    .requiredOption('--db <path>', 'log database')
+    .option('--json', 'print the report as JSON')
+    .action(async (o) => {
+      const r = await verifyDb(o.db, !o.json);
+      o.json ? printJson(r) : print(printVerify(r));
+      if (!r.ok) process.exitCode = 1;
+    });
+
+  program.command('demo')
+    .description('create or reopen a demo community in ./data, verify it and prove a record')
+    .option('--dir <dir>', 'folder for the demo', 'data')
+    .action(async (o) => print(await demo(o.dir)));
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (e) {
+    reportError(e);
+  }
+}

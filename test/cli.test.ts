@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import Database from 'better-sqlite3';
+import { tempDb } from './support/community.ts';
+
+const run = promisify(execFile);
+const BIN = join(import.meta.dirname, '..', 'bin', 'openlec.js');
+
+async function openlec(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args]);
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+describe('openlec CLI', () => {
+  const db = tempDb();
+  const dir = join(db, '..');
+  const dsoKey = join(dir, 'dso.key');
+
+  test('init, keygen, tx submit, log, checkpoint, proof, check-proof and verify work together', async () => {
+    const created = await openlec('init', '--db', db, '--name', 'Rue du Soleil', '--tz', 'Europe/Paris', '--interval', '30');
+    assert.equal(created.code, 0, created.stderr);
+    assert.match(created.stdout, /created community openlec.local\/rue-du-soleil/);
+
+    const dso = (await openlec('keygen', '--out', dsoKey)).stdout.trim();
+    assert.match(dso, /^[A-Za-z0-9_-]{43}$/);
+    const opKey = join(dir, 'log.operator.key');
+    const reg = await openlec('tx', 'submit', '--db', db, '--key', opKey, '--type', 'participant.register', '--body', JSON.stringify({ key: dso, roles: ['dso'] }));
+    assert.equal(reg.code, 0, reg.stderr);
+    assert.deepEqual(JSON.parse(reg.stdout), { entry: 1 });
+    const feeder = await openlec('tx', 'submit', '--db', db, '--key', dsoKey, '--type', 'feeder.define', '--body', '{"id":"feeder-1","exportLimitW":50000}');
+    assert.deepEqual(JSON.parse(feeder.stdout), { entry: 2 });
+
+    const cp = await openlec('checkpoint', '--db', db);
+    assert.equal(cp.code, 0, cp.stderr);
+    assert.match(cp.stdout, /^openlec.local\/rue-du-soleil\n3\n[A-Za-z0-9+/]{43}=\n\n\u2014 openlec.local\/rue-du-soleil [A-Za-z0-9+/=]+\n$/);
+
+    const log = await openlec('log', '--db', db, '--json');
+    const listing = JSON.parse(log.stdout);
+    assert.deepEqual(listing.entries.map((e: { type: string }) => e.type), ['community.create', 'participant.register', 'feeder.define']);
+
+    const proof = await openlec('proof', '--db', db, '--entry', '2');
+    const proofFile = join(dir, 'proof.json');
+    writeFileSync(proofFile, proof.stdout);
+    const checked = await openlec('check-proof', proofFile);
+    assert.equal(checked.code, 0, checked.stderr);
+    assert.match(checked.stdout, /ok: feeder.define/);
+
+    const tampered = JSON.parse(readFileSync(proofFile, 'utf8'));
+    tampered.transaction = tampered.transaction.replace('50000', '90000');
+    writeFileSync(proofFile, JSON.stringify(tampered));
+    const refused = await openlec('check-proof', proofFile);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /E_TX_SIGNATURE/);
+
+    const verified = await openlec('verify', '--db', db, '--json');
+    assert.equal(verified.code, 0, verified.stderr);
+    assert.equal(JSON.parse(verified.stdout).entries, 3);
+  });
+
+  test('bad input gets a clear error naming the field, and nothing is appended', async () => {
+    const badBody = await openlec('tx', 'submit', '--db', db, '--key', dsoKey, '--type', 'feeder.define', '--body', '{"id":"feeder-2","exportLimitW":-5}');
+    assert.equal(badBody.code, 1);
+    assert.match(badBody.stderr, /feeder.define body.exportLimitW: .*\[E_TX_BODY, field body.exportLimitW\]/);
+    const notJson = await openlec('tx', 'submit', '--db', db, '--key', dsoKey, '--type', 'feeder.define', '--body', '{id:');
+    assert.match(notJson.stderr, /--body is not JSON/);
+    const role = await openlec('tx', 'submit', '--db', db, '--key', dsoKey, '--type', 'participant.register', '--body', '{"key":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","roles":["member"]}');
+    assert.match(role.stderr, /needs role operator.*E_TX_ROLE/);
+    const missing = await openlec('verify', '--db', join(dir, 'nope.db'));
+    assert.match(missing.stderr, /does not exist.*E_DB_MISSING/);
+    const size = JSON.parse((await openlec('log', '--db', db, '--json')).stdout).size;
+    assert.equal(size, 3);
+  });
+
+  test('verify exits 1 and names the entry when the database is tampered with', async () => {
+    const sql = new Database(db);
+    const bytes = sql.prepare('SELECT bytes FROM entries WHERE seq = 2').pluck().get() as Buffer;
+    sql.prepare('UPDATE entries SET bytes = ? WHERE seq = 2').run(Buffer.from(bytes.toString().replace('50000', '90000')));
+    sql.close();
+    const r = await openlec('verify', '--db', db);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /FAILED\n {2}\[E_TX_SIGNATURE\] entry 2: the signature does not verify/);
+  });
+});
