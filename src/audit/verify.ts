@@ -1,7 +1,7 @@
 import { community } from '../community/tables.ts';
 import { OpenlecError } from '../errors.ts';
 import {
-  canonicalJson, decodeEntry, type DecodedEntry, decodeKey, equalBytes, formatVerifierKey, leafHash, MemoryTree, openCheckpoint, parseVerifierKey,
+  canonicalJson, concatBytes, decodeEntry, type DecodedEntry, decodeKey, equalBytes, formatVerifierKey, leafHash, MemoryTree, openCheckpoint, parseVerifierKey,
   type SignatureVerifier, toHex, verifySignature,
 } from '../ledger/index.ts';
 import { emptyState } from '../registry.ts';
@@ -53,12 +53,19 @@ export async function verifyLog(source: LogSource, registry: Registry, options: 
   const state = emptyState(registry);
   const tree = new MemoryTree();
   const total = source.size;
+  let replayed = false;
+  // Reported after the entries' own problems, which say more about what happened.
+  const hashProblems: VerifyProblem[] = [];
 
   replay: for (let lo = 0; lo < total; lo += CHUNK) {
     const hi = Math.min(total, lo + CHUNK);
     const decoded: (DecodedEntry | OpenlecError)[] = [];
-    for (const bytes of source.entries(lo, hi)) {
+    for (const { bytes, hashes } of source.entries(lo, hi)) {
+      const first = tree.hashes.length;
       tree.appendLeaf(leafHash(bytes));
+      if (!equalBytes(hashes, concatBytes(...tree.hashes.slice(first)))) {
+        if (hashProblems.length < max) hashProblems.push({ code: 'E_STORE_HASH', message: `entry ${lo + decoded.length}: its stored tree hashes differ from the ones its bytes give`, entry: lo + decoded.length });
+      }
       try {
         decoded.push(decodeEntry(bytes));
       } catch (e) {
@@ -93,9 +100,12 @@ export async function verifyLog(source: LogSource, registry: Registry, options: 
       break;
     }
     options.onProgress?.(hi, total);
+    replayed = hi === total;
   }
-  if (problems.length === 0) {
-    checkHashes(source, tree, problems, max);
+  if (total === 0) replayed = true;
+  problems.push(...hashProblems);
+  // After a bad entry the replayed state means nothing, so only a full replay is compared.
+  if (replayed) {
     checkCheckpoints(source, state, tree, problems, max);
     for (const spec of registry.tables) checkTable(source, state, spec, problems, max);
   }
@@ -103,23 +113,6 @@ export async function verifyLog(source: LogSource, registry: Registry, options: 
   for (const spec of registry.tables) rows[spec.name] = state.count(spec.name);
   const checkpoints = source.checkpoints().length;
   return { ok: problems.length === 0, entries: total, checkpoints, root: toHex(tree.root()), rows, problems };
-}
-
-function checkHashes(source: LogSource, tree: MemoryTree, problems: VerifyProblem[], max: number): void {
-  const stored = source.storedHashTotal();
-  if (stored !== tree.hashes.length) {
-    problems.push({ code: 'E_STORE_HASH', message: `the store holds ${stored} tree hashes, a log of ${tree.size} entries has ${tree.hashes.length}` });
-  }
-  let found = 0;
-  for (let lo = 0; lo < tree.hashes.length && found < max; lo += CHUNK * 4) {
-    const got = source.storedHashRange(lo, Math.min(tree.hashes.length, lo + CHUNK * 4));
-    got.forEach((h, i) => {
-      if (found < max && !equalBytes(h, tree.hashes[lo + i]!)) {
-        found++;
-        problems.push({ code: 'E_STORE_HASH', message: `stored tree hash ${lo + i} differs from the one the entries give` });
-      }
-    });
-  }
 }
 
 function checkCheckpoints(source: LogSource, state: State, tree: MemoryTree, problems: VerifyProblem[], max: number): void {

@@ -102,7 +102,7 @@ export function withLedger<T>(db: string, f: (l: SqliteLedger) => T | Promise<T>
 /** logListing lists entries and checkpoints. */
 export function logListing(ledger: SqliteLedger, from = 0, limit = 50) {
   const to = Math.min(ledger.size, from + limit);
-  const entries = [...ledger.entries(from, to)].map((bytes, i) => {
+  const entries = [...ledger.entries(from, to)].map(({ bytes }, i) => {
     const { tx } = decodeEntry(bytes);
     return { entry: from + i, type: tx.type, actor: tx.actor, nonce: tx.nonce, issuedAt: tx.issuedAt, leaf: toHex(leafHash(bytes)), body: tx.body };
   });

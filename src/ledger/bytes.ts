@@ -39,8 +39,17 @@ export function fromHex(hex: string): Uint8Array | undefined {
 
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 
+// Node's Buffer encodes base64 natively; browsers use the portable code below.
+type NodeBuffer = { from(b: Uint8Array['buffer'], offset: number, length: number): { toString(enc: 'base64'): string } };
+const NativeBuffer = (globalThis as { Buffer?: NodeBuffer }).Buffer;
+
 /** toBase64 writes standard base64 with padding (RFC 4648 section 4). */
 export function toBase64(bytes: Uint8Array): string {
+  if (NativeBuffer) return NativeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+  return toBase64Portable(bytes);
+}
+
+function toBase64Portable(bytes: Uint8Array): string {
   let out = '';
   let i = 0;
   for (; i + 2 < bytes.length; i += 3) {

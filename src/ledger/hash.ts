@@ -1,10 +1,25 @@
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 
 /** A Hash is a 32-byte SHA-256 value. */
 export type Hash = Uint8Array;
 export const HASH_SIZE = 32;
 
-export { sha256 };
+// In Node, SHA-256 runs natively (several times faster); in a browser, @noble/hashes.
+// getBuiltinModule needs no import statement, so bundlers leave this file portable.
+type NodeCrypto = { createHash(alg: 'sha256'): { update(d: Uint8Array): { digest(): Uint8Array } } };
+const nodeCrypto = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule?.('node:crypto') as NodeCrypto | undefined;
+
+/**
+ * sha256 hashes bytes; both implementations give identical results. Node's digest is a
+ * Buffer, whose slice() is a view rather than a copy: re-wrap it as a plain Uint8Array
+ * so that every Hash behaves the same everywhere.
+ */
+export const sha256: (data: Uint8Array) => Hash = nodeCrypto
+  ? (data) => {
+    const d = nodeCrypto.createHash('sha256').update(data).digest();
+    return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+  }
+  : nobleSha256;
 
 const LEAF_PREFIX = 0x00;
 const NODE_PREFIX = 0x01;

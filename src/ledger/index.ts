@@ -10,10 +10,10 @@ export type { Checkpoint } from './checkpoint.ts';
 export { checkConsistency, checkInclusion } from './proof.ts';
 export {
   consistencyRanges, hashRanges, inclusionRanges, largestPowerOfTwoBelow, proveConsistency, proveInclusion, storedHashCount,
-  storedHashesForLeaf, storedHashIndex, treeHash, frontierIndexes, MemoryTree,
+  splitStoredHashIndex, storedHashesForLeaf, storedHashesPerLeaf, storedHashIndex, treeHash, frontierIndexes, MemoryTree,
 } from './tree.ts';
 export type { HashReader, Range } from './tree.ts';
 export {
-  canonicalJson, COMMUNITY_ID, decodeEntry, decodeTransaction, encodeEntry, MAX_ENTRY_BYTES, signTransaction, TX_SIGNING_PREFIX, TX_VERSION,
+  canonicalJson, COMMUNITY_ID, decodeEntry, decodeTransaction, encodeEntry, MAX_ENTRY_BYTES, signTransaction, transactionSigningBytes, TX_SIGNING_PREFIX, TX_VERSION,
 } from './transaction.ts';
 export type { DecodedEntry, Envelope, SignedTransaction } from './transaction.ts';

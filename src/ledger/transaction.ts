@@ -50,7 +50,8 @@ export function canonicalJson(value: unknown): string {
   return text;
 }
 
-function signingBytes(envelope: Envelope): Uint8Array {
+/** transactionSigningBytes is what a transaction signature covers: the prefix and the canonical envelope. */
+export function transactionSigningBytes(envelope: Envelope): Uint8Array {
   const json = utf8(canonicalJson(envelope));
   const out = new Uint8Array(PREFIX_BYTES.length + json.length);
   out.set(PREFIX_BYTES, 0);
@@ -61,7 +62,7 @@ function signingBytes(envelope: Envelope): Uint8Array {
 /** signTransaction signs an envelope with the actor's secret key. */
 export function signTransaction<B>(envelope: Envelope<B>, secretKey: Uint8Array): SignedTransaction<B> {
   checkEnvelope(envelope as unknown as Record<string, unknown>);
-  const sig = toBase64Url(sign(secretKey, signingBytes(envelope)));
+  const sig = toBase64Url(sign(secretKey, transactionSigningBytes(envelope)));
   return { ...envelope, sig };
 }
 
@@ -121,12 +122,30 @@ export function decodeTransaction(o: unknown, text?: string, bytes?: Uint8Array)
     fail('body', (e as Error).message);
   }
   if (text !== undefined && canonical !== text) fail('bytes', 'not in RFC 8785 canonical form');
-  const { sig: _sig, ...envelope } = tx;
-  return {
-    tx,
-    bytes: bytes ?? utf8(canonical),
-    message: signingBytes(envelope),
-    publicKey: decodeKey(tx.actor, 'actor'),
-    signature,
-  };
+  return { tx, bytes: bytes ?? utf8(canonical), message: signedPart(canonical, tx.sig), publicKey: actorKey(tx.actor), signature };
+}
+
+// In canonical form the members are sorted: ...,"nonce":N,"sig":"...","type":"...","v":1}.
+// Removing the sig member from the canonical entry gives the canonical envelope, which is
+// what was signed; type and v cannot contain the pattern, so the last match is sig's.
+function signedPart(canonical: string, sig: string): Uint8Array {
+  const member = `,"sig":"${sig}"`;
+  const at = canonical.lastIndexOf(member);
+  const json = utf8(canonical.slice(0, at) + canonical.slice(at + member.length));
+  const out = new Uint8Array(PREFIX_BYTES.length + json.length);
+  out.set(PREFIX_BYTES, 0);
+  out.set(json, PREFIX_BYTES.length);
+  return out;
+}
+
+// Actors are few and sign often: keep their decoded keys.
+const actorKeys = new Map<string, Uint8Array>();
+function actorKey(actor: string): Uint8Array {
+  let k = actorKeys.get(actor);
+  if (!k) {
+    if (actorKeys.size >= 65_536) actorKeys.clear();
+    k = decodeKey(actor, 'actor');
+    actorKeys.set(actor, k);
+  }
+  return k;
 }

@@ -5,7 +5,7 @@ import { MemoryHashes } from '../../test/support/memory-hashes.ts';
 import { fromHex, toHex } from './bytes.ts';
 import { EMPTY_ROOT, type Hash, leafHash, nodeHash } from './hash.ts';
 import { checkConsistency, checkInclusion } from './proof.ts';
-import { proveConsistency, proveInclusion, storedHashCount, storedHashIndex, treeHash } from './tree.ts';
+import { proveConsistency, proveInclusion, splitStoredHashIndex, storedHashCount, storedHashesPerLeaf, storedHashIndex, treeHash } from './tree.ts';
 
 // A straightforward reference: RFC 9162 section 2.1 written as recursion over arrays.
 function k(n: number): number {
@@ -142,4 +142,12 @@ describe('Merkle tree (RFC 9162)', () => {
     assert.throws(() => proveInclusion(8, 8, log), { code: 'E_PROOF_RANGE' });
     assert.throws(() => proveConsistency(0, 8, log), { code: 'E_PROOF_RANGE' });
   });
+});
+
+test('splitStoredHashIndex inverts the storage order', () => {
+  for (let n = 0; n < 200; n++) {
+    for (let p = 0; p < storedHashesPerLeaf(n); p++) {
+      assert.deepEqual(splitStoredHashIndex(storedHashCount(n) + p), { leaf: n, position: p });
+    }
+  }
 });

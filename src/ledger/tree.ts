@@ -31,6 +31,30 @@ export function storedHashCount(n: number): number {
   return count;
 }
 
+/**
+ * splitStoredHashIndex is the inverse of the storage order: the leaf whose append wrote
+ * stored hash `index`, and the position of that hash among the 1 + trailingOnes(leaf)
+ * hashes it wrote (Go tlog's SplitStoredHashIndex).
+ */
+export function splitStoredHashIndex(index: number): { leaf: number; position: number } {
+  // storedHashIndex(0, n) < 2n, so the leaf is in [index/2, index/2 + log2(index)].
+  let n = Math.floor(index / 2);
+  let indexN = storedHashIndex(0, n);
+  invariant(indexN <= index, 'splitStoredHashIndex');
+  for (;;) {
+    const next = indexN + 1 + trailingOnes(n);
+    if (next > index) break;
+    n++;
+    indexN = next;
+  }
+  return { leaf: n, position: index - indexN };
+}
+
+/** storedHashesPerLeaf is how many hashes appending leaf n writes. */
+export function storedHashesPerLeaf(n: number): number {
+  return 1 + trailingOnes(n);
+}
+
 /** trailingOnes counts the 1 bits at the low end of n. */
 function trailingOnes(n: number): number {
   let k = 0;

@@ -1,5 +1,11 @@
-import type { Hash, HashReader } from '../ledger/index.ts';
+import type { HashReader } from '../ledger/index.ts';
 import type { Row, TableSpec } from '../state/tables.ts';
+
+/** A stored entry: its bytes and the tree hashes its append wrote (leaf hash first), concatenated. */
+export interface StoredEntry {
+  readonly bytes: Uint8Array;
+  readonly hashes: Uint8Array;
+}
 
 /** A stored checkpoint: the signed note and the tree size it covers. */
 export interface StoredCheckpoint {
@@ -14,10 +20,8 @@ export interface StoredCheckpoint {
  */
 export interface LogSource extends HashReader {
   readonly size: number;
-  entries(from: number, to: number): Iterable<Uint8Array>;
-  /** storedHashRange returns stored hashes [from, to) by storage index, and how many are stored in all. */
-  storedHashRange(from: number, to: number): Hash[];
-  storedHashTotal(): number;
+  /** entries yields the entries [from, to) in order, each with the tree hashes its append stored. */
+  entries(from: number, to: number): Iterable<StoredEntry>;
   checkpoints(): StoredCheckpoint[];
   tableRows(spec: TableSpec): Iterable<Row>;
 }

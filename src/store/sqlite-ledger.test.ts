@@ -137,11 +137,11 @@ describe('tamper detection by verify', () => {
 
   test('changing any stored hash, checkpoint or projection value is caught', async () => {
     const hash = await tampered((db) => {
-      const h = db.prepare('SELECT hash FROM hashes WHERE idx = 3').pluck().get() as Buffer;
-      h[0]! ^= 1;
-      db.prepare('UPDATE hashes SET hash = ? WHERE idx = 3').run(h);
+      const h = db.prepare('SELECT hashes FROM entries WHERE seq = 3').pluck().get() as Buffer;
+      h[40]! ^= 1; // the second hash of entry 3: the node it completes
+      db.prepare('UPDATE entries SET hashes = ? WHERE seq = 3').run(h);
     });
-    assert.equal(hash.problems[0]?.code, 'E_STORE_HASH');
+    assert.deepEqual(hash.problems.map((p) => [p.code, p.entry]), [['E_STORE_HASH', 3]]);
 
     const checkpoint = await tampered((db) => {
       const note = db.prepare('SELECT note FROM checkpoints').pluck().get() as string;

@@ -2,8 +2,8 @@ import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { OpenlecError } from '../errors.ts';
 import {
-  canonicalJson, type Checkpoint, decodeEntry, decodeKey, decodeTransaction, type DecodedEntry, encodeKey, formatVerifierKey, frontierIndexes, type Hash,
-  leafHash, type NoteSigner, openCheckpoint, parseVerifierKey, proveConsistency, proveInclusion, type SignedTransaction, signCheckpoint,
+  canonicalJson, type Checkpoint, concatBytes, decodeEntry, decodeKey, decodeTransaction, type DecodedEntry, encodeKey, formatVerifierKey, frontierIndexes, type Hash,
+  leafHash, type NoteSigner, openCheckpoint, parseVerifierKey, proveConsistency, proveInclusion, type SignedTransaction, signCheckpoint, splitStoredHashIndex,
   storedHashCount, storedHashesForLeaf, treeHash, utf8,
 } from '../ledger/index.ts';
 import { community } from '../community/tables.ts';
@@ -12,7 +12,7 @@ import { createRegistry, emptyState } from '../registry.ts';
 import { applyEntry } from '../state/apply.ts';
 import type { Registry } from '../state/registry.ts';
 import type { Row, State, TableSpec } from '../state/tables.ts';
-import type { LogSource, StoredCheckpoint } from './log-source.ts';
+import type { LogSource, StoredCheckpoint, StoredEntry } from './log-source.ts';
 
 const FORMAT = 'openlec-log-1';
 
@@ -114,8 +114,7 @@ export class SqliteLedger implements LogSource {
 
   private createSchema(): void {
     this.db.exec(`
-      CREATE TABLE IF NOT EXISTS entries (seq INTEGER PRIMARY KEY, bytes BLOB NOT NULL) STRICT;
-      CREATE TABLE IF NOT EXISTS hashes (idx INTEGER PRIMARY KEY, hash BLOB NOT NULL) STRICT;
+      CREATE TABLE IF NOT EXISTS entries (seq INTEGER PRIMARY KEY, bytes BLOB NOT NULL, hashes BLOB NOT NULL) STRICT;
       CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT NULL) STRICT;
     `);
     const kind = { text: 'TEXT', integer: 'INTEGER', json: 'TEXT' } as const;
@@ -131,12 +130,9 @@ export class SqliteLedger implements LogSource {
   private prepareStatements() {
     return {
       count: this.db.prepare('SELECT count(*) AS n FROM entries'),
-      insertEntry: this.db.prepare('INSERT INTO entries (seq, bytes) VALUES (?, ?)'),
-      insertHash: this.db.prepare('INSERT INTO hashes (idx, hash) VALUES (?, ?)'),
-      hash: this.db.prepare('SELECT hash FROM hashes WHERE idx = ?').pluck(),
-      hashRange: this.db.prepare('SELECT hash FROM hashes WHERE idx >= ? AND idx < ? ORDER BY idx').pluck(),
-      hashTotal: this.db.prepare('SELECT count(*) FROM hashes').pluck(),
-      entryRange: this.db.prepare('SELECT bytes FROM entries WHERE seq >= ? AND seq < ? ORDER BY seq').pluck(),
+      insertEntry: this.db.prepare('INSERT INTO entries (seq, bytes, hashes) VALUES (?, ?, ?)'),
+      entryHashes: this.db.prepare('SELECT hashes FROM entries WHERE seq = ?').pluck(),
+      entryRange: this.db.prepare('SELECT bytes, hashes FROM entries WHERE seq >= ? AND seq < ? ORDER BY seq'),
       insertCheckpoint: this.db.prepare('INSERT OR IGNORE INTO checkpoints (size, note) VALUES (?, ?)'),
       checkpoints: this.db.prepare('SELECT size, note FROM checkpoints ORDER BY size'),
     };
@@ -144,7 +140,9 @@ export class SqliteLedger implements LogSource {
 
   private loadFrontier(): void {
     this.recent.clear();
-    for (const i of frontierIndexes(this.sizeNow)) this.recent.set(i, this.readHashes([i])[0]!);
+    const frontier = frontierIndexes(this.sizeNow);
+    const hashes = this.readHashes(frontier);
+    frontier.forEach((i, k) => this.recent.set(i, hashes[k]!));
   }
 
   get size(): number {
@@ -153,32 +151,30 @@ export class SqliteLedger implements LogSource {
 
   // LogSource ----------------------------------------------------------------
 
+  /** readHashes reads stored tree hashes: each lives in the row of the entry whose append wrote it. */
   readHashes(indexes: readonly number[]): Hash[] {
     return indexes.map((i) => {
-      const h = this.recent.get(i) ?? (this.stmts.hash.get(i) as Buffer | undefined);
-      if (!h) throw new OpenlecError('E_STORE_HASH', `stored hash ${i} is missing`, { field: 'hashes' });
-      return new Uint8Array(h.buffer, h.byteOffset, h.byteLength);
+      const cached = this.recent.get(i);
+      if (cached) return cached;
+      const { leaf, position } = splitStoredHashIndex(i);
+      const row = this.stmts.entryHashes.get(leaf) as Buffer | undefined;
+      if (!row || row.length < 32 * (position + 1)) throw new OpenlecError('E_STORE_HASH', `stored hash ${i} (entry ${leaf}) is missing`, { field: 'hashes' });
+      return new Uint8Array(row.buffer, row.byteOffset + 32 * position, 32);
     });
   }
 
-  *entries(from: number, to: number): Iterable<Uint8Array> {
+  *entries(from: number, to: number): Iterable<StoredEntry> {
     const chunk = 4096;
     for (let lo = from; lo < to; lo += chunk) {
-      for (const b of this.stmts.entryRange.all(lo, Math.min(to, lo + chunk)) as Buffer[]) yield new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+      for (const r of this.stmts.entryRange.all(lo, Math.min(to, lo + chunk)) as { bytes: Buffer; hashes: Buffer }[]) {
+        yield { bytes: new Uint8Array(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength), hashes: new Uint8Array(r.hashes.buffer, r.hashes.byteOffset, r.hashes.byteLength) };
+      }
     }
   }
 
   entry(seq: number): Uint8Array {
-    for (const e of this.entries(seq, seq + 1)) return e;
+    for (const e of this.entries(seq, seq + 1)) return e.bytes;
     throw new OpenlecError('E_NO_ENTRY', `entry ${seq} does not exist (the log has ${this.sizeNow})`, { field: 'entry' });
-  }
-
-  storedHashRange(from: number, to: number): Hash[] {
-    return (this.stmts.hashRange.all(from, to) as Buffer[]).map((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
-  }
-
-  storedHashTotal(): number {
-    return this.stmts.hashTotal.get() as number;
   }
 
   checkpoints(): StoredCheckpoint[] {
@@ -288,12 +284,10 @@ export class SqliteLedger implements LogSource {
 
   private appendLeaf(bytes: Uint8Array): void {
     const n = this.sizeNow;
-    this.stmts.insertEntry.run(n, bytes);
+    const hashes = storedHashesForLeaf(n, leafHash(bytes), this);
     let index = storedHashCount(n);
-    for (const h of storedHashesForLeaf(n, leafHash(bytes), this)) {
-      this.stmts.insertHash.run(index, h);
-      this.recent.set(index++, h);
-    }
+    for (const h of hashes) this.recent.set(index++, h);
+    this.stmts.insertEntry.run(n, bytes, hashes.length === 1 ? hashes[0]! : concatBytes(...hashes));
     this.sizeNow = n + 1;
   }
 

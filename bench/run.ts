@@ -1,0 +1,15 @@
+// npm run bench -- [name ...]: runs the named benchmarks (all when none is named).
+// Each prints a table and, as its last line, one JSON object with its figures.
+const BENCHES: Record<string, () => Promise<void>> = {
+  ledger: async () => (await import('./ledger.ts')).run(),
+};
+
+const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+for (const name of names.length > 0 ? names : Object.keys(BENCHES)) {
+  const bench = BENCHES[name];
+  if (!bench) {
+    process.stderr.write(`unknown benchmark "${name}"; known: ${Object.keys(BENCHES).join(', ')}\n`);
+    process.exit(2);
+  }
+  await bench();
+}
