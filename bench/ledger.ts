@@ -18,7 +18,7 @@ const key = (i: number): KeyPair => keyPairFromSeed(new Uint8Array(32).fill(i + 
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 
 /** workload: a community with ACTORS DSO keys, then N meter registrations spread over them (about 380-byte entries). */
-function workload(): { setup: Uint8Array[]; txs: Uint8Array[] } {
+export function workload(): { setup: Uint8Array[]; txs: Uint8Array[] } {
   const operator = new Signer(key(0), COMMUNITY, 0, () => '2026-01-01T00:00:00Z');
   const dsos = Array.from({ length: ACTORS }, (_, i) => key(i + 1));
   const setup = [
@@ -39,7 +39,7 @@ function workload(): { setup: Uint8Array[]; txs: Uint8Array[] } {
   return { setup, txs };
 }
 
-async function ingest(txs: Uint8Array[], setup: Uint8Array[], threads: number): Promise<{ rate: number; ledger: SqliteLedger }> {
+export async function ingest(txs: Uint8Array[], setup: Uint8Array[], threads: number): Promise<{ rate: number; ledger: SqliteLedger }> {
   const ledger = SqliteLedger.create(tempPath('ledger.db'), { signatures: threads > 0 ? new WorkerSignatureChecker(threads) : new InlineSignatureChecker() });
   for (const r of await ledger.submitMany(setup)) if (!r.ok) throw r.error;
   const { value, seconds } = await timed(() => ledger.submitMany(txs));

@@ -40,7 +40,10 @@ export function fromHex(hex: string): Uint8Array | undefined {
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 
 // Node's Buffer encodes base64 natively; browsers use the portable code below.
-type NodeBuffer = { from(b: Uint8Array['buffer'], offset: number, length: number): { toString(enc: 'base64'): string } };
+type NodeBuffer = {
+  from(b: Uint8Array['buffer'], offset: number, length: number): { toString(enc: 'base64'): string };
+  from(text: string, enc: 'base64'): Uint8Array;
+};
 const NativeBuffer = (globalThis as { Buffer?: NodeBuffer }).Buffer;
 
 /** toBase64 writes standard base64 with padding (RFC 4648 section 4). */
@@ -70,6 +73,11 @@ function toBase64Portable(bytes: Uint8Array): string {
 /** fromBase64 reads canonical standard base64 with padding; anything else is undefined. */
 export function fromBase64(text: string): Uint8Array | undefined {
   if (text.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(text)) return undefined;
+  if (NativeBuffer) {
+    const b = NativeBuffer.from(text, 'base64');
+    const out = new Uint8Array(b.buffer, b.byteOffset, b.byteLength).slice();
+    return toBase64(out) === text ? out : undefined; // reject non-canonical trailing bits
+  }
   const pad = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
   const out = new Uint8Array((text.length / 4) * 3 - pad);
   let o = 0;
