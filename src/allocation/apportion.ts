@@ -1,0 +1,139 @@
+import { invariant } from '../errors.ts';
+
+/**
+ * apportion shares `total` integer units (Wh) among members in proportion to their
+ * weights, never giving a member more than its cap, by the D'Hondt (Jefferson) divisor
+ * method: units go one at a time to the member with the highest w_i / (a_i + 1) that is
+ * under its cap, ties to the lower index.
+ *
+ * Why a divisor method and not largest remainder: units are handed out in one fixed
+ * order that does not depend on the total, so a larger total never takes a unit away
+ * from anyone (no Alabama paradox): more production never lowers an allocation. Every
+ * member gets at least the floor of its exact share, the parts sum exactly to `total`,
+ * and with caps it is the "redistribute what a member cannot use, in proportion to the
+ * others' shares" rule (water-filling).
+ *
+ * `members` lists the indexes taking part (count of them); results are written to
+ * `out[i]` for those indexes only. Precondition: total <= sum of their caps, and some
+ * weight is positive when total > 0. Weights, caps and total are safe integers.
+ */
+export function apportion(total: number, weights: Float64Array, caps: Float64Array | null, members: Int32Array, count: number, out: Float64Array, scratch: ApportionScratch): void {
+  for (let k = 0; k < count; k++) out[members[k]!] = 0;
+  if (total === 0) return;
+  // Water-filling: members whose proportional share reaches their cap get their cap.
+  const open = scratch.open(count);
+  let openCount = 0;
+  for (let k = 0; k < count; k++) if (weights[members[k]!]! > 0) open[openCount++] = members[k]!;
+  let remaining = total;
+  for (;;) {
+    let w = 0;
+    for (let k = 0; k < openCount; k++) w += weights[open[k]!]!;
+    invariant(w > 0 || remaining === 0, 'apportion: no weight left for the remaining units');
+    if (!caps || remaining === 0) break;
+    let kept = 0;
+    let capped = false;
+    for (let k = 0; k < openCount; k++) {
+      const i = open[k]!;
+      if (exceeds(remaining, weights[i]!, w, caps[i]!)) {
+        out[i] = caps[i]!;
+        remaining -= caps[i]!;
+        capped = true;
+      } else open[kept++] = i;
+    }
+    openCount = kept;
+    if (!capped) break;
+  }
+  if (remaining === 0) return;
+  // Lower quota: every open member gets the floor of its share of what remains.
+  let w = 0;
+  for (let k = 0; k < openCount; k++) w += weights[open[k]!]!;
+  let given = 0;
+  for (let k = 0; k < openCount; k++) {
+    const i = open[k]!;
+    const a = floorMulDiv(remaining, weights[i]!, w);
+    out[i] = a;
+    given += a;
+  }
+  let left = remaining - given;
+  invariant(left >= 0 && left <= openCount, 'apportion: lower quota exceeds the total');
+  if (left === 0) return;
+  // The last units go by priority w_i / (a_i + 1): a max-heap of open members under their cap.
+  const heap = scratch.heap(openCount);
+  let size = 0;
+  for (let k = 0; k < openCount; k++) {
+    const i = open[k]!;
+    if (!caps || out[i]! < caps[i]!) heap[size++] = i;
+  }
+  const before = (i: number, j: number) => {
+    const c = comparePriority(weights[i]!, out[i]!, weights[j]!, out[j]!);
+    return c > 0 || (c === 0 && i < j);
+  };
+  for (let k = (size >> 1) - 1; k >= 0; k--) siftDown(heap, size, k, before);
+  while (left > 0) {
+    invariant(size > 0, 'apportion: units left but every member is capped');
+    const i = heap[0]!;
+    out[i] = out[i]! + 1;
+    left--;
+    if (caps && out[i]! >= caps[i]!) heap[0] = heap[--size]!;
+    siftDown(heap, size, 0, before);
+  }
+}
+
+/** Reusable work arrays, so that a month of intervals allocates nothing per interval. */
+export class ApportionScratch {
+  private openBuf = new Int32Array(0);
+  private heapBuf = new Int32Array(0);
+  open(n: number): Int32Array {
+    if (this.openBuf.length < n) this.openBuf = new Int32Array(n);
+    return this.openBuf;
+  }
+  heap(n: number): Int32Array {
+    if (this.heapBuf.length < n) this.heapBuf = new Int32Array(n);
+    return this.heapBuf;
+  }
+}
+
+function siftDown(heap: Int32Array, size: number, at: number, before: (i: number, j: number) => boolean): void {
+  for (;;) {
+    const l = 2 * at + 1;
+    if (l >= size) return;
+    const r = l + 1;
+    const c = r < size && before(heap[r]!, heap[l]!) ? r : l;
+    if (!before(heap[c]!, heap[at]!)) return;
+    const t = heap[c]!;
+    heap[c] = heap[at]!;
+    heap[at] = t;
+    at = c;
+  }
+}
+
+/** comparePriority compares w1/(a1+1) with w2/(a2+1) exactly (cross-multiplied). */
+function comparePriority(w1: number, a1: number, w2: number, a2: number): number {
+  const x = w1 * (a2 + 1);
+  const y = w2 * (a1 + 1);
+  if (x < 2 ** 53 && y < 2 ** 53) return x - y;
+  const bx = BigInt(w1) * BigInt(a2 + 1);
+  const by = BigInt(w2) * BigInt(a1 + 1);
+  return bx === by ? 0 : bx > by ? 1 : -1;
+}
+
+/** floorMulDiv is floor(a * b / c) exactly for non-negative safe integers. */
+export function floorMulDiv(a: number, b: number, c: number): number {
+  const p = a * b;
+  if (p < 2 ** 53) {
+    let q = Math.floor(p / c);
+    // The float quotient can be off by one near an integer: correct it exactly.
+    if (q * c > p) q--;
+    else if ((q + 1) * c <= p) q++;
+    return q;
+  }
+  return Number((BigInt(a) * BigInt(b)) / BigInt(c));
+}
+
+/** exceeds tells whether total * w / W >= cap, exactly. */
+function exceeds(total: number, w: number, W: number, cap: number): boolean {
+  const x = total * w;
+  const y = cap * W;
+  if (x < 2 ** 53 && y < 2 ** 53) return x >= y;
+  return BigInt(total) * BigInt(w) >= BigInt(cap) * BigInt(W);
+}

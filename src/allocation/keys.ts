@@ -1,0 +1,207 @@
+import { OpenlecError } from '../errors.ts';
+import { apportion, ApportionScratch } from './apportion.ts';
+
+/** Shares are integers in parts per million of the production. */
+export const PPM = 1_000_000;
+
+/**
+ * Allocation keys of collective self-consumption (shared/specs/allocation-keys.md).
+ * - static: fixed shares; allocation_i = min(C_i, a_i P); what a member cannot use is surplus.
+ * - prorata: the legal default, pro rata of consumption: min(C_i, P C_i / sum C).
+ * - redistribute: fixed shares, and what a member cannot use goes to the others in
+ *   proportion to their shares until each is capped or production is used up.
+ * - full-dynamic: shares per interval supplied by the operator, capped at C_i.
+ * - cascade: ordered groups (rank 0 first); pro rata of consumption inside a group; the
+ *   rest to the next group.
+ * - spain: beta_i per interval summing to exactly 1; allocated generation beta_i G,
+ *   self-consumed min(beta_i G, C_i), the rest is that member's surplus; no redistribution.
+ */
+export type AllocationKey =
+  | { readonly kind: 'static'; readonly sharesPpm: readonly number[] }
+  | { readonly kind: 'prorata' }
+  | { readonly kind: 'redistribute'; readonly sharesPpm: readonly number[] }
+  | { readonly kind: 'full-dynamic'; readonly sharesPpm: Float64Array }
+  | { readonly kind: 'cascade'; readonly groups: readonly number[] }
+  | { readonly kind: 'spain'; readonly betasPpm: readonly number[] | Float64Array };
+
+export const KEY_KINDS = ['static', 'prorata', 'redistribute', 'full-dynamic', 'cascade', 'spain'] as const;
+
+/** Metered energy of a period: production per interval, consumption per interval and member (index t * members + i), in Wh; NaN where a reading is missing. */
+export interface AllocationInput {
+  readonly intervals: number;
+  readonly members: number;
+  readonly production: Float64Array;
+  readonly consumption: Float64Array;
+}
+
+export interface AllocationResult {
+  /** Allocated (self-consumed) energy per interval and member, Wh. */
+  readonly allocation: Float64Array;
+  /** Production not allocated per interval, Wh; NaN where production is missing. */
+  readonly surplus: Float64Array;
+  /** For the Spanish key: each member's own surplus (beta_i G - self-consumed), Wh. */
+  readonly memberSurplus?: Float64Array;
+  /** Member-intervals with no consumption reading: nothing was allocated to them. */
+  readonly missingConsumption: number;
+  /** Intervals with no production reading: nothing was allocated in them. */
+  readonly missingProduction: number;
+}
+
+function checkShares(shares: ArrayLike<number>, length: number, field: string, exactSum: boolean, rows = 1): void {
+  if (shares.length !== length * rows) throw new OpenlecError('E_KEY_SHARES', `${field} needs ${length * rows} values, got ${shares.length}`, { field });
+  for (let r = 0; r < rows; r++) {
+    let sum = 0;
+    for (let i = 0; i < length; i++) {
+      const s = shares[r * length + i]!;
+      if (!Number.isSafeInteger(s) || s < 0 || s > PPM) throw new OpenlecError('E_KEY_SHARES', `${field}[${r * length + i}] must be an integer in 0..${PPM} (ppm), got ${s}`, { field });
+      sum += s;
+    }
+    if (exactSum ? sum !== PPM : sum > PPM) {
+      throw new OpenlecError('E_KEY_SHARES', `${field}${rows > 1 ? ` (interval ${r})` : ''} sum to ${sum} ppm; they must ${exactSum ? 'be exactly' : 'not exceed'} ${PPM}`, { field });
+    }
+  }
+}
+
+/** validateKey checks a key's parameters against the number of members and intervals. */
+export function validateKey(key: AllocationKey, members: number, intervals: number): void {
+  switch (key.kind) {
+    case 'static':
+    case 'redistribute':
+      return checkShares(key.sharesPpm, members, 'sharesPpm', false);
+    case 'full-dynamic':
+      return checkShares(key.sharesPpm, members, 'sharesPpm', false, intervals);
+    case 'spain':
+      return checkShares(key.betasPpm, members, 'betasPpm', true, key.betasPpm.length === members ? 1 : intervals);
+    case 'cascade':
+      if (key.groups.length !== members || key.groups.some((g) => !Number.isSafeInteger(g) || g < 0)) {
+        throw new OpenlecError('E_KEY_GROUPS', `groups needs one non-negative integer rank per member (${members})`, { field: 'groups' });
+      }
+      return;
+    case 'prorata':
+      return;
+  }
+}
+
+/**
+ * allocate runs a key over every interval of a period. It is pure and deterministic;
+ * in every interval sum(allocation) + surplus = production and 0 <= allocation_i <= C_i,
+ * in integer Wh. A member with no reading gets nothing in that interval, and an interval
+ * with no production reading allocates nothing: never an estimate.
+ */
+export function allocate(input: AllocationInput, key: AllocationKey): AllocationResult {
+  const { intervals: T, members: m, production, consumption } = input;
+  if (production.length !== T || consumption.length !== T * m) throw new OpenlecError('E_ALLOC_INPUT', 'production needs one value per interval and consumption one per interval and member', { field: 'input' });
+  validateKey(key, m, T);
+  const allocation = new Float64Array(T * m);
+  const surplus = new Float64Array(T);
+  const memberSurplus = key.kind === 'spain' ? new Float64Array(T * m) : undefined;
+  const scratch = new ApportionScratch();
+  const weights = new Float64Array(m + 1);
+  const caps = new Float64Array(m + 1);
+  const out = new Float64Array(m + 1);
+  const members = new Int32Array(m + 1);
+  const order = key.kind === 'cascade' ? cascadeOrder(key.groups) : undefined;
+  let missingConsumption = 0;
+  let missingProduction = 0;
+
+  for (let t = 0; t < T; t++) {
+    const P = production[t]!;
+    const row = t * m;
+    let present = 0;
+    for (let i = 0; i < m; i++) if (Number.isNaN(consumption[row + i]!)) missingConsumption++;
+    if (Number.isNaN(P)) {
+      missingProduction++;
+      surplus[t] = NaN;
+      continue;
+    }
+    let given = 0;
+    switch (key.kind) {
+      case 'prorata':
+      case 'redistribute': {
+        // Pro rata weighs by consumption; redistribution by the fixed shares. Both are capped at C_i.
+        let sumC = 0;
+        for (let i = 0; i < m; i++) {
+          const c = consumption[row + i]!;
+          if (Number.isNaN(c) || c <= 0) continue;
+          const w = key.kind === 'prorata' ? c : key.sharesPpm[i]!;
+          if (w <= 0) continue;
+          members[present++] = i;
+          weights[i] = w;
+          caps[i] = c;
+          sumC += c;
+        }
+        if (sumC <= P) {
+          for (let k = 0; k < present; k++) allocation[row + members[k]!] = caps[members[k]!]!;
+          given = sumC;
+        } else {
+          apportion(P, weights, caps, members, present, out, scratch);
+          for (let k = 0; k < present; k++) allocation[row + members[k]!] = out[members[k]!]!;
+          given = P;
+        }
+        break;
+      }
+      case 'static':
+      case 'full-dynamic':
+      case 'spain': {
+        // Split P by the shares plus an "unallocated" bucket (m), then cap each part at C_i.
+        const shares = key.kind === 'spain' ? key.betasPpm : key.sharesPpm;
+        const base = shares.length === m ? 0 : row;
+        let sum = 0;
+        for (let i = 0; i < m; i++) {
+          weights[i] = shares[base + i]!;
+          members[i] = i;
+          sum += weights[i]!;
+        }
+        weights[m] = PPM - sum;
+        members[m] = m;
+        apportion(P, weights, null, members, m + 1, out, scratch);
+        for (let i = 0; i < m; i++) {
+          const c = consumption[row + i]!;
+          const a = Number.isNaN(c) ? 0 : Math.min(c, out[i]!);
+          allocation[row + i] = a;
+          given += a;
+          if (memberSurplus) memberSurplus[row + i] = out[i]! - a;
+        }
+        break;
+      }
+      case 'cascade': {
+        let left = P;
+        for (const group of order!) {
+          let n = 0;
+          let sumC = 0;
+          for (const i of group) {
+            const c = consumption[row + i]!;
+            if (Number.isNaN(c) || c <= 0) continue;
+            members[n++] = i;
+            weights[i] = c;
+            caps[i] = c;
+            sumC += c;
+          }
+          if (sumC <= left) {
+            for (let k = 0; k < n; k++) allocation[row + members[k]!] = caps[members[k]!]!;
+            left -= sumC;
+          } else {
+            apportion(left, weights, caps, members, n, out, scratch);
+            for (let k = 0; k < n; k++) allocation[row + members[k]!] = out[members[k]!]!;
+            left = 0;
+            break;
+          }
+        }
+        given = P - left;
+        break;
+      }
+    }
+    surplus[t] = P - given;
+  }
+  return { allocation, surplus, ...(memberSurplus ? { memberSurplus } : {}), missingConsumption, missingProduction };
+}
+
+/** cascadeOrder groups member indexes by rank, lowest rank first. */
+function cascadeOrder(groups: readonly number[]): number[][] {
+  const byRank = new Map<number, number[]>();
+  groups.forEach((g, i) => {
+    if (!byRank.has(g)) byRank.set(g, []);
+    byRank.get(g)!.push(i);
+  });
+  return [...byRank.keys()].sort((a, b) => a - b).map((r) => byRank.get(r)!);
+}
