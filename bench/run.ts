@@ -2,6 +2,10 @@
 // Each prints a table and, as its last line, one JSON object with its figures.
 const BENCHES: Record<string, () => Promise<void>> = {
   ledger: async () => (await import('./ledger.ts')).run(),
+  allocation: async () => {
+    const figures = await (await import('./allocation.ts')).run();
+    process.stdout.write(`${JSON.stringify({ bench: 'allocation', ...figures })}\n`);
+  },
 };
 
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
