@@ -2,13 +2,14 @@ import { communityCreate } from './community/community-create.ts';
 import { participantRegister } from './community/participant-register.ts';
 import { COMMUNITY_TABLE, PARTICIPANTS_TABLE } from './community/tables.ts';
 import { meterRegister } from './metering/meter-register.ts';
+import { meterCorrect, meterReadings } from './metering/readings.ts';
 import { feederDefine } from './network/feeder-define.ts';
 import { Registry } from './state/registry.ts';
 import { State } from './state/tables.ts';
 
 /** createRegistry lists every transaction type openlec knows, and so every projection table. */
 export function createRegistry(): Registry {
-  return new Registry([COMMUNITY_TABLE, PARTICIPANTS_TABLE], [communityCreate, participantRegister, feederDefine, meterRegister]);
+  return new Registry([COMMUNITY_TABLE, PARTICIPANTS_TABLE], [communityCreate, participantRegister, feederDefine, meterRegister, meterReadings, meterCorrect]);
 }
 
 /** emptyState is the state before entry 0, with every table of the registry. */

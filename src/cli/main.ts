@@ -4,6 +4,7 @@ import {
 } from './commands.ts';
 import { defaultKeyPath } from './commands.ts';
 import { demo } from './demo.ts';
+import { chartCurve, FORMATS, importMeterData, meterCurve, printImport } from './meter.ts';
 import { reportError } from './output.ts';
 import { readKeyFile } from '../node/key-file.ts';
 
@@ -92,6 +93,42 @@ export function buildProgram(): Command {
       const r = await verifyDb(o.db, !o.json);
       o.json ? printJson(r) : print(printVerify(r));
       if (!r.ok) process.exitCode = 1;
+    });
+
+  const meter = program.command('meter').description('meter data');
+  meter.command('import')
+    .description('import load curves (generic CSV, French DSO CSV, Green Button/ESPI XML) as signed meter.readings, all or nothing')
+    .requiredOption('--db <path>', 'log database')
+    .requiredOption('--key <file>', 'key file of the DSO (meter-data role)')
+    .requiredOption('--format <format>', `one of ${FORMATS.join(', ')}`)
+    .argument('<files...>', 'files to import')
+    .option('--meter <id>', 'metering point id (ESPI files have none)')
+    .option('--direction <dir>', 'import or export (default: from the file, else import)')
+    .option('--unit <unit>', 'csv: Wh or kWh', 'Wh')
+    .option('--step <minutes>', 'csv: minutes each row covers (default: the community interval)', integer('--step'))
+    .option('--columns <map>', 'csv: meter=NAME,start=NAME,value=NAME,direction=NAME')
+    .option('--correct <reason>', 'record contradicting values as corrections with this reason')
+    .option('--ref <id>', 'ticket or reference of the correction')
+    .option('--json', 'print the summary as JSON')
+    .action(async (files, o) => {
+      if (!FORMATS.includes(o.format)) throw new InvalidArgumentError(`--format must be one of ${FORMATS.join(', ')}`);
+      const r = await importMeterData({ ...o, files, showProgress: !o.json });
+      o.json ? printJson(r) : print(printImport(r));
+    });
+  meter.command('curve')
+    .description("a meter's recorded load curve between two local dates, as a chart, CSV or JSON")
+    .requiredOption('--db <path>', 'log database')
+    .requiredOption('--meter <id>', 'metering point id')
+    .option('--direction <dir>', 'import or export', 'import')
+    .requiredOption('--from <date>', 'first local date, YYYY-MM-DD')
+    .requiredOption('--to <date>', 'last local date, YYYY-MM-DD')
+    .option('--csv', 'print CSV')
+    .option('--json', 'print JSON')
+    .action(async (o) => {
+      const curve = await meterCurve(o);
+      if (o.json) printJson(curve);
+      else if (o.csv) print(['start;wh', ...curve.rows.map((r) => `${r.start};${r.wh ?? ''}`)].join('\n'));
+      else print(chartCurve(curve));
     });
 
   program.command('demo')

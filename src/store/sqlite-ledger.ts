@@ -216,6 +216,47 @@ export class SqliteLedger implements LogSource {
     return Promise.all(inputs.map((i) => this.submit(i)));
   }
 
+  /**
+   * submitAtomic appends all the transactions or none: the first refusal rolls the whole
+   * set back (SQLite and state) and is thrown, naming its position. For imports, where a
+   * file is recorded whole or not at all. It waits for queued submissions first.
+   */
+  async submitAtomic(inputs: readonly SubmitInput[]): Promise<number[]> {
+    await this.running;
+    const batch = this.prepare(inputs.map((input) => ({ input, resolve: () => {} })));
+    const signaturesOk = await batch.signaturesOk;
+    const startMark = this.state.mark();
+    const startSize = this.sizeNow;
+    const entries: number[] = [];
+    try {
+      this.db.transaction(() => {
+        let s = 0;
+        batch.decoded.forEach((d, k) => {
+          const at = (e: OpenlecError) => new OpenlecError(e.code, `transaction ${k + 1} of ${inputs.length}: ${e.message}`, { field: e.field, details: { ...e.details, index: k } });
+          if (d instanceof OpenlecError) throw at(d);
+          if (!signaturesOk[s++]) throw at(new OpenlecError('E_TX_SIGNATURE', 'the signature does not verify for this actor and content', { field: 'sig' }));
+          try {
+            applyEntry(this.state, this.registry, d, this.sizeNow);
+          } catch (e) {
+            throw at(asOpenlecError(e));
+          }
+          this.appendLeaf(d.bytes);
+          entries.push(this.sizeNow - 1);
+        });
+        this.writeProjections();
+      })();
+    } catch (e) {
+      this.state.rollback(startMark);
+      this.state.takeDirty();
+      this.sizeNow = startSize;
+      this.loadFrontier();
+      throw asOpenlecError(e);
+    }
+    this.state.forget();
+    this.pruneRecent();
+    return entries;
+  }
+
   /** Batches are pipelined: the signatures of batch k+1 are checked on worker threads while batch k is applied and committed. */
   private async run(): Promise<void> {
     let inflight: Prepared | undefined;

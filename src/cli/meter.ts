@@ -1,0 +1,162 @@
+import { createReadStream, statSync } from 'node:fs';
+import { Signer } from '../client.ts';
+import { community, participant } from '../community/tables.ts';
+import { OpenlecError } from '../errors.ts';
+import { encodeKey } from '../ledger/index.ts';
+import { CSV_DEFAULTS, type CsvOptions, parseCsv } from '../metering/import/csv.ts';
+import { parseEnedis } from '../metering/import/enedis.ts';
+import { parseEspi } from '../metering/import/espi.ts';
+import { type Correction, planImport } from '../metering/import/plan.ts';
+import { importError, StepSet, toDays } from '../metering/import/steps.ts';
+import { DIRECTIONS, type Direction } from '../metering/meter-register.ts';
+import { CORRECTION_REASONS, findReadings } from '../metering/readings.ts';
+import { readKeyFile } from '../node/key-file.ts';
+import { SqliteLedger } from '../store/sqlite-ledger.ts';
+import { dayIntervals, formatLocal, localDay } from '../units/index.ts';
+import { progress, table } from './output.ts';
+
+export const FORMATS = ['csv', 'enedis', 'espi'] as const;
+export type Format = (typeof FORMATS)[number];
+
+export interface ImportCommand {
+  db: string;
+  key: string;
+  format: Format;
+  files: string[];
+  meter?: string;
+  direction?: Direction;
+  unit?: 'Wh' | 'kWh';
+  step?: number;
+  columns?: string;
+  correct?: string;
+  ref?: string;
+  showProgress?: boolean;
+}
+
+async function readWithProgress(path: string, bar: ReturnType<typeof progress>, done: { bytes: number }, total: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of createReadStream(path)) {
+    chunks.push(chunk as Buffer);
+    done.bytes += (chunk as Buffer).length;
+    bar.update(done.bytes, total);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function csvOptions(c: ImportCommand, intervalMinutes: number): CsvOptions {
+  const o: CsvOptions = { ...CSV_DEFAULTS, stepMinutes: c.step ?? intervalMinutes, unit: c.unit ?? 'Wh', direction: c.direction ?? 'import' };
+  for (const pair of (c.columns ?? '').split(',').filter(Boolean)) {
+    const [role, name] = pair.split('=');
+    const field = ({ meter: 'meterColumn', start: 'startColumn', value: 'valueColumn', direction: 'directionColumn' } as const)[role as 'meter'];
+    if (!field || !name) throw new OpenlecError('E_CSV_COLUMNS', `--columns takes meter=NAME,start=NAME,value=NAME,direction=NAME; got "${pair}"`, { field: 'columns' });
+    o[field] = name;
+  }
+  return o;
+}
+
+/** importMeterData parses the files, plans the transactions and appends them all or none. */
+export async function importMeterData(c: ImportCommand) {
+  const key = readKeyFile(c.key);
+  if (c.correct !== undefined && !CORRECTION_REASONS.includes(c.correct as Correction['reason'])) {
+    throw new OpenlecError('E_CORRECTION_REASON', `--correct takes a reason: ${CORRECTION_REASONS.join(', ')}`, { field: 'correct' });
+  }
+  if (c.format === 'espi' && !c.meter) throw new OpenlecError('E_ESPI_METER', 'ESPI files carry no metering point id: give --meter', { field: 'meter' });
+  const ledger = SqliteLedger.open(c.db);
+  try {
+    const com = community(ledger.state);
+    if (!com) throw new OpenlecError('E_NO_COMMUNITY', 'the log has no community yet', { field: 'db' });
+    const steps = new StepSet(com.intervalMinutes, c.format === 'enedis' ? 60 : 1000, '');
+    const total = c.files.reduce((s, f) => s + statSync(f).size, 0);
+    const bar = c.showProgress ? progress('import') : progress('');
+    const done = { bytes: 0 };
+    for (const file of c.files) {
+      const text = await readWithProgress(file, bar, done, total);
+      (steps as { file: string }).file = file;
+      if (c.format === 'enedis') parseEnedis(text, steps);
+      else if (c.format === 'csv') parseCsv(text, steps, csvOptions(c, com.intervalMinutes));
+      else parseEspi(text, steps, c.meter!, c.direction);
+    }
+    bar.stop();
+    if (steps.errors.length > 0) throw importError(steps.errors);
+    const days = toDays(steps.intervals(), com.timeZone, com.intervalMinutes);
+    const plan = planImport(ledger.state, days, c.correct ? { reason: c.correct as Correction['reason'], ...(c.ref ? { ref: c.ref } : {}) } : undefined);
+    const signer = new Signer(key, com.id, participant(ledger.state, encodeKey(key.publicKey))?.nonce ?? 0);
+    const entries = await ledger.submitAtomic(plan.txs.map((t) => signer.sign(t.type, t.body)));
+    return {
+      files: c.files.length,
+      bytes: total,
+      values: steps.values,
+      meters: new Set(days.map((d) => `${d.meter} ${d.direction}`)).size,
+      days: days.length,
+      transactions: entries.length,
+      corrections: plan.txs.filter((t) => t.type === 'meter.correct').length,
+      unchangedDays: plan.unchanged,
+      gapIntervals: plan.gaps.reduce((s, g) => s + g.intervals, 0),
+      gaps: plan.gaps,
+      rejectedLines: 0,
+      firstEntry: entries[0] ?? null,
+    };
+  } finally {
+    await ledger.close();
+  }
+}
+
+export function printImport(r: Awaited<ReturnType<typeof importMeterData>>): string {
+  const lines = [
+    `imported ${r.files} file(s), ${(r.bytes / 1e6).toFixed(2)} MB: ${r.values} values, ${r.meters} meter(s), ${r.days} meter-days`,
+    `${r.transactions} transaction(s) appended (${r.corrections} correction(s)), ${r.unchangedDays} day(s) already recorded, 0 rejected lines`,
+    `${r.gapIntervals} interval(s) without a value${r.gaps.length > 0 ? ':' : ''}`,
+  ];
+  if (r.gaps.length > 0) lines.push(table(r.gaps.slice(0, 20).map((g) => [g.meter, g.direction, g.date, g.intervals]), ['meter', 'direction', 'date', 'gaps']));
+  if (r.gaps.length > 20) lines.push(`... and ${r.gaps.length - 20} more days with gaps`);
+  return lines.join('\n');
+}
+
+export interface CurveCommand {
+  db: string;
+  meter: string;
+  direction: Direction;
+  from: string;
+  to: string;
+}
+
+/** meterCurve returns a meter's recorded intervals between two local dates (inclusive), null where missing. */
+export async function meterCurve(c: CurveCommand) {
+  if (!DIRECTIONS.includes(c.direction)) throw new OpenlecError('E_DIRECTION', '--direction is import or export', { field: 'direction' });
+  const ledger = SqliteLedger.open(c.db);
+  try {
+    const com = community(ledger.state)!;
+    const rows: { date: string; start: string; wh: number | null }[] = [];
+    for (let date = c.from; date <= c.to; date = nextDate(date)) {
+      const starts = dayIntervals(localDay(date, com.timeZone), com.intervalMinutes);
+      const rec = findReadings(ledger.state, c.meter, c.direction, date);
+      starts.forEach((s, k) => rows.push({ date, start: formatLocal(s, com.timeZone), wh: rec?.values[k] ?? null }));
+    }
+    return { meter: c.meter, direction: c.direction, timeZone: com.timeZone, intervalMinutes: com.intervalMinutes, rows };
+  } finally {
+    await ledger.close();
+  }
+}
+
+function nextDate(date: string): string {
+  const d = new Date(`${date}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() + 1);
+  return d.toISOString().slice(0, 10);
+}
+
+const BARS = ' ▁▂▃▄▅▆▇█';
+
+/** chartCurve draws one line per day, one bar per interval, scaled to the period's peak. */
+export function chartCurve(curve: Awaited<ReturnType<typeof meterCurve>>): string {
+  const peak = Math.max(1, ...curve.rows.map((r) => r.wh ?? 0));
+  const byDay = new Map<string, string>();
+  let total = 0;
+  for (const r of curve.rows) {
+    total += r.wh ?? 0;
+    byDay.set(r.date, (byDay.get(r.date) ?? '') + (r.wh === null ? '·' : BARS[Math.round((r.wh / peak) * 8)]));
+  }
+  return [
+    `${curve.meter} (${curve.direction}), ${curve.intervalMinutes}-minute intervals, ${curve.timeZone}; peak ${peak} Wh per interval, total ${(total / 1000).toFixed(3)} kWh; · = no value`,
+    ...[...byDay].map(([d, s]) => `${d} ${s}`),
+  ].join('\n');
+}
