@@ -1,3 +1,4 @@
+import { allocationRun } from './allocation/allocation-run.ts';
 import { communityCreate } from './community/community-create.ts';
 import { participantRegister } from './community/participant-register.ts';
 import { COMMUNITY_TABLE, PARTICIPANTS_TABLE } from './community/tables.ts';
@@ -9,7 +10,7 @@ import { State } from './state/tables.ts';
 
 /** createRegistry lists every transaction type openlec knows, and so every projection table. */
 export function createRegistry(): Registry {
-  return new Registry([COMMUNITY_TABLE, PARTICIPANTS_TABLE], [communityCreate, participantRegister, feederDefine, meterRegister, meterReadings, meterCorrect]);
+  return new Registry([COMMUNITY_TABLE, PARTICIPANTS_TABLE], [communityCreate, participantRegister, feederDefine, meterRegister, meterReadings, meterCorrect, allocationRun]);
 }
 
 /** emptyState is the state before entry 0, with every table of the registry. */

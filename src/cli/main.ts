@@ -3,6 +3,7 @@ import {
   checkProofFile, entryProof, init, keygen, logListing, printLog, printVerify, signCheckpointNow, submitTx, verifyDb, withLedger,
 } from './commands.ts';
 import { defaultKeyPath } from './commands.ts';
+import { allocateMonth, printAllocation } from './allocate.ts';
 import { demo } from './demo.ts';
 import { chartCurve, FORMATS, importMeterData, meterCurve, printImport } from './meter.ts';
 import { reportError } from './output.ts';
@@ -129,6 +130,21 @@ export function buildProgram(): Command {
       if (o.json) printJson(curve);
       else if (o.csv) print(['start;wh', ...curve.rows.map((r) => `${r.start};${r.wh ?? ''}`)].join('\n'));
       else print(chartCurve(curve));
+    });
+
+  program.command('allocate')
+    .description('allocate a month of local production to members with a key, record it, and write the DSO files and statements')
+    .requiredOption('--db <path>', 'log database')
+    .requiredOption('--month <YYYY-MM>', 'local calendar month')
+    .option('--key <key>', 'prorata (default), static, redistribute, cascade or spain', 'prorata')
+    .option('--params <file>', 'JSON with the key parameters per meter: {"sharesPpm": {...}}, {"groups": {...}} or {"betasPpm": {...}}')
+    .option('--signer <file>', 'operator key file (default: beside the database)')
+    .option('--out <dir>', 'folder for the files (default: allocation-YYYY-MM beside the database)')
+    .option('--precision <n>', 'decimals of the French coefficients', integer('--precision'), 2)
+    .option('--json', 'print JSON')
+    .action(async (o) => {
+      const r = await allocateMonth(o);
+      o.json ? printJson(r) : print(printAllocation(r));
     });
 
   program.command('demo')

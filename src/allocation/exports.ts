@@ -1,0 +1,95 @@
+import { OpenlecError } from '../errors.ts';
+import { formatDecimal, formatLocal } from '../units/index.ts';
+import { floorMulDiv } from './apportion.ts';
+import type { AllocationResult } from './keys.ts';
+import type { MonthInput, MonthResult } from './month.ts';
+
+/**
+ * Exports of a monthly run (formats documented in docs/allocation-exports.md). All
+ * figures come from integers; percentages and rates are floored, never rounded up.
+ */
+
+/**
+ * frenchCoefficients writes the coefficient file for the French DSO: for every interval
+ * and member, the member's allocated energy as a percentage of the production, floored
+ * to `decimals` so that an interval's coefficients never sum above 100 %. Semicolons,
+ * decimal comma, local time with offset, CRLF line ends.
+ */
+export function frenchCoefficients(input: MonthInput, result: AllocationResult, timeZone: string, decimals = 2): string {
+  const m = input.members.length;
+  const scale = 100 * 10 ** decimals;
+  const lines = ['Identifiant PRM;Horodate debut;Coefficient (%)'];
+  for (let t = 0; t < input.starts.length; t++) {
+    const P = input.production[t]!;
+    const start = formatLocal(input.starts[t]!, timeZone);
+    for (let i = 0; i < m; i++) {
+      const a = result.allocation[t * m + i]!;
+      const units = Number.isNaN(P) || P === 0 ? 0 : floorMulDiv(a, scale, P);
+      lines.push(`${input.members[i]};${start};${formatDecimal(units, decimals, ',')}`);
+    }
+  }
+  return lines.join('\r\n') + '\r\n';
+}
+
+/**
+ * spanishCoefficients writes the Spanish coefficient file (Order TED/1247/2021): UTF-8,
+ * no header, `CUPS;HOUR;COEFFICIENT` with hours 0001..8760 (8784 in a leap year), six
+ * decimals with a decimal comma, grouped by CUPS, hours ascending. Fixed betas in ppm are
+ * exactly six decimals, so every hour sums to exactly 1,000000.
+ */
+export function spanishCoefficients(year: number, betasPpm: Record<string, number>): string {
+  const cups = Object.keys(betasPpm).sort();
+  const sum = cups.reduce((s, c) => s + betasPpm[c]!, 0);
+  if (sum !== 1_000_000) throw new OpenlecError('E_KEY_SHARES', `betas sum to ${sum} ppm, not exactly 1,000000`, { field: 'betasPpm' });
+  for (const c of cups) if (!/^ES\d{16}[A-Z]{2}(\d[A-Z])?$/.test(c)) throw new OpenlecError('E_NOT_CUPS', `${c} is not a CUPS: the Spanish file needs CUPS meters`, { field: 'meter' });
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  const hours = (leap ? 366 : 365) * 24;
+  const out: string[] = [];
+  for (const c of cups) {
+    const coefficient = formatDecimal(betasPpm[c]!, 6, ',');
+    for (let h = 1; h <= hours; h++) out.push(`${c};${String(h).padStart(4, '0')};${coefficient}`);
+  }
+  return out.join('\n') + '\n';
+}
+
+/** ratio writes a / b with 4 decimals, floored; empty when b is 0. */
+function ratio(a: number, b: number): string {
+  return b === 0 ? '' : formatDecimal(floorMulDiv(a, 10_000, b), 4);
+}
+
+export interface Statement {
+  readonly meter: string;
+  readonly owner: string;
+  readonly month: string;
+  readonly consumedWh: number;
+  readonly allocatedWh: number;
+  readonly supplierWh: number;
+  readonly surplusWh: number;
+  readonly selfSufficiency: string;
+  readonly missingIntervals: number;
+}
+
+/** statements gives each member its month: energy consumed, allocated locally, from the supplier, own surplus, self-sufficiency. */
+export function statements(summary: MonthResult, owners: Record<string, string>): Statement[] {
+  return summary.members.map((m) => ({
+    meter: m.meter, owner: owners[m.meter] ?? '', month: summary.month, consumedWh: m.consumedWh, allocatedWh: m.allocatedWh,
+    supplierWh: m.supplierWh, surplusWh: m.surplusWh, selfSufficiency: ratio(m.allocatedWh, m.consumedWh), missingIntervals: m.missingIntervals,
+  }));
+}
+
+export function statementsCsv(rows: readonly Statement[]): string {
+  const cols = ['meter', 'owner', 'month', 'consumedWh', 'allocatedWh', 'supplierWh', 'surplusWh', 'selfSufficiency', 'missingIntervals'] as const;
+  return [cols.join(';'), ...rows.map((r) => cols.map((c) => String(r[c])).join(';'))].join('\n') + '\n';
+}
+
+/** communitySummary: the operation's month, with the rates the field reports. */
+export function communitySummary(summary: MonthResult, entry: number) {
+  const consumedWh = summary.members.reduce((s, m) => s + m.consumedWh, 0);
+  return {
+    month: summary.month, key: summary.key, entry, inputHash: summary.inputHash, allocationRoot: summary.allocationRoot, intervals: summary.intervals,
+    productionWh: summary.productionWh, consumedWh, allocatedWh: summary.allocatedWh, surplusWh: summary.surplusWh,
+    selfConsumptionRate: ratio(summary.allocatedWh, summary.productionWh), selfSufficiency: ratio(summary.allocatedWh, consumedWh),
+    coverage: ratio(summary.productionWh, consumedWh), missingProductionIntervals: summary.missingProductionIntervals,
+    membersWithMissingData: summary.members.filter((m) => m.missingIntervals > 0).length,
+  };
+}
