@@ -4,7 +4,8 @@ const BENCHES: Record<string, () => Promise<void>> = {
   ledger: async () => (await import('./ledger.ts')).run(),
   allocation: async () => {
     const figures = await (await import('./allocation.ts')).run();
-    process.stdout.write(`${JSON.stringify({ bench: 'allocation', ...figures })}\n`);
+    const imports = await (await import('./import.ts')).run();
+    process.stdout.write(`${JSON.stringify({ bench: 'allocation', ...figures, ...imports })}\n`);
   },
 };
 

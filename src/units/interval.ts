@@ -21,8 +21,38 @@ export function assertIntervalMinutes(minutes: unknown, field = 'intervalMinutes
 // except zeros (meter data never carries sub-second starts).
 const ISO_INSTANT = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.0+)?)?(Z|[+-]\d{2}:?\d{2})$/;
 
+const digit = (text: string, at: number) => text.charCodeAt(at) - 48;
+const two = (text: string, at: number) => digit(text, at) * 10 + digit(text, at + 1);
+
+// Meter files hold millions of "YYYY-MM-DDTHH:MM:SS+HH:MM" stamps: read that exact shape
+// by character codes, and anything else through the general pattern below.
+function parseFixedInstant(text: string): number | undefined {
+  const n = text.length;
+  if ((n !== 25 && n !== 20) || text[4] !== '-' || text[7] !== '-' || text[10] !== 'T' || text[13] !== ':' || text[16] !== ':') return undefined;
+  for (const at of [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]) if (digit(text, at) < 0 || digit(text, at) > 9) return undefined;
+  let offsetMin = 0;
+  if (n === 25) {
+    const sign = text[19] === '+' ? 1 : text[19] === '-' ? -1 : 0;
+    if (!sign || text[22] !== ':') return undefined;
+    for (const at of [20, 21, 23, 24]) if (digit(text, at) < 0 || digit(text, at) > 9) return undefined;
+    offsetMin = sign * (two(text, 20) * 60 + two(text, 23));
+  } else if (text[19] !== 'Z') return undefined;
+  const y = two(text, 0) * 100 + two(text, 2);
+  const mo = two(text, 5);
+  const d = two(text, 8);
+  const h = two(text, 11);
+  const mi = two(text, 14);
+  const s = two(text, 17);
+  const ms = Date.UTC(y, mo - 1, d, h, mi, s);
+  const check = new Date(ms);
+  if (check.getUTCDate() !== d || check.getUTCMonth() !== mo - 1 || h > 23 || mi > 59 || s > 59) return undefined;
+  return ms - offsetMin * MS_PER_MINUTE;
+}
+
 /** parseInstant reads an ISO 8601 date-time with offset ("2026-03-29T01:30:00+01:00", "...Z") to epoch ms. */
 export function parseInstant(text: string, field = 'instant'): number {
+  const fast = parseFixedInstant(text);
+  if (fast !== undefined) return fast;
   const m = ISO_INSTANT.exec(text);
   if (!m) throw new OpenlecError('E_BAD_INSTANT', `${field}: "${text}" is not an ISO 8601 date-time with offset`, { field });
   const [, y, mo, d, h, mi, s = '00', zone] = m as unknown as string[];

@@ -33,8 +33,10 @@ export function parseEnedis(text: string, steps: StepSet): void {
     const line = lines[i]!.trim();
     const n = i + 1;
     if (line === '') continue;
-    const cells = line.split(';');
-    if (cells[0] === 'Identifiant PRM') {
+    const sep = line.indexOf(';');
+    const first = sep < 0 ? line : line.slice(0, sep);
+    if (first === 'Identifiant PRM') {
+      const cells = line.split(';');
       flush();
       const header = cells.map((c) => c.trim());
       const v = (lines[++i] ?? '').split(';').map((c) => c.trim());
@@ -49,23 +51,25 @@ export function parseEnedis(text: string, steps: StepSet): void {
       declared = STEPS.has(pas) ? pas : undefined;
       continue;
     }
-    if (cells[0] === 'Horodate') continue;
+    if (first === 'Horodate') continue;
     if (!prm) {
       steps.errors.push({ file: steps.file, line: n, message: 'a value before any "Identifiant PRM" header' });
       continue;
     }
-    if (cells.length < 2 || !/^\d+$/.test(cells[1]!.trim())) {
+    const end = line.indexOf(';', sep + 1);
+    const valueText = (end < 0 ? line.slice(sep + 1) : line.slice(sep + 1, end)).trim();
+    if (sep < 0 || !/^\d+$/.test(valueText)) {
       steps.errors.push({ file: steps.file, line: n, message: `expected "Horodate;Valeur" with a non-negative integer in W, got "${line}"` });
       continue;
     }
     let endMs: number;
     try {
-      endMs = parseInstant(cells[0]!.trim(), 'Horodate');
+      endMs = parseInstant(first.trim(), 'Horodate');
     } catch (e) {
       steps.errors.push({ file: steps.file, line: n, message: (e as Error).message });
       continue;
     }
-    rows.push({ endMs, watts: Number(cells[1]!.trim()), line: n });
+    rows.push({ endMs, watts: Number(valueText), line: n });
   }
   flush();
 }

@@ -90,14 +90,30 @@ export function toDays(series: Map<string, Map<number, number | null>>, timeZone
   const days: DayReadings[] = [];
   for (const [key, values] of series) {
     const [meter = '', direction = 'import'] = key.split('\u001f');
-    const dates = new Set<string>();
-    for (const start of values.keys()) dates.add(localDateOf(start, timeZone));
-    for (const date of [...dates].sort()) {
-      const v = dayIntervals(localDay(date, timeZone), minutes).map((s) => values.get(s) ?? null);
+    // Walk the local dates from the first interval to the last: a few time-zone
+    // conversions per series rather than one per interval.
+    let first = Infinity;
+    let last = -Infinity;
+    for (const start of values.keys()) {
+      if (start < first) first = start;
+      if (start > last) last = start;
+    }
+    if (first === Infinity) continue;
+    const end = localDateOf(last, timeZone);
+    for (let date = localDateOf(first, timeZone); date <= end; date = nextDate(date)) {
+      const starts = dayIntervals(localDay(date, timeZone), minutes);
+      if (!starts.some((s) => values.has(s))) continue;
+      const v = starts.map((s) => values.get(s) ?? null);
       days.push({ meter, direction: direction as Direction, date, values: v, gaps: v.filter((x) => x === null).length });
     }
   }
   return days.sort((a, b) => (a.meter + a.direction + a.date < b.meter + b.direction + b.date ? -1 : 1));
+}
+
+function nextDate(date: string): string {
+  const d = new Date(`${date}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() + 1);
+  return d.toISOString().slice(0, 10);
 }
 
 export function importError(errors: readonly LineError[]): OpenlecError {
