@@ -1,4 +1,5 @@
 import { allocationRun } from './allocation/allocation-run.ts';
+import { allocationShares } from './allocation/allocation-shares.ts';
 import { communityCreate } from './community/community-create.ts';
 import { participantRegister } from './community/participant-register.ts';
 import { COMMUNITY_TABLE, PARTICIPANTS_TABLE } from './community/tables.ts';
@@ -10,7 +11,7 @@ import { State } from './state/tables.ts';
 
 /** createRegistry lists every transaction type openlec knows, and so every projection table. */
 export function createRegistry(): Registry {
-  return new Registry([COMMUNITY_TABLE, PARTICIPANTS_TABLE], [communityCreate, participantRegister, feederDefine, meterRegister, meterReadings, meterCorrect, allocationRun]);
+  return new Registry([COMMUNITY_TABLE, PARTICIPANTS_TABLE], [communityCreate, participantRegister, feederDefine, meterRegister, meterReadings, meterCorrect, allocationShares, allocationRun]);
 }
 
 /** emptyState is the state before entry 0, with every table of the registry. */

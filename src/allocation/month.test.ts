@@ -111,6 +111,28 @@ describe('monthly allocation run', () => {
     await assert.rejects(allocateMonth({ db: c.path, month: '2026-10', key: 'static', params, signer: c.opKey }), { code: 'E_KEY_METER', message: /12345678901234 is not a consuming meter/ });
   });
 
+  test('full dynamic key: per-interval shares recorded per day, then used by the run', async () => {
+    const c = await community();
+    await c.ledger.close();
+    const days: Record<string, Record<string, number[]>> = {};
+    for (let d = 1; d <= 31; d++) {
+      const date = `2026-10-${String(d).padStart(2, '0')}`;
+      const n = date === '2026-10-25' ? 50 : 48;
+      // Alice gets everything in the morning, bob in the afternoon.
+      days[date] = { [ALICE]: Array.from({ length: n }, (_, k) => (k < 26 ? 1_000_000 : 0)), [BOB]: Array.from({ length: n }, (_, k) => (k < 26 ? 0 : 1_000_000)) };
+    }
+    const params = join(c.dir, 'dyn.json');
+    writeFileSync(params, JSON.stringify({ days }));
+    const r = await allocateMonth({ db: c.path, month: '2026-10', key: 'full-dynamic', params, signer: c.opKey, out: join(c.dir, 'dyn') });
+    // 25th: k 20..25 (6 intervals) to alice, capped at 200; k 26..33 (8) to bob at 600, except k=30 (no reading).
+    assert.equal(r.summary.allocatedWh, 6 * 200 + 7 * 600);
+    const ledger = SqliteLedger.open(c.path);
+    assert.equal(ledger.state.count('allocation_shares'), 31);
+    assert.equal((await verifyLog(ledger, ledger.registry)).ok, true);
+    await ledger.close();
+    await assert.rejects(allocateMonth({ db: c.path, month: '2026-11', key: 'full-dynamic', signer: c.opKey }), { code: 'E_NO_SHARES', message: /2026-11-01/ });
+  });
+
   test('Spanish coefficient file: 8784 hours in a leap year, six decimals with a comma, each hour summing to exactly 1', () => {
     const a = 'ES0021000000000001AB';
     const b = 'ES0021000000000002CD1F';

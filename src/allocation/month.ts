@@ -3,6 +3,7 @@ import { OpenlecError } from '../errors.ts';
 import { canonicalJson, leafHash, MemoryTree, sha256, toHex, utf8 } from '../ledger/index.ts';
 import type { MeterRow } from '../metering/meter-register.ts';
 import { findReadings } from '../metering/readings.ts';
+import { findShares } from './allocation-shares.ts';
 import type { State } from '../state/tables.ts';
 import { dayIntervals, formatInstant, localDay } from '../units/index.ts';
 import { allocate, type AllocationKey, type AllocationResult } from './keys.ts';
@@ -13,6 +14,7 @@ import { allocate, type AllocationKey, type AllocationResult } from './keys.ts';
  */
 export type KeySpec =
   | { kind: 'prorata' }
+  | { kind: 'full-dynamic' }
   | { kind: 'static' | 'redistribute'; sharesPpm: Record<string, number> }
   | { kind: 'cascade'; groups: Record<string, number> }
   | { kind: 'spain'; betasPpm: Record<string, number> };
@@ -106,11 +108,29 @@ function byMember(members: string[], map: Record<string, number>, field: string,
   });
 }
 
+/** fullDynamicShares assembles the recorded allocation.shares of every day of the month, interval by interval. */
+function fullDynamicShares(state: State, month: string, input: MonthInput): Float64Array {
+  const m = input.members.length;
+  const out = new Float64Array(input.starts.length * m);
+  let t0 = 0;
+  const c = community(state)!;
+  for (const day of monthDays(month)) {
+    const n = dayIntervals(localDay(day, c.timeZone), c.intervalMinutes).length;
+    const shares = findShares(state, day);
+    if (!shares) throw new OpenlecError('E_NO_SHARES', `full dynamic key: no allocation.shares recorded for ${day}`, { field: 'month' });
+    input.members.forEach((meter, i) => shares[meter]?.forEach((v, k) => (out[(t0 + k) * m + i] = v)));
+    t0 += n;
+  }
+  return out;
+}
+
 /** toKey turns recorded parameters into the positional key the allocation functions take. */
-export function toKey(spec: KeySpec, members: string[]): AllocationKey {
+export function toKey(spec: KeySpec, members: string[], state?: State, input?: MonthInput): AllocationKey {
   switch (spec.kind) {
     case 'prorata':
       return spec;
+    case 'full-dynamic':
+      return { kind: 'full-dynamic', sharesPpm: fullDynamicShares(state!, input!.month, input!) };
     case 'static':
     case 'redistribute':
       return { kind: spec.kind, sharesPpm: byMember(members, spec.sharesPpm, 'sharesPpm', 0) };
@@ -138,7 +158,7 @@ export function intervalRecord(input: MonthInput, r: AllocationResult, t: number
 export function runMonth(state: State, month: string, spec: KeySpec): { input: MonthInput; result: AllocationResult; summary: MonthResult } {
   const input = monthInput(state, month);
   const m = input.members.length;
-  const result = allocate({ intervals: input.starts.length, members: m, production: input.production, consumption: input.consumption }, toKey(spec, input.members));
+  const result = allocate({ intervals: input.starts.length, members: m, production: input.production, consumption: input.consumption }, toKey(spec, input.members, state, input));
   const tree = new MemoryTree();
   for (let t = 0; t < input.starts.length; t++) tree.appendLeaf(leafHash(utf8(intervalRecord(input, result, t))));
   const num = (x: number) => (Number.isNaN(x) ? null : x);

@@ -25,18 +25,21 @@ export interface AllocateCommand {
 }
 
 /** keySpec reads the key name and its parameter file (JSON: {"sharesPpm": {meter: ppm}}, {"groups": ...} or {"betasPpm": ...}). */
+function readParams(paramsFile?: string): unknown {
+  if (!paramsFile) return {};
+  try {
+    return JSON.parse(readFileSync(paramsFile, 'utf8'));
+  } catch (e) {
+    throw new OpenlecError('E_KEY_PARAMS', `${paramsFile}: ${(e as Error).message}`, { field: 'params' });
+  }
+}
+
 function keySpec(kind: string, paramsFile?: string): KeySpec {
-  if (!(KEY_KINDS as readonly string[]).includes(kind) || kind === 'full-dynamic') {
-    throw new OpenlecError('E_KEY_KIND', `--key must be one of prorata, static, redistribute, cascade, spain (got "${kind}")`, { field: 'key' });
+  if (!(KEY_KINDS as readonly string[]).includes(kind)) {
+    throw new OpenlecError('E_KEY_KIND', `--key must be one of ${KEY_KINDS.join(', ')} (got "${kind}")`, { field: 'key' });
   }
-  let params: unknown = {};
-  if (paramsFile) {
-    try {
-      params = JSON.parse(readFileSync(paramsFile, 'utf8'));
-    } catch (e) {
-      throw new OpenlecError('E_KEY_PARAMS', `${paramsFile}: ${(e as Error).message}`, { field: 'params' });
-    }
-  }
+  if (kind === 'full-dynamic') return { kind };
+  const params = readParams(paramsFile);
   const parsed = keySpecSchema.safeParse({ ...(params as object), kind });
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -53,9 +56,14 @@ export async function allocateMonth(c: AllocateCommand) {
   try {
     const com = community(ledger.state);
     if (!com) throw new OpenlecError('E_NO_COMMUNITY', 'the log has no community yet', { field: 'db' });
+    const signer = new Signer(operator, com.id, participant(ledger.state, encodeKey(operator.publicKey))?.nonce ?? 0);
+    if (spec.kind === 'full-dynamic' && c.params) {
+      // The file's days become allocation.shares, all or none, before the run reads them.
+      const days = (readParams(c.params) as { days?: Record<string, Record<string, number[]>> }).days ?? {};
+      await ledger.submitAtomic(Object.entries(days).map(([date, sharesPpm]) => signer.sign('allocation.shares', { date, sharesPpm })));
+    }
     const { input, result, summary } = runMonth(ledger.state, c.month, spec);
     if (input.members.length === 0) throw new OpenlecError('E_NO_MEMBERS', 'the community has no consuming meter to allocate to', { field: 'db' });
-    const signer = new Signer(operator, com.id, participant(ledger.state, encodeKey(operator.publicKey))?.nonce ?? 0);
     const r = await ledger.submit(signer.sign('allocation.run', summary));
     if (!r.ok) throw r.error;
     ledger.checkpoint(operator);
