@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -88,5 +88,41 @@ describe('openlec CLI', () => {
     const r = await openlec('verify', '--db', db);
     assert.equal(r.code, 1);
     assert.match(r.stdout, /FAILED\n {2}\[E_TX_SIGNATURE\] entry 2: the signature does not verify/);
+  });
+});
+
+describe('openlec CLI: meter data and allocation', () => {
+  test('demo imports a week of load curves and allocates; meter curve and allocate work from the command line', async () => {
+    const dir = join(tempDb(), '..', 'demo');
+    const demo = await openlec('demo', '--dir', dir);
+    assert.equal(demo.code, 0, demo.stderr);
+    assert.match(demo.stdout, /49 transaction\(s\) appended/);
+    assert.match(demo.stdout, /allocation \d{4}-\d{2} \(prorata\) recorded as entry 67/);
+    assert.match(demo.stdout, /ok: 68 entries replayed/);
+    const db = join(dir, 'demo.db');
+    assert.match(JSON.parse(readFileSync(join(dir, 'member-01.proof.json'), 'utf8')).transaction, /"type":"participant.register"/);
+
+    const summary = JSON.parse(readFileSync(readdirSync(dir).filter((f) => f.startsWith('allocation-')).map((f) => join(dir, f, `summary-${f.slice(11)}.json`))[0]!, 'utf8'));
+    const month = summary.month as string;
+    const log = JSON.parse((await openlec('log', '--db', db, '--json', '--from', '20', '--limit', '1')).stdout);
+    const day = log.entries[0].body.date as string;
+    const curve = await openlec('meter', 'curve', '--db', db, '--meter', '12345678900001', '--from', day, '--to', day, '--json');
+    assert.equal(curve.code, 0, curve.stderr);
+    const values = JSON.parse(curve.stdout).rows.map((r: { wh: number | null }) => r.wh);
+    assert.ok(values.length >= 46 && values.every((v: number | null) => typeof v === 'number' && v > 0));
+    const chart = await openlec('meter', 'curve', '--db', db, '--meter', '12345678900001', '--from', day, '--to', day);
+    assert.match(chart.stdout, new RegExp(`${day} [ ▁▂▃▄▅▆▇█]{46,50}\\n`));
+
+    const bad = await openlec('allocate', '--db', db, '--month', month, '--key', 'fair-share', '--signer', join(dir, 'keys', 'operator.key'));
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /--key must be one of prorata, static/);
+    const again = await openlec('allocate', '--db', db, '--month', month, '--signer', join(dir, 'keys', 'operator.key'), '--json', '--out', join(dir, 'again'));
+    assert.equal(again.code, 0, again.stderr);
+    const r = JSON.parse(again.stdout);
+    assert.equal(r.summary.allocationRoot, summary.allocationRoot);
+    assert.equal(r.summary.inputHash, summary.inputHash);
+    assert.equal(readFileSync(r.files.coefficientsFr, 'utf8'), readFileSync(join(dir, `allocation-${month}`, `coefficients-fr-${month}.csv`), 'utf8'));
+    const verified = await openlec('verify', '--db', db, '--json');
+    assert.equal(JSON.parse(verified.stdout).rows.allocations, 1);
   });
 });

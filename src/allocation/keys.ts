@@ -24,7 +24,7 @@ export type AllocationKey =
   | { readonly kind: 'cascade'; readonly groups: readonly number[] }
   | { readonly kind: 'spain'; readonly betasPpm: readonly number[] | Float64Array };
 
-export const KEY_KINDS = ['static', 'prorata', 'redistribute', 'full-dynamic', 'cascade', 'spain'] as const;
+export const KEY_KINDS = ['prorata', 'static', 'redistribute', 'full-dynamic', 'cascade', 'spain'] as const;
 
 /** Metered energy of a period: production per interval, consumption per interval and member (index t * members + i), in Wh; NaN where a reading is missing. */
 export interface AllocationInput {

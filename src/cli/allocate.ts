@@ -84,16 +84,19 @@ export async function allocateMonth(c: AllocateCommand) {
     const communityFigures = communitySummary(summary, r.entry);
     writeFileSync(files.summary, JSON.stringify(communityFigures, null, 2) + '\n');
     if (spec.kind === 'spain') writeFileSync(files.coefficientsEs!, spanishCoefficients(Number(c.month.slice(0, 4)), spec.betasPpm));
-    const daily = new Map<string, { p: number; a: number }>();
+    const daily = new Map<string, { p: number; a: number; known: boolean }>();
     input.starts.forEach((s, t) => {
       const d = localDateOf(s, com.timeZone);
-      const acc = daily.get(d) ?? { p: 0, a: 0 };
+      const acc = daily.get(d) ?? { p: 0, a: 0, known: false };
       const P = input.production[t]!;
-      if (!Number.isNaN(P)) acc.p += P;
+      if (!Number.isNaN(P)) {
+        acc.p += P;
+        acc.known = true;
+      }
       for (let i = 0; i < input.members.length; i++) acc.a += result.allocation[t * input.members.length + i]!;
       daily.set(d, acc);
     });
-    return { entry: r.entry, summary: communityFigures, files, daily: [...daily].map(([date, v]) => ({ date, productionWh: v.p, allocatedWh: v.a })) };
+    return { entry: r.entry, summary: communityFigures, files, daily: [...daily].map(([date, v]) => ({ date, productionWh: v.known ? v.p : null, allocatedWh: v.a })) };
   } finally {
     await ledger.close();
   }
@@ -103,9 +106,10 @@ export async function allocateMonth(c: AllocateCommand) {
 export function printAllocation(r: Awaited<ReturnType<typeof allocateMonth>>): string {
   const s = r.summary;
   const kwh = (wh: number) => (wh / 1000).toFixed(1);
-  const peak = Math.max(1, ...r.daily.map((d) => d.productionWh));
+  const peak = Math.max(1, ...r.daily.map((d) => d.productionWh ?? 0));
   const width = 40;
   const chart = r.daily.map((d) => {
+    if (d.productionWh === null) return `${d.date} (no production data)`;
     const used = Math.round((d.allocatedWh / peak) * width);
     const all = Math.round((d.productionWh / peak) * width);
     return `${d.date} ${'█'.repeat(used)}${'░'.repeat(Math.max(0, all - used))} ${kwh(d.productionWh)} kWh`;

@@ -6,7 +6,53 @@ import { encodeKey, type KeyPair, type SignedTransaction } from '../ledger/index
 import { generateKeyPair, readKeyFile, writeKeyFile } from '../node/key-file.ts';
 import { SqliteLedger } from '../store/sqlite-ledger.ts';
 import { formatInstant } from '../units/index.ts';
+import { writeFileSync } from 'node:fs';
+import { allocateMonth, printAllocation } from './allocate.ts';
 import { checkProofFile, entryProof, init, printVerify, verifyDb, writeJson } from './commands.ts';
+import { importMeterData, printImport } from './meter.ts';
+import { dayIntervals, localDateOf, localDay } from '../units/index.ts';
+
+/**
+ * demoCurves writes the last 7 full local days of the six households and the shared PV
+ * plant as a French DSO load-curve export (average W, END time stamps): smooth shapes,
+ * so the figures are easy to follow, and the same on every run for the same dates.
+ */
+function demoCurves(days: string[]): string {
+  const blocks: string[] = [];
+  const header = 'Identifiant PRM;Type de donnees;Date de debut;Date de fin;Grandeur physique;Grandeur metier;Etape metier;Unite;Pas en minutes';
+  const meters = [...MEMBERS.map((_, i) => [`1234567890${String(i + 1).padStart(4, '0')}`, 'Consommation', i] as const), ['12345678909999', 'Production', -1] as const];
+  for (const [prm, kind, i] of meters) {
+    blocks.push(header, `${prm};Courbe de charge;;;Energie active;${kind};Comptage Brut;W;30`, '', 'Horodate;Valeur');
+    for (const day of days) {
+      for (const start of dayIntervals(localDay(day, 'Europe/Paris'), 30)) {
+        const hour = ((start / 3_600_000 + 1) % 24 + 24) % 24; // close to local time
+        const watts = i < 0
+          ? Math.max(0, Math.round(9_000 * Math.sin(((hour - 8) / 9) * Math.PI)))
+          : 250 + 90 * i + (hour >= 18 && hour < 22 ? 900 : 0) + (hour >= 7 && hour < 9 ? 400 : 0);
+        blocks.push(`${new Date(start + 1_800_000).toISOString().replace('.000Z', '+00:00')};${watts}`);
+      }
+    }
+  }
+  return blocks.join('\n') + '\n';
+}
+
+async function demoMeterData(dir: string, db: string): Promise<string> {
+  const today = localDateOf(Date.now(), 'Europe/Paris');
+  const days = Array.from({ length: 7 }, (_, k) => {
+    const d = new Date(`${today}T12:00:00Z`);
+    d.setUTCDate(d.getUTCDate() - 7 + k);
+    return d.toISOString().slice(0, 10);
+  });
+  const file = join(dir, `enedis-${days[0]}-${days[6]}.csv`);
+  writeFileSync(file, demoCurves(days));
+  const imported = await importMeterData({ db, key: join(dir, 'keys', 'dso.key'), format: 'enedis', files: [file] });
+  const lines = [printImport(imported)];
+  if (imported.transactions > 0) {
+    const month = days[6]!.slice(0, 7);
+    lines.push(printAllocation(await allocateMonth({ db, month, signer: join(dir, 'keys', 'operator.key'), out: join(dir, `allocation-${month}`) })));
+  }
+  return lines.join('\n');
+}
 
 const MEMBERS = ['member-01', 'member-02', 'member-03', 'member-04', 'member-05', 'member-06'];
 
@@ -76,6 +122,7 @@ export async function demo(dir: string): Promise<string> {
   } finally {
     await ledger.close();
   }
+  out.push(await demoMeterData(dir, db));
   out.push(printVerify(await verifyDb(db, false)));
   out.push(`next: openlec log --db ${db}; openlec verify --db ${db}`);
   return out.join('\n');
