@@ -55,6 +55,21 @@ describe('apportion (D\'Hondt with caps)', () => {
     }), { numRuns: 500 });
   });
 
+  test('the O(n) selection path gives exactly what the heap gives, on large member sets', () => {
+    fc.assert(fc.property(fc.array(fc.integer({ min: 0, max: 3000 }), { minLength: 64, maxLength: 400 }), fc.nat(), fc.boolean(), (w, seed, capped) => {
+      fc.pre(w.some((x) => x > 0));
+      const n = w.length;
+      const members = Int32Array.from(w.keys());
+      const caps = capped ? Float64Array.from(w, (x) => x) : null;
+      const capSum = w.reduce((s, x) => s + x, 0);
+      const total = seed % (caps ? capSum + 1 : 5 * capSum + 1);
+      const fast = new Float64Array(n);
+      apportion(total, Float64Array.from(w), caps, members, n, fast, new ApportionScratch());
+      // Compared with the unit-by-unit definition itself.
+      assert.deepEqual([...fast], reference(total, w, caps && w));
+    }), { numRuns: 60 });
+  });
+
   test('hand-computed cases', () => {
     assert.deepEqual(run(10, [1, 1, 1], null), [4, 3, 3]);
     assert.deepEqual(run(100, [50, 30, 20], null), [50, 30, 20]);

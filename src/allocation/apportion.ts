@@ -57,6 +57,7 @@ export function apportion(total: number, weights: Float64Array, caps: Float64Arr
   let left = remaining - given;
   invariant(left >= 0 && left <= openCount, 'apportion: lower quota exceeds the total');
   if (left === 0) return;
+  if (openCount >= FAST_PATH_MIN && lastUnitsBySelection(left, weights, caps, open, openCount, out, scratch)) return;
   // The last units go by priority w_i / (a_i + 1): a max-heap of open members under their cap.
   const heap = scratch.heap(openCount);
   let size = 0;
@@ -79,10 +80,105 @@ export function apportion(total: number, weights: Float64Array, caps: Float64Arr
   }
 }
 
+/** Below this many members the heap is as fast as selection. */
+export const FAST_PATH_MIN = 64;
+
+/**
+ * lastUnitsBySelection hands out the last `left` units in O(n) when each member gets at
+ * most one of them, which is the usual case: it selects the `left` highest priorities
+ * w_i / (a_i + 1) with quickselect on doubles. Rounding is monotone, so a strictly lower
+ * double is an exactly lower priority; only members whose double equals the threshold
+ * are ordered exactly (cross-multiplied, then by index). It gives up, leaving `out`
+ * untouched, when a member might deserve a second unit or a tie is not exact; the heap
+ * then does the work. Either way the result is the one the definition gives.
+ */
+export function lastUnitsBySelection(left: number, weights: Float64Array, caps: Float64Array | null, open: Int32Array, n: number, out: Float64Array, scratch: ApportionScratch): boolean {
+  const prio = scratch.priorities(n);
+  const work = scratch.work(n);
+  for (let k = 0; k < n; k++) {
+    const i = open[k]!;
+    const under = !caps || out[i]! < caps[i]!;
+    prio[k] = under ? weights[i]! / (out[i]! + 1) : -1;
+  }
+  work.set(prio.subarray(0, n));
+  const threshold = kthLargest(work, n, left);
+  if (threshold <= 0) return false;
+  let above = 0;
+  let firstTie = -1;
+  let ties = 0;
+  for (let k = 0; k < n; k++) {
+    if (prio[k]! > threshold) above++;
+    else if (prio[k] === threshold) {
+      ties++;
+      if (firstTie < 0) firstTie = k;
+    }
+  }
+  const fromTies = left - above;
+  // Ties in doubles must be exact ties for the index order to be the exact order.
+  if (ties > 1) {
+    const i0 = open[firstTie]!;
+    for (let k = firstTie + 1; k < n; k++) {
+      if (prio[k] !== threshold) continue;
+      const i = open[k]!;
+      if (weights[i]! * (out[i0]! + 1) !== weights[i0]! * (out[i]! + 1)) return false;
+    }
+  }
+  // No chosen member may deserve a second unit before the threshold: w / (a + 2) < threshold.
+  for (let k = 0; k < n; k++) {
+    if (prio[k]! < threshold) continue;
+    const i = open[k]!;
+    if (caps && out[i]! + 1 >= caps[i]!) continue;
+    if (weights[i]! / (out[i]! + 2) >= threshold) return false;
+  }
+  let tiesTaken = 0;
+  for (let k = 0; k < n; k++) {
+    const p = prio[k]!;
+    if (p > threshold || (p === threshold && tiesTaken++ < fromTies)) out[open[k]!] = out[open[k]!]! + 1;
+  }
+  return true;
+}
+
+/** kthLargest returns the k-th largest of a[0..n) (k >= 1), reordering a (Hoare's quickselect). */
+function kthLargest(a: Float64Array, n: number, k: number): number {
+  let lo = 0;
+  let hi = n - 1;
+  const target = k - 1;
+  while (lo < hi) {
+    const pivot = a[(lo + hi) >> 1]!;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i]! > pivot) i++;
+      while (a[j]! < pivot) j--;
+      if (i <= j) {
+        const t = a[i]!;
+        a[i] = a[j]!;
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (target <= j) hi = j;
+    else if (target >= i) lo = i;
+    else return a[target]!;
+  }
+  return a[target]!;
+}
+
 /** Reusable work arrays, so that a month of intervals allocates nothing per interval. */
 export class ApportionScratch {
   private openBuf = new Int32Array(0);
   private heapBuf = new Int32Array(0);
+  private prioBuf = new Float64Array(0);
+  private workBuf = new Float64Array(0);
+  priorities(n: number): Float64Array {
+    if (this.prioBuf.length < n) this.prioBuf = new Float64Array(n);
+    return this.prioBuf;
+  }
+  work(n: number): Float64Array {
+    if (this.workBuf.length < n) this.workBuf = new Float64Array(n);
+    return this.workBuf;
+  }
   open(n: number): Int32Array {
     if (this.openBuf.length < n) this.openBuf = new Int32Array(n);
     return this.openBuf;

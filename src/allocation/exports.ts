@@ -66,19 +66,24 @@ export interface Statement {
   readonly supplierWh: number;
   readonly surplusWh: number;
   readonly selfSufficiency: string;
+  /** Spain: self-consumed / allocated generation of the member; other keys: the operation's rate (production is shared, not owned). */
+  readonly selfConsumptionRate: string;
   readonly missingIntervals: number;
 }
 
 /** statements gives each member its month: energy consumed, allocated locally, from the supplier, own surplus, self-sufficiency. */
 export function statements(summary: MonthResult, owners: Record<string, string>): Statement[] {
+  const operationRate = ratio(summary.allocatedWh, summary.productionWh);
   return summary.members.map((m) => ({
     meter: m.meter, owner: owners[m.meter] ?? '', month: summary.month, consumedWh: m.consumedWh, allocatedWh: m.allocatedWh,
-    supplierWh: m.supplierWh, surplusWh: m.surplusWh, selfSufficiency: ratio(m.allocatedWh, m.consumedWh), missingIntervals: m.missingIntervals,
+    supplierWh: m.supplierWh, surplusWh: m.surplusWh, selfSufficiency: ratio(m.allocatedWh, m.consumedWh),
+    selfConsumptionRate: summary.key.kind === 'spain' ? ratio(m.allocatedWh, m.allocatedWh + m.surplusWh) : operationRate,
+    missingIntervals: m.missingIntervals,
   }));
 }
 
 export function statementsCsv(rows: readonly Statement[]): string {
-  const cols = ['meter', 'owner', 'month', 'consumedWh', 'allocatedWh', 'supplierWh', 'surplusWh', 'selfSufficiency', 'missingIntervals'] as const;
+  const cols = ['meter', 'owner', 'month', 'consumedWh', 'allocatedWh', 'supplierWh', 'surplusWh', 'selfSufficiency', 'selfConsumptionRate', 'missingIntervals'] as const;
   return [cols.join(';'), ...rows.map((r) => cols.map((c) => String(r[c])).join(';'))].join('\n') + '\n';
 }
 

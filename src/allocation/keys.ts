@@ -1,4 +1,4 @@
-import { OpenlecError } from '../errors.ts';
+import { invariant, OpenlecError } from '../errors.ts';
 import { apportion, ApportionScratch } from './apportion.ts';
 
 /** Shares are integers in parts per million of the production. */
@@ -134,8 +134,14 @@ export function allocate(input: AllocationInput, key: AllocationKey): Allocation
           for (let k = 0; k < present; k++) allocation[row + members[k]!] = caps[members[k]!]!;
           given = sumC;
         } else {
-          apportion(P, weights, caps, members, present, out, scratch);
-          for (let k = 0; k < present; k++) allocation[row + members[k]!] = out[members[k]!]!;
+          // Pro rata needs no caps: with weights equal to consumption and P < sum C, the
+          // D'Hondt threshold stays at or above 1, so no member can pass its consumption.
+          apportion(P, weights, key.kind === 'prorata' ? null : caps, members, present, out, scratch);
+          for (let k = 0; k < present; k++) {
+            const i = members[k]!;
+            invariant(out[i]! <= caps[i]!, 'allocation above consumption');
+            allocation[row + i] = out[i]!;
+          }
           given = P;
         }
         break;

@@ -61,6 +61,8 @@ describe('monthly allocation run', () => {
     assert.deepEqual(fr.slice(at, at + 2), [`${ALICE};2026-10-25T10:00:00+01:00;25,00`, `${BOB};2026-10-25T10:00:00+01:00;75,00`]);
     const statements = JSON.parse(readFileSync(r.files.statementsJson, 'utf8'));
     assert.equal(statements[0].selfSufficiency, '0.2150'); // alice: 2150 / 10000
+    assert.equal(statements[0].selfConsumptionRate, '0.8510');
+    assert.equal(readFileSync(r.files.statementsCsv, 'utf8').split('\n')[0], 'meter;owner;month;consumedWh;allocatedWh;supplierWh;surplusWh;selfSufficiency;selfConsumptionRate;missingIntervals');
     const ledger = SqliteLedger.open(c.path);
     const report = await verifyLog(ledger, ledger.registry);
     assert.equal(report.ok, true, JSON.stringify(report.problems));
