@@ -66,6 +66,24 @@ describe('SQLite ledger', () => {
     await ledger.close();
   });
 
+  test('submitAtomic appends all or none: a refusal rolls back SQLite, state and tree', async () => {
+    const { ledger, dso } = await smallCommunity();
+    const size = ledger.size;
+    const root = ledger.root();
+    const good = dso.sign('feeder.define', { id: 'feeder-x', parent: 'substation-1' });
+    const bad = dso.sign('feeder.define', { id: 'feeder-y', parent: 'nowhere' });
+    await assert.rejects(ledger.submitAtomic([good, bad]), { code: 'E_UNKNOWN_FEEDER', message: /^transaction 2 of 2: / });
+    assert.equal(ledger.size, size);
+    assert.deepEqual(ledger.root(), root);
+    assert.equal(ledger.state.get('feeders', 'feeder-x'), undefined);
+    assert.equal((ledger.db.prepare('SELECT count(*) FROM feeders').pluck().get() as number), 2);
+    // The same nonces are still free, and the store goes on working.
+    dso.nonce -= 2;
+    assert.deepEqual(await ledger.submitAtomic([dso.sign('feeder.define', { id: 'feeder-x', parent: 'substation-1' })]), [size]);
+    assert.equal((await verifyLog(ledger, ledger.registry)).ok, true);
+    await ledger.close();
+  });
+
   test('reopens with the same state and keeps appending; proofs check against a checkpoint', async () => {
     const { path, ledger, operator, dso } = await smallCommunity();
     const cp1 = ledger.checkpoint(operator.key);

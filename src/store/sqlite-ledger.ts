@@ -225,11 +225,9 @@ export class SqliteLedger implements LogSource {
     await this.running;
     const batch = this.prepare(inputs.map((input) => ({ input, resolve: () => {} })));
     const signaturesOk = await batch.signaturesOk;
-    const startMark = this.state.mark();
-    const startSize = this.sizeNow;
     const entries: number[] = [];
     try {
-      this.db.transaction(() => {
+      this.writeAtomically(() => {
         let s = 0;
         batch.decoded.forEach((d, k) => {
           const at = (e: OpenlecError) => new OpenlecError(e.code, `transaction ${k + 1} of ${inputs.length}: ${e.message}`, { field: e.field, details: { ...e.details, index: k } });
@@ -243,6 +241,24 @@ export class SqliteLedger implements LogSource {
           this.appendLeaf(d.bytes);
           entries.push(this.sizeNow - 1);
         });
+      });
+    } catch (e) {
+      throw asOpenlecError(e);
+    }
+    return entries;
+  }
+
+  /**
+   * writeAtomically runs `append` (state changes and appended entries) and writes the
+   * projections in one SQLite transaction. If anything throws, SQLite rolls back and the
+   * same writes are undone in memory, so the store and the state never part.
+   */
+  private writeAtomically(append: () => void): void {
+    const startMark = this.state.mark();
+    const startSize = this.sizeNow;
+    try {
+      this.db.transaction(() => {
+        append();
         this.writeProjections();
       })();
     } catch (e) {
@@ -250,11 +266,10 @@ export class SqliteLedger implements LogSource {
       this.state.takeDirty();
       this.sizeNow = startSize;
       this.loadFrontier();
-      throw asOpenlecError(e);
+      throw e;
     }
     this.state.forget();
     this.pruneRecent();
-    return entries;
   }
 
   /** Batches are pipelined: the signatures of batch k+1 are checked on worker threads while batch k is applied and committed. */
@@ -283,11 +298,9 @@ export class SqliteLedger implements LogSource {
 
   private commit(batch: Prepared, signaturesOk: boolean[]): void {
     const results: SubmitResult[] = [];
-    const startMark = this.state.mark();
-    const startSize = this.sizeNow;
     let s = 0;
     try {
-      this.db.transaction(() => {
+      this.writeAtomically(() => {
         for (const d of batch.decoded) {
           if (d instanceof OpenlecError) {
             results.push({ ok: false, error: d });
@@ -306,20 +319,12 @@ export class SqliteLedger implements LogSource {
           this.appendLeaf(d.bytes);
           results.push({ ok: true, entry: this.sizeNow - 1 });
         }
-        this.writeProjections();
-      })();
+      });
     } catch (e) {
-      // The SQLite transaction rolled back: undo the same writes in memory.
-      this.state.rollback(startMark);
-      this.state.takeDirty();
-      this.sizeNow = startSize;
-      this.loadFrontier();
       const error = new OpenlecError('E_STORE_WRITE', `the batch could not be written: ${(e as Error).message}`, { cause: e });
       for (const q of batch.items) q.resolve({ ok: false, error });
       return;
     }
-    this.state.forget();
-    this.pruneRecent();
     batch.items.forEach((q, i) => q.resolve(results[i]!));
   }
 
