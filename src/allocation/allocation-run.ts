@@ -18,7 +18,7 @@ export const keySpecSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('full-dynamic') }),
   z.strictObject({ kind: z.enum(['static', 'redistribute']), sharesPpm: ppmMap }),
   z.strictObject({ kind: z.literal('cascade'), groups: z.record(z.string().min(1).max(64), z.number().int().min(0).max(1000)) }),
-  z.strictObject({ kind: z.literal('spain'), betasPpm: ppmMap }),
+  z.strictObject({ kind: z.literal('spain'), betasPpm: ppmMap.optional() }),
 ]);
 
 const totals = z.strictObject({

@@ -52,6 +52,26 @@ export function spanishCoefficients(year: number, betasPpm: Record<string, numbe
   return out.join('\n') + '\n';
 }
 
+/**
+ * spanishHourlyCoefficients writes the lines of the Spanish file for the hours of one
+ * run with hourly betas: the hour index counts elapsed hours from 1 January 00:00 local
+ * time (so a whole year is 8760 or 8784 hours whatever the clock changes), and each
+ * hour's coefficient is the beta of its first interval. Grouped by CUPS, hours ascending.
+ */
+export function spanishHourlyCoefficients(input: MonthInput, betasPpm: Float64Array, yearStartMs: number): string {
+  const m = input.members.length;
+  for (const c of input.members) if (!/^ES\d{16}[A-Z]{2}(\d[A-Z])?$/.test(c)) throw new OpenlecError('E_NOT_CUPS', `${c} is not a CUPS: the Spanish file needs CUPS meters`, { field: 'meter' });
+  const hours: { index: number; t: number }[] = [];
+  input.starts.forEach((s, t) => {
+    if ((s - yearStartMs) % 3_600_000 === 0) hours.push({ index: (s - yearStartMs) / 3_600_000 + 1, t });
+  });
+  const out: string[] = [];
+  input.members.forEach((cups, i) => {
+    for (const h of hours) out.push(`${cups};${String(h.index).padStart(4, '0')};${formatDecimal(betasPpm[h.t * m + i]!, 6, ',')}`);
+  });
+  return out.join('\n') + '\n';
+}
+
 /** ratio writes a / b with 4 decimals, floored; empty when b is 0. */
 function ratio(a: number, b: number): string {
   return b === 0 ? '' : formatDecimal(floorMulDiv(a, 10_000, b), 4);

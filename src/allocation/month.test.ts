@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { smallCommunity, tempDb } from '../../test/support/community.ts';
+import { signer, smallCommunity, tempDb } from '../../test/support/community.ts';
 import { verifyLog } from '../audit/verify.ts';
 import { allocateMonth } from '../cli/allocate.ts';
 import { writeKeyFile } from '../node/key-file.ts';
@@ -133,6 +133,50 @@ describe('monthly allocation run', () => {
     assert.equal((await verifyLog(ledger, ledger.registry)).ok, true);
     await ledger.close();
     await assert.rejects(allocateMonth({ db: c.path, month: '2026-11', key: 'full-dynamic', signer: c.opKey }), { code: 'E_NO_SHARES', message: /2026-11-01/ });
+  });
+
+  test('Spanish key with hourly betas, on CUPS meters in Madrid', async () => {
+    const path = tempDb();
+    const ledger = SqliteLedger.create(path);
+    const op = signer('operator');
+    const dso = signer('dso');
+    const a = 'ES0021000000000001AB';
+    const b = 'ES0021000000000002CD';
+    const pv = 'ES0021000000000003EF';
+    const day = (f: (k: number) => number) => Array.from({ length: 48 }, (_, k) => f(k));
+    const setup = [
+      op.sign('community.create', { name: 'Calle del Sol', timeZone: 'Europe/Madrid', intervalMinutes: 30, currency: 'EUR', operator: op.actor }),
+      op.sign('participant.register', { key: dso.actor, roles: ['dso'] }),
+      dso.sign('meter.register', { meter: a, scheme: 'CUPS', direction: 'import', owner: op.actor }),
+      dso.sign('meter.register', { meter: b, scheme: 'CUPS', direction: 'import', owner: op.actor }),
+      dso.sign('meter.register', { meter: pv, scheme: 'CUPS', direction: 'export', owner: op.actor }),
+      dso.sign('meter.readings', { meter: pv, direction: 'export', date: '2026-06-01', values: day((k) => (k === 24 ? 1000 : 0)) }),
+      dso.sign('meter.readings', { meter: a, direction: 'import', date: '2026-06-01', values: day(() => 100) }),
+      dso.sign('meter.readings', { meter: b, direction: 'import', date: '2026-06-01', values: day(() => 900) }),
+    ];
+    for (const r of await ledger.submitMany(setup)) if (!r.ok) throw r.error;
+    await ledger.close();
+    const dir = join(path, '..');
+    const opKey = join(dir, 'op.key');
+    writeKeyFile(opKey, op.key);
+    const days: Record<string, Record<string, number[]>> = {};
+    for (let d = 1; d <= 30; d++) days[`2026-06-${String(d).padStart(2, '0')}`] = { [a]: day((k) => (k < 24 ? 250_000 : 400_000)), [b]: day((k) => (k < 24 ? 750_000 : 600_000)) };
+    const params = join(dir, 'betas.json');
+    writeFileSync(params, JSON.stringify({ days }));
+    const r = await allocateMonth({ db: path, month: '2026-06', key: 'spain', params, signer: opKey, out: join(dir, 'es') });
+    // Noon: 400 Wh to a (uses 100, own surplus 300) and 600 Wh to b (uses 600).
+    assert.equal(r.summary.allocatedWh, 700);
+    assert.equal(r.summary.surplusWh, 300);
+    const lines = readFileSync(r.files.coefficientsEs!, 'utf8').split('\n').slice(0, -1);
+    assert.equal(lines.length, 2 * 30 * 24);
+    // 1 June 00:00 in Madrid is 151 x 24 - 1 elapsed hours after 1 January 00:00 (the spring change took one): hour 3624.
+    assert.equal(lines[0], `${a};3624;0,250000`);
+    assert.equal(lines[12], `${a};3636;0,400000`);
+    assert.equal(lines[720], `${b};3624;0,750000`);
+    // Betas that do not sum to exactly 1 in an interval are refused.
+    days['2026-06-02']![a]![5] = 250_001;
+    writeFileSync(params, JSON.stringify({ days }));
+    await assert.rejects(allocateMonth({ db: path, month: '2026-06', key: 'spain', params, signer: opKey }), { code: 'E_KEY_SHARES' });
   });
 
   test('Spanish coefficient file: 8784 hours in a leap year, six decimals with a comma, each hour summing to exactly 1', () => {

@@ -17,7 +17,7 @@ export type KeySpec =
   | { kind: 'full-dynamic' }
   | { kind: 'static' | 'redistribute'; sharesPpm: Record<string, number> }
   | { kind: 'cascade'; groups: Record<string, number> }
-  | { kind: 'spain'; betasPpm: Record<string, number> };
+  | { kind: 'spain'; betasPpm?: Record<string, number> };
 
 /** A month's metered input: every interval of the local month, members = import meters, producers = export meters. */
 export interface MonthInput {
@@ -137,7 +137,8 @@ export function toKey(spec: KeySpec, members: string[], state?: State, input?: M
     case 'cascade':
       return { kind: 'cascade', groups: byMember(members, spec.groups, 'groups') };
     case 'spain':
-      return { kind: 'spain', betasPpm: byMember(members, spec.betasPpm, 'betasPpm', 0) };
+      // Without fixed betas, the hourly betas are the recorded allocation.shares (each interval summing to exactly 1).
+      return { kind: 'spain', betasPpm: spec.betasPpm ? byMember(members, spec.betasPpm, 'betasPpm', 0) : fullDynamicShares(state!, input!.month, input!) };
   }
 }
 

@@ -1,9 +1,9 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { communitySummary, frenchCoefficients, spanishCoefficients, statements, statementsCsv } from '../allocation/exports.ts';
+import { communitySummary, frenchCoefficients, spanishCoefficients, spanishHourlyCoefficients, statements, statementsCsv } from '../allocation/exports.ts';
 import { keySpecSchema } from '../allocation/allocation-run.ts';
 import { KEY_KINDS } from '../allocation/keys.ts';
-import { type KeySpec, runMonth } from '../allocation/month.ts';
+import { type KeySpec, type MonthInput, runMonth, toKey } from '../allocation/month.ts';
 import { Signer } from '../client.ts';
 import { community, participant } from '../community/tables.ts';
 import { OpenlecError } from '../errors.ts';
@@ -11,7 +11,7 @@ import { encodeKey } from '../ledger/index.ts';
 import type { MeterRow } from '../metering/meter-register.ts';
 import { readKeyFile } from '../node/key-file.ts';
 import { SqliteLedger } from '../store/sqlite-ledger.ts';
-import { localDateOf } from '../units/index.ts';
+import { localDateOf, localDay } from '../units/index.ts';
 import { defaultKeyPath } from './commands.ts';
 
 export interface AllocateCommand {
@@ -39,6 +39,8 @@ function keySpec(kind: string, paramsFile?: string): KeySpec {
     throw new OpenlecError('E_KEY_KIND', `--key must be one of ${KEY_KINDS.join(', ')} (got "${kind}")`, { field: 'key' });
   }
   if (kind === 'full-dynamic') return { kind };
+  // The Spanish key with hourly betas takes them, like full-dynamic, from recorded days.
+  if (kind === 'spain' && (readParams(paramsFile) as { days?: unknown }).days) return { kind };
   const params = readParams(paramsFile);
   const parsed = keySpecSchema.safeParse({ ...(params as object), kind });
   if (!parsed.success) {
@@ -46,6 +48,12 @@ function keySpec(kind: string, paramsFile?: string): KeySpec {
     throw new OpenlecError('E_KEY_PARAMS', `key ${kind}: ${issue.path.join('.') || 'parameters'}: ${issue.message}${paramsFile ? '' : ' (give --params FILE)'}`, { field: 'params' });
   }
   return parsed.data as KeySpec;
+}
+
+function toKeyBetas(ledger: SqliteLedger, spec: KeySpec, input: MonthInput): Float64Array {
+  const key = toKey(spec, input.members, ledger.state, input);
+  if (key.kind !== 'spain') throw new Error('unreachable');
+  return key.betasPpm as Float64Array;
 }
 
 /** allocateMonth computes the month, records it as allocation.run, signs a checkpoint and writes the exports. */
@@ -57,13 +65,16 @@ export async function allocateMonth(c: AllocateCommand) {
     const com = community(ledger.state);
     if (!com) throw new OpenlecError('E_NO_COMMUNITY', 'the log has no community yet', { field: 'db' });
     const signer = new Signer(operator, com.id, participant(ledger.state, encodeKey(operator.publicKey))?.nonce ?? 0);
-    if (spec.kind === 'full-dynamic' && c.params) {
+    if ((spec.kind === 'full-dynamic' || (spec.kind === 'spain' && !spec.betasPpm)) && c.params) {
       // The file's days become allocation.shares, all or none, before the run reads them.
       const days = (readParams(c.params) as { days?: Record<string, Record<string, number[]>> }).days ?? {};
       await ledger.submitAtomic(Object.entries(days).map(([date, sharesPpm]) => signer.sign('allocation.shares', { date, sharesPpm })));
     }
     const { input, result, summary } = runMonth(ledger.state, c.month, spec);
     if (input.members.length === 0) throw new OpenlecError('E_NO_MEMBERS', 'the community has no consuming meter to allocate to', { field: 'db' });
+    // Checked before anything is recorded: the Spanish file can only name CUPS.
+    const notCups = spec.kind === 'spain' ? input.members.find((m) => !/^ES\d{16}[A-Z]{2}(\d[A-Z])?$/.test(m)) : undefined;
+    if (notCups) throw new OpenlecError('E_NOT_CUPS', `${notCups} is not a CUPS: the Spanish key needs CUPS meters`, { field: 'meter' });
     const r = await ledger.submit(signer.sign('allocation.run', summary));
     if (!r.ok) throw r.error;
     ledger.checkpoint(operator);
@@ -76,14 +87,19 @@ export async function allocateMonth(c: AllocateCommand) {
       statementsCsv: join(out, `statements-${c.month}.csv`),
       statementsJson: join(out, `statements-${c.month}.json`),
       summary: join(out, `summary-${c.month}.json`),
-      ...(spec.kind === 'spain' ? { coefficientsEs: join(out, `coefficients-es-${c.month.slice(0, 4)}.txt`) } : {}),
+      ...(spec.kind === 'spain' ? { coefficientsEs: join(out, spec.betasPpm ? `coefficients-es-${c.month.slice(0, 4)}.txt` : `coefficients-es-${c.month}.txt`) } : {}),
     };
     writeFileSync(files.coefficientsFr, frenchCoefficients(input, result, com.timeZone, c.precision ?? 2));
     writeFileSync(files.statementsCsv, statementsCsv(rows));
     writeFileSync(files.statementsJson, JSON.stringify(rows, null, 2) + '\n');
     const communityFigures = communitySummary(summary, r.entry);
     writeFileSync(files.summary, JSON.stringify(communityFigures, null, 2) + '\n');
-    if (spec.kind === 'spain') writeFileSync(files.coefficientsEs!, spanishCoefficients(Number(c.month.slice(0, 4)), spec.betasPpm));
+    if (spec.kind === 'spain') {
+      const year = Number(c.month.slice(0, 4));
+      writeFileSync(files.coefficientsEs!, spec.betasPpm
+        ? spanishCoefficients(year, spec.betasPpm)
+        : spanishHourlyCoefficients(input, toKeyBetas(ledger, spec, input), localDay(`${year}-01-01`, com.timeZone).startMs));
+    }
     const daily = new Map<string, { p: number; a: number; known: boolean }>();
     input.starts.forEach((s, t) => {
       const d = localDateOf(s, com.timeZone);
