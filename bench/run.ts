@@ -2,6 +2,10 @@
 // Each prints a table and, as its last line, one JSON object with its figures.
 const BENCHES: Record<string, () => Promise<void>> = {
   ledger: async () => (await import('./ledger.ts')).run(),
+  market: async () => {
+    const figures = await (await import('./market.ts')).run();
+    process.stdout.write(`${JSON.stringify({ bench: 'market', ...figures })}\n`);
+  },
   allocation: async () => {
     const figures = await (await import('./allocation.ts')).run();
     const imports = await (await import('./import.ts')).run();

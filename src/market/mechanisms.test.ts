@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { clearContinuous, clearMcAfee, clearMidpointPairs, clearUniform } from './mechanisms.ts';
+import type { Clearing, Order } from './order.ts';
+
+let seq = 0;
+const buy = (id: string, q: number, p: number): Order => ({ id, side: 'buy', quantityWh: q, limitMicroPerKwh: p, seq: seq++ });
+const sell = (id: string, q: number, p: number): Order => ({ id, side: 'sell', quantityWh: q, limitMicroPerKwh: p, seq: seq++ });
+const pairs = (c: Clearing) => c.trades.map((t) => [t.buyId, t.sellId, t.quantityWh, t.buyerPriceMicroPerKwh]);
+
+describe('market mechanisms, hand-computed', () => {
+  const book = [buy('b1', 100, 200_000), buy('b2', 100, 150_000), sell('s1', 100, 100_000), sell('s2', 100, 180_000)];
+
+  test('uniform price: welfare-maximising volume at the midpoint of the marginal pair (or a k rule)', () => {
+    const c = clearUniform(book);
+    assert.deepEqual(pairs(c), [['b1', 's1', 100, 150_000]]);
+    assert.equal(c.priceMicroPerKwh, 150_000);
+    assert.equal(c.trades[0]!.amountMicro, 15_000); // 0.1 kWh at 0.15
+    assert.equal(clearUniform(book, 0).priceMicroPerKwh, 100_000);
+    assert.equal(clearUniform(book, 1_000_000).priceMicroPerKwh, 200_000);
+    assert.throws(() => clearUniform(book, 2_000_000), { code: 'E_PRICE_RULE' });
+  });
+
+  test('empty sides, a single order, zero crossing and all orders at one price behave', () => {
+    assert.deepEqual(clearUniform([]), { trades: [], priceMicroPerKwh: null, volumeWh: 0, surplusMicro: 0 });
+    assert.equal(clearUniform([buy('b', 10, 1)]).volumeWh, 0);
+    assert.equal(clearUniform([buy('b', 10, 100), sell('s', 10, 101)]).volumeWh, 0);
+    const same = clearUniform([buy('b1', 10, 100), buy('b2', 10, 100), sell('s1', 15, 100)]);
+    assert.deepEqual(pairs(same), [['b1', 's1', 10, 100], ['b2', 's1', 5, 100]]);
+    assert.equal(clearMcAfee([buy('b', 10, 100)]).volumeWh, 0);
+    assert.equal(clearContinuous([sell('s', 10, 100)]).resting.length, 1);
+  });
+
+  test('ties go to the earlier order', () => {
+    const late: Order = { id: 'late', side: 'sell', quantityWh: 10, limitMicroPerKwh: 100, seq: 5 };
+    const early: Order = { id: 'early', side: 'sell', quantityWh: 10, limitMicroPerKwh: 100, seq: 1 };
+    const b: Order = { id: 'b', side: 'buy', quantityWh: 10, limitMicroPerKwh: 200, seq: 9 };
+    assert.equal(clearUniform([late, b, early]).trades[0]!.sellId, 'early');
+    assert.equal(clearContinuous([late, early, b]).trades[0]!.sellId, 'early');
+  });
+
+  test('Walenstadt pairing: each pair at the midpoint of its own prices', () => {
+    const c = clearMidpointPairs([buy('b1', 50, 300), buy('b2', 50, 200), sell('s1', 50, 100), sell('s2', 50, 150)]);
+    assert.deepEqual(pairs(c), [['b1', 's1', 50, 200], ['b2', 's2', 50, 175]]);
+  });
+
+  test('McAfee: all trade at p0 when it fits, else the marginal Wh is dropped and the market keeps the difference', () => {
+    const fits = clearMcAfee([buy('b1', 10, 300), buy('b2', 10, 100), sell('s1', 10, 50), sell('s2', 10, 250)]);
+    assert.equal(fits.priceMicroPerKwh, 175); // (b2 100 + s2 250) / 2 lies in [50, 300]
+    assert.equal(fits.volumeWh, 10);
+    const reduced = clearMcAfee([buy('b1', 10, 300), sell('s1', 10, 50)]);
+    assert.equal(reduced.volumeWh, 9);
+    assert.deepEqual([reduced.trades[0]!.buyerPriceMicroPerKwh, reduced.trades[0]!.sellerPriceMicroPerKwh], [300, 50]);
+    assert.ok(reduced.surplusMicro >= 0);
+  });
+
+  test('continuous book: price-time priority at the resting order\'s price', () => {
+    const c = clearContinuous([sell('s1', 10, 100), sell('s2', 10, 90), buy('b1', 15, 120), buy('b2', 10, 95)]);
+    assert.deepEqual(pairs(c), [['b1', 's2', 10, 90], ['b1', 's1', 5, 100]]);
+    assert.deepEqual(c.resting.map((o) => [o.id, o.quantityWh]), [['b2', 10], ['s1', 5]]);
+  });
+});
+
+const orderArb = fc.record({ buy: fc.boolean(), q: fc.integer({ min: 1, max: 40 }), p: fc.integer({ min: 50_000, max: 300_000 }) });
+const books = fc.array(orderArb, { maxLength: 14 }).map((xs) => xs.map((x, i): Order => ({ id: `o${i}`, side: x.buy ? 'buy' : 'sell', quantityWh: x.q, limitMicroPerKwh: x.p, seq: i })));
+
+/** The welfare-maximising volume, unit by unit: the largest Q whose Q-th Wh is bid at least as high as it is asked. */
+function efficientVolume(orders: Order[]): number {
+  const units = (side: 'buy' | 'sell') => orders.filter((o) => o.side === side).flatMap((o) => Array(o.quantityWh).fill(o.limitMicroPerKwh) as number[]);
+  const b = units('buy').sort((x, y) => y - x);
+  const s = units('sell').sort((x, y) => x - y);
+  let q = 0;
+  while (q < b.length && q < s.length && b[q]! >= s[q]!) q++;
+  return q;
+}
+
+describe('market mechanisms, properties', () => {
+  const mechanisms = { uniform: clearUniform, midpoint: clearMidpointPairs, mcafee: clearMcAfee, continuous: clearContinuous };
+
+  test('individually rational, budget balanced, feasible, for every mechanism', () => {
+    fc.assert(fc.property(books, (orders) => {
+      const byId = new Map(orders.map((o) => [o.id, o]));
+      for (const [name, clear] of Object.entries(mechanisms)) {
+        const c = clear(orders);
+        const filled = new Map<string, number>();
+        let paid = 0;
+        let received = 0;
+        for (const t of c.trades) {
+          assert.ok(t.buyerPriceMicroPerKwh <= byId.get(t.buyId)!.limitMicroPerKwh, `${name}: buyer pays at most its limit`);
+          assert.ok(t.sellerPriceMicroPerKwh >= byId.get(t.sellId)!.limitMicroPerKwh, `${name}: seller gets at least its ask`);
+          assert.ok(t.quantityWh > 0);
+          filled.set(t.buyId, (filled.get(t.buyId) ?? 0) + t.quantityWh);
+          filled.set(t.sellId, (filled.get(t.sellId) ?? 0) + t.quantityWh);
+          paid += t.amountMicro;
+          received += t.proceedsMicro;
+        }
+        for (const [id, q] of filled) assert.ok(q <= byId.get(id)!.quantityWh, `${name}: ${id} trades no more than it offered`);
+        assert.equal(paid, received + c.surplusMicro, `${name}: payments = receipts + what the market keeps`);
+        assert.ok(c.surplusMicro >= 0);
+        if (name !== 'mcafee') assert.equal(c.surplusMicro, 0, `${name}: strictly budget balanced`);
+      }
+    }), { numRuns: 400 });
+  });
+
+  test('the uniform auction trades the welfare-maximising volume; McAfee at most one Wh less', () => {
+    fc.assert(fc.property(books, (orders) => {
+      const q = efficientVolume(orders);
+      assert.equal(clearUniform(orders).volumeWh, q);
+      assert.equal(clearMidpointPairs(orders).volumeWh, q);
+      assert.ok([q, Math.max(0, q - 1)].includes(clearMcAfee(orders).volumeWh));
+    }), { numRuns: 400 });
+  });
+});

@@ -1,0 +1,90 @@
+import { costMicro } from '../units/index.ts';
+
+/**
+ * An order of the local market: `quantityWh` to buy or sell in one delivery interval at a
+ * limit price in micro-units per kWh. `seq` orders time priority (log entry order).
+ */
+export interface Order {
+  readonly id: string;
+  readonly side: 'buy' | 'sell';
+  readonly quantityWh: number;
+  readonly limitMicroPerKwh: number;
+  readonly seq: number;
+}
+
+/** A trade: `quantityWh` from the seller to the buyer; the buyer pays `amountMicro` and the seller receives `proceedsMicro`. */
+export interface Trade {
+  readonly buyId: string;
+  readonly sellId: string;
+  readonly quantityWh: number;
+  /** Price the buyer pays per kWh. */
+  readonly buyerPriceMicroPerKwh: number;
+  /** Price the seller receives per kWh (differs from the buyer's only under McAfee's reduction). */
+  readonly sellerPriceMicroPerKwh: number;
+  readonly amountMicro: number;
+  readonly proceedsMicro: number;
+}
+
+export interface Clearing {
+  readonly trades: Trade[];
+  /** The uniform price where the mechanism has one. */
+  readonly priceMicroPerKwh: number | null;
+  readonly volumeWh: number;
+  /** What the market keeps: payments minus proceeds (McAfee's reduction; 0 otherwise). */
+  readonly surplusMicro: number;
+}
+
+/** Bids: highest price first; asks: lowest first; then time priority, then id. Deterministic. */
+export function sortBook(orders: readonly Order[]): { bids: Order[]; asks: Order[] } {
+  const tie = (a: Order, b: Order) => a.seq - b.seq || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  const bids = orders.filter((o) => o.side === 'buy' && o.quantityWh > 0).sort((a, b) => b.limitMicroPerKwh - a.limitMicroPerKwh || tie(a, b));
+  const asks = orders.filter((o) => o.side === 'sell' && o.quantityWh > 0).sort((a, b) => a.limitMicroPerKwh - b.limitMicroPerKwh || tie(a, b));
+  return { bids, asks };
+}
+
+/** A step of the greedy walk: a bid and an ask matched for `quantityWh`. */
+export interface Match {
+  readonly bid: Order;
+  readonly ask: Order;
+  readonly quantityWh: number;
+}
+
+/**
+ * walkCurves matches the sorted curves greedily while the bid price is at least the ask
+ * price: the volume it reaches is the welfare-maximising one for divisible quantities.
+ */
+export function walkCurves(bids: readonly Order[], asks: readonly Order[]): Match[] {
+  const matches: Match[] = [];
+  let i = 0;
+  let j = 0;
+  let bidLeft = bids[0]?.quantityWh ?? 0;
+  let askLeft = asks[0]?.quantityWh ?? 0;
+  while (i < bids.length && j < asks.length && bids[i]!.limitMicroPerKwh >= asks[j]!.limitMicroPerKwh) {
+    const q = Math.min(bidLeft, askLeft);
+    matches.push({ bid: bids[i]!, ask: asks[j]!, quantityWh: q });
+    bidLeft -= q;
+    askLeft -= q;
+    if (bidLeft === 0 && ++i < bids.length) bidLeft = bids[i]!.quantityWh;
+    if (askLeft === 0 && ++j < asks.length) askLeft = asks[j]!.quantityWh;
+  }
+  return matches;
+}
+
+/** trade prices one match; amounts are computed once, so what one side pays the other gets. */
+export function trade(m: Match, buyerPrice: number, sellerPrice = buyerPrice): Trade {
+  const amountMicro = costMicro(m.quantityWh, buyerPrice);
+  return {
+    buyId: m.bid.id, sellId: m.ask.id, quantityWh: m.quantityWh, buyerPriceMicroPerKwh: buyerPrice, sellerPriceMicroPerKwh: sellerPrice,
+    amountMicro, proceedsMicro: sellerPrice === buyerPrice ? amountMicro : costMicro(m.quantityWh, sellerPrice),
+  };
+}
+
+export function clearing(trades: Trade[], price: number | null): Clearing {
+  let volumeWh = 0;
+  let surplusMicro = 0;
+  for (const t of trades) {
+    volumeWh += t.quantityWh;
+    surplusMicro += t.amountMicro - t.proceedsMicro;
+  }
+  return { trades, priceMicroPerKwh: price, volumeWh, surplusMicro };
+}
