@@ -100,14 +100,48 @@ export function allocate(input: AllocationInput, key: AllocationKey): Allocation
   const caps = new Float64Array(m + 1);
   const out = new Float64Array(m + 1);
   const members = new Int32Array(m + 1);
-  const order = key.kind === 'cascade' ? cascadeOrder(key.groups) : undefined;
+  const everyone = Int32Array.from({ length: m }, (_, i) => i);
+  const groups = key.kind === 'cascade' ? cascadeOrder(key.groups).map((g) => Int32Array.from(g)) : [everyone];
   let missingConsumption = 0;
+
+  /**
+   * shareCapped gives up to `budget` Wh to the members of `group` that have a reading,
+   * weighted by their consumption (pro rata) or by `shares` (redistribution), never above
+   * their consumption, and returns what it gave.
+   */
+  const shareCapped = (row: number, budget: number, group: Int32Array, shares: readonly number[] | null): number => {
+    let present = 0;
+    let sumC = 0;
+    for (let k = 0; k < group.length; k++) {
+      const i = group[k]!;
+      const c = consumption[row + i]!;
+      if (Number.isNaN(c) || c <= 0) continue;
+      const w = shares ? shares[i]! : c;
+      if (w <= 0) continue;
+      members[present++] = i;
+      weights[i] = w;
+      caps[i] = c;
+      sumC += c;
+    }
+    if (sumC <= budget) {
+      for (let k = 0; k < present; k++) allocation[row + members[k]!] = caps[members[k]!]!;
+      return sumC;
+    }
+    // Weighed by consumption no cap is needed: with budget < sum C the D'Hondt threshold
+    // stays at or above 1, so no member can pass its consumption.
+    apportion(budget, weights, shares ? caps : null, members, present, out, scratch);
+    for (let k = 0; k < present; k++) {
+      const i = members[k]!;
+      invariant(out[i]! <= caps[i]!, 'allocation above consumption');
+      allocation[row + i] = out[i]!;
+    }
+    return budget;
+  };
   let missingProduction = 0;
 
   for (let t = 0; t < T; t++) {
     const P = production[t]!;
     const row = t * m;
-    let present = 0;
     for (let i = 0; i < m; i++) if (Number.isNaN(consumption[row + i]!)) missingConsumption++;
     if (Number.isNaN(P)) {
       missingProduction++;
@@ -117,35 +151,11 @@ export function allocate(input: AllocationInput, key: AllocationKey): Allocation
     let given = 0;
     switch (key.kind) {
       case 'prorata':
-      case 'redistribute': {
-        // Pro rata weighs by consumption; redistribution by the fixed shares. Both are capped at C_i.
-        let sumC = 0;
-        for (let i = 0; i < m; i++) {
-          const c = consumption[row + i]!;
-          if (Number.isNaN(c) || c <= 0) continue;
-          const w = key.kind === 'prorata' ? c : key.sharesPpm[i]!;
-          if (w <= 0) continue;
-          members[present++] = i;
-          weights[i] = w;
-          caps[i] = c;
-          sumC += c;
-        }
-        if (sumC <= P) {
-          for (let k = 0; k < present; k++) allocation[row + members[k]!] = caps[members[k]!]!;
-          given = sumC;
-        } else {
-          // Pro rata needs no caps: with weights equal to consumption and P < sum C, the
-          // D'Hondt threshold stays at or above 1, so no member can pass its consumption.
-          apportion(P, weights, key.kind === 'prorata' ? null : caps, members, present, out, scratch);
-          for (let k = 0; k < present; k++) {
-            const i = members[k]!;
-            invariant(out[i]! <= caps[i]!, 'allocation above consumption');
-            allocation[row + i] = out[i]!;
-          }
-          given = P;
-        }
+        given = shareCapped(row, P, everyone, null);
         break;
-      }
+      case 'redistribute':
+        given = shareCapped(row, P, everyone, key.sharesPpm);
+        break;
       case 'static':
       case 'full-dynamic':
       case 'spain': {
@@ -171,27 +181,11 @@ export function allocate(input: AllocationInput, key: AllocationKey): Allocation
         break;
       }
       case 'cascade': {
+        // Pro rata of consumption inside each group, what is left to the next group.
         let left = P;
-        for (const group of order!) {
-          let n = 0;
-          let sumC = 0;
-          for (const i of group) {
-            const c = consumption[row + i]!;
-            if (Number.isNaN(c) || c <= 0) continue;
-            members[n++] = i;
-            weights[i] = c;
-            caps[i] = c;
-            sumC += c;
-          }
-          if (sumC <= left) {
-            for (let k = 0; k < n; k++) allocation[row + members[k]!] = caps[members[k]!]!;
-            left -= sumC;
-          } else {
-            apportion(left, weights, caps, members, n, out, scratch);
-            for (let k = 0; k < n; k++) allocation[row + members[k]!] = out[members[k]!]!;
-            left = 0;
-            break;
-          }
+        for (const group of groups) {
+          left -= shareCapped(row, left, group, null);
+          if (left === 0) break;
         }
         given = P - left;
         break;
