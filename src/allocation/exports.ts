@@ -1,4 +1,5 @@
 import { OpenlecError } from '../errors.ts';
+import { isCups } from '../metering/meter-id.ts';
 import { formatDecimal, formatLocal } from '../units/index.ts';
 import { floorMulDiv } from './apportion.ts';
 import type { AllocationResult } from './keys.ts';
@@ -41,7 +42,7 @@ export function spanishCoefficients(year: number, betasPpm: Record<string, numbe
   const cups = Object.keys(betasPpm).sort();
   const sum = cups.reduce((s, c) => s + betasPpm[c]!, 0);
   if (sum !== 1_000_000) throw new OpenlecError('E_KEY_SHARES', `betas sum to ${sum} ppm, not exactly 1,000000`, { field: 'betasPpm' });
-  for (const c of cups) if (!/^ES\d{16}[A-Z]{2}(\d[A-Z])?$/.test(c)) throw new OpenlecError('E_NOT_CUPS', `${c} is not a CUPS: the Spanish file needs CUPS meters`, { field: 'meter' });
+  assertCups(cups);
   const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
   const hours = (leap ? 366 : 365) * 24;
   const out: string[] = [];
@@ -60,7 +61,7 @@ export function spanishCoefficients(year: number, betasPpm: Record<string, numbe
  */
 export function spanishHourlyCoefficients(input: MonthInput, betasPpm: Float64Array, yearStartMs: number): string {
   const m = input.members.length;
-  for (const c of input.members) if (!/^ES\d{16}[A-Z]{2}(\d[A-Z])?$/.test(c)) throw new OpenlecError('E_NOT_CUPS', `${c} is not a CUPS: the Spanish file needs CUPS meters`, { field: 'meter' });
+  assertCups(input.members);
   const hours: { index: number; t: number }[] = [];
   input.starts.forEach((s, t) => {
     if ((s - yearStartMs) % 3_600_000 === 0) hours.push({ index: (s - yearStartMs) / 3_600_000 + 1, t });
@@ -70,6 +71,12 @@ export function spanishHourlyCoefficients(input: MonthInput, betasPpm: Float64Ar
     for (const h of hours) out.push(`${cups};${String(h.index).padStart(4, '0')};${formatDecimal(betasPpm[h.t * m + i]!, 6, ',')}`);
   });
   return out.join('\n') + '\n';
+}
+
+/** assertCups refuses meters that are not CUPS: the Spanish file can name only CUPS. */
+export function assertCups(meters: readonly string[]): void {
+  const bad = meters.find((m) => !isCups(m));
+  if (bad !== undefined) throw new OpenlecError('E_NOT_CUPS', `${bad} is not a CUPS: the Spanish key and file need CUPS meters`, { field: 'meter' });
 }
 
 /** ratio writes a / b with 4 decimals, floored; empty when b is 0. */

@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { communitySummary, frenchCoefficients, spanishCoefficients, spanishHourlyCoefficients, statements, statementsCsv } from '../allocation/exports.ts';
+import { assertCups, communitySummary, frenchCoefficients, spanishCoefficients, spanishHourlyCoefficients, statements, statementsCsv } from '../allocation/exports.ts';
 import { keySpecSchema } from '../allocation/allocation-run.ts';
 import { KEY_KINDS } from '../allocation/keys.ts';
 import { type KeySpec, type MonthInput, runMonth, toKey } from '../allocation/month.ts';
@@ -73,8 +73,7 @@ export async function allocateMonth(c: AllocateCommand) {
     const { input, result, summary } = runMonth(ledger.state, c.month, spec);
     if (input.members.length === 0) throw new OpenlecError('E_NO_MEMBERS', 'the community has no consuming meter to allocate to', { field: 'db' });
     // Checked before anything is recorded: the Spanish file can only name CUPS.
-    const notCups = spec.kind === 'spain' ? input.members.find((m) => !/^ES\d{16}[A-Z]{2}(\d[A-Z])?$/.test(m)) : undefined;
-    if (notCups) throw new OpenlecError('E_NOT_CUPS', `${notCups} is not a CUPS: the Spanish key needs CUPS meters`, { field: 'meter' });
+    if (spec.kind === 'spain') assertCups(input.members);
     const r = await ledger.submit(signer.sign('allocation.run', summary));
     if (!r.ok) throw r.error;
     ledger.checkpoint(operator);

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { checkEntryProof, type EntryProof } from '../audit/entry-proof.ts';
 import { verifyLog, type VerifyReport } from '../audit/verify.ts';
@@ -47,7 +47,6 @@ export async function init(o: InitOptions): Promise<{ id: string; key: string; o
     ledger.checkpoint(key);
   } catch (e) {
     await ledger.close();
-    const { rmSync } = await import('node:fs');
     for (const f of [o.db, `${o.db}-wal`, `${o.db}-shm`]) rmSync(f, { force: true });
     throw e;
   }

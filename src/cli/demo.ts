@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { allocateMonth, printAllocation } from './allocate.ts';
 import { checkProofFile, entryProof, init, printVerify, verifyDb, writeJson } from './commands.ts';
 import { importMeterData, printImport } from './meter.ts';
-import { dayIntervals, localDateOf, localDay } from '../units/index.ts';
+import { addDays, dayIntervals, localDateOf, localDay } from '../units/index.ts';
 
 /**
  * demoCurves writes the last 7 full local days of the six households and the shared PV
@@ -38,11 +38,7 @@ function demoCurves(days: string[]): string {
 
 async function demoMeterData(dir: string, db: string): Promise<string> {
   const today = localDateOf(Date.now(), 'Europe/Paris');
-  const days = Array.from({ length: 7 }, (_, k) => {
-    const d = new Date(`${today}T12:00:00Z`);
-    d.setUTCDate(d.getUTCDate() - 7 + k);
-    return d.toISOString().slice(0, 10);
-  });
+  const days = Array.from({ length: 7 }, (_, k) => addDays(today, k - 7));
   const file = join(dir, `enedis-${days[0]}-${days[6]}.csv`);
   writeFileSync(file, demoCurves(days));
   const imported = await importMeterData({ db, key: join(dir, 'keys', 'dso.key'), format: 'enedis', files: [file] });

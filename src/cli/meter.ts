@@ -12,7 +12,7 @@ import { DIRECTIONS, type Direction } from '../metering/meter-register.ts';
 import { CORRECTION_REASONS, findReadings } from '../metering/readings.ts';
 import { readKeyFile } from '../node/key-file.ts';
 import { SqliteLedger } from '../store/sqlite-ledger.ts';
-import { dayIntervals, formatLocal, localDay } from '../units/index.ts';
+import { addDays, dayIntervals, formatLocal, localDay } from '../units/index.ts';
 import { progress, table } from './output.ts';
 
 export const FORMATS = ['csv', 'enedis', 'espi'] as const;
@@ -71,7 +71,7 @@ export async function importMeterData(c: ImportCommand) {
     const done = { bytes: 0 };
     for (const file of c.files) {
       const text = await readWithProgress(file, bar, done, total);
-      (steps as { file: string }).file = file;
+      steps.file = file;
       if (c.format === 'enedis') parseEnedis(text, steps);
       else if (c.format === 'csv') parseCsv(text, steps, csvOptions(c, com.intervalMinutes));
       else parseEspi(text, steps, c.meter!, c.direction);
@@ -127,7 +127,7 @@ export async function meterCurve(c: CurveCommand) {
   try {
     const com = community(ledger.state)!;
     const rows: { date: string; start: string; wh: number | null }[] = [];
-    for (let date = c.from; date <= c.to; date = nextDate(date)) {
+    for (let date = c.from; date <= c.to; date = addDays(date, 1)) {
       const starts = dayIntervals(localDay(date, com.timeZone), com.intervalMinutes);
       const rec = findReadings(ledger.state, c.meter, c.direction, date);
       starts.forEach((s, k) => rows.push({ date, start: formatLocal(s, com.timeZone), wh: rec?.values[k] ?? null }));
@@ -136,12 +136,6 @@ export async function meterCurve(c: CurveCommand) {
   } finally {
     await ledger.close();
   }
-}
-
-function nextDate(date: string): string {
-  const d = new Date(`${date}T00:00:00Z`);
-  d.setUTCDate(d.getUTCDate() + 1);
-  return d.toISOString().slice(0, 10);
 }
 
 const BARS = ' ▁▂▃▄▅▆▇█';

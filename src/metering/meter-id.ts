@@ -7,6 +7,11 @@
 export const METER_SCHEMES = ['PRM', 'CUPS', 'EAN', 'MPAN', 'other'] as const;
 export type MeterScheme = (typeof METER_SCHEMES)[number];
 
+/** isCups tells whether `id` is a Spanish CUPS: ES, 16 digits, 2 letters, optionally a digit and a letter. */
+export function isCups(id: string): boolean {
+  return /^ES\d{16}[A-Z]{2}(\d[A-Z])?$/.test(id);
+}
+
 /** gs1CheckDigitOk checks the last digit of a GS1 number (GSRN, EAN) with weights 3,1,3,... from the right. */
 function gs1CheckDigitOk(digits: string): boolean {
   let sum = 0;
@@ -28,7 +33,7 @@ export function meterIdProblem(scheme: MeterScheme, id: string): string | undefi
     case 'PRM':
       return /^\d{14}$/.test(id) ? undefined : 'a PRM is 14 digits';
     case 'CUPS':
-      return /^ES\d{16}[A-Z]{2}(\d[A-Z])?$/.test(id) ? undefined : 'a CUPS is ES, 16 digits, 2 letters, optionally a digit and a letter';
+      return isCups(id) ? undefined : 'a CUPS is ES, 16 digits, 2 letters, optionally a digit and a letter';
     case 'EAN':
       if (!/^\d{18}$/.test(id)) return 'an EAN/GSRN metering point is 18 digits';
       return gs1CheckDigitOk(id) ? undefined : 'the EAN/GSRN check digit is wrong';

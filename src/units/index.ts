@@ -2,7 +2,7 @@ export { assertSafeInteger, averagePowerToWh, costMicro, formatDecimal, MICRO_PE
 export type { Micro, MicroPerKwh, Wh } from './energy.ts';
 export { splitByWeights } from './split.ts';
 export {
-  assertAligned, assertIntervalMinutes, assertTimeZone, dayIntervals, formatInstant, formatLocal, INTERVAL_MINUTES,
+  addDays, assertAligned, assertIntervalMinutes, assertTimeZone, dayIntervals, formatInstant, formatLocal, INTERVAL_MINUTES,
   intervalOf, intervalsInDay, localDateOf, localDay, MS_PER_MINUTE, parseInstant, parseIntervalStart,
 } from './interval.ts';
 export type { IntervalMinutes, LocalDay } from './interval.ts';

@@ -127,6 +127,11 @@ export function localDay(date: string, timeZone: string): LocalDay {
   return { date, timeZone, startMs, endMs };
 }
 
+/** addDays moves a calendar date (YYYY-MM-DD) by whole days. */
+export function addDays(date: string, days: number): string {
+  return Temporal.PlainDate.from(date).add({ days }).toString();
+}
+
 /** localDateOf returns the local calendar date (YYYY-MM-DD) of the instant `ms` in `timeZone`. */
 export function localDateOf(ms: number, timeZone: string): string {
   return Temporal.Instant.fromEpochMilliseconds(ms).toZonedDateTimeISO(timeZone).toPlainDate().toString();

@@ -1,5 +1,5 @@
 import { OpenlecError } from '../../errors.ts';
-import { dayIntervals, formatInstant, type IntervalMinutes, localDateOf, localDay, MS_PER_MINUTE, mulDivRound } from '../../units/index.ts';
+import { addDays, dayIntervals, formatInstant, type IntervalMinutes, localDateOf, localDay, MS_PER_MINUTE, mulDivRound } from '../../units/index.ts';
 import type { Direction } from '../meter-register.ts';
 
 /** Where a value came from, for error messages. */
@@ -31,7 +31,8 @@ export class StepSet {
   readonly errors: LineError[] = [];
   values = 0;
 
-  constructor(readonly intervalMinutes: IntervalMinutes, readonly divisor: number, readonly file: string) {}
+  /** `file` names the file being read, for error messages; set it before each file. */
+  constructor(readonly intervalMinutes: IntervalMinutes, readonly divisor: number, public file: string) {}
 
   add(meter: string, direction: Direction, startMs: number, minutes: number, numerator: number, line: number): void {
     const fail = (message: string) => this.errors.push({ file: this.file, line, message });
@@ -100,7 +101,7 @@ export function toDays(series: Map<string, Map<number, number | null>>, timeZone
     }
     if (first === Infinity) continue;
     const end = localDateOf(last, timeZone);
-    for (let date = localDateOf(first, timeZone); date <= end; date = nextDate(date)) {
+    for (let date = localDateOf(first, timeZone); date <= end; date = addDays(date, 1)) {
       const starts = dayIntervals(localDay(date, timeZone), minutes);
       if (!starts.some((s) => values.has(s))) continue;
       const v = starts.map((s) => values.get(s) ?? null);
@@ -108,12 +109,6 @@ export function toDays(series: Map<string, Map<number, number | null>>, timeZone
     }
   }
   return days.sort((a, b) => (a.meter + a.direction + a.date < b.meter + b.direction + b.date ? -1 : 1));
-}
-
-function nextDate(date: string): string {
-  const d = new Date(`${date}T00:00:00Z`);
-  d.setUTCDate(d.getUTCDate() + 1);
-  return d.toISOString().slice(0, 10);
 }
 
 export function importError(errors: readonly LineError[]): OpenlecError {
