@@ -23,7 +23,7 @@ describe('market mechanisms, hand-computed', () => {
   });
 
   test('empty sides, a single order, zero crossing and all orders at one price behave', () => {
-    assert.deepEqual(clearUniform([]), { trades: [], priceMicroPerKwh: null, volumeWh: 0, surplusMicro: 0 });
+    assert.deepEqual(clearUniform([]), { trades: [], feesMicro: 0, priceMicroPerKwh: null, volumeWh: 0, surplusMicro: 0 });
     assert.equal(clearUniform([buy('b', 10, 1)]).volumeWh, 0);
     assert.equal(clearUniform([buy('b', 10, 100), sell('s', 10, 101)]).volumeWh, 0);
     const same = clearUniform([buy('b1', 10, 100), buy('b2', 10, 100), sell('s1', 15, 100)]);

@@ -10,23 +10,52 @@ export interface Order {
   readonly quantityWh: number;
   readonly limitMicroPerKwh: number;
   readonly seq: number;
+  /** Network node of the delivery meter (index in a Network; 0 = beyond). */
+  readonly node?: number;
+  /** For sell orders: the meter's production is renewable. */
+  readonly renewable?: boolean;
+  readonly conditions?: Conditions;
 }
 
-/** A trade: `quantityWh` from the seller to the buyer; the buyer pays `amountMicro` and the seller receives `proceedsMicro`. */
+/**
+ * Conditions a participant puts on its counterparts: trade only within a part of the
+ * tree (the same connection point, feeder or substation), only with renewable sellers,
+ * or only along paths whose network fee is at most a price.
+ */
+export interface Conditions {
+  readonly within?: 'local' | 'feeder' | 'substation';
+  readonly renewableOnly?: boolean;
+  readonly maxFeeMicroPerKwh?: number;
+}
+
+/**
+ * A trade: `quantityWh` from the seller to the buyer. The buyer pays `amountMicro` for
+ * the energy plus `feeMicro` of network fee; the seller receives `proceedsMicro`.
+ */
 export interface Trade {
   readonly buyId: string;
   readonly sellId: string;
   readonly quantityWh: number;
-  /** Price the buyer pays per kWh. */
+  /** Energy price the buyer pays per kWh, before the network fee. */
   readonly buyerPriceMicroPerKwh: number;
   /** Price the seller receives per kWh (differs from the buyer's only under McAfee's reduction). */
   readonly sellerPriceMicroPerKwh: number;
+  /** Network fee per kWh for the path between the two meters. */
+  readonly feeMicroPerKwh: number;
   readonly amountMicro: number;
   readonly proceedsMicro: number;
+  /**
+   * The buyer's total is costMicro(q, price + fee) and the fee is that total minus the
+   * energy amount: each side's amount is rounded once, so the buyer never pays more than
+   * its limit allows and payments = proceeds + fees + surplus exactly.
+   */
+  readonly feeAmountMicro: number;
 }
 
 export interface Clearing {
   readonly trades: Trade[];
+  /** Network fees collected for the DSO. */
+  readonly feesMicro: number;
   /** The uniform price where the mechanism has one. */
   readonly priceMicroPerKwh: number | null;
   readonly volumeWh: number;
@@ -47,6 +76,8 @@ export interface Match {
   readonly bid: Order;
   readonly ask: Order;
   readonly quantityWh: number;
+  /** Network fee per kWh of the pair's path (0 when the book ignores the network). */
+  readonly fee?: number;
 }
 
 /**
@@ -72,19 +103,23 @@ export function walkCurves(bids: readonly Order[], asks: readonly Order[]): Matc
 
 /** trade prices one match; amounts are computed once, so what one side pays the other gets. */
 export function trade(m: Match, buyerPrice: number, sellerPrice = buyerPrice): Trade {
+  const fee = m.fee ?? 0;
   const amountMicro = costMicro(m.quantityWh, buyerPrice);
   return {
     buyId: m.bid.id, sellId: m.ask.id, quantityWh: m.quantityWh, buyerPriceMicroPerKwh: buyerPrice, sellerPriceMicroPerKwh: sellerPrice,
-    amountMicro, proceedsMicro: sellerPrice === buyerPrice ? amountMicro : costMicro(m.quantityWh, sellerPrice),
+    feeMicroPerKwh: fee, amountMicro, proceedsMicro: sellerPrice === buyerPrice ? amountMicro : costMicro(m.quantityWh, sellerPrice),
+    feeAmountMicro: fee === 0 ? 0 : costMicro(m.quantityWh, buyerPrice + fee) - amountMicro,
   };
 }
 
 export function clearing(trades: Trade[], price: number | null): Clearing {
   let volumeWh = 0;
   let surplusMicro = 0;
+  let feesMicro = 0;
   for (const t of trades) {
     volumeWh += t.quantityWh;
     surplusMicro += t.amountMicro - t.proceedsMicro;
+    feesMicro += t.feeAmountMicro;
   }
-  return { trades, priceMicroPerKwh: price, volumeWh, surplusMicro };
+  return { trades, feesMicro, priceMicroPerKwh: price, volumeWh, surplusMicro };
 }
