@@ -5,13 +5,19 @@ import { participantRegister } from './community/participant-register.ts';
 import { COMMUNITY_TABLE, PARTICIPANTS_TABLE } from './community/tables.ts';
 import { meterRegister } from './metering/meter-register.ts';
 import { meterCorrect, meterReadings } from './metering/readings.ts';
+import { feederLimit, marketConfigure, tariffSet } from './market/configure.ts';
+import { marketClear } from './market/market-clear.ts';
+import { orderCancel, orderPlace, orderStanding, standingCancel } from './market/orders.ts';
 import { feederDefine } from './network/feeder-define.ts';
 import { Registry } from './state/registry.ts';
 import { State } from './state/tables.ts';
 
 /** createRegistry lists every transaction type openlec knows, and so every projection table. */
 export function createRegistry(): Registry {
-  return new Registry([COMMUNITY_TABLE, PARTICIPANTS_TABLE], [communityCreate, participantRegister, feederDefine, meterRegister, meterReadings, meterCorrect, allocationShares, allocationRun]);
+  return new Registry([COMMUNITY_TABLE, PARTICIPANTS_TABLE], [
+    communityCreate, participantRegister, feederDefine, meterRegister, meterReadings, meterCorrect, allocationShares, allocationRun,
+    marketConfigure, tariffSet, feederLimit, orderPlace, orderCancel, orderStanding, standingCancel, marketClear,
+  ]);
 }
 
 /** emptyState is the state before entry 0, with every table of the registry. */

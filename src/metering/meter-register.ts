@@ -9,12 +9,16 @@ import { METER_SCHEMES, meterIdProblem } from './meter-id.ts';
 
 export const METERS_TABLE: TableSpec = {
   name: 'meters',
-  columns: { meter: 'text', direction: 'text', scheme: 'text', owner: 'text', feeder: 'text', entry: 'integer' },
+  columns: { meter: 'text', direction: 'text', scheme: 'text', owner: 'text', feeder: 'text', technology: 'text', entry: 'integer' },
   primaryKey: ['meter', 'direction'],
   indexes: [['owner']],
 };
 
 export const DIRECTIONS = ['import', 'export'] as const;
+
+/** Technologies of production meters; the first four are renewable for the market's "renewable only" condition. */
+export const TECHNOLOGIES = ['solar', 'wind', 'hydro', 'biomass', 'chp', 'storage', 'other'] as const;
+export const RENEWABLE = new Set<string>(['solar', 'wind', 'hydro', 'biomass']);
 export type Direction = (typeof DIRECTIONS)[number];
 
 export interface MeterRow {
@@ -24,6 +28,7 @@ export interface MeterRow {
   scheme: string;
   owner: string;
   feeder: string | null;
+  technology: string | null;
   entry: number;
 }
 
@@ -51,6 +56,7 @@ export const meterRegister = defineTx({
     direction: z.enum(DIRECTIONS),
     owner: actorKey,
     feeder: feederId.nullable().default(null),
+    technology: z.enum(TECHNOLOGIES).nullable().default(null),
   }),
   apply({ state, entry }, body) {
     const problem = meterIdProblem(body.scheme, body.meter);

@@ -156,3 +156,9 @@ export function formatLocal(ms: number, timeZone: string): string {
   const z = Temporal.Instant.fromEpochMilliseconds(ms).toZonedDateTimeISO(timeZone);
   return z.toString({ timeZoneName: 'never', smallestUnit: 'second' });
 }
+
+/** localMinuteOfDay returns the local wall-clock minute of the day (0..1439) of the instant `ms` in `timeZone`. */
+export function localMinuteOfDay(ms: number, timeZone: string): number {
+  const z = Temporal.Instant.fromEpochMilliseconds(ms).toZonedDateTimeISO(timeZone);
+  return z.hour * 60 + z.minute;
+}

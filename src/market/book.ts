@@ -1,0 +1,155 @@
+import { community } from '../community/tables.ts';
+import { OpenlecError } from '../errors.ts';
+import { canonicalJson, leafHash, MemoryTree, toHex, utf8 } from '../ledger/index.ts';
+import { type MeterRow, RENEWABLE } from '../metering/meter-register.ts';
+import { findReadings } from '../metering/readings.ts';
+import type { FeederRow } from '../network/feeder-define.ts';
+import type { State } from '../state/tables.ts';
+import { dayIntervals, formatInstant, localDateOf, localDay, localMinuteOfDay } from '../units/index.ts';
+import { type BookClearing, clearBook } from './clear-book.ts';
+import { Network, NO_FEES } from './network.ts';
+import { gateClosure } from './orders.ts';
+import type { Order } from './order.ts';
+import { type MarketConfigRow, marketConfig, type OrderRow, type StandingOrderRow, tariff, type TradeRecord } from './tables.ts';
+
+/** A book ready to clear: the rules in force, the network of the interval and the orders, each with its meter. */
+export interface Book {
+  readonly interval: string;
+  readonly start: number;
+  readonly config: MarketConfigRow;
+  readonly network: Network;
+  readonly orders: Order[];
+  readonly meterOf: Map<string, string>;
+}
+
+/** limitWh turns a power limit in W into the energy of one interval, rounded down. */
+function limitWh(w: number | null, minutes: number): number | null {
+  return w === null ? null : Number((BigInt(w) * BigInt(minutes)) / 60n);
+}
+
+/** networkAt builds the feeder tree with the fees and limits in force at an interval. */
+export function networkAt(state: State, iso: string, minutes: number): Network {
+  const overrides = new Map<string, { importLimitW: number | null; exportLimitW: number | null; entry: number }>();
+  for (const r of state.rows('feeder_limits')) {
+    const row = r as { feeder: string; from: string; to: string; importLimitW: number | null; exportLimitW: number | null; entry: number };
+    if (row.from <= iso && iso < row.to && (overrides.get(row.feeder)?.entry ?? -1) < row.entry) overrides.set(row.feeder, row);
+  }
+  const feeders = ([...state.rows('feeders')] as FeederRow[]).sort((a, b) => a.entry - b.entry);
+  return new Network(feeders.map((f) => {
+    const l = overrides.get(f.id) ?? f;
+    return { id: f.id, parent: f.parent, importLimitWh: limitWh(l.importLimitW, minutes), exportLimitWh: limitWh(l.exportLimitW, minutes) };
+  }), tariff(state, iso) ?? NO_FEES);
+}
+
+/** standingFor reports whether a standing order puts an order in the book of `start`. */
+function standingApplies(s: StandingOrderRow, date: string, minute: number, closes: string, cfg: MarketConfigRow): boolean {
+  const at = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
+  return s.placedAt <= closes && (s.cancelledAt === null || s.cancelledAt > closes) && s.fromDate <= date && date <= s.toDate
+    && at(s.window.start) <= minute && minute < at(s.window.end)
+    && s.limitMicroPerKwh >= cfg.feedInMicroPerKwh && s.limitMicroPerKwh <= cfg.retailMicroPerKwh;
+}
+
+/**
+ * bookFor gathers the book of the interval starting at `start`.
+ * Ex-ante: the open orders of the interval and the expansion of the standing orders.
+ * Ex-post: each meter's metered value becomes an order (export: ask at the owner's
+ * standing minimum price, else the feed-in price; import: bid at its standing maximum,
+ * else the retail price), capped by the standing order's quantity when it has one. Every
+ * meter must have its reading for the interval: billing rests on metered values only.
+ */
+export function bookFor(state: State, start: number): Book {
+  const c = community(state)!;
+  const interval = formatInstant(start);
+  const config = marketConfig(state, interval);
+  if (!config) throw new OpenlecError('E_NO_MARKET', `no market is configured for ${interval} (market.configure)`, { field: 'interval' });
+  const network = networkAt(state, interval, c.intervalMinutes);
+  const meters = new Map<string, MeterRow>();
+  for (const m of state.rows('meters') as IterableIterator<unknown> as IterableIterator<MeterRow>) meters.set(`${m.meter}/${m.direction}`, m);
+  const place = (m: MeterRow) => ({ node: network.node(m.feeder), renewable: m.technology !== null && RENEWABLE.has(m.technology) });
+  const date = localDateOf(start, c.timeZone);
+  const minute = localMinuteOfDay(start, c.timeZone);
+  const closes = formatInstant(gateClosure(config, start));
+  const standing = new Map<string, StandingOrderRow>();
+  for (const s of state.rows('standing_orders') as IterableIterator<unknown> as IterableIterator<StandingOrderRow>) {
+    if (!standingApplies(s, date, minute, closes, config)) continue;
+    const key = `${s.meter}/${s.side === 'buy' ? 'import' : 'export'}`;
+    if ((standing.get(key)?.entry ?? -1) < s.entry) standing.set(key, s);
+  }
+  const orders: Order[] = [];
+  const meterOf = new Map<string, string>();
+  const add = (o: Order, meter: string) => {
+    orders.push(o);
+    meterOf.set(o.id, meter);
+  };
+  if (config.mode === 'ex-ante') {
+    for (const r of state.rows('orders') as IterableIterator<unknown> as IterableIterator<OrderRow>) {
+      if (r.interval !== interval || r.status !== 'open') continue;
+      const m = meters.get(`${r.meter}/${r.side === 'buy' ? 'import' : 'export'}`)!;
+      add({ id: r.id, side: r.side, quantityWh: r.quantityWh, limitMicroPerKwh: r.limitMicroPerKwh, seq: r.entry, ...place(m), ...(r.conditions ? { conditions: r.conditions } : {}) }, r.meter);
+    }
+    for (const [key, s] of standing) {
+      if (s.quantityWh === null) continue;
+      add({ id: s.id, side: s.side, quantityWh: s.quantityWh, limitMicroPerKwh: s.limitMicroPerKwh, seq: s.entry, ...place(meters.get(key)!), ...(s.conditions ? { conditions: s.conditions } : {}) }, s.meter);
+    }
+  } else {
+    const k = dayIntervals(localDay(date, c.timeZone), c.intervalMinutes).indexOf(start);
+    for (const [key, m] of meters) {
+      const wh = findReadings(state, m.meter, m.direction, date)?.values[k];
+      if (wh === null || wh === undefined) {
+        throw new OpenlecError('E_READINGS_MISSING', `meter ${m.meter} (${m.direction}) has no reading for ${interval}: ex-post matching waits for the DSO's data`, { field: 'interval', details: { meter: m.meter } });
+      }
+      const s = standing.get(key);
+      const quantityWh = s?.quantityWh == null ? wh : Math.min(wh, s.quantityWh);
+      if (quantityWh === 0) continue;
+      const sideOf = m.direction === 'export' ? 'sell' : 'buy';
+      const limit = s?.limitMicroPerKwh ?? (sideOf === 'sell' ? config.feedInMicroPerKwh : config.retailMicroPerKwh);
+      add({ id: key, side: sideOf, quantityWh, limitMicroPerKwh: limit, seq: s?.entry ?? m.entry, ...place(m), ...(s?.conditions ? { conditions: s.conditions } : {}) }, m.meter);
+    }
+  }
+  return { interval, start, config, network, orders, meterOf };
+}
+
+/**
+ * The body of market.clear: what the clearing of a book gives. The trades themselves are
+ * leaves of a Merkle tree (RFC 9162 hashing of their canonical JSON) whose root is in the
+ * body, so an entry stays small whatever the book, and each trade can be proved.
+ */
+export interface ClearingBody {
+  interval: string;
+  mode: MarketConfigRow['mode'];
+  mechanism: MarketConfigRow['mechanism'];
+  path: string;
+  orders: number;
+  priceMicroPerKwh: number | null;
+  volumeWh: number;
+  feesMicro: number;
+  surplusMicro: number;
+  trades: number;
+  tradesRoot: string;
+}
+
+export function tradeRecords(book: Book, c: BookClearing): TradeRecord[] {
+  return c.trades.map((t) => ({
+    buy: t.buyId, sell: t.sellId, buyer: book.meterOf.get(t.buyId)!, seller: book.meterOf.get(t.sellId)!, wh: t.quantityWh, price: t.buyerPriceMicroPerKwh,
+    sellerPrice: t.sellerPriceMicroPerKwh, fee: t.feeMicroPerKwh, amount: t.amountMicro, proceeds: t.proceedsMicro, feeAmount: t.feeAmountMicro,
+  }));
+}
+
+/** tradesTree is the Merkle tree of the trade records, in clearing order. */
+export function tradesTree(records: readonly TradeRecord[]): MemoryTree {
+  const tree = new MemoryTree();
+  for (const r of records) tree.appendLeaf(leafHash(utf8(canonicalJson(r))));
+  return tree;
+}
+
+/** clearAt clears the book of an interval as the state machine does. */
+export function clearAt(state: State, start: number): { book: Book; clearing: BookClearing; records: TradeRecord[]; body: ClearingBody } {
+  const book = bookFor(state, start);
+  const c = clearBook(book.orders, book.network, book.config.mechanism, book.config.kPpm);
+  const records = tradeRecords(book, c);
+  const body: ClearingBody = {
+    interval: book.interval, mode: book.config.mode, mechanism: c.mechanism, path: c.path, orders: book.orders.length, priceMicroPerKwh: c.priceMicroPerKwh,
+    volumeWh: c.volumeWh, feesMicro: c.feesMicro, surplusMicro: c.surplusMicro, trades: records.length, tradesRoot: toHex(tradesTree(records).root()),
+  };
+  return { book, clearing: c, records, body };
+}

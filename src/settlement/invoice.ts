@@ -1,0 +1,196 @@
+import { community } from '../community/tables.ts';
+import { OpenlecError } from '../errors.ts';
+import { type MarketConfigRow, marketConfig, type ClearingRow } from '../market/tables.ts';
+import type { MeterRow } from '../metering/meter-register.ts';
+import { findReadings } from '../metering/readings.ts';
+import type { State } from '../state/tables.ts';
+import { addDays, costMicro, dayIntervals, formatInstant, localDay } from '../units/index.ts';
+
+/**
+ * Settlement and monthly invoices. For every interval and meter, traded volumes are
+ * reconciled with the metered value:
+ * - a buyer's import beyond its peer purchases comes from the residual supplier at the
+ *   retail price; peer energy it bought but did not take is sold to the grid at the
+ *   feed-in price;
+ * - a seller's export beyond its peer sales is sold to the grid at the feed-in price; a
+ *   shortfall against its sales is bought from the supplier at the retail price.
+ * Peer amounts are those of the recorded trades; supplier and grid energy is summed per
+ * price over the month and priced once. A meter-interval without a metered value is not
+ * billed for supplier or grid energy and is counted as missing: bills rest on metered
+ * values only.
+ */
+export const LINE_KINDS = ['peer-purchase', 'network-fee', 'supplier-purchase', 'peer-sale', 'grid-sale'] as const;
+export type LineKind = (typeof LINE_KINDS)[number];
+const CREDITS = new Set<LineKind>(['peer-sale', 'grid-sale']);
+
+export interface InvoiceLine {
+  readonly kind: LineKind;
+  readonly wh: number;
+  /** Price per kWh for supplier and grid lines; null for peer lines (each trade has its own price). */
+  readonly priceMicroPerKwh: number | null;
+  /** Always >= 0: a charge for purchases and fees, a credit for sales. */
+  readonly amountMicro: number;
+  readonly credit: boolean;
+}
+
+export interface Invoice {
+  readonly month: string;
+  readonly participant: string;
+  readonly meters: string[];
+  readonly lines: InvoiceLine[];
+  readonly chargesMicro: number;
+  readonly creditsMicro: number;
+  /** What the member owes: charges minus credits (negative when it is owed money). */
+  readonly totalMicro: number;
+  /** The same metered energy with the supplier alone: import at retail minus export at feed-in. */
+  readonly withoutCommunityMicro: number;
+  readonly savingsMicro: number;
+  readonly missingIntervals: number;
+}
+
+export interface MonthSettlement {
+  readonly month: string;
+  readonly invoices: Invoice[];
+  readonly totals: {
+    readonly peerWh: number;
+    readonly peerPaidMicro: number;
+    readonly peerProceedsMicro: number;
+    readonly feesMicro: number;
+    readonly surplusMicro: number;
+    readonly supplierMicro: number;
+    readonly gridMicro: number;
+    readonly chargesMicro: number;
+    readonly creditsMicro: number;
+  };
+}
+
+/** The starts of the intervals of a local month. */
+export function monthIntervals(month: string, timeZone: string, minutes: 15 | 30 | 60): { date: string; starts: number[] }[] {
+  if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(month)) throw new OpenlecError('E_BAD_MONTH', `month: "${month}" is not YYYY-MM`, { field: 'month' });
+  const days: { date: string; starts: number[] }[] = [];
+  for (let d = `${month}-01`; d.startsWith(month); d = addDays(d, 1)) days.push({ date: d, starts: dayIntervals(localDay(d, timeZone), minutes) });
+  return days;
+}
+
+class Account {
+  readonly peer = { boughtWh: 0, paid: 0, fees: 0, soldWh: 0, proceeds: 0 };
+  /** Wh per price, so each price is applied once per month. */
+  readonly supplier = new Map<number, number>();
+  readonly grid = new Map<number, number>();
+  readonly without = { retail: new Map<number, number>(), feedIn: new Map<number, number>() };
+  readonly meters = new Set<string>();
+  missing = 0;
+}
+
+function addTo(m: Map<number, number>, price: number, wh: number): void {
+  if (wh > 0) m.set(price, (m.get(price) ?? 0) + wh);
+}
+
+function priced(m: Map<number, number>): { price: number; wh: number; amount: number }[] {
+  return [...m].sort((a, b) => a[0] - b[0]).map(([price, wh]) => ({ price, wh, amount: costMicro(wh, price) }));
+}
+
+/** settleMonth computes every member's invoice for a local month (YYYY-MM) from the log. */
+export function settleMonth(state: State, month: string): MonthSettlement {
+  const c = community(state)!;
+  const days = monthIntervals(month, c.timeZone, c.intervalMinutes);
+  const first = days[0]!.starts[0]!;
+  const last = days[days.length - 1]!.starts.at(-1)!;
+  const clearings = new Map<string, ClearingRow>();
+  for (const r of state.rows('clearings') as IterableIterator<unknown> as IterableIterator<ClearingRow>) {
+    if (r.interval >= formatInstant(first) && r.interval <= formatInstant(last)) clearings.set(r.interval, r);
+  }
+  const meters = [...(state.rows('meters') as IterableIterator<unknown> as IterableIterator<MeterRow>)];
+  const accounts = new Map<string, Account>();
+  const account = (owner: string) => {
+    let a = accounts.get(owner);
+    if (!a) accounts.set(owner, (a = new Account()));
+    return a;
+  };
+  const ownerOf = new Map<string, string>();
+  for (const m of meters) {
+    ownerOf.set(`${m.meter}/${m.direction}`, m.owner);
+    account(m.owner).meters.add(m.meter);
+  }
+  let surplusMicro = 0;
+  const configs = new Map<string, MarketConfigRow>();
+  for (const { date, starts } of days) {
+    // Traded Wh per meter and direction in each interval of the day.
+    const traded = starts.map((start) => {
+      const iso = formatInstant(start);
+      const cfg = configs.get(iso) ?? marketConfig(state, iso);
+      if (!cfg) throw new OpenlecError('E_NO_MARKET', `no market is configured for ${iso}: no retail or feed-in price to bill with`, { field: 'month' });
+      configs.set(iso, cfg);
+      const t = new Map<string, number>();
+      const row = clearings.get(iso);
+      if (!row) return { cfg, t };
+      surplusMicro += row.surplusMicro;
+      for (const tr of row.trades) {
+        const buyer = account(ownerOf.get(`${tr.buyer}/import`)!);
+        buyer.peer.boughtWh += tr.wh;
+        buyer.peer.paid += tr.amount;
+        buyer.peer.fees += tr.feeAmount;
+        const seller = account(ownerOf.get(`${tr.seller}/export`)!);
+        seller.peer.soldWh += tr.wh;
+        seller.peer.proceeds += tr.proceeds;
+        t.set(`${tr.buyer}/import`, (t.get(`${tr.buyer}/import`) ?? 0) + tr.wh);
+        t.set(`${tr.seller}/export`, (t.get(`${tr.seller}/export`) ?? 0) + tr.wh);
+      }
+      return { cfg, t };
+    });
+    for (const m of meters) {
+      const key = `${m.meter}/${m.direction}`;
+      const a = account(m.owner);
+      const values = findReadings(state, m.meter, m.direction, date)?.values;
+      starts.forEach((_, k) => {
+        const metered = values?.[k];
+        if (metered === null || metered === undefined) {
+          a.missing++;
+          return;
+        }
+        const { cfg, t } = traded[k]!;
+        const tr = t.get(key) ?? 0;
+        const retail = cfg.retailMicroPerKwh;
+        const feedIn = cfg.feedInMicroPerKwh;
+        if (m.direction === 'import') {
+          addTo(a.supplier, retail, metered - tr);
+          addTo(a.grid, feedIn, tr - metered);
+          addTo(a.without.retail, retail, metered);
+        } else {
+          addTo(a.grid, feedIn, metered - tr);
+          addTo(a.supplier, retail, tr - metered);
+          addTo(a.without.feedIn, feedIn, metered);
+        }
+      });
+    }
+  }
+  const totals = { peerWh: 0, peerPaidMicro: 0, peerProceedsMicro: 0, feesMicro: 0, surplusMicro, supplierMicro: 0, gridMicro: 0, chargesMicro: 0, creditsMicro: 0 };
+  const invoices = [...accounts].sort((x, y) => (x[0] < y[0] ? -1 : 1)).map(([participant, a]): Invoice => {
+    const lines: InvoiceLine[] = [];
+    const line = (kind: LineKind, wh: number, price: number | null, amountMicro: number) => {
+      if (wh !== 0 || amountMicro !== 0) lines.push({ kind, wh, priceMicroPerKwh: price, amountMicro, credit: CREDITS.has(kind) });
+    };
+    line('peer-purchase', a.peer.boughtWh, null, a.peer.paid);
+    line('network-fee', a.peer.boughtWh, null, a.peer.fees);
+    for (const p of priced(a.supplier)) line('supplier-purchase', p.wh, p.price, p.amount);
+    line('peer-sale', a.peer.soldWh, null, a.peer.proceeds);
+    for (const p of priced(a.grid)) line('grid-sale', p.wh, p.price, p.amount);
+    const chargesMicro = lines.filter((l) => !l.credit).reduce((s, l) => s + l.amountMicro, 0);
+    const creditsMicro = lines.filter((l) => l.credit).reduce((s, l) => s + l.amountMicro, 0);
+    const withoutCommunityMicro = priced(a.without.retail).reduce((s, p) => s + p.amount, 0) - priced(a.without.feedIn).reduce((s, p) => s + p.amount, 0);
+    totals.peerWh += a.peer.boughtWh;
+    totals.peerPaidMicro += a.peer.paid;
+    totals.peerProceedsMicro += a.peer.proceeds;
+    totals.feesMicro += a.peer.fees;
+    totals.supplierMicro += lines.filter((l) => l.kind === 'supplier-purchase').reduce((s, l) => s + l.amountMicro, 0);
+    totals.gridMicro += lines.filter((l) => l.kind === 'grid-sale').reduce((s, l) => s + l.amountMicro, 0);
+    totals.chargesMicro += chargesMicro;
+    totals.creditsMicro += creditsMicro;
+    const totalMicro = chargesMicro - creditsMicro;
+    return {
+      month, participant, meters: [...a.meters].sort(), lines, chargesMicro, creditsMicro, totalMicro, withoutCommunityMicro,
+      savingsMicro: withoutCommunityMicro - totalMicro, missingIntervals: a.missing,
+    };
+  });
+  return { month, invoices, totals };
+}
