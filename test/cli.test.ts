@@ -98,7 +98,9 @@ describe('openlec CLI: meter data and allocation', () => {
     assert.equal(demo.code, 0, demo.stderr);
     assert.match(demo.stdout, /49 transaction\(s\) appended/);
     assert.match(demo.stdout, /allocation \d{4}-\d{2} \(prorata\) recorded as entry 67/);
-    assert.match(demo.stdout, /ok: 68 entries replayed/);
+    // 68 entries of setup, meter data and allocation; 4 market rules; 7 days of 48 ex-post clearings.
+    assert.match(demo.stdout, /ok: 408 entries replayed/);
+    assert.match(demo.stdout, /cleared 48 intervals ex-post/);
     const db = join(dir, 'demo.db');
     assert.match(JSON.parse(readFileSync(join(dir, 'member-01.proof.json'), 'utf8')).transaction, /"type":"participant.register"/);
 
@@ -124,5 +126,40 @@ describe('openlec CLI: meter data and allocation', () => {
     assert.equal(readFileSync(r.files.coefficientsFr, 'utf8'), readFileSync(join(dir, `allocation-${month}`, `coefficients-fr-${month}.csv`), 'utf8'));
     const verified = await openlec('verify', '--db', db, '--json');
     assert.equal(JSON.parse(verified.stdout).rows.allocations, 1);
+    assert.equal(JSON.parse(verified.stdout).rows.clearings, 336);
+  });
+
+  test('market book, market clear and invoice from the command line', async () => {
+    const dir = join(tempDb(), '..', 'demo');
+    assert.equal((await openlec('demo', '--dir', dir)).code, 0);
+    const db = join(dir, 'demo.db');
+    const log = JSON.parse((await openlec('log', '--db', db, '--json', '--from', '100', '--limit', '1')).stdout);
+    const noon = log.entries[0].body.interval as string;
+    assert.match(noon, /T\d\d:\d\d:00Z$/);
+    const book = await openlec('market', 'book', '--db', db, '--interval', noon, '--json');
+    assert.equal(book.code, 0, book.stderr);
+    const b = JSON.parse(book.stdout);
+    assert.equal(b.mode, 'ex-post');
+    assert.equal(b.cleared, 100);
+    const chart = await openlec('market', 'book', '--db', db, '--interval', noon);
+    assert.match(chart.stdout, /price\/kWh  demand/);
+    const again = await openlec('market', 'clear', '--db', db, '--interval', noon, '--signer', join(dir, 'keys', 'operator.key'));
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /is already cleared \[E_BOOK_CLEARED, field body.interval\]/);
+    const misaligned = await openlec('market', 'book', '--db', db, '--interval', noon.replace(':00:00Z', ':10:00Z').replace(':30:00Z', ':10:00Z'));
+    assert.match(misaligned.stderr, /not the start of a 30-minute interval \[E_INTERVAL_ALIGN, field interval\]/);
+
+    const month = noon.slice(0, 7);
+    const json = JSON.parse((await openlec('invoice', '--db', db, '--month', month, '--json')).stdout);
+    const t = json.totals;
+    assert.ok(t.peerWh > 0);
+    assert.equal(t.chargesMicro - t.creditsMicro, t.feesMicro + t.surplusMicro + t.supplierMicro - t.gridMicro);
+    const csv = (await openlec('invoice', '--db', db, '--month', month, '--csv')).stdout.trim().split('\n');
+    assert.equal(csv[0], 'participant;month;kind;wh;priceMicroPerKwh;amountMicro;credit');
+    const totals = csv.filter((l) => l.split(';')[2] === 'total').map((l) => Number(l.split(';')[5]));
+    assert.equal(totals.reduce((a, x) => a + x, 0), t.chargesMicro - t.creditsMicro);
+    const unknown = await openlec('invoice', '--db', db, '--month', month, '--participant', 'nobody');
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /field participant/);
   });
 });

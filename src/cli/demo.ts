@@ -9,6 +9,7 @@ import { formatInstant } from '../units/index.ts';
 import { writeFileSync } from 'node:fs';
 import { allocateMonth, printAllocation } from './allocate.ts';
 import { checkProofFile, entryProof, init, printVerify, verifyDb, writeJson } from './commands.ts';
+import { invoices, marketClear, printClear, printInvoices } from './market.ts';
 import { importMeterData, printImport } from './meter.ts';
 import { addDays, dayIntervals, localDateOf, localDay } from '../units/index.ts';
 
@@ -47,6 +48,47 @@ async function demoMeterData(dir: string, db: string): Promise<string> {
     const month = days[6]!.slice(0, 7);
     lines.push(printAllocation(await allocateMonth({ db, month, signer: join(dir, 'keys', 'operator.key'), out: join(dir, `allocation-${month}`) })));
   }
+  lines.push(await demoMarket(dir, db, days));
+  return lines.join('\n');
+}
+
+/**
+ * demoMarket runs the community's market ex-post on the metered week: the operator sets
+ * the rules once (uniform price, feed-in 0.06 and retail 0.20 EUR/kWh), the DSO its fees,
+ * two members their standing prices; then every read interval is cleared and the month
+ * is invoiced.
+ */
+async function demoMarket(dir: string, db: string, days: string[]): Promise<string> {
+  const keys = join(dir, 'keys');
+  const ledger = SqliteLedger.open(db);
+  try {
+    if (ledger.state.count('market_config') === 0) {
+      const c = community(ledger.state)!;
+      const now = () => formatInstant(Math.floor(Date.now() / 1000) * 1000);
+      const signerFor = (key: KeyPair) => new Signer(key, c.id, participant(ledger.state, encodeKey(key.publicKey))?.nonce ?? 0, now);
+      const from = formatInstant(localDay(days[0]!, c.timeZone).startMs);
+      const [m1, m4] = [`${MEMBERS[0]}`, `${MEMBERS[3]}`].map((m) => signerFor(readKeyFile(join(keys, `${m}.key`))));
+      await ledger.submitAtomic([
+        signerFor(readKeyFile(join(keys, 'operator.key'))).sign('market.configure', { from, mode: 'ex-post', mechanism: 'uniform', gateClosureMinutes: 60, feedInMicroPerKwh: 60_000, retailMicroPerKwh: 200_000 }),
+        signerFor(readKeyFile(join(keys, 'dso.key'))).sign('tariff.set', { from, feesMicroPerKwh: { local: 0, feeder: 10_000, substation: 20_000, beyond: 40_000 } }),
+        m1!.sign('order.standing', { side: 'buy', meter: '12345678900001', fromDate: days[0], toDate: addDays(days[0]!, 365), window: { start: '10:00', end: '16:00' }, quantityWh: null, limitMicroPerKwh: 150_000 }),
+        m4!.sign('order.standing', { side: 'buy', meter: '12345678900004', fromDate: days[0], toDate: addDays(days[0]!, 365), quantityWh: 200, limitMicroPerKwh: 120_000 }),
+      ]);
+    }
+  } finally {
+    await ledger.close();
+  }
+  const lines: string[] = [];
+  let lastDay: Awaited<ReturnType<typeof marketClear>> = [];
+  for (const day of days) {
+    const r = await marketClear({ db, day, signer: join(keys, 'operator.key') });
+    if (r.length > 0) lines.push(`${day}: cleared ${r.length} intervals ex-post, ${(r.reduce((s, x) => s + x.volumeWh, 0) / 1000).toFixed(1)} kWh between neighbours`);
+    lastDay = r;
+  }
+  const last = days[6]!;
+  if (lastDay.length > 0) lines.push('', `market of ${last}: ${printClear(lastDay)}`);
+  lines.push('', printInvoices(invoices({ db, month: last.slice(0, 7), participant: encodeKey(readKeyFile(join(keys, `${MEMBERS[0]}.key`)).publicKey) })));
+  lines.push(`all invoices: openlec invoice --db ${db} --month ${last.slice(0, 7)}; a book: openlec market book --db ${db} --interval <ISO>`);
   return lines.join('\n');
 }
 

@@ -5,6 +5,7 @@ import {
 import { defaultKeyPath } from './commands.ts';
 import { allocateMonth, printAllocation } from './allocate.ts';
 import { demo } from './demo.ts';
+import { invoices, invoicesCsv, marketBook, marketClear, printBook, printClear, printInvoices } from './market.ts';
 import { chartCurve, FORMATS, importMeterData, meterCurve, printImport } from './meter.ts';
 import { reportError } from './output.ts';
 import { readKeyFile } from '../node/key-file.ts';
@@ -145,6 +146,40 @@ export function buildProgram(): Command {
     .action(async (o) => {
       const r = await allocateMonth(o);
       o.json ? printJson(r) : print(printAllocation(r));
+    });
+
+  const market = program.command('market').description('the local market: books and clearings');
+  market.command('book')
+    .description("an interval's book as it would clear now: orders (explicit, standing, or metered ex-post) and the supply and demand curves")
+    .requiredOption('--db <path>', 'log database')
+    .requiredOption('--interval <iso>', 'interval start, e.g. 2026-06-01T10:00:00Z')
+    .option('--json', 'print JSON')
+    .action((o) => {
+      const b = marketBook(o);
+      o.json ? printJson(b) : print(printBook(b));
+    });
+  market.command('clear')
+    .description('clear an interval (or every open interval of a local day) and record it as market.clear, recomputed by verify')
+    .requiredOption('--db <path>', 'log database')
+    .option('--interval <iso>', 'interval start')
+    .option('--day <date>', 'every interval of a local day not yet cleared, YYYY-MM-DD')
+    .option('--signer <file>', 'operator key file (default: beside the database)')
+    .option('--json', 'print JSON')
+    .action(async (o) => {
+      const r = await marketClear(o);
+      o.json ? printJson(r.map(({ orders: _orders, ...x }) => x)) : print(printClear(r));
+    });
+
+  program.command('invoice')
+    .description("monthly invoices on metered values: peer purchases and sales, network fees, supplier and grid energy")
+    .requiredOption('--db <path>', 'log database')
+    .requiredOption('--month <YYYY-MM>', 'local calendar month')
+    .option('--participant <key>', "one participant's invoice")
+    .option('--json', 'print JSON (exact micro-units)')
+    .option('--csv', 'print CSV (exact micro-units)')
+    .action((o) => {
+      const s = invoices(o);
+      o.json ? printJson(s) : o.csv ? process.stdout.write(invoicesCsv(s)) : print(printInvoices(s));
     });
 
   program.command('demo')

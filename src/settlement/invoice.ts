@@ -17,7 +17,8 @@ import { addDays, costMicro, dayIntervals, formatInstant, localDay } from '../un
  * Peer amounts are those of the recorded trades; supplier and grid energy is summed per
  * price over the month and priced once. A meter-interval without a metered value is not
  * billed for supplier or grid energy and is counted as missing: bills rest on metered
- * values only.
+ * values only. Intervals before the first market.configure have no prices and are not
+ * billed by openlec (counted in `unpricedIntervals`).
  */
 export const LINE_KINDS = ['peer-purchase', 'network-fee', 'supplier-purchase', 'peer-sale', 'grid-sale'] as const;
 export type LineKind = (typeof LINE_KINDS)[number];
@@ -50,6 +51,8 @@ export interface Invoice {
 
 export interface MonthSettlement {
   readonly month: string;
+  /** Intervals of the month before the market's first rules: not billed. */
+  readonly unpricedIntervals: number;
   readonly invoices: Invoice[];
   readonly totals: {
     readonly peerWh: number;
@@ -113,15 +116,19 @@ export function settleMonth(state: State, month: string): MonthSettlement {
     account(m.owner).meters.add(m.meter);
   }
   let surplusMicro = 0;
+  let unpriced = 0;
   const configs = new Map<string, MarketConfigRow>();
   for (const { date, starts } of days) {
     // Traded Wh per meter and direction in each interval of the day.
     const traded = starts.map((start) => {
       const iso = formatInstant(start);
       const cfg = configs.get(iso) ?? marketConfig(state, iso);
-      if (!cfg) throw new OpenlecError('E_NO_MARKET', `no market is configured for ${iso}: no retail or feed-in price to bill with`, { field: 'month' });
-      configs.set(iso, cfg);
       const t = new Map<string, number>();
+      if (!cfg) {
+        unpriced++;
+        return { cfg, t };
+      }
+      configs.set(iso, cfg);
       const row = clearings.get(iso);
       if (!row) return { cfg, t };
       surplusMicro += row.surplusMicro;
@@ -143,12 +150,13 @@ export function settleMonth(state: State, month: string): MonthSettlement {
       const a = account(m.owner);
       const values = findReadings(state, m.meter, m.direction, date)?.values;
       starts.forEach((_, k) => {
+        const { cfg, t } = traded[k]!;
+        if (!cfg) return;
         const metered = values?.[k];
         if (metered === null || metered === undefined) {
           a.missing++;
           return;
         }
-        const { cfg, t } = traded[k]!;
         const tr = t.get(key) ?? 0;
         const retail = cfg.retailMicroPerKwh;
         const feedIn = cfg.feedInMicroPerKwh;
@@ -192,5 +200,8 @@ export function settleMonth(state: State, month: string): MonthSettlement {
       savingsMicro: withoutCommunityMicro - totalMicro, missingIntervals: a.missing,
     };
   });
-  return { month, invoices, totals };
+  if (unpriced === days.reduce((n, d) => n + d.starts.length, 0)) {
+    throw new OpenlecError('E_NO_MARKET', `no market is configured in ${month}: no retail or feed-in price to bill with (market.configure)`, { field: 'month' });
+  }
+  return { month, invoices, totals, unpricedIntervals: unpriced };
 }
