@@ -57,6 +57,11 @@ function hasConditions(o: Order): boolean {
 
 /** clearFlat runs a mechanism on the book with every bid lowered by the one fee, then adds the fee back to the buyers. */
 function clearFlat(orders: readonly Order[], fee: number, mechanism: Mechanism, kPpm: number): Clearing {
+  const rule = mechanism === 'midpoint' ? 'midpoint' : 'uniform';
+  if (fee === 0 && mechanism !== 'mcafee' && mechanism !== 'continuous') {
+    const { bids, asks } = sortBook(orders);
+    return price(walkCurves(bids, asks), rule, kPpm);
+  }
   const byId = new Map<string, Order>();
   const adjusted = orders.map((o) => {
     byId.set(o.id, o);
@@ -67,7 +72,7 @@ function clearFlat(orders: readonly Order[], fee: number, mechanism: Mechanism, 
   else if (mechanism === 'continuous') c = clearContinuous(adjusted);
   else {
     const { bids, asks } = sortBook(adjusted);
-    return price(walkCurves(bids, asks).map((m) => ({ ...m, bid: byId.get(m.bid.id)!, fee })), mechanism === 'midpoint' ? 'midpoint' : 'uniform', kPpm);
+    return price(walkCurves(bids, asks).map((m) => ({ ...m, bid: byId.get(m.bid.id)!, fee })), rule, kPpm);
   }
   if (fee === 0) return c;
   return clearing(

@@ -79,27 +79,39 @@ export function flowMatch(orders: readonly Order[], network: Network): Match[] {
   return decompose(network, askCurves, bidCurves, (v) => (v === 0 ? 0 : g.cap[upArc[v]! ^ 1]!), (v) => (v === 0 ? 0 : g.cap[downArc[v]! ^ 1]!), (v) => g.cap[turnArc[v]! ^ 1]!);
 }
 
-/** A curve: the orders of one side at one node, in priority order, and how much of it is taken. */
+/**
+ * A curve: the orders of one side at one node, in priority order, and how much of it is
+ * taken. Consecutive orders at one price form one step, so a node's curve costs one
+ * augmentation per price level, not per order.
+ */
 class Curve {
   readonly orders: Order[] = [];
   readonly cum: number[] = [0];
+  private readonly stepPrice: number[] = [];
+  private readonly stepCum: number[] = [0];
   filled = 0;
   private step = 0;
 
   add(o: Order): void {
     this.orders.push(o);
-    this.cum.push(this.cum[this.cum.length - 1]! + o.quantityWh);
+    const total = this.cum[this.cum.length - 1]! + o.quantityWh;
+    this.cum.push(total);
+    if (this.stepPrice.length > 0 && this.stepPrice[this.stepPrice.length - 1] === o.limitMicroPerKwh) this.stepCum[this.stepCum.length - 1] = total;
+    else {
+      this.stepPrice.push(o.limitMicroPerKwh);
+      this.stepCum.push(total);
+    }
   }
 
   /** setArcs sets the forward arc to the next step and its reverse to the last taken step; sign is +1 for asks, -1 for bids. */
   setArcs(g: Graph, arc: number, sign: 1 | -1): void {
-    const { cum, orders } = this;
+    const { stepCum: cum, stepPrice: price } = this;
     while (this.step > 0 && cum[this.step]! > this.filled) this.step--;
-    while (this.step < orders.length && cum[this.step + 1]! <= this.filled) this.step++;
+    while (this.step < price.length && cum[this.step + 1]! <= this.filled) this.step++;
     const k = this.step;
-    if (k < orders.length) {
+    if (k < price.length) {
       g.cap[arc] = cum[k + 1]! - this.filled;
-      g.cost[arc] = sign * orders[k]!.limitMicroPerKwh;
+      g.cost[arc] = sign * price[k]!;
     } else {
       g.cap[arc] = 0;
       g.cost[arc] = 0;
@@ -107,7 +119,7 @@ class Curve {
     const back = this.filled > cum[k]! ? k : k - 1;
     if (back >= 0 && this.filled > 0) {
       g.cap[arc ^ 1] = this.filled - cum[back]!;
-      g.cost[arc ^ 1] = -sign * orders[back]!.limitMicroPerKwh;
+      g.cost[arc ^ 1] = -sign * price[back]!;
     } else {
       g.cap[arc ^ 1] = 0;
       g.cost[arc ^ 1] = 0;

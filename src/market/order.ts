@@ -63,12 +63,59 @@ export interface Clearing {
   readonly surplusMicro: number;
 }
 
-/** Bids: highest price first; asks: lowest first; then time priority, then id. Deterministic. */
+const SHIFT = 2 ** 22;
+const MAX_KEYED_PRICE = 2 ** 30;
+
+function tie(a: Order, b: Order): number {
+  return a.seq - b.seq || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+/**
+ * Bids: highest price first; asks: lowest first; then time priority, then id. Deterministic.
+ * Books of up to 4 million orders with prices in [0, 2^30) sort as Float64Array keys
+ * (price * 2^22 + time rank), a native numeric sort about ten times faster than sorting
+ * objects with a comparator; other books take the comparator.
+ */
 export function sortBook(orders: readonly Order[]): { bids: Order[]; asks: Order[] } {
-  const tie = (a: Order, b: Order) => a.seq - b.seq || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-  const bids = orders.filter((o) => o.side === 'buy' && o.quantityWh > 0).sort((a, b) => b.limitMicroPerKwh - a.limitMicroPerKwh || tie(a, b));
-  const asks = orders.filter((o) => o.side === 'sell' && o.quantityWh > 0).sort((a, b) => a.limitMicroPerKwh - b.limitMicroPerKwh || tie(a, b));
-  return { bids, asks };
+  let ranked = orders;
+  for (let i = 1; i < orders.length; i++) {
+    if (tie(orders[i - 1]!, orders[i]!) > 0) {
+      ranked = [...orders].sort(tie);
+      break;
+    }
+  }
+  const n = ranked.length;
+  let nb = 0;
+  let keyed = n < SHIFT;
+  for (const o of ranked) {
+    if (o.side === 'buy') nb++;
+    if (!(o.limitMicroPerKwh >= 0 && o.limitMicroPerKwh < MAX_KEYED_PRICE && Number.isInteger(o.limitMicroPerKwh))) keyed = false;
+  }
+  if (!keyed) {
+    const bids = ranked.filter((o) => o.side === 'buy' && o.quantityWh > 0).sort((a, b) => b.limitMicroPerKwh - a.limitMicroPerKwh || tie(a, b));
+    const asks = ranked.filter((o) => o.side === 'sell' && o.quantityWh > 0).sort((a, b) => a.limitMicroPerKwh - b.limitMicroPerKwh || tie(a, b));
+    return { bids, asks };
+  }
+  const bidKeys = new Float64Array(nb);
+  const askKeys = new Float64Array(n - nb);
+  let b = 0;
+  let a = 0;
+  for (let i = 0; i < n; i++) {
+    const o = ranked[i]!;
+    if (o.side === 'buy') bidKeys[b++] = o.quantityWh > 0 ? (MAX_KEYED_PRICE - 1 - o.limitMicroPerKwh) * SHIFT + i : Infinity;
+    else askKeys[a++] = o.quantityWh > 0 ? o.limitMicroPerKwh * SHIFT + i : Infinity;
+  }
+  bidKeys.sort();
+  askKeys.sort();
+  const decode = (keys: Float64Array) => {
+    const out: Order[] = [];
+    for (const k of keys) {
+      if (k === Infinity) break;
+      out.push(ranked[k % SHIFT]!);
+    }
+    return out;
+  };
+  return { bids: decode(bidKeys), asks: decode(askKeys) };
 }
 
 /** A step of the greedy walk: a bid and an ask matched for `quantityWh`. */
