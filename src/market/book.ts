@@ -10,7 +10,7 @@ import { type BookClearing, clearBook } from './clear-book.ts';
 import { Network, NO_FEES } from './network.ts';
 import { gateClosure } from './orders.ts';
 import type { Order } from './order.ts';
-import { type MarketConfigRow, marketConfig, type OrderRow, type StandingOrderRow, tariff, type TradeRecord } from './tables.ts';
+import { type ClearingSummary, type MarketConfigRow, marketConfig, type OrderRow, type StandingOrderRow, tariff, type TradeRecord } from './tables.ts';
 
 /** A book ready to clear: the rules in force, the network of the interval and the orders, each with its meter. */
 export interface Book {
@@ -114,16 +114,7 @@ export function bookFor(state: State, start: number): Book {
  * leaves of a Merkle tree (RFC 9162 hashing of their canonical JSON) whose root is in the
  * body, so an entry stays small whatever the book, and each trade can be proved.
  */
-export interface ClearingBody {
-  interval: string;
-  mode: MarketConfigRow['mode'];
-  mechanism: MarketConfigRow['mechanism'];
-  path: string;
-  orders: number;
-  priceMicroPerKwh: number | null;
-  volumeWh: number;
-  feesMicro: number;
-  surplusMicro: number;
+export interface ClearingBody extends ClearingSummary {
   trades: number;
   tradesRoot: string;
 }

@@ -91,6 +91,15 @@ export const orderPlace = defineTx({
   },
 });
 
+/** ownOrder finds an order (or standing order) of the actor, or throws naming why not. */
+function ownOrder<R extends { owner: string }>(state: State, table: 'orders' | 'standing_orders', id: string, actor: string): R {
+  const label = table === 'orders' ? 'order' : 'standing order';
+  const o = state.get(table, id) as R | undefined;
+  if (!o) throw new OpenlecError('E_UNKNOWN_ORDER', `${label} ${id} does not exist`, { field: 'body.order' });
+  if (o.owner !== actor) throw new OpenlecError('E_ORDER_OWNER', `${label} ${id} belongs to another participant`, { field: 'body.order' });
+  return o;
+}
+
 /** order.cancel withdraws an open order of the actor before its gate closes. */
 export const orderCancel = defineTx({
   type: 'order.cancel',
@@ -98,9 +107,7 @@ export const orderCancel = defineTx({
   tables: [ORDERS_TABLE],
   body: z.strictObject({ order: z.string().regex(/^o\d+$/, 'must be an order id such as o42') }),
   apply({ state, tx }, body) {
-    const o = state.get('orders', body.order) as OrderRow | undefined;
-    if (!o) throw new OpenlecError('E_UNKNOWN_ORDER', `order ${body.order} does not exist`, { field: 'body.order' });
-    if (o.owner !== tx.actor) throw new OpenlecError('E_ORDER_OWNER', `order ${body.order} belongs to another participant`, { field: 'body.order' });
+    const o = ownOrder<OrderRow>(state, 'orders', body.order, tx.actor);
     if (o.status !== 'open') throw new OpenlecError('E_ORDER_STATUS', `order ${body.order} is already ${o.status}`, { field: 'body.order' });
     openBook(state, parseInstant(o.interval), parseInstant(tx.issuedAt), 'body.order');
     state.put('orders', { ...o, status: 'cancelled' } as unknown as Row);
@@ -154,9 +161,7 @@ export const standingCancel = defineTx({
   tables: [STANDING_ORDERS_TABLE],
   body: z.strictObject({ order: z.string().regex(/^s\d+$/, 'must be a standing order id such as s42') }),
   apply({ state, tx }, body) {
-    const s = state.get('standing_orders', body.order) as StandingOrderRow | undefined;
-    if (!s) throw new OpenlecError('E_UNKNOWN_ORDER', `standing order ${body.order} does not exist`, { field: 'body.order' });
-    if (s.owner !== tx.actor) throw new OpenlecError('E_ORDER_OWNER', `standing order ${body.order} belongs to another participant`, { field: 'body.order' });
+    const s = ownOrder<StandingOrderRow>(state, 'standing_orders', body.order, tx.actor);
     if (s.cancelledAt !== null) throw new OpenlecError('E_ORDER_STATUS', `standing order ${body.order} was cancelled at ${s.cancelledAt}`, { field: 'body.order' });
     state.put('standing_orders', { ...s, cancelledAt: tx.issuedAt } as unknown as Row);
   },

@@ -114,8 +114,8 @@ export interface TradeRecord {
   feeAmount: number;
 }
 
-export interface ClearingRow {
-  [column: string]: string | number | null | TradeRecord[];
+/** What a clearing gives, as recorded in market.clear and in the clearings projection. */
+export interface ClearingSummary {
   interval: string;
   mode: Mode;
   mechanism: Mechanism;
@@ -125,6 +125,10 @@ export interface ClearingRow {
   volumeWh: number;
   feesMicro: number;
   surplusMicro: number;
+}
+
+export interface ClearingRow extends ClearingSummary {
+  [column: string]: string | number | null | TradeRecord[];
   trades: TradeRecord[];
   entry: number;
 }
