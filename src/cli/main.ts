@@ -5,6 +5,7 @@ import {
 import { defaultKeyPath } from './commands.ts';
 import { allocateMonth, printAllocation } from './allocate.ts';
 import { demo } from './demo.ts';
+import { printSimulation, simulate } from './simulate.ts';
 import { invoices, invoicesCsv, marketBook, marketClear, printBook, printClear, printInvoices } from './market.ts';
 import { chartCurve, FORMATS, importMeterData, meterCurve, printImport } from './meter.ts';
 import { reportError } from './output.ts';
@@ -180,6 +181,19 @@ export function buildProgram(): Command {
     .action((o) => {
       const s = invoices(o);
       o.json ? printJson(s) : o.csv ? process.stdout.write(invoicesCsv(s)) : print(printInvoices(s));
+    });
+
+  program.command('simulate')
+    .description('simulate a community end to end on the real platform: a log that verify accepts, KPIs, intervals and an HTML report')
+    .argument('<scenario>', 'a built-in scenario (demo) or a YAML/JSON scenario file (docs/scenarios.md)')
+    .requiredOption('--out <dir>', 'output folder')
+    .option('--days <n>', 'days to simulate (default: the scenario\'s)', integer('--days'))
+    .option('--mechanism <m>', 'uniform, midpoint, mcafee or continuous')
+    .option('--seed <s>', 'seed', '1')
+    .option('--json', 'print the KPIs as JSON')
+    .action(async (scenario, o) => {
+      const r = await simulate({ ...o, scenario, showProgress: !o.json });
+      o.json ? printJson(r.kpis) : print(printSimulation(r));
     });
 
   program.command('demo')
