@@ -1,4 +1,6 @@
+import { community, participant } from './community/tables.ts';
 import { type Envelope, encodeKey, type KeyPair, type SignedTransaction, signTransaction, TX_VERSION } from './ledger/index.ts';
+import type { State } from './state/tables.ts';
 
 /**
  * Signer builds and signs transactions for one key, numbering nonces from `nonce`
@@ -8,6 +10,11 @@ export class Signer {
   readonly actor: string;
   constructor(readonly key: KeyPair, readonly community: string, public nonce = 0, private readonly now: () => string = () => new Date().toISOString()) {
     this.actor = encodeKey(key.publicKey);
+  }
+
+  /** forState signs for the log's community, continuing from the key's last nonce in it. */
+  static forState(state: State, key: KeyPair, now?: () => string): Signer {
+    return new Signer(key, community(state)!.id, participant(state, encodeKey(key.publicKey))?.nonce ?? 0, now);
   }
 
   sign<B>(type: string, body: B, issuedAt = this.now()): SignedTransaction<B> {

@@ -5,9 +5,8 @@ import { keySpecSchema } from '../allocation/allocation-run.ts';
 import { KEY_KINDS } from '../allocation/keys.ts';
 import { type KeySpec, type MonthInput, runMonth, toKey } from '../allocation/month.ts';
 import { Signer } from '../client.ts';
-import { community, participant } from '../community/tables.ts';
+import { community } from '../community/tables.ts';
 import { OpenlecError } from '../errors.ts';
-import { encodeKey } from '../ledger/index.ts';
 import type { MeterRow } from '../metering/meter-register.ts';
 import { readKeyFile } from '../node/key-file.ts';
 import { SqliteLedger } from '../store/sqlite-ledger.ts';
@@ -64,7 +63,7 @@ export async function allocateMonth(c: AllocateCommand) {
   try {
     const com = community(ledger.state);
     if (!com) throw new OpenlecError('E_NO_COMMUNITY', 'the log has no community yet', { field: 'db' });
-    const signer = new Signer(operator, com.id, participant(ledger.state, encodeKey(operator.publicKey))?.nonce ?? 0);
+    const signer = Signer.forState(ledger.state, operator);
     if ((spec.kind === 'full-dynamic' || (spec.kind === 'spain' && !spec.betasPpm)) && c.params) {
       // The file's days become allocation.shares, all or none, before the run reads them.
       const days = (readParams(c.params) as { days?: Record<string, Record<string, number[]>> }).days ?? {};

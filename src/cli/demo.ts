@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Signer } from '../client.ts';
-import { community, participant } from '../community/tables.ts';
+import { community } from '../community/tables.ts';
 import { encodeKey, type KeyPair, type SignedTransaction } from '../ledger/index.ts';
 import { generateKeyPair, readKeyFile, writeKeyFile } from '../node/key-file.ts';
 import { SqliteLedger } from '../store/sqlite-ledger.ts';
@@ -65,7 +65,7 @@ async function demoMarket(dir: string, db: string, days: string[]): Promise<stri
     if (ledger.state.count('market_config') === 0) {
       const c = community(ledger.state)!;
       const now = () => formatInstant(Math.floor(Date.now() / 1000) * 1000);
-      const signerFor = (key: KeyPair) => new Signer(key, c.id, participant(ledger.state, encodeKey(key.publicKey))?.nonce ?? 0, now);
+      const signerFor = (key: KeyPair) => Signer.forState(ledger.state, key, now);
       const from = formatInstant(localDay(days[0]!, c.timeZone).startMs);
       const [m1, m4] = [`${MEMBERS[0]}`, `${MEMBERS[3]}`].map((m) => signerFor(readKeyFile(join(keys, `${m}.key`))));
       await ledger.submitAtomic([
@@ -122,7 +122,7 @@ export async function demo(dir: string): Promise<string> {
   try {
     const c = community(ledger.state)!;
     const now = () => formatInstant(Math.floor(Date.now() / 1000) * 1000);
-    const signerFor = (key: KeyPair) => new Signer(key, c.id, participant(ledger.state, encodeKey(key.publicKey))?.nonce ?? 0, now);
+    const signerFor = (key: KeyPair) => Signer.forState(ledger.state, key, now);
     if (ledger.state.count('meters') === 0) {
       const operator = signerFor(operatorKey);
       const dsoKey = keyIn(join(dir, 'keys'), 'dso');

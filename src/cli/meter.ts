@@ -1,8 +1,7 @@
 import { createReadStream, statSync } from 'node:fs';
 import { Signer } from '../client.ts';
-import { community, participant } from '../community/tables.ts';
+import { community } from '../community/tables.ts';
 import { OpenlecError } from '../errors.ts';
-import { encodeKey } from '../ledger/index.ts';
 import { CSV_DEFAULTS, type CsvOptions, parseCsv } from '../metering/import/csv.ts';
 import { parseEnedis } from '../metering/import/enedis.ts';
 import { parseEspi } from '../metering/import/espi.ts';
@@ -80,7 +79,7 @@ export async function importMeterData(c: ImportCommand) {
     if (steps.errors.length > 0) throw importError(steps.errors);
     const days = toDays(steps.intervals(), com.timeZone, com.intervalMinutes);
     const plan = planImport(ledger.state, days, c.correct ? { reason: c.correct as Correction['reason'], ...(c.ref ? { ref: c.ref } : {}) } : undefined);
-    const signer = new Signer(key, com.id, participant(ledger.state, encodeKey(key.publicKey))?.nonce ?? 0);
+    const signer = Signer.forState(ledger.state, key);
     const entries = await ledger.submitAtomic(plan.txs.map((t) => signer.sign(t.type, t.body)));
     return {
       files: c.files.length,
