@@ -87,7 +87,7 @@ async function demoMarket(dir: string, db: string, days: string[]): Promise<stri
   }
   const last = days[6]!;
   if (lastDay.length > 0) lines.push('', `market of ${last}: ${printClear(lastDay)}`);
-  lines.push('', printInvoices(invoices({ db, month: last.slice(0, 7), participant: encodeKey(readKeyFile(join(keys, `${MEMBERS[0]}.key`)).publicKey) })));
+  lines.push('', printInvoices(await invoices({ db, month: last.slice(0, 7), participant: encodeKey(readKeyFile(join(keys, `${MEMBERS[0]}.key`)).publicKey) })));
   lines.push(`all invoices: openlec invoice --db ${db} --month ${last.slice(0, 7)}; a book: openlec market book --db ${db} --interval <ISO>`);
   return lines.join('\n');
 }

@@ -155,8 +155,8 @@ export function buildProgram(): Command {
     .requiredOption('--db <path>', 'log database')
     .requiredOption('--interval <iso>', 'interval start, e.g. 2026-06-01T10:00:00Z')
     .option('--json', 'print JSON')
-    .action((o) => {
-      const b = marketBook(o);
+    .action(async (o) => {
+      const b = await marketBook(o);
       o.json ? printJson(b) : print(printBook(b));
     });
   market.command('clear')
@@ -168,7 +168,7 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON')
     .action(async (o) => {
       const r = await marketClear(o);
-      o.json ? printJson(r.map(({ orders: _orders, ...x }) => x)) : print(printClear(r));
+      o.json ? printJson(r.map(({ book: _book, ...x }) => x)) : print(printClear(r));
     });
 
   program.command('invoice')
@@ -178,8 +178,8 @@ export function buildProgram(): Command {
     .option('--participant <key>', "one participant's invoice")
     .option('--json', 'print JSON (exact micro-units)')
     .option('--csv', 'print CSV (exact micro-units)')
-    .action((o) => {
-      const s = invoices(o);
+    .action(async (o) => {
+      const s = await invoices(o);
       o.json ? printJson(s) : o.csv ? process.stdout.write(invoicesCsv(s)) : print(printInvoices(s));
     });
 

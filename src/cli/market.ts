@@ -1,14 +1,13 @@
 import { Signer } from '../client.ts';
-import { community, participant } from '../community/tables.ts';
+import { community } from '../community/tables.ts';
 import { OpenlecError } from '../errors.ts';
-import { encodeKey } from '../ledger/index.ts';
 import { bookFor, clearAt } from '../market/book.ts';
 import type { ClearingRow } from '../market/tables.ts';
 import { readKeyFile } from '../node/key-file.ts';
 import { type Invoice, type MonthSettlement, settleMonth } from '../settlement/invoice.ts';
 import { SqliteLedger } from '../store/sqlite-ledger.ts';
 import { dayIntervals, formatDecimal, formatInstant, formatLocal, localDay, mulDivRound, parseIntervalStart } from '../units/index.ts';
-import { defaultKeyPath } from './commands.ts';
+import { defaultKeyPath, withLedger } from './commands.ts';
 import { progress, table } from './output.ts';
 
 const kwh = (wh: number) => formatDecimal(wh, 3);
@@ -18,8 +17,7 @@ const money = (micro: number) => formatDecimal(mulDivRound(micro, 1, 10_000), 2)
 
 /** bookView lists an interval's book as the state machine would clear it now. */
 export function marketBook(o: { db: string; interval: string }) {
-  const ledger = SqliteLedger.open(o.db);
-  try {
+  return withLedger(o.db, (ledger) => {
     const c = community(ledger.state)!;
     const start = parseIntervalStart(o.interval, c.intervalMinutes, 'interval');
     const book = bookFor(ledger.state, start);
@@ -29,9 +27,7 @@ export function marketBook(o: { db: string; interval: string }) {
       bounds: { feedInMicroPerKwh: book.config.feedInMicroPerKwh, retailMicroPerKwh: book.config.retailMicroPerKwh },
       orders: book.orders.map((x) => ({ id: x.id, side: x.side, quantityWh: x.quantityWh, limitMicroPerKwh: x.limitMicroPerKwh, meter: book.meterOf.get(x.id)!, node: book.network.ids[x.node ?? 0] || 'beyond', conditions: x.conditions ?? null })),
     };
-  } finally {
-    void ledger.close();
-  }
+  });
 }
 
 /**
@@ -39,11 +35,25 @@ export function marketBook(o: { db: string; interval: string }) {
  * level, cumulative Wh offered at or below it (asks) and bid at or above it (bids).
  */
 export function curveChart(orders: readonly { side: string; quantityWh: number; limitMicroPerKwh: number }[], width = 40): string[] {
-  const prices = [...new Set(orders.map((o) => o.limitMicroPerKwh))].sort((a, b) => b - a);
+  // Wh per price and side, then running sums: one pass over the orders, one over the prices.
+  const at = new Map<number, { buy: number; sell: number }>();
+  for (const o of orders) {
+    const v = at.get(o.limitMicroPerKwh) ?? { buy: 0, sell: 0 };
+    v[o.side === 'buy' ? 'buy' : 'sell'] += o.quantityWh;
+    at.set(o.limitMicroPerKwh, v);
+  }
+  const prices = [...at.keys()].sort((a, b) => b - a);
   if (prices.length === 0) return ['(empty book)'];
-  const supply = (p: number) => orders.filter((o) => o.side === 'sell' && o.limitMicroPerKwh <= p).reduce((s, o) => s + o.quantityWh, 0);
-  const demand = (p: number) => orders.filter((o) => o.side === 'buy' && o.limitMicroPerKwh >= p).reduce((s, o) => s + o.quantityWh, 0);
-  const peak = Math.max(1, ...prices.map((p) => Math.max(supply(p), demand(p))));
+  const demandAt = new Map<number, number>();
+  const supplyAt = new Map<number, number>();
+  let d = 0;
+  for (const p of prices) demandAt.set(p, (d += at.get(p)!.buy));
+  let s = 0;
+  for (const p of [...prices].reverse()) supplyAt.set(p, (s += at.get(p)!.sell));
+  const supply = (p: number) => supplyAt.get(p)!;
+  const demand = (p: number) => demandAt.get(p)!;
+  let peak = 1;
+  for (const p of prices) peak = Math.max(peak, supply(p), demand(p));
   const bar = (wh: number, ch: string) => ch.repeat(Math.round((wh / peak) * width)).padEnd(width);
   return [
     `${'price/kWh'.padStart(10)}  ${'demand (bids at or above)'.padEnd(width)}  supply (asks at or below)`,
@@ -51,7 +61,7 @@ export function curveChart(orders: readonly { side: string; quantityWh: number; 
   ];
 }
 
-export function printBook(b: ReturnType<typeof marketBook>): string {
+export function printBook(b: Awaited<ReturnType<typeof marketBook>>): string {
   return [
     `book of ${b.interval} (${b.local}), ${b.mode} ${b.mechanism}, prices bounded by [${perKwh(b.bounds.feedInMicroPerKwh)}, ${perKwh(b.bounds.retailMicroPerKwh)}]${b.cleared !== null ? `, cleared in entry ${b.cleared}` : ', open'}`,
     table(b.orders.map((x) => [x.id, x.side, kwh(x.quantityWh), perKwh(x.limitMicroPerKwh), x.meter, x.node, x.conditions ? JSON.stringify(x.conditions) : '']), ['order', 'side', 'kWh', 'limit/kWh', 'meter', 'node', 'conditions']),
@@ -80,21 +90,18 @@ export async function marketClear(o: ClearCommand) {
     const starts = o.interval
       ? [parseIntervalStart(o.interval, c.intervalMinutes, 'interval')]
       : dayIntervals(localDay(o.day!, c.timeZone), c.intervalMinutes).filter((s) => !ledger.state.get('clearings', formatInstant(s)));
-    const signer = new Signer(key, c.id, participant(ledger.state, encodeKey(key.publicKey))?.nonce ?? 0);
+    const signer = Signer.forState(ledger.state, key);
     const bar = progress('clearing');
     // Books of different intervals are independent: clear them all, then append all or none.
-    const results = starts.map((start, k) => {
+    const cleared = starts.map((start, k) => {
       const r = clearAt(ledger.state, start);
       bar.update(k + 1, starts.length);
-      return { ...r.body, local: formatLocal(start, c.timeZone), records: r.records, orders: r.book.orders };
+      return r;
     });
     bar.stop();
-    const entries = await ledger.submitAtomic(results.map((r) => signer.sign('market.clear', {
-      interval: r.interval, mode: r.mode, mechanism: r.mechanism, path: r.path, orders: r.orders.length, priceMicroPerKwh: r.priceMicroPerKwh,
-      volumeWh: r.volumeWh, feesMicro: r.feesMicro, surplusMicro: r.surplusMicro, trades: r.trades, tradesRoot: r.tradesRoot,
-    })));
+    const entries = await ledger.submitAtomic(cleared.map((r) => signer.sign('market.clear', r.body)));
     if (entries.length > 0) ledger.checkpoint(key);
-    return results.map((r, k) => ({ entry: entries[k]!, ...r }));
+    return cleared.map((r, k) => ({ entry: entries[k]!, ...r.body, local: formatLocal(r.book.start, c.timeZone), records: r.records, book: r.book.orders }));
   } finally {
     await ledger.close();
   }
@@ -109,7 +116,7 @@ export function printClear(rs: Awaited<ReturnType<typeof marketClear>>): string 
       `fees ${money(r.feesMicro)}, market surplus ${money(r.surplusMicro)}, trades root ${r.tradesRoot.slice(0, 16)}…`,
       table(r.records.map((t) => [t.buy, t.sell, kwh(t.wh), perKwh(t.price), perKwh(t.fee), money(t.amount + t.feeAmount), money(t.proceeds)]), ['buy', 'sell', 'kWh', 'price/kWh', 'fee/kWh', 'buyer pays', 'seller gets']),
       '',
-      ...curveChart(r.orders),
+      ...curveChart(r.book),
     ].join('\n');
   }
   const peak = Math.max(1, ...rs.map((r) => r.volumeWh));
@@ -120,18 +127,15 @@ export function printClear(rs: Awaited<ReturnType<typeof marketClear>>): string 
   ].join('\n');
 }
 
-export function invoices(o: { db: string; month: string; participant?: string }): MonthSettlement & { currency: string } {
-  const ledger = SqliteLedger.open(o.db);
-  try {
+export function invoices(o: { db: string; month: string; participant?: string }): Promise<MonthSettlement & { currency: string }> {
+  return withLedger(o.db, (ledger) => {
     const s = settleMonth(ledger.state, o.month);
     const currency = community(ledger.state)!.currency;
     if (!o.participant) return { ...s, currency };
     const mine = s.invoices.filter((i) => i.participant === o.participant);
     if (mine.length === 0) throw new OpenlecError('E_UNKNOWN_PARTICIPANT', `participant ${o.participant} has no meter in this community`, { field: 'participant' });
     return { ...s, invoices: mine, currency };
-  } finally {
-    void ledger.close();
-  }
+  });
 }
 
 export function invoicesCsv(s: MonthSettlement): string {
@@ -151,7 +155,7 @@ function printInvoice(i: Invoice, currency: string): string {
   ].join('\n');
 }
 
-export function printInvoices(s: ReturnType<typeof invoices>): string {
+export function printInvoices(s: Awaited<ReturnType<typeof invoices>>): string {
   const t = s.totals;
   const peak = Math.max(1, ...s.invoices.map((i) => Math.abs(i.savingsMicro)));
   return [
