@@ -1,10 +1,11 @@
+import { monthDays } from '../allocation/month.ts';
 import { community } from '../community/tables.ts';
 import { OpenlecError } from '../errors.ts';
-import { type MarketConfigRow, marketConfig, type ClearingRow } from '../market/tables.ts';
+import { type ClearingRow, marketConfig } from '../market/tables.ts';
 import type { MeterRow } from '../metering/meter-register.ts';
 import { findReadings } from '../metering/readings.ts';
 import type { State } from '../state/tables.ts';
-import { addDays, costMicro, dayIntervals, formatInstant, localDay } from '../units/index.ts';
+import { costMicro, dayIntervals, formatInstant, localDay } from '../units/index.ts';
 
 /**
  * Settlement and monthly invoices. For every interval and meter, traded volumes are
@@ -67,14 +68,6 @@ export interface MonthSettlement {
   };
 }
 
-/** The starts of the intervals of a local month. */
-export function monthIntervals(month: string, timeZone: string, minutes: 15 | 30 | 60): { date: string; starts: number[] }[] {
-  if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(month)) throw new OpenlecError('E_BAD_MONTH', `month: "${month}" is not YYYY-MM`, { field: 'month' });
-  const days: { date: string; starts: number[] }[] = [];
-  for (let d = `${month}-01`; d.startsWith(month); d = addDays(d, 1)) days.push({ date: d, starts: dayIntervals(localDay(d, timeZone), minutes) });
-  return days;
-}
-
 class Account {
   readonly peer = { boughtWh: 0, paid: 0, fees: 0, soldWh: 0, proceeds: 0 };
   /** Wh per price, so each price is applied once per month. */
@@ -96,12 +89,12 @@ function priced(m: Map<number, number>): { price: number; wh: number; amount: nu
 /** settleMonth computes every member's invoice for a local month (YYYY-MM) from the log. */
 export function settleMonth(state: State, month: string): MonthSettlement {
   const c = community(state)!;
-  const days = monthIntervals(month, c.timeZone, c.intervalMinutes);
-  const first = days[0]!.starts[0]!;
-  const last = days[days.length - 1]!.starts.at(-1)!;
+  const days = monthDays(month).map((date) => ({ date, starts: dayIntervals(localDay(date, c.timeZone), c.intervalMinutes) }));
+  const first = formatInstant(days[0]!.starts[0]!);
+  const last = formatInstant(days[days.length - 1]!.starts.at(-1)!);
   const clearings = new Map<string, ClearingRow>();
   for (const r of state.rows('clearings') as IterableIterator<unknown> as IterableIterator<ClearingRow>) {
-    if (r.interval >= formatInstant(first) && r.interval <= formatInstant(last)) clearings.set(r.interval, r);
+    if (r.interval >= first && r.interval <= last) clearings.set(r.interval, r);
   }
   const meters = [...(state.rows('meters') as IterableIterator<unknown> as IterableIterator<MeterRow>)];
   const accounts = new Map<string, Account>();
@@ -117,18 +110,16 @@ export function settleMonth(state: State, month: string): MonthSettlement {
   }
   let surplusMicro = 0;
   let unpriced = 0;
-  const configs = new Map<string, MarketConfigRow>();
   for (const { date, starts } of days) {
     // Traded Wh per meter and direction in each interval of the day.
     const traded = starts.map((start) => {
       const iso = formatInstant(start);
-      const cfg = configs.get(iso) ?? marketConfig(state, iso);
+      const cfg = marketConfig(state, iso);
       const t = new Map<string, number>();
       if (!cfg) {
         unpriced++;
         return { cfg, t };
       }
-      configs.set(iso, cfg);
       const row = clearings.get(iso);
       if (!row) return { cfg, t };
       surplusMicro += row.surplusMicro;
