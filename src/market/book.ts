@@ -41,7 +41,7 @@ export function networkAt(state: State, iso: string, minutes: number): Network {
   }), tariff(state, iso) ?? NO_FEES);
 }
 
-/** standingFor reports whether a standing order puts an order in the book of `start`. */
+/** standingApplies reports whether a standing order puts an order in the book whose local date, minute and gate closure are given. */
 function standingApplies(s: StandingOrderRow, date: string, minute: number, closes: string, cfg: MarketConfigRow): boolean {
   const at = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
   return s.placedAt <= closes && (s.cancelledAt === null || s.cancelledAt > closes) && s.fromDate <= date && date <= s.toDate

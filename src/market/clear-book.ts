@@ -42,7 +42,7 @@ export function clearBook(orders: readonly Order[], network: Network, mechanism:
   const conditioned = orders.some((o) => hasConditions(o));
   if (network.flatFees && !conditioned) {
     const fast = clearFlat(orders, network.fees.local, mechanism, kPpm);
-    if (!network.limited || !breaksLimits(fast.trades, orders, network)) return { ...fast, mechanism, path: 'fast' };
+    if (!network.limited || !limitViolation(fast.trades, orders, network)) return { ...fast, mechanism, path: 'fast' };
   }
   if (mechanism === 'continuous') return { ...clearing(sequential(orders, network), null), mechanism, path: 'sequential' };
   const matches = conditioned ? walk(orders, network) : flowMatch(orders, network);
@@ -100,11 +100,12 @@ function price(matches: readonly Match[], rule: 'uniform' | 'midpoint', kPpm: nu
   return clearing(matches.map((m) => trade(m, at(m.ask.limitMicroPerKwh, net(m)))), null);
 }
 
-function breaksLimits(trades: readonly Trade[], orders: readonly Order[], network: Network): boolean {
+/** limitViolation names the first feeder whose limit the net flows of these trades break, if any. */
+export function limitViolation(trades: readonly Trade[], orders: readonly Order[], network: Network): ReturnType<Flows['violation']> {
   const node = new Map(orders.map((o) => [o.id, o.node ?? 0]));
   const flows = new Flows(network);
   for (const t of trades) flows.add(node.get(t.sellId)!, node.get(t.buyId)!, t.quantityWh);
-  return flows.violation() !== undefined;
+  return flows.violation();
 }
 
 /** eligible says whether a bid and an ask may trade along a path of class `cls` and fee `fee`. */

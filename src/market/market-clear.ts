@@ -8,7 +8,7 @@ import { clearAt } from './book.ts';
 import { MECHANISMS } from './clear-book.ts';
 import { isoInstant } from './configure.ts';
 import { gateClosure } from './orders.ts';
-import { CLEARINGS_TABLE, MODES } from './tables.ts';
+import { CLEARINGS_TABLE, marketConfig, MODES } from './tables.ts';
 
 const int = z.number().int();
 
@@ -40,9 +40,11 @@ export const marketClear = defineTx({
     const start = parseIntervalStart(body.interval, community(state)!.intervalMinutes, 'body.interval');
     const iso = formatInstant(start);
     if (state.get('clearings', iso)) throw new OpenlecError('E_BOOK_CLEARED', `the book of ${iso} is already cleared`, { field: 'body.interval' });
-    const { book, body: want, records } = clearAt(state, start);
-    const closes = gateClosure(book.config, start);
+    // The gate is checked before the book is cleared again; without rules, clearAt names the missing market.
+    const cfg = marketConfig(state, iso);
+    const closes = cfg ? gateClosure(cfg, start) : -Infinity;
     if (parseInstant(tx.issuedAt) < closes) throw new OpenlecError('E_GATE_OPEN', `the gate of ${iso} closes at ${formatInstant(closes)}: the book is still open`, { field: 'body.interval' });
+    const { body: want, records } = clearAt(state, start);
     for (const field of Object.keys(want) as (keyof typeof want)[]) {
       if (field === 'interval') continue;
       if (canonicalJson(want[field]) !== canonicalJson(body[field])) {
