@@ -58,14 +58,16 @@ function hasConditions(o: Order): boolean {
 /** clearFlat runs a mechanism on the book with every bid lowered by the one fee, then adds the fee back to the buyers. */
 function clearFlat(orders: readonly Order[], fee: number, mechanism: Mechanism, kPpm: number): Clearing {
   const rule = mechanism === 'midpoint' ? 'midpoint' : 'uniform';
-  if (fee === 0 && mechanism !== 'mcafee' && mechanism !== 'continuous') {
+  if (fee === 0) {
+    if (mechanism === 'mcafee') return clearMcAfee(orders);
+    if (mechanism === 'continuous') return clearContinuous(orders);
     const { bids, asks } = sortBook(orders);
     return price(walkCurves(bids, asks), rule, kPpm);
   }
   const byId = new Map<string, Order>();
   const adjusted = orders.map((o) => {
     byId.set(o.id, o);
-    return fee === 0 || o.side === 'sell' ? o : { ...o, limitMicroPerKwh: o.limitMicroPerKwh - fee };
+    return o.side === 'sell' ? o : { ...o, limitMicroPerKwh: o.limitMicroPerKwh - fee };
   });
   let c: Clearing;
   if (mechanism === 'mcafee') c = clearMcAfee(adjusted);
@@ -74,7 +76,6 @@ function clearFlat(orders: readonly Order[], fee: number, mechanism: Mechanism, 
     const { bids, asks } = sortBook(adjusted);
     return price(walkCurves(bids, asks).map((m) => ({ ...m, bid: byId.get(m.bid.id)!, fee })), rule, kPpm);
   }
-  if (fee === 0) return c;
   return clearing(
     c.trades.map((t) => trade({ bid: byId.get(t.buyId)!, ask: byId.get(t.sellId)!, quantityWh: t.quantityWh, fee }, t.buyerPriceMicroPerKwh, t.sellerPriceMicroPerKwh)),
     c.priceMicroPerKwh,
@@ -197,6 +198,7 @@ function sequential(orders: readonly Order[], network: Network): Trade[] {
       let best: Order | undefined;
       let bestValue = Infinity;
       let bestFee = 0;
+      let bestRoom = 0;
       for (const r of resting) {
         if (r.side === incoming.side || left.get(r.id) === 0) continue;
         const [bid, ask] = incoming.side === 'buy' ? [incoming, r] : [r, incoming];
@@ -206,14 +208,16 @@ function sequential(orders: readonly Order[], network: Network): Trade[] {
         // For a buyer, the cost of the ask plus fee; for a seller, minus what the bid leaves after the fee.
         const value = incoming.side === 'buy' ? r.limitMicroPerKwh + fee : fee - r.limitMicroPerKwh;
         if (value > bestValue || (value === bestValue && best && !before(r, best))) continue;
-        if (flows.room(ask.node ?? 0, bid.node ?? 0) <= 0) continue;
+        const room = flows.room(ask.node ?? 0, bid.node ?? 0);
+        if (room <= 0) continue;
         best = r;
         bestValue = value;
         bestFee = fee;
+        bestRoom = room;
       }
       if (!best) break;
       const [bid, ask] = incoming.side === 'buy' ? [incoming, best] : [best, incoming];
-      const x = Math.min(rest, left.get(best.id)!, flows.room(ask.node ?? 0, bid.node ?? 0));
+      const x = Math.min(rest, left.get(best.id)!, bestRoom);
       const energyPrice = best.side === 'sell' ? best.limitMicroPerKwh : best.limitMicroPerKwh - bestFee;
       trades.push(trade({ bid, ask, quantityWh: x, fee: bestFee }, energyPrice));
       flows.add(ask.node ?? 0, bid.node ?? 0, x);
