@@ -184,13 +184,14 @@ export async function simulate(o: SimulateOptions) {
   let feesMicro = 0;
   let tradedValueMicro = 0;
   let entries: number;
+  const byActor = new Map(households.map((h) => [h.signer.actor, h]));
   try {
     for (const month of new Set(Array.from({ length: s.days }, (_, d) => addDays(s.start, d).slice(0, 7)))) {
       const settlement = settleMonth(reopened.state, month);
       feesMicro += settlement.totals.feesMicro;
       tradedValueMicro += settlement.totals.peerPaidMicro;
       for (const inv of settlement.invoices) {
-        const h = households.find((x) => x.signer.actor === inv.participant)!;
+        const h = byActor.get(inv.participant)!;
         const b = bills.get(h.label) ?? { label: h.label, group: h.group, totalMicro: 0, withoutMicro: 0 };
         b.totalMicro += inv.totalMicro;
         b.withoutMicro += inv.withoutCommunityMicro;
