@@ -5,7 +5,8 @@ import {
 import { defaultKeyPath } from './commands.ts';
 import { allocateMonth, printAllocation } from './allocate.ts';
 import { demo } from './demo.ts';
-import { printSimulation, simulate } from './simulate.ts';
+import { printSimulation, SIM_KEYS, simulate } from './simulate.ts';
+import { compareRuns, printComparison } from './simulate-compare.ts';
 import { invoices, invoicesCsv, marketBook, marketClear, printBook, printClear, printInvoices } from './market.ts';
 import { chartCurve, FORMATS, importMeterData, meterCurve, printImport } from './meter.ts';
 import { reportError } from './output.ts';
@@ -184,14 +185,22 @@ export function buildProgram(): Command {
     });
 
   program.command('simulate')
-    .description('simulate a community end to end on the real platform: a log that verify accepts, KPIs, intervals and an HTML report')
-    .argument('<scenario>', 'a built-in scenario (demo) or a YAML/JSON scenario file (docs/scenarios.md)')
+    .description('simulate a community end to end on the real platform: a log that verify accepts, KPIs, intervals and an HTML report; "simulate compare A B" puts two runs side by side')
+    .argument('<scenario>', 'a built-in scenario (demo, village, city), a YAML/JSON scenario file (docs/scenarios.md), or "compare"')
+    .argument('[others...]', 'with compare: one or two scenarios (one scenario with --mechanism a,b or --key a,b)')
     .requiredOption('--out <dir>', 'output folder')
     .option('--days <n>', 'days to simulate (default: the scenario\'s)', integer('--days'))
-    .option('--mechanism <m>', 'uniform, midpoint, mcafee or continuous')
+    .option('--mechanism <m>', 'uniform, midpoint, mcafee or continuous (with compare: two, comma-separated)')
+    .option('--key <k>', `also run the monthly allocation with this key: ${SIM_KEYS.join(', ')} (with compare: two, comma-separated)`)
     .option('--seed <s>', 'seed', '1')
     .option('--json', 'print the KPIs as JSON')
-    .action(async (scenario, o) => {
+    .action(async (scenario: string, others: string[], o) => {
+      if (scenario === 'compare') {
+        const r = await compareRuns({ scenarios: others, out: o.out, days: o.days, mechanism: o.mechanism, key: o.key, seed: o.seed, showProgress: !o.json });
+        o.json ? printJson(r.runs.map((x) => x.kpis)) : print(printComparison(r));
+        return;
+      }
+      if (others.length > 0) throw new InvalidArgumentError(`unexpected argument "${others[0]}" (did you mean "simulate compare"?)`);
       const r = await simulate({ ...o, scenario, showProgress: !o.json });
       o.json ? printJson(r.kpis) : print(printSimulation(r));
     });

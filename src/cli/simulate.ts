@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { verifyLog } from '../audit/verify.ts';
 import { Signer } from '../client.ts';
@@ -7,17 +7,20 @@ import { OpenlecError } from '../errors.ts';
 import { keyPairFromSeed, sha256, utf8 } from '../ledger/index.ts';
 import { clearAt } from '../market/book.ts';
 import { limitViolation } from '../market/clear-book.ts';
+import { frenchCoefficients } from '../allocation/exports.ts';
+import { type KeySpec, runMonth } from '../allocation/month.ts';
 import { settleMonth } from '../settlement/invoice.ts';
-import { householdLoad } from '../sim/load.ts';
+import { Battery } from '../sim/battery.ts';
+import { readSeries } from '../sim/data.ts';
+import { householdDay, type SimDay, type SimHousehold } from '../sim/household.ts';
 import { renderReport } from '../sim/report.ts';
 import { Rng } from '../sim/rng.ts';
-import { DEMO_SCENARIO, parseScenario, type Scenario } from '../sim/scenario.ts';
-import { pvEnergy } from '../sim/solar.ts';
+import { CITY_SCENARIO, DEMO_SCENARIO, parseScenario, type Scenario, VILLAGE_SCENARIO } from '../sim/scenario.ts';
 import { SqliteLedger } from '../store/sqlite-ledger.ts';
-import { addDays, dayIntervals, formatInstant, localDay, localMinuteOfDay } from '../units/index.ts';
+import { addDays, dayIntervals, formatInstant, localDay, localMinuteOfDay, splitByWeights } from '../units/index.ts';
 import { progress } from './output.ts';
 
-export const BUILT_IN: Record<string, unknown> = { demo: DEMO_SCENARIO };
+export const BUILT_IN: Record<string, unknown> = { demo: DEMO_SCENARIO, village: VILLAGE_SCENARIO, city: CITY_SCENARIO };
 
 export function loadScenario(name: string): Scenario {
   if (name in BUILT_IN) return parseScenario(BUILT_IN[name], name);
@@ -29,28 +32,21 @@ export function loadScenario(name: string): Scenario {
   } catch (e) {
     throw new OpenlecError('E_SCENARIO', `${name}: ${(e as Error).message}`, { field: 'scenario' });
   }
-  return parseScenario(value, name);
+  const s = parseScenario(value, name);
+  // Data files are named relative to the scenario file.
+  for (const m of s.members) if (m.data) m.data.file = resolve(dirname(name), m.data.file);
+  return s;
 }
 
 export interface SimulateOptions {
-  scenario: string;
+  /** A built-in name, a file, or a parsed scenario. */
+  scenario: string | Scenario;
   out: string;
   days?: number;
   mechanism?: string;
+  key?: string;
   seed?: string;
   showProgress?: boolean;
-}
-
-interface Household {
-  readonly label: string;
-  readonly group: string;
-  readonly meter: string;
-  readonly signer: Signer;
-  readonly feeder: string | null;
-  readonly annualKwh: number;
-  readonly pv?: { kWp: number; tilt: number; azimuth: number };
-  readonly standing?: { buyMaxMicroPerKwh?: number; sellMinMicroPerKwh?: number };
-  readonly rng: Rng;
 }
 
 export interface IntervalRow {
@@ -59,21 +55,92 @@ export interface IntervalRow {
   pvWh: number;
   importWh: number;
   exportWh: number;
+  evWh: number;
+  batteryChargeWh: number;
+  batteryDischargeWh: number;
   tradedWh: number;
   priceMicroPerKwh: number | null;
+}
+
+/** households expands the scenario's member groups, each with its own seeded stream and key. */
+function households(s: Scenario, rng: Rng, signer: (label: string) => Signer): (SimHousehold & { signer: Signer })[] {
+  const out: (SimHousehold & { signer: Signer })[] = [];
+  for (const m of s.members) {
+    const series = m.data ? readSeries(m.data, s.timeZone) : undefined;
+    for (let i = 0; i < m.count; i++) {
+      const label = m.count === 1 ? m.name : `${m.name}-${String(i + 1).padStart(String(m.count).length, '0')}`;
+      const r = rng.fork(label);
+      const vary = m.count === 1 ? 1 : r.between(0.8, 1.2);
+      const pvVary = m.count === 1 ? 1 : r.between(0.8, 1.2);
+      out.push({
+        label, group: m.name, meter: `sim-${label}`, signer: signer(label), feeder: m.feeder, annualKwh: m.annualKwh * vary, rng: r,
+        ...(m.pv ? { pv: { ...m.pv, kWp: m.pv.kWp * pvVary } } : {}),
+        ...(m.standing ? { standing: m.standing } : {}),
+        ...(m.battery ? { battery: new Battery(m.battery) } : {}),
+        ...(m.ev ? { ev: m.ev } : {}),
+        ...(series ? { series } : {}),
+      });
+    }
+  }
+  return out;
+}
+
+/** simDay: the intervals of a local date, its clouds, and yesterday's community as the forecast. */
+function simDay(s: Scenario, rng: Rng, date: string, yesterday: readonly IntervalRow[]): SimDay {
+  const day = localDay(date, s.timeZone);
+  const starts = dayIntervals(day, s.intervalMinutes);
+  const minuteOfDay = starts.map((t) => localMinuteOfDay(t, s.timeZone));
+  const perQuarter = s.intervalMinutes / 15;
+  const dayRng = rng.fork(`clouds/${date}`);
+  const dayClear = Math.min(1, Math.max(0.05, s.clearness + dayRng.between(-0.4, 0.4)));
+  const hour = (m: number) => String(Math.floor(m / 60)).padStart(2, '0');
+  return {
+    date, intervalMinutes: s.intervalMinutes, starts, minuteOfDay, latitude: s.latitude, longitude: s.longitude,
+    quarters: minuteOfDay.map((m) => Array.from({ length: perQuarter }, (_, k) => (Math.floor(m / 15) + k) % 96)),
+    localHours: minuteOfDay.map((m) => `${date.slice(5)}T${hour(m)}`),
+    cloud: starts.map(() => Math.min(1, dayClear * dayRng.between(0.85, 1.15))),
+    cheap: starts.map((_, k) => (yesterday[k] ? yesterday[k]!.exportWh > yesterday[k]!.importWh : false)),
+    communitySurplusWh: starts.map((_, k) => (yesterday[k] ? yesterday[k]!.exportWh - yesterday[k]!.importWh : 0)),
+  };
+}
+
+/** equalPpm shares a million parts per million equally among meters, exactly. */
+function equalPpm(meters: readonly string[]): Record<string, number> {
+  const parts = splitByWeights(1_000_000, meters.map(() => 1));
+  return Object.fromEntries(meters.map((m, i) => [m, parts[i]!]));
+}
+
+export const SIM_KEYS = ['prorata', 'static', 'redistribute', 'spain'] as const;
+
+function keyFor(kind: string, meters: readonly string[]): KeySpec {
+  if (kind === 'prorata') return { kind };
+  if (kind === 'static' || kind === 'redistribute') return { kind, sharesPpm: equalPpm(meters) };
+  if (kind === 'spain') return { kind, betasPpm: equalPpm(meters) };
+  throw new OpenlecError('E_KEY_KIND', `--key must be one of ${SIM_KEYS.join(', ')} (got "${kind}")`, { field: 'key' });
+}
+
+function scenarioFor(o: SimulateOptions): Scenario {
+  const base = typeof o.scenario === 'string' ? loadScenario(o.scenario) : o.scenario;
+  const source = typeof o.scenario === 'string' ? o.scenario : base.name;
+  const s = parseScenario({
+    ...base, days: o.days ?? base.days, market: { ...base.market, mechanism: o.mechanism ?? base.market.mechanism },
+    ...(o.key ? { allocationKey: o.key } : {}),
+  }, source);
+  for (const [k, m] of s.members.entries()) if (m.data) m.data.file = base.members[k]!.data!.file;
+  return s;
 }
 
 /**
  * simulate drives the real platform over simulated time: seeded keys sign every
  * transaction, each simulated day's meter readings are appended by the DSO, every
- * interval is cleared ex-post by the operator, and the months are invoiced from the log.
+ * interval is cleared ex-post by the operator, each month is allocated with the
+ * scenario's key (if any) and invoiced from the log, and the log is verified.
  * Outputs are byte-identical for the same scenario and seed (timings go to timing.json).
  */
 export async function simulate(o: SimulateOptions) {
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
-  const base = loadScenario(o.scenario);
-  const s: Scenario = parseScenario({ ...base, days: o.days ?? base.days, market: { ...base.market, mechanism: o.mechanism ?? base.market.mechanism } }, o.scenario);
+  const s = scenarioFor(o);
   const seed = o.seed ?? '1';
   const rng = new Rng(`${seed}/${s.name}`);
   mkdirSync(o.out, { recursive: true });
@@ -85,22 +152,14 @@ export async function simulate(o: SimulateOptions) {
   const now = () => formatInstant(clock);
   const operator = new Signer(key('operator'), id, 0, now);
   const dso = new Signer(key('dso'), id, 0, now);
-  const households: Household[] = [];
-  for (const m of s.members) {
-    for (let i = 0; i < m.count; i++) {
-      const label = m.count === 1 ? m.name : `${m.name}-${String(i + 1).padStart(String(m.count).length, '0')}`;
-      const r = rng.fork(label);
-      const vary = m.count === 1 ? 1 : r.between(0.8, 1.2);
-      households.push({
-        label, group: m.name, meter: `sim-${label}`, signer: new Signer(key(label), id, 0, now), feeder: m.feeder, annualKwh: m.annualKwh * vary,
-        ...(m.pv ? { pv: { ...m.pv, kWp: m.pv.kWp * (m.count === 1 ? 1 : r.between(0.8, 1.2)) } } : {}), ...(m.standing ? { standing: m.standing } : {}), rng: r,
-      });
-    }
-  }
+  const homes = households(s, rng, (label) => new Signer(key(label), id, 0, now));
+  const months = [...new Set(Array.from({ length: s.days }, (_, d) => addDays(s.start, d).slice(0, 7)))];
 
   const ledger = SqliteLedger.create(db);
-  const bar = o.showProgress ? progress('simulating') : { update() {}, stop() {} };
+  const bar = o.showProgress ? progress(`simulating ${s.name}`) : { update() {}, stop() {} };
   const intervals: IntervalRow[] = [];
+  const soc = { minPct: Infinity, maxPct: -Infinity };
+  const allocations: { month: string; key: string; productionWh: number; allocatedWh: number; surplusWh: number; file: string }[] = [];
   let violations = 0;
   let entryBytes = 0;
   try {
@@ -111,55 +170,55 @@ export async function simulate(o: SimulateOptions) {
     await submit([operator.sign('community.create', { name: s.name, timeZone: s.timeZone, intervalMinutes: s.intervalMinutes, currency: s.currency, operator: operator.actor })]);
     await submit([
       operator.sign('participant.register', { key: dso.actor, roles: ['dso'] }),
-      ...households.map((h) => operator.sign('participant.register', { key: h.signer.actor, roles: ['member'] })),
+      ...homes.map((h) => operator.sign('participant.register', { key: h.signer.actor, roles: ['member'] })),
       operator.sign('market.configure', { from, mode: 'ex-post', mechanism: s.market.mechanism, kPpm: s.market.kPpm, gateClosureMinutes: 0, ...s.prices }),
     ]);
     await submit([
       ...s.feeders.map((f) => dso.sign('feeder.define', f)),
       ...(s.fees ? [dso.sign('tariff.set', { from, feesMicroPerKwh: s.fees })] : []),
     ]);
-    await submit(households.flatMap((h) => [
+    // Every meter that can export is registered as such: a battery or a data file may export too.
+    const exports = (h: SimHousehold) => Boolean(h.pv || h.battery || h.series);
+    await submit(homes.flatMap((h) => [
       dso.sign('meter.register', { meter: h.meter, scheme: 'other', direction: 'import', owner: h.signer.actor, feeder: h.feeder }),
-      ...(h.pv ? [dso.sign('meter.register', { meter: h.meter, scheme: 'other', direction: 'export', owner: h.signer.actor, feeder: h.feeder, technology: 'solar' })] : []),
+      ...(exports(h) ? [dso.sign('meter.register', { meter: h.meter, scheme: 'other', direction: 'export', owner: h.signer.actor, feeder: h.feeder, technology: h.pv || h.series ? 'solar' : 'storage' })] : []),
     ]));
     const lastDate = addDays(s.start, s.days - 1);
-    await submit(households.flatMap((h) => [
+    await submit(homes.flatMap((h) => [
       ...(h.standing?.buyMaxMicroPerKwh !== undefined ? [h.signer.sign('order.standing', { side: 'buy', meter: h.meter, fromDate: s.start, toDate: lastDate, quantityWh: null, limitMicroPerKwh: h.standing.buyMaxMicroPerKwh })] : []),
-      ...(h.standing?.sellMinMicroPerKwh !== undefined && h.pv ? [h.signer.sign('order.standing', { side: 'sell', meter: h.meter, fromDate: s.start, toDate: lastDate, quantityWh: null, limitMicroPerKwh: h.standing.sellMinMicroPerKwh })] : []),
+      ...(h.standing?.sellMinMicroPerKwh !== undefined && exports(h) ? [h.signer.sign('order.standing', { side: 'sell', meter: h.meter, fromDate: s.start, toDate: lastDate, quantityWh: null, limitMicroPerKwh: h.standing.sellMinMicroPerKwh })] : []),
     ]));
 
+    let yesterday: IntervalRow[] = [];
     for (let d = 0; d < s.days; d++) {
       const date = addDays(s.start, d);
-      const day = localDay(date, s.timeZone);
-      const starts = dayIntervals(day, s.intervalMinutes);
-      const perQuarter = s.intervalMinutes / 15;
-      const quarters = starts.map((t) => {
-        const q = Math.floor(localMinuteOfDay(t, s.timeZone) / 15);
-        return Array.from({ length: perQuarter }, (_, k) => (q + k) % 96);
-      });
-      const dayRng = rng.fork(`clouds/${date}`);
-      const dayClear = Math.min(1, Math.max(0.05, s.clearness + dayRng.between(-0.4, 0.4)));
-      const cloud = starts.map(() => Math.min(1, dayClear * dayRng.between(0.85, 1.15)));
-      const rows: IntervalRow[] = starts.map((t) => ({ start: formatInstant(t), loadWh: 0, pvWh: 0, importWh: 0, exportWh: 0, tradedWh: 0, priceMicroPerKwh: null }));
-      clock = day.endMs + 30 * 60_000;
+      const day = simDay(s, rng, date, yesterday);
+      const rows: IntervalRow[] = day.starts.map((t) => ({ start: formatInstant(t), loadWh: 0, pvWh: 0, importWh: 0, exportWh: 0, evWh: 0, batteryChargeWh: 0, batteryDischargeWh: 0, tradedWh: 0, priceMicroPerKwh: null }));
+      clock = localDay(date, s.timeZone).endMs + 30 * 60_000;
       const readings: ReturnType<Signer['sign']>[] = [];
-      for (const h of households) {
-        const load = householdLoad(date, h.annualKwh, quarters, h.rng.fork(date));
-        const pv = h.pv ? starts.map((t, k) => pvEnergy(h.pv!, t, s.intervalMinutes, s.latitude, s.longitude, cloud[k]!)) : null;
-        const imp = load.map((l, k) => Math.max(0, l - (pv?.[k] ?? 0)));
-        load.forEach((l, k) => {
-          const row = rows[k]!;
-          row.loadWh += l;
-          row.pvWh += pv?.[k] ?? 0;
-          row.importWh += imp[k]!;
-          row.exportWh += Math.max(0, (pv?.[k] ?? 0) - l);
+      for (const h of homes) {
+        const e = householdDay(h, day);
+        rows.forEach((row, k) => {
+          row.loadWh += e.loadWh[k]!;
+          row.pvWh += e.pvWh[k]!;
+          row.evWh += e.evWh[k]!;
+          row.batteryChargeWh += e.chargeWh[k]!;
+          row.batteryDischargeWh += e.dischargeWh[k]!;
+          row.importWh += e.importWh[k]!;
+          row.exportWh += e.exportWh[k]!;
         });
-        readings.push(dso.sign('meter.readings', { meter: h.meter, direction: 'import', date, values: imp }));
-        if (pv) readings.push(dso.sign('meter.readings', { meter: h.meter, direction: 'export', date, values: pv.map((p, k) => Math.max(0, p - load[k]!)) }));
+        if (h.battery) {
+          for (const w of e.socWh) {
+            soc.minPct = Math.min(soc.minPct, (100 * w) / h.battery.capacityWh);
+            soc.maxPct = Math.max(soc.maxPct, (100 * w) / h.battery.capacityWh);
+          }
+        }
+        readings.push(dso.sign('meter.readings', { meter: h.meter, direction: 'import', date, values: e.importWh }));
+        if (exports(h)) readings.push(dso.sign('meter.readings', { meter: h.meter, direction: 'export', date, values: e.exportWh }));
       }
       await submit(readings);
       clock += 30 * 60_000;
-      const clearings = starts.map((t, k) => {
+      const clearings = day.starts.map((t, k) => {
         const c = clearAt(ledger.state, t);
         rows[k]!.tradedWh = c.body.volumeWh;
         rows[k]!.priceMicroPerKwh = c.body.priceMicroPerKwh;
@@ -168,73 +227,108 @@ export async function simulate(o: SimulateOptions) {
       });
       await ledger.submitAtomic(clearings);
       intervals.push(...rows);
+      yesterday = rows;
       bar.update(d + 1, s.days);
     }
     bar.stop();
+    if (s.allocationKey) {
+      // The monthly collective self-consumption run, as `openlec allocate` records it, and the DSO's coefficient file.
+      for (const month of months) {
+        const importMeters = homes.map((h) => h.meter).sort();
+        const { input, result, summary } = runMonth(ledger.state, month, keyFor(s.allocationKey, importMeters));
+        await submit([operator.sign('allocation.run', summary)]);
+        const file = `coefficients-fr-${month}.csv`;
+        writeFileSync(join(o.out, file), frenchCoefficients(input, result, s.timeZone));
+        allocations.push({ month, key: s.allocationKey, productionWh: summary.productionWh, allocatedWh: summary.allocatedWh, surplusWh: summary.surplusWh, file });
+      }
+    }
     ledger.checkpoint(key('operator'));
     for (let i = 0; i < ledger.size; i++) entryBytes += ledger.entry(i).length;
   } finally {
+    bar.stop();
     await ledger.close();
   }
+  const settled = await settleAndVerify(db, months, new Map(homes.map((h) => [h.signer.actor, h])));
+  const kpis = kpisOf(s, seed, homes.length, intervals, settled, { violations, entryBytes, soc, allocations });
+  const cpu = process.cpuUsage(cpu0);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+  const timing = { wallSeconds: Number(process.hrtime.bigint() - t0) / 1e9, cpuSeconds, cpuMicrosecondsPerTransaction: Math.round((cpuSeconds * 1e6) / settled.entries), peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024) };
+  const members = settled.members;
+  writeFileSync(join(o.out, 'kpis.json'), JSON.stringify({ ...kpis, perMember: members }, null, 2) + '\n');
+  writeFileSync(join(o.out, 'intervals.csv'), [INTERVAL_COLUMNS.join(';'), ...intervals.map((r) => INTERVAL_COLUMNS.map((c) => r[c] ?? '').join(';'))].join('\n') + '\n');
+  writeFileSync(join(o.out, 'report.html'), renderReport({ scenario: s, kpis, intervals, members }));
+  writeFileSync(join(o.out, 'timing.json'), JSON.stringify(timing, null, 2) + '\n');
+  return { kpis, timing, out: o.out, intervals, members };
+}
 
-  // Settlement: every month the run touches, from the log.
-  const reopened = SqliteLedger.open(db);
-  let verified: boolean;
-  const bills = new Map<string, { label: string; group: string; totalMicro: number; withoutMicro: number }>();
-  let feesMicro = 0;
-  let tradedValueMicro = 0;
-  let entries: number;
-  const byActor = new Map(households.map((h) => [h.signer.actor, h]));
+const INTERVAL_COLUMNS = ['start', 'loadWh', 'pvWh', 'evWh', 'batteryChargeWh', 'batteryDischargeWh', 'importWh', 'exportWh', 'tradedWh', 'priceMicroPerKwh'] as const;
+
+export interface MemberBill {
+  label: string;
+  group: string;
+  totalMicro: number;
+  withoutMicro: number;
+  savingsMicro: number;
+}
+
+/** settleAndVerify invoices every month of the run from the log, adds up the money flows, and verifies the log. */
+async function settleAndVerify(db: string, months: readonly string[], byActor: ReadonlyMap<string, SimHousehold>) {
+  const ledger = SqliteLedger.open(db);
+  const bills = new Map<string, MemberBill>();
+  const money = { chargesMicro: 0, creditsMicro: 0, supplierMicro: 0, gridMicro: 0, peerPaidMicro: 0, peerProceedsMicro: 0, feesMicro: 0, surplusMicro: 0, peerWh: 0 };
   try {
-    for (const month of new Set(Array.from({ length: s.days }, (_, d) => addDays(s.start, d).slice(0, 7)))) {
-      const settlement = settleMonth(reopened.state, month);
-      feesMicro += settlement.totals.feesMicro;
-      tradedValueMicro += settlement.totals.peerPaidMicro;
+    for (const month of months) {
+      const settlement = settleMonth(ledger.state, month);
+      for (const k of Object.keys(money) as (keyof typeof money)[]) money[k] += settlement.totals[k];
       for (const inv of settlement.invoices) {
         const h = byActor.get(inv.participant)!;
-        const b = bills.get(h.label) ?? { label: h.label, group: h.group, totalMicro: 0, withoutMicro: 0 };
+        const b = bills.get(h.label) ?? { label: h.label, group: h.group, totalMicro: 0, withoutMicro: 0, savingsMicro: 0 };
         b.totalMicro += inv.totalMicro;
         b.withoutMicro += inv.withoutCommunityMicro;
+        b.savingsMicro = b.withoutMicro - b.totalMicro;
         bills.set(h.label, b);
       }
     }
-    entries = reopened.size;
-    verified = (await verifyLog(reopened, reopened.registry)).ok;
+    const verified = (await verifyLog(ledger, ledger.registry)).ok;
+    return { members: [...bills.values()], money, entries: ledger.size, verified };
   } finally {
-    await reopened.close();
+    await ledger.close();
   }
+}
 
+function kpisOf(
+  s: Scenario, seed: string, members: number, intervals: readonly IntervalRow[], settled: Awaited<ReturnType<typeof settleAndVerify>>,
+  run: { violations: number; entryBytes: number; soc: { minPct: number; maxPct: number }; allocations: unknown[] },
+) {
   const sum = (f: (r: IntervalRow) => number) => intervals.reduce((a, r) => a + f(r), 0);
-  const load = sum((r) => r.loadWh);
+  const demand = sum((r) => r.loadWh + r.evWh);
   const pv = sum((r) => r.pvWh);
   const traded = sum((r) => r.tradedWh);
   const gridImport = sum((r) => r.importWh - r.tradedWh);
   const gridExport = sum((r) => r.exportWh - r.tradedWh);
-  const toW = 60 / s.intervalMinutes;
-  const members = [...bills.values()].map((b) => ({ ...b, savingsMicro: b.withoutMicro - b.totalMicro }));
-  const savings = members.map((m) => m.savingsMicro);
-  const kpis = {
-    scenario: s.name, seed, days: s.days, members: households.length, mechanism: s.market.mechanism, intervals: intervals.length,
-    loadKwh: load / 1000, pvKwh: pv / 1000,
+  const toKw = 60 / s.intervalMinutes / 1000;
+  const savings = settled.members.map((m) => m.savingsMicro);
+  const m = settled.money;
+  return {
+    scenario: s.name, seed, days: s.days, members, mechanism: s.market.mechanism, allocationKey: s.allocationKey ?? null, intervals: intervals.length,
+    loadKwh: sum((r) => r.loadWh) / 1000, evKwh: sum((r) => r.evWh) / 1000, pvKwh: pv / 1000,
     selfConsumptionRate: pv === 0 ? null : round4((pv - gridExport) / pv),
-    selfSufficiency: load === 0 ? null : round4((load - gridImport) / load),
+    selfSufficiency: demand === 0 ? null : round4((demand - gridImport) / demand),
     gridImportKwh: gridImport / 1000, gridExportKwh: gridExport / 1000,
-    peakImportKw: Math.max(...intervals.map((r) => r.importWh - r.tradedWh)) * toW / 1000,
-    peakExportKw: Math.max(...intervals.map((r) => r.exportWh - r.tradedWh)) * toW / 1000,
-    tradedKwh: traded / 1000, meanPriceMicroPerKwh: traded === 0 ? null : Math.round((tradedValueMicro * 1000) / traded),
-    networkFeesMicro: feesMicro, feederLimitViolations: violations,
+    peakImportKw: Math.max(...intervals.map((r) => r.importWh - r.tradedWh)) * toKw,
+    peakExportKw: Math.max(...intervals.map((r) => r.exportWh - r.tradedWh)) * toKw,
+    tradedKwh: traded / 1000, meanPriceMicroPerKwh: traded === 0 ? null : Math.round((m.peerPaidMicro * 1000) / traded),
+    networkFeesMicro: m.feesMicro, feederLimitViolations: run.violations,
+    battery: { chargedKwh: sum((r) => r.batteryChargeWh) / 1000, dischargedKwh: sum((r) => r.batteryDischargeWh) / 1000, socMinPct: finite(run.soc.minPct), socMaxPct: finite(run.soc.maxPct) },
     savings: { totalMicro: savings.reduce((a, x) => a + x, 0), minMicro: Math.min(...savings), maxMicro: Math.max(...savings), gini: round4(gini(savings)) },
-    ledger: { transactions: entries, entryBytes, bytesPerMemberDay: Math.round(entryBytes / (households.length * s.days)), verified },
+    // Members pay (charges − credits) = what the supplier, the DSO and the market's surplus receive, less what the grid pays for exports.
+    money: { ...m, balanceMicro: m.chargesMicro - m.creditsMicro - (m.supplierMicro - m.gridMicro + m.feesMicro + m.surplusMicro) },
+    allocation: run.allocations,
+    ledger: { transactions: settled.entries, entryBytes: run.entryBytes, bytesPerMemberDay: Math.round(run.entryBytes / (members * s.days)), verified: settled.verified },
   };
-  const cpu = process.cpuUsage(cpu0);
-  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
-  const timing = { wallSeconds: Number(process.hrtime.bigint() - t0) / 1e9, cpuSeconds, cpuMicrosecondsPerTransaction: Math.round((cpuSeconds * 1e6) / entries), peakRssMb: Math.round(process.memoryUsage().rss / 2 ** 20) };
-  writeFileSync(join(o.out, 'kpis.json'), JSON.stringify({ ...kpis, members: members.length, perMember: members }, null, 2) + '\n');
-  writeFileSync(join(o.out, 'intervals.csv'), ['start;loadWh;pvWh;importWh;exportWh;tradedWh;priceMicroPerKwh', ...intervals.map((r) => [r.start, r.loadWh, r.pvWh, r.importWh, r.exportWh, r.tradedWh, r.priceMicroPerKwh ?? ''].join(';'))].join('\n') + '\n');
-  writeFileSync(join(o.out, 'report.html'), renderReport({ scenario: s, kpis, intervals, members }));
-  writeFileSync(join(o.out, 'timing.json'), JSON.stringify(timing, null, 2) + '\n');
-  return { kpis, timing, out: o.out };
 }
+
+const finite = (x: number) => (Number.isFinite(x) ? round4(x) : null);
 
 function round4(x: number): number {
   return Math.round(x * 1e4) / 1e4;

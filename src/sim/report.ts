@@ -41,7 +41,7 @@ ${barChart('chart-savings', r.members.map((m) => ({ label: m.label, value: m.sav
 `;
 }
 
-function esc(s: string): string {
+export function esc(s: string): string {
   return s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 }
 
@@ -50,7 +50,7 @@ const H = 260;
 const PAD = 40;
 const fmt = (x: number) => (Math.abs(x) >= 100 ? x.toFixed(0) : x.toFixed(2));
 
-function lineChart(id: string, series: { name: string; color: string; values: (number | null)[] }[]): string {
+export function lineChart(id: string, series: { name: string; color: string; values: (number | null)[] }[]): string {
   const all = series.flatMap((s) => s.values.filter((v): v is number => v !== null));
   const max = Math.max(1e-9, ...all);
   const min = Math.min(0, ...all);
@@ -71,7 +71,7 @@ function lineChart(id: string, series: { name: string; color: string; values: (n
   return `<div class="legend">${legend}</div><svg id="${id}" class="chart" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img">${axis}${paths}</svg>`;
 }
 
-function barChart(id: string, bars: { label: string; value: number }[]): string {
+export function barChart(id: string, bars: { label: string; value: number }[]): string {
   const rowH = 18;
   const h = PAD + bars.length * rowH;
   const max = Math.max(1e-9, ...bars.map((b) => Math.abs(b.value)));

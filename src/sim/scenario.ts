@@ -9,6 +9,7 @@ import { PATH_CLASSES } from '../market/network.ts';
  * a seeded ±20 % on annual consumption and PV size. Documented in docs/scenarios.md.
  */
 const price = z.number().int().min(0).max(1_000_000_000);
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM');
 const feeder = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/),
   parent: z.string().nullable().default(null),
@@ -22,6 +23,26 @@ const member = z.strictObject({
   annualKwh: z.number().min(0).max(1_000_000).default(3_500),
   pv: z.strictObject({ kWp: z.number().min(0).max(100_000), tilt: z.number().min(0).max(90).default(30), azimuth: z.number().min(0).max(360).default(180) }).optional(),
   standing: z.strictObject({ buyMaxMicroPerKwh: price.optional(), sellMinMicroPerKwh: price.optional() }).optional(),
+  battery: z.strictObject({
+    capacityKwh: z.number().positive().max(100_000),
+    powerKw: z.number().positive().max(100_000),
+    efficiency: z.number().min(0.5).max(1).default(0.9),
+    minSocPct: z.number().min(0).max(100).default(10),
+    strategy: z.enum(['self-consumption', 'community-price']).default('self-consumption'),
+  }).optional(),
+  ev: z.strictObject({
+    arrival: hhmm, departure: hhmm,
+    kwhPerDay: z.number().min(0).max(200),
+    chargerKw: z.number().positive().max(350).default(11),
+    smart: z.boolean().default(false),
+  }).optional(),
+  /** Real series instead of H0 and the PV model (docs/scenarios.md); the path is relative to the scenario file. */
+  data: z.strictObject({
+    format: z.enum(['citylearn', 'opsd']),
+    file: z.string().min(1),
+    pvKwp: z.number().min(0).max(100_000).optional(),
+    household: z.string().optional(),
+  }).optional(),
 });
 
 export const scenarioSchema = z.strictObject({
@@ -35,6 +56,8 @@ export const scenarioSchema = z.strictObject({
   currency: z.string().regex(/^[A-Z]{3}$/).default('EUR'),
   prices: z.strictObject({ retailMicroPerKwh: price, feedInMicroPerKwh: price }),
   fees: z.strictObject(Object.fromEntries(PATH_CLASSES.map((c) => [c, price])) as Record<(typeof PATH_CLASSES)[number], typeof price>).optional(),
+  /** Allocation key for the monthly collective self-consumption run, besides the market (static, redistribute and spain with equal shares). */
+  allocationKey: z.enum(['prorata', 'static', 'redistribute', 'spain']).optional(),
   market: z.strictObject({ mechanism: z.enum(MECHANISMS).default('uniform'), kPpm: z.number().int().min(0).max(1_000_000).default(500_000) }).default({ mechanism: 'uniform', kPpm: 500_000 }),
   /** Mean share of clear sky, 0..1; each day draws its cloud factor around it. */
   clearness: z.number().min(0).max(1).default(0.6),
@@ -57,6 +80,8 @@ export function parseScenario(value: unknown, source = 'scenario'): Scenario {
     if (f.parent !== null && !ids.has(f.parent)) throw new OpenlecError('E_SCENARIO', `${source}: feeders.${k}.parent: "${f.parent}" is not a feeder of the scenario`, { field: `feeders.${k}.parent` });
   });
   s.members.forEach((m, k) => {
+    if (m.data && m.count !== 1) throw new OpenlecError('E_SCENARIO', `${source}: members.${k}.count: a member with a data file stands for one household`, { field: `members.${k}.count` });
+    if (m.data && m.pv) throw new OpenlecError('E_SCENARIO', `${source}: members.${k}.pv: a member with a data file takes its PV from the file (citylearn: give data.pvKwp)`, { field: `members.${k}.pv` });
     if (m.feeder !== null && !ids.has(m.feeder)) throw new OpenlecError('E_SCENARIO', `${source}: members.${k}.feeder: "${m.feeder}" is not a feeder of the scenario`, { field: `members.${k}.feeder` });
   });
   return s;
@@ -69,10 +94,60 @@ export const DEMO_SCENARIO = {
   fees: { local: 0, feeder: 20_000, substation: 40_000, beyond: 90_000 },
   feeders: [{ id: 'substation' }, { id: 'feeder-east', parent: 'substation' }, { id: 'feeder-west', parent: 'substation', exportLimitW: 60_000 }],
   members: [
-    { name: 'household-east', count: 17, feeder: 'feeder-east', annualKwh: 4_000 },
+    { name: 'household-east', count: 14, feeder: 'feeder-east', annualKwh: 4_000 },
+    { name: 'ev-east', count: 3, feeder: 'feeder-east', annualKwh: 4_000, ev: { arrival: '17:30', departure: '07:30', kwhPerDay: 8, chargerKw: 11, smart: true } },
     { name: 'prosumer-east', count: 5, feeder: 'feeder-east', annualKwh: 4_500, pv: { kWp: 8 }, standing: { sellMinMicroPerKwh: 100_000 } },
     { name: 'household-west', count: 13, feeder: 'feeder-west', annualKwh: 3_200, standing: { buyMaxMicroPerKwh: 180_000 } },
-    { name: 'prosumer-west', count: 3, feeder: 'feeder-west', annualKwh: 5_000, pv: { kWp: 10, azimuth: 200 } },
+    { name: 'prosumer-west', count: 3, feeder: 'feeder-west', annualKwh: 5_000, pv: { kWp: 10, azimuth: 200 }, battery: { capacityKwh: 10, powerKw: 5, strategy: 'self-consumption' } },
     { name: 'school-pv', feeder: 'feeder-west', annualKwh: 12_000, pv: { kWp: 60, tilt: 15 } },
   ],
+};
+
+const RETAIL = { retailMicroPerKwh: 300_000, feedInMicroPerKwh: 80_000 };
+const FEES = { local: 10_000, feeder: 30_000, substation: 50_000, beyond: 100_000 };
+const EV_COMMUTER = { arrival: '18:00', departure: '07:00', kwhPerDay: 9, chargerKw: 11, smart: true };
+const BATTERY = { capacityKwh: 10, powerKw: 5, strategy: 'community-price' };
+
+/**
+ * village: 500 members on four feeders; a 300 kWp solar park sits on a feeder whose
+ * export limit (120 kW) binds around noon, so trades must respect it.
+ */
+export const VILLAGE_SCENARIO = {
+  name: 'village', timeZone: 'Europe/Berlin', latitude: 48.4, longitude: 10.0, start: '2026-06-01', days: 7,
+  currency: 'EUR', prices: RETAIL, fees: FEES,
+  feeders: [
+    { id: 'substation' },
+    { id: 'north', parent: 'substation' }, { id: 'south', parent: 'substation' }, { id: 'east', parent: 'substation' },
+    { id: 'solar', parent: 'substation', exportLimitW: 120_000 },
+  ],
+  members: [
+    { name: 'north-household', count: 100, feeder: 'north', annualKwh: 3_500 },
+    { name: 'north-prosumer', count: 30, feeder: 'north', annualKwh: 4_500, pv: { kWp: 6 } },
+    { name: 'north-battery', count: 10, feeder: 'north', annualKwh: 4_500, pv: { kWp: 8 }, battery: { ...BATTERY, strategy: 'self-consumption' } },
+    { name: 'north-ev', count: 10, feeder: 'north', annualKwh: 3_500, ev: { ...EV_COMMUTER, smart: false } },
+    { name: 'south-household', count: 110, feeder: 'south', annualKwh: 3_200 },
+    { name: 'south-prosumer', count: 25, feeder: 'south', annualKwh: 4_000, pv: { kWp: 7, azimuth: 160 } },
+    { name: 'south-ev', count: 15, feeder: 'south', annualKwh: 3_500, ev: EV_COMMUTER },
+    { name: 'east-household', count: 90, feeder: 'east', annualKwh: 3_000, standing: { buyMaxMicroPerKwh: 250_000 } },
+    { name: 'east-battery', count: 20, feeder: 'east', annualKwh: 4_000, pv: { kWp: 9, azimuth: 220 }, battery: BATTERY },
+    { name: 'east-ev-home', count: 10, feeder: 'east', annualKwh: 3_500, pv: { kWp: 5 }, ev: { arrival: '08:00', departure: '07:00', kwhPerDay: 7, chargerKw: 7.4, smart: true } },
+    { name: 'solar-household', count: 79, feeder: 'solar', annualKwh: 3_500 },
+    { name: 'solar-park', feeder: 'solar', annualKwh: 1_000, pv: { kWp: 300, tilt: 25 }, standing: { sellMinMicroPerKwh: 90_000 } },
+  ],
+};
+
+/** city: 10,000 members on 20 feeders of 500 (households, prosumers, batteries, EVs); every fifth feeder has an export limit. */
+export const CITY_SCENARIO = {
+  name: 'city', timeZone: 'Europe/Paris', latitude: 45.76, longitude: 4.84, start: '2026-06-01', days: 2,
+  currency: 'EUR', prices: RETAIL, fees: FEES,
+  feeders: [{ id: 'substation' }, ...Array.from({ length: 20 }, (_, i) => ({ id: `feeder-${String(i + 1).padStart(2, '0')}`, parent: 'substation', ...(i % 5 === 0 ? { exportLimitW: 150_000 } : {}) }))],
+  members: Array.from({ length: 20 }, (_, i) => {
+    const feeder = `feeder-${String(i + 1).padStart(2, '0')}`;
+    return [
+      { name: `${feeder}-household`, count: 380, feeder, annualKwh: 2_800 },
+      { name: `${feeder}-prosumer`, count: 80, feeder, annualKwh: 4_000, pv: { kWp: 6 } },
+      { name: `${feeder}-battery`, count: 20, feeder, annualKwh: 4_000, pv: { kWp: 8 }, battery: BATTERY },
+      { name: `${feeder}-ev`, count: 20, feeder, annualKwh: 3_000, ev: EV_COMMUTER },
+    ];
+  }).flat(),
 };

@@ -64,13 +64,20 @@ describe('openlec simulate', () => {
     assert.equal(k.ledger.verified, true);
     assert.equal(k.feederLimitViolations, 0);
     assert.equal(k.members, 39);
-    // Energy: per interval, load = PV used behind the meter + imported, and traded energy never exceeds either side.
+    // Energy: per interval, load + EV + battery charge − discharge = PV − export + import, and traded energy never exceeds either side.
     const rows = readFileSync(join(dir, 'a', 'intervals.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(';').map((v, i) => (i === 0 || v === '' ? v : Number(v))));
     assert.equal(rows.length, 2 * 48);
-    for (const [, load, pv, imp, exp, traded] of rows as [string, number, number, number, number, number][]) {
-      assert.equal(load, pv - exp + imp);
-      assert.ok(traded <= imp && traded <= exp);
+    for (const [, load, pv, ev, charge, discharge, imp, exp, traded] of rows as [string, ...number[]]) {
+      assert.equal(load! + ev! + charge! - discharge!, pv! - exp! + imp!);
+      assert.ok(traded! <= imp! && traded! <= exp!);
     }
+    assert.ok(k.evKwh > 0 && k.battery.chargedKwh > 0, 'the demo has EVs and batteries');
+    assert.ok(k.battery.socMinPct! >= 10 && k.battery.socMaxPct! <= 100);
+    // Money over the whole run: what members pay net of credits is exactly what the supplier, the DSO and the market's surplus get, less the grid's payments.
+    assert.equal(k.money.balanceMicro, 0);
+    assert.equal(a.members.reduce((s, m) => s + m.totalMicro, 0), k.money.chargesMicro - k.money.creditsMicro);
+    assert.equal(k.money.peerPaidMicro, k.money.peerProceedsMicro + k.money.surplusMicro);
+    assert.equal(k.money.peerWh, Math.round(k.tradedKwh * 1000));
     assert.ok(k.savings.minMicro >= 0, 'ex-post matching between feed-in and retail saves money for everyone');
     const html = readFileSync(join(dir, 'a', 'report.html'), 'utf8');
     for (const id of ['chart-energy', 'chart-price', 'chart-flows', 'chart-savings']) assert.match(html, new RegExp(`<svg id="${id}"[^>]*>.*<(path|rect) `, 's'));

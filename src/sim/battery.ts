@@ -1,0 +1,66 @@
+/**
+ * A home battery behind the meter. Energies are whole Wh at the meter side; the state of
+ * charge is kept exactly as the sum of what went in times the one-way efficiency minus what
+ * came out divided by it (one-way efficiency = √ round-trip). It never leaves
+ * [minSocPct × capacity, capacity].
+ */
+export type BatteryStrategy = 'self-consumption' | 'community-price';
+
+export interface BatterySpec {
+  readonly capacityKwh: number;
+  readonly powerKw: number;
+  /** Round-trip efficiency, 0..1. */
+  readonly efficiency: number;
+  readonly minSocPct: number;
+  readonly strategy: BatteryStrategy;
+}
+
+export interface BatteryDispatch {
+  /** Wh taken in per interval (from own PV or, with community-price, from the grid). */
+  readonly chargeWh: number[];
+  /** Wh delivered per interval. */
+  readonly dischargeWh: number[];
+  /** State of charge at the end of each interval, Wh. */
+  readonly socWh: number[];
+}
+
+export class Battery {
+  socWh: number;
+  readonly capacityWh: number;
+  readonly minWh: number;
+  private readonly oneWay: number;
+
+  constructor(readonly spec: BatterySpec) {
+    this.capacityWh = spec.capacityKwh * 1000;
+    this.minWh = (this.capacityWh * spec.minSocPct) / 100;
+    this.socWh = (this.capacityWh + this.minWh) / 2;
+    this.oneWay = Math.sqrt(spec.efficiency);
+  }
+
+  /**
+   * dispatch runs one day. `netWh[k]` is PV minus load in interval k (after any EV).
+   * `cheap[k]` says the community price is forecast to be low in k (the community had a
+   * surplus at that time the day before): a community-price battery then keeps its charge
+   * for dearer intervals and fills up from the grid, that is from neighbours' surplus.
+   */
+  dispatch(netWh: readonly number[], intervalMinutes: number, cheap: readonly boolean[] = []): BatteryDispatch {
+    const maxWh = Math.floor((this.spec.powerKw * 1000 * intervalMinutes) / 60);
+    const chargeWh: number[] = [];
+    const dischargeWh: number[] = [];
+    const socWh: number[] = [];
+    const respond = this.spec.strategy === 'community-price';
+    netWh.forEach((net, k) => {
+      let charge = 0;
+      let discharge = 0;
+      const room = Math.max(0, Math.floor((this.capacityWh - this.socWh) / this.oneWay));
+      if (net > 0) charge = Math.min(net, maxWh, room);
+      else if (net < 0 && !(respond && cheap[k])) discharge = Math.min(-net, maxWh, Math.max(0, Math.floor((this.socWh - this.minWh) * this.oneWay)));
+      if (respond && cheap[k]) charge = Math.min(maxWh, room);
+      this.socWh += charge * this.oneWay - discharge / this.oneWay;
+      chargeWh.push(charge);
+      dischargeWh.push(discharge);
+      socWh.push(this.socWh);
+    });
+    return { chargeWh, dischargeWh, socWh };
+  }
+}
