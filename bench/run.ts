@@ -11,6 +11,10 @@ const BENCHES: Record<string, () => Promise<void>> = {
     const imports = await (await import('./import.ts')).run();
     process.stdout.write(`${JSON.stringify({ bench: 'allocation', ...figures, ...imports })}\n`);
   },
+  sim: async () => {
+    const figures = await (await import('./sim.ts')).run31();
+    process.stdout.write(`${JSON.stringify({ bench: 'sim', ...figures })}\n`);
+  },
 };
 
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -1,5 +1,5 @@
 import { community, participant } from './community/tables.ts';
-import { type Envelope, encodeKey, type KeyPair, type SignedTransaction, signTransaction, TX_VERSION } from './ledger/index.ts';
+import { type Envelope, encodeKey, type KeyPair, type MessageSigner, type SignedTransaction, signTransaction, TX_VERSION } from './ledger/index.ts';
 import type { State } from './state/tables.ts';
 
 /**
@@ -8,7 +8,11 @@ import type { State } from './state/tables.ts';
  */
 export class Signer {
   readonly actor: string;
-  constructor(readonly key: KeyPair, readonly community: string, public nonce = 0, private readonly now: () => string = () => new Date().toISOString()) {
+  /** `signWith` may be node:crypto's signer at the edge: the same signatures, faster. */
+  constructor(
+    readonly key: KeyPair, readonly community: string, public nonce = 0,
+    private readonly now: () => string = () => new Date().toISOString(), private readonly signWith?: MessageSigner,
+  ) {
     this.actor = encodeKey(key.publicKey);
   }
 
@@ -19,6 +23,6 @@ export class Signer {
 
   sign<B>(type: string, body: B, issuedAt = this.now()): SignedTransaction<B> {
     const envelope: Envelope<B> = { v: TX_VERSION, type, community: this.community, actor: this.actor, nonce: ++this.nonce, issuedAt: issuedAt.replace(/\.\d{3}Z$/, 'Z'), body };
-    return signTransaction(envelope, this.key.secretKey);
+    return signTransaction(envelope, this.key.secretKey, this.signWith);
   }
 }

@@ -16,6 +16,7 @@ import { householdDay, type SimDay, type SimHousehold } from '../sim/household.t
 import { renderReport } from '../sim/report.ts';
 import { Rng } from '../sim/rng.ts';
 import { CITY_SCENARIO, DEMO_SCENARIO, parseScenario, type Scenario, VILLAGE_SCENARIO } from '../sim/scenario.ts';
+import { nodeSign, WorkerSignatureChecker } from '../node/signatures.ts';
 import { SqliteLedger } from '../store/sqlite-ledger.ts';
 import { addDays, dayIntervals, formatInstant, localDay, localMinuteOfDay, splitByWeights } from '../units/index.ts';
 import { progress } from './output.ts';
@@ -150,9 +151,9 @@ export async function simulate(o: SimulateOptions) {
   const id = `openlec.sim/${s.name.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`;
   let clock = localDay(s.start, s.timeZone).startMs - 86_400_000;
   const now = () => formatInstant(clock);
-  const operator = new Signer(key('operator'), id, 0, now);
-  const dso = new Signer(key('dso'), id, 0, now);
-  const homes = households(s, rng, (label) => new Signer(key(label), id, 0, now));
+  const operator = new Signer(key('operator'), id, 0, now, nodeSign);
+  const dso = new Signer(key('dso'), id, 0, now, nodeSign);
+  const homes = households(s, rng, (label) => new Signer(key(label), id, 0, now, nodeSign));
   const months = [...new Set(Array.from({ length: s.days }, (_, d) => addDays(s.start, d).slice(0, 7)))];
 
   const ledger = SqliteLedger.create(db);
@@ -289,7 +290,13 @@ async function settleAndVerify(db: string, months: readonly string[], byActor: R
         bills.set(h.label, b);
       }
     }
-    const verified = (await verifyLog(ledger, ledger.registry)).ok;
+    const checker = new WorkerSignatureChecker();
+    let verified: boolean;
+    try {
+      verified = (await verifyLog(ledger, ledger.registry, { checkSignatures: (items) => checker.check(items) })).ok;
+    } finally {
+      await checker.close();
+    }
     return { members: [...bills.values()], money, entries: ledger.size, verified };
   } finally {
     await ledger.close();

@@ -2,7 +2,7 @@ export { concatBytes, equalBytes, fromBase64, fromBase64Url, fromHex, fromUtf8, 
 export { EMPTY_ROOT, HASH_SIZE, leafHash, nodeHash, sha256 } from './hash.ts';
 export type { Hash } from './hash.ts';
 export { ACTOR_KEY, decodeKey, encodeKey, keyPairFromSeed, sign, verifySignature } from './keys.ts';
-export type { KeyPair, SignatureVerifier } from './keys.ts';
+export type { KeyPair, MessageSigner, SignatureVerifier } from './keys.ts';
 export { formatVerifierKey, noteKeyId, openNote, parseNote, parseVerifierKey, signNote } from './note.ts';
 export type { NoteSignature, NoteSigner, NoteVerifierKey } from './note.ts';
 export { formatCheckpoint, openCheckpoint, parseCheckpoint, signCheckpoint } from './checkpoint.ts';

@@ -17,14 +17,15 @@ export interface KeyPair {
 /** A SignatureVerifier checks an Ed25519 signature; swap in a faster one at the edge. */
 export type SignatureVerifier = (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) => boolean;
 
+/** A MessageSigner makes an Ed25519 signature (deterministic, RFC 8032); swap in a faster one at the edge. */
+export type MessageSigner = (secretKey: Uint8Array, message: Uint8Array) => Uint8Array;
+
 export function keyPairFromSeed(seed: Uint8Array): KeyPair {
   if (seed.length !== 32) throw new OpenlecError('E_BAD_KEY', `an Ed25519 seed is 32 bytes, got ${seed.length}`, { field: 'secretKey' });
   return { secretKey: seed, publicKey: ed25519.getPublicKey(seed) };
 }
 
-export function sign(secretKey: Uint8Array, message: Uint8Array): Uint8Array {
-  return ed25519.sign(message, secretKey);
-}
+export const sign: MessageSigner = (secretKey, message) => ed25519.sign(message, secretKey);
 
 export const verifySignature: SignatureVerifier = (publicKey, message, signature) => {
   if (publicKey.length !== 32 || signature.length !== 64) return false;

@@ -1,7 +1,7 @@
 import canonicalize from 'canonicalize';
 import { OpenlecError } from '../errors.ts';
 import { fromBase64Url, fromUtf8, toBase64Url, utf8 } from './bytes.ts';
-import { ACTOR_KEY, decodeKey, sign } from './keys.ts';
+import { ACTOR_KEY, decodeKey, type MessageSigner, sign } from './keys.ts';
 
 /**
  * Transactions. Every change of state is an envelope
@@ -60,9 +60,9 @@ export function transactionSigningBytes(envelope: Envelope): Uint8Array {
 }
 
 /** signTransaction signs an envelope with the actor's secret key. */
-export function signTransaction<B>(envelope: Envelope<B>, secretKey: Uint8Array): SignedTransaction<B> {
+export function signTransaction<B>(envelope: Envelope<B>, secretKey: Uint8Array, signWith: MessageSigner = sign): SignedTransaction<B> {
   checkEnvelope(envelope as unknown as Record<string, unknown>);
-  const sig = toBase64Url(sign(secretKey, transactionSigningBytes(envelope)));
+  const sig = toBase64Url(signWith(secretKey, transactionSigningBytes(envelope)));
   return { ...envelope, sig };
 }
 

@@ -7,7 +7,9 @@ import { settleMonth } from '../settlement/invoice.ts';
 import { Registry } from '../state/registry.ts';
 import { SqliteLedger, type SubmitResult } from '../store/sqlite-ledger.ts';
 import { costMicro, parseInstant } from '../units/index.ts';
-import { clearAt } from './book.ts';
+import fc from 'fast-check';
+import { canonicalJson } from '../ledger/index.ts';
+import { clearAt, tradeRecordJson } from './book.ts';
 import { marketClear } from './market-clear.ts';
 
 const ALICE = '30001234567890';
@@ -42,6 +44,13 @@ async function market(mode: 'ex-ante' | 'ex-post' = 'ex-ante', mechanism = 'unif
 function day(value: number): number[] {
   return Array.from({ length: 48 }, (_, k) => (k === 22 ? value : 0));
 }
+
+test('trade records: the fast canonical form equals RFC 8785 canonicalJson', () => {
+  const int = fc.oneof(fc.integer(), fc.maxSafeInteger(), fc.constant(-0), fc.double({ noNaN: true, noDefaultInfinity: true }));
+  fc.assert(fc.property(fc.record({ buy: fc.string(), sell: fc.string({ unit: 'grapheme' }), buyer: fc.string(), seller: fc.string(), wh: int, price: int, sellerPrice: int, fee: int, amount: int, proceeds: int, feeAmount: int }), (r) => {
+    assert.equal(tradeRecordJson(r), canonicalJson(r));
+  }), { numRuns: 500 });
+});
 
 describe('market: orders, clearing and settlement in the log', () => {
   test('orders outside the rules are refused with the field named, and nothing is appended', async () => {

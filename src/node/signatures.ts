@@ -1,7 +1,7 @@
-import { createPublicKey, type KeyObject, verify } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { SignatureVerifier } from '../ledger/index.ts';
+import type { MessageSigner, SignatureVerifier } from '../ledger/index.ts';
 
 /** One signature to check. */
 export interface SignatureItem {
@@ -38,6 +38,21 @@ export const nodeVerifySignature: SignatureVerifier = (publicKey, message, signa
   } catch {
     return false;
   }
+};
+
+const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+const secretCache = new Map<string, KeyObject>();
+
+/** nodeSign is the MessageSigner of node:crypto: the same (deterministic) signatures as @noble/curves, about 14 times faster. */
+export const nodeSign: MessageSigner = (secretKey, message) => {
+  const id = Buffer.from(secretKey).toString('base64');
+  let k = secretCache.get(id);
+  if (!k) {
+    if (secretCache.size > 100_000) secretCache.clear();
+    k = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, secretKey]), format: 'der', type: 'pkcs8' });
+    secretCache.set(id, k);
+  }
+  return new Uint8Array(sign(null, message, k));
 };
 
 /** InlineSignatureChecker checks signatures on the calling thread. */

@@ -52,9 +52,10 @@ export class Battery {
     netWh.forEach((net, k) => {
       let charge = 0;
       let discharge = 0;
-      const room = Math.max(0, Math.floor((this.capacityWh - this.socWh) / this.oneWay));
+      // The 1e-9 keeps float noise from costing a whole Wh; the bounds hold to within it.
+      const room = Math.max(0, Math.floor((this.capacityWh - this.socWh) / this.oneWay + 1e-9));
       if (net > 0) charge = Math.min(net, maxWh, room);
-      else if (net < 0 && !(respond && cheap[k])) discharge = Math.min(-net, maxWh, Math.max(0, Math.floor((this.socWh - this.minWh) * this.oneWay)));
+      else if (net < 0 && !(respond && cheap[k])) discharge = Math.min(-net, maxWh, Math.max(0, Math.floor((this.socWh - this.minWh) * this.oneWay + 1e-9)));
       if (respond && cheap[k]) charge = Math.min(maxWh, room);
       this.socWh += charge * this.oneWay - discharge / this.oneWay;
       chargeWh.push(charge);

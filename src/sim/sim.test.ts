@@ -67,7 +67,7 @@ describe('openlec simulate', () => {
     // Energy: per interval, load + EV + battery charge − discharge = PV − export + import, and traded energy never exceeds either side.
     const rows = readFileSync(join(dir, 'a', 'intervals.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(';').map((v, i) => (i === 0 || v === '' ? v : Number(v))));
     assert.equal(rows.length, 2 * 48);
-    for (const [, load, pv, ev, charge, discharge, imp, exp, traded] of rows as [string, ...number[]]) {
+    for (const [, load, pv, ev, charge, discharge, imp, exp, traded] of rows as unknown as [string, ...number[]][]) {
       assert.equal(load! + ev! + charge! - discharge!, pv! - exp! + imp!);
       assert.ok(traded! <= imp! && traded! <= exp!);
     }
