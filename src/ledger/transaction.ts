@@ -1,6 +1,6 @@
-import canonicalize from 'canonicalize';
 import { OpenlecError } from '../errors.ts';
 import { fromBase64Url, fromUtf8, toBase64Url, utf8 } from './bytes.ts';
+import { jcs } from './jcs.ts';
 import { ACTOR_KEY, decodeKey, type MessageSigner, sign } from './keys.ts';
 
 /**
@@ -45,7 +45,12 @@ const TX_TYPE = /^[a-z][a-z0-9-]*(?:\.[a-z][a-z0-9-]*)+$/;
 const ISSUED_AT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{3})?Z$/;
 
 export function canonicalJson(value: unknown): string {
-  const text = canonicalize(value);
+  let text: string | undefined;
+  try {
+    text = jcs(value);
+  } catch (e) {
+    throw new OpenlecError('E_TX_FORMAT', `value has no canonical JSON form: ${(e as Error).message}`, { field: 'body' });
+  }
   if (text === undefined) throw new OpenlecError('E_TX_FORMAT', 'value has no JSON form', { field: 'body' });
   return text;
 }

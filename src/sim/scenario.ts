@@ -110,7 +110,7 @@ const BATTERY = { capacityKwh: 10, powerKw: 5, strategy: 'community-price' };
 
 /**
  * village: 500 members on four feeders; a 300 kWp solar park sits on a feeder whose
- * export limit (120 kW) binds around noon, so trades must respect it.
+ * export limit (10 kW of trades out of the feeder) binds around noon, so trades must respect it.
  */
 export const VILLAGE_SCENARIO = {
   name: 'village', timeZone: 'Europe/Berlin', latitude: 48.4, longitude: 10.0, start: '2026-06-01', days: 7,
@@ -118,7 +118,7 @@ export const VILLAGE_SCENARIO = {
   feeders: [
     { id: 'substation' },
     { id: 'north', parent: 'substation' }, { id: 'south', parent: 'substation' }, { id: 'east', parent: 'substation' },
-    { id: 'solar', parent: 'substation', exportLimitW: 120_000 },
+    { id: 'solar', parent: 'substation', exportLimitW: 10_000 },
   ],
   members: [
     { name: 'north-household', count: 100, feeder: 'north', annualKwh: 3_500 },

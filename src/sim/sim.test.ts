@@ -5,6 +5,11 @@ import { describe, test } from 'node:test';
 import { Temporal } from 'temporal-polyfill';
 import { tempDb } from '../../test/support/community.ts';
 import { gini, simulate } from '../cli/simulate.ts';
+import { compareRuns } from '../cli/simulate-compare.ts';
+import { clearAt } from '../market/book.ts';
+import { SqliteLedger } from '../store/sqlite-ledger.ts';
+import { dayIntervals, localDay } from '../units/index.ts';
+import { VILLAGE_SCENARIO } from './scenario.ts';
 import { dynamisation, h0YearWh, householdLoad } from './load.ts';
 import { Rng } from './rng.ts';
 import { parseScenario } from './scenario.ts';
@@ -82,5 +87,53 @@ describe('openlec simulate', () => {
     const html = readFileSync(join(dir, 'a', 'report.html'), 'utf8');
     for (const id of ['chart-energy', 'chart-price', 'chart-flows', 'chart-savings']) assert.match(html, new RegExp(`<svg id="${id}"[^>]*>.*<(path|rect) `, 's'));
     assert.doesNotMatch(html, /<script|https?:\/\//);
+  });
+
+  test('village: the solar feeder\'s export limit binds around noon and is never exceeded', async () => {
+    const out = join(tempDb(), '..', 'village');
+    const r = await simulate({ scenario: 'village', out, days: 1 });
+    assert.equal(r.kpis.members, 500);
+    assert.equal(r.kpis.feederLimitViolations, 0);
+    assert.equal(r.kpis.money.balanceMicro, 0);
+    const limitWh = (VILLAGE_SCENARIO.feeders.find((f) => f.id === 'solar')!.exportLimitW! * 30) / 60;
+    const ledger = SqliteLedger.open(join(out, 'ledger.db'));
+    try {
+      const solar = new Set(VILLAGE_SCENARIO.members.filter((m) => m.feeder === 'solar').map((m) => m.name));
+      const onSolar = (meter: string) => solar.has(meter.replace(/^sim-/, '').replace(/-\d+$/, ''));
+      const exported = dayIntervals(localDay(VILLAGE_SCENARIO.start, VILLAGE_SCENARIO.timeZone), 30).map((t) =>
+        clearAt(ledger.state, t).records.filter((x) => onSolar(x.seller) && !onSolar(x.buyer)).reduce((a, x) => a + x.wh, 0)
+        - clearAt(ledger.state, t).records.filter((x) => !onSolar(x.seller) && onSolar(x.buyer)).reduce((a, x) => a + x.wh, 0));
+      assert.ok(exported.every((wh) => wh <= limitWh), `net export out of the solar feeder ≤ ${limitWh} Wh`);
+      assert.ok(exported.filter((wh) => wh === limitWh).length >= 2, `the limit binds: ${exported.join(' ')}`);
+    } finally {
+      await ledger.close();
+    }
+  });
+
+  test('members from real data (OPSD, CityLearn) beside simulated ones, with batteries and the monthly allocation recorded', async () => {
+    const out = join(tempDb(), '..', 'real');
+    const r = await simulate({ scenario: join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'sim', 'real-data.yaml'), out, key: 'static' });
+    assert.equal(r.kpis.members, 7);
+    assert.equal(r.kpis.ledger.verified, true);
+    assert.equal(r.kpis.allocationKey, 'static');
+    const [alloc] = r.kpis.allocation as { allocatedWh: number; productionWh: number; file: string }[];
+    assert.ok(alloc!.allocatedWh > 0 && alloc!.allocatedWh <= alloc!.productionWh);
+    const coefficients = readFileSync(join(out, alloc!.file), 'utf8').split('\r\n');
+    assert.equal(coefficients[0], 'Identifiant PRM;Horodate debut;Coefficient (%)');
+    assert.ok(coefficients.some((l) => l.startsWith('sim-konstanz-residential4;2026-06-10T12:00:00+02:00;')));
+    // The OPSD household's PV shows in the intervals: the community produces at noon on both days.
+    const rows = readFileSync(join(out, 'intervals.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(';'));
+    assert.ok(rows.filter((x) => x[0]!.includes('T10:00')).every((x) => Number(x[2]) > 0));
+  });
+
+  test('compare: two mechanisms side by side in one report', async () => {
+    const out = join(tempDb(), '..', 'compare');
+    const r = await compareRuns({ scenarios: ['demo'], mechanism: 'uniform,midpoint', out, days: 1 });
+    assert.deepEqual(r.runs.map((x) => x.kpis.mechanism), ['uniform', 'midpoint']);
+    assert.equal(r.runs[0]!.kpis.tradedKwh, r.runs[1]!.kpis.tradedKwh, 'the same book trades the same volume');
+    const html = readFileSync(join(out, 'compare.html'), 'utf8');
+    for (const id of ['chart-price-compare', 'chart-traded-compare', 'chart-savings-compare', 'chart-rates-compare']) assert.match(html, new RegExp(`<svg id="${id}"[^>]*>.*<(path|rect) `, 's'));
+    assert.match(html, /<th>uniform<\/th><th>midpoint<\/th>/);
+    await assert.rejects(compareRuns({ scenarios: ['demo'], out, days: 1 }), { code: 'E_COMPARE' });
   });
 });
