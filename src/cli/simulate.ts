@@ -63,11 +63,19 @@ export interface IntervalRow {
   priceMicroPerKwh: number | null;
 }
 
+function readText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new OpenlecError('E_SCENARIO_DATA', `${file}: ${(e as Error).message}`, { field: 'data.file' });
+  }
+}
+
 /** households expands the scenario's member groups, each with its own seeded stream and key. */
 function households(s: Scenario, rng: Rng, signer: (label: string) => Signer): (SimHousehold & { signer: Signer })[] {
   const out: (SimHousehold & { signer: Signer })[] = [];
   for (const m of s.members) {
-    const series = m.data ? readSeries(m.data, s.timeZone) : undefined;
+    const series = m.data ? readSeries(m.data, readText(m.data.file), s.timeZone) : undefined;
     for (let i = 0; i < m.count; i++) {
       const label = m.count === 1 ? m.name : `${m.name}-${String(i + 1).padStart(String(m.count).length, '0')}`;
       const r = rng.fork(label);

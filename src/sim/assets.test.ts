@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { tempDb } from '../../test/support/community.ts';
 import { Battery, type BatterySpec } from './battery.ts';
 import { readCityLearn, readOpsd, seriesWh } from './data.ts';
 import { chargeEv } from './ev.ts';
@@ -85,7 +84,8 @@ describe('EV charging', () => {
 
 describe('real-data series', () => {
   test('CityLearn: consecutive hours dated from the change of month, kWh → Wh, PV scaled by kWp', () => {
-    const s = readCityLearn(join(FIXTURES, 'citylearn-building-1-june.csv'), 4);
+    const file = join(FIXTURES, 'citylearn-building-1-june.csv');
+    const s = readCityLearn(file, readFileSync(file, 'utf8'), 4);
     assert.equal(s.loadWh.size, 24 * 33);
     assert.ok(s.pvWh.get('06-15T00') === 0 && s.pvWh.get('06-15T12')! > 1000, 'PV is zero at midnight and > 1 kWh at noon for 4 kWp');
     const split = seriesWh(s, 'loadWh', ['06-15T12', '06-15T12'], [0, 1], 2);
@@ -93,22 +93,18 @@ describe('real-data series', () => {
     assert.throws(() => seriesWh(s, 'loadWh', ['08-15T12'], [0], 1), { code: 'E_SCENARIO_DATA', message: /08-15T12/ });
   });
   test('CityLearn: a row out of sequence names its line', () => {
-    const file = join(tempDb(), '..', 'bad-citylearn.csv');
-    writeFileSync(file, 'month,hour,non_shiftable_load,solar_generation\n5,24,1,0\n6,1,1,0\n6,3,1,0\n');
-    assert.throws(() => readCityLearn(file), { code: 'E_SCENARIO_DATA', message: /:4: expected month 6 hour 2/ });
+    assert.throws(() => readCityLearn('bad.csv', 'month,hour,non_shiftable_load,solar_generation\n5,24,1,0\n6,1,1,0\n6,3,1,0\n'), { code: 'E_SCENARIO_DATA', message: /:4: expected month 6 hour 2/ });
   });
   test('OPSD: hourly differences of the counters, consumption = import − export + PV, gaps bridged', () => {
-    const s = readOpsd(join(FIXTURES, 'opsd-residential4-june-2016.csv'), 'Europe/Berlin');
+    const file = join(FIXTURES, 'opsd-residential4-june-2016.csv');
+    const s = readOpsd(file, readFileSync(file, 'utf8'), 'Europe/Berlin');
     assert.ok(s.loadWh.size >= 24 * 32);
     const day = Array.from({ length: 24 }, (_, h) => s.pvWh.get(`06-15T${String(h).padStart(2, '0')}`)!);
     assert.equal(day[2], 0);
     assert.ok(Math.max(...day) > 500);
-    const file = join(tempDb(), '..', 'gap-opsd.csv');
-    writeFileSync(file, 'utc_timestamp,x_grid_export,x_grid_import,x_pv\n2016-06-01T00:00:00Z,0,10.000,0\n2016-06-01T01:00:00Z,0,,0\n2016-06-01T02:00:00Z,0,11.000,0\n2016-06-01T03:00:00Z,0,11.200,0\n');
-    const g = readOpsd(file, 'UTC');
+    const g = readOpsd('gap.csv', 'utc_timestamp,x_grid_export,x_grid_import,x_pv\n2016-06-01T00:00:00Z,0,10.000,0\n2016-06-01T01:00:00Z,0,,0\n2016-06-01T02:00:00Z,0,11.000,0\n2016-06-01T03:00:00Z,0,11.200,0\n', 'UTC');
     assert.deepEqual(['06-01T00', '06-01T01', '06-01T02'].map((h) => Math.round(g.loadWh.get(h)!)), [500, 500, 200]);
     assert.equal(g.bridgedHours, 1);
-    writeFileSync(file, 'utc_timestamp,x_grid_export,x_grid_import\n2016-06-01T00:00:00Z,0,10\n2016-06-01T01:00:00Z,0,9\n');
-    assert.throws(() => readOpsd(file, 'UTC'), { code: 'E_SCENARIO_DATA', message: /:3: x_grid_import: the counter goes down/ });
+    assert.throws(() => readOpsd('down.csv', 'utc_timestamp,x_grid_export,x_grid_import\n2016-06-01T00:00:00Z,0,10\n2016-06-01T01:00:00Z,0,9\n', 'UTC'), { code: 'E_SCENARIO_DATA', message: /:3: x_grid_import: the counter goes down/ });
   });
 });

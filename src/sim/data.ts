@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { OpenlecError } from '../errors.ts';
 
 /**
@@ -15,7 +14,7 @@ import { OpenlecError } from '../errors.ts';
  *
  * The series are keyed by local month, day and hour in the scenario's time zone and
  * replayed on the simulated dates: a simulated 14 June takes the file's 14 June. The
- * reader runs at the edge (it reads files); the simulation only sees the series.
+ * parsers take the file's text (the CLI reads it); `source` names it in errors.
  */
 export type DataFormat = 'citylearn' | 'opsd';
 
@@ -40,13 +39,7 @@ export interface DataSpec {
 const bad = (source: string, line: number | null, message: string, field = 'data') =>
   new OpenlecError('E_SCENARIO_DATA', `${source}${line === null ? '' : `:${line}`}: ${message}`, { field, ...(line === null ? {} : { details: { line } }) });
 
-function table(file: string): { header: string[]; rows: string[][] } {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw bad(file, null, (e as Error).message);
-  }
+function table(file: string, text: string): { header: string[]; rows: string[][] } {
   const lines = text.split(/\r?\n/).filter((l) => l !== '');
   if (lines.length < 2) throw bad(file, null, 'no data rows');
   return { header: lines[0]!.split(','), rows: lines.slice(1).map((l) => l.split(',')) };
@@ -67,8 +60,8 @@ function number(file: string, line: number, name: string, text: string | undefin
 const key = (month: number, day: number, hour: number) => `${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}T${String(hour).padStart(2, '0')}`;
 
 /** readCityLearn dates the consecutive hourly rows from the first change of month (2021/22, not leap years). */
-export function readCityLearn(file: string, pvKwp = 0): HourlySeries {
-  const { header, rows } = table(file);
+export function readCityLearn(file: string, text: string, pvKwp = 0): HourlySeries {
+  const { header, rows } = table(file, text);
   const [mo, hr, load, solar] = ['month', 'hour', 'non_shiftable_load', 'solar_generation'].map((c) => column(file, header, c)) as [number, number, number, number];
   const months = rows.map((r, i) => number(file, i + 2, 'month', r[mo]));
   const first = months.findIndex((m, i) => i > 0 && m !== months[i - 1]);
@@ -89,8 +82,8 @@ export function readCityLearn(file: string, pvKwp = 0): HourlySeries {
 }
 
 /** readOpsd takes hourly differences of the cumulative counters, keyed by local hour in `timeZone`. */
-export function readOpsd(file: string, timeZone: string, household?: string): HourlySeries {
-  const { header, rows } = table(file);
+export function readOpsd(file: string, text: string, timeZone: string, household?: string): HourlySeries {
+  const { header, rows } = table(file, text);
   const prefixes = header.filter((h) => h.endsWith('_grid_import')).map((h) => h.slice(0, -'_grid_import'.length));
   const prefix = household ?? (prefixes.length === 1 ? prefixes[0]! : undefined);
   if (prefix === undefined) throw bad(file, 1, `name the household: one of ${prefixes.join(', ') || '(no *_grid_import column)'}`, 'data.household');
@@ -136,8 +129,8 @@ export function readOpsd(file: string, timeZone: string, household?: string): Ho
   return { source: file, loadWh, pvWh, bridgedHours: bridged };
 }
 
-export function readSeries(spec: DataSpec, timeZone: string): HourlySeries {
-  return spec.format === 'citylearn' ? readCityLearn(spec.file, spec.pvKwp) : readOpsd(spec.file, timeZone, spec.household);
+export function readSeries(spec: DataSpec, text: string, timeZone: string): HourlySeries {
+  return spec.format === 'citylearn' ? readCityLearn(spec.file, text, spec.pvKwp) : readOpsd(spec.file, text, timeZone, spec.household);
 }
 
 /**

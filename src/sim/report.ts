@@ -3,13 +3,15 @@ import type { Scenario } from './scenario.ts';
 
 /**
  * renderReport writes a self-contained HTML page (inline SVG, no script, no network):
- * community load, PV and traded energy over time, the clearing price, the energy flows
- * and the savings per member.
+ * community load, PV and traded energy over time, the clearing price, the energy flows,
+ * the money flows and the savings per member.
  */
 export function renderReport(r: { scenario: Scenario; kpis: Record<string, unknown>; intervals: readonly IntervalRow[]; members: readonly { label: string; savingsMicro: number }[] }): string {
   const kwh = (wh: number) => wh / 1000;
   const flows = {
-    'local PV used behind the meter': r.intervals.reduce((a, x) => a + x.pvWh - x.exportWh, 0),
+    'local PV used behind the meter or stored': r.intervals.reduce((a, x) => a + x.pvWh - x.exportWh, 0),
+    'EV charging': r.intervals.reduce((a, x) => a + x.evWh, 0),
+    'battery discharge': r.intervals.reduce((a, x) => a + x.batteryDischargeWh, 0),
     'traded between members': r.intervals.reduce((a, x) => a + x.tradedWh, 0),
     'bought from the supplier': r.intervals.reduce((a, x) => a + x.importWh - x.tradedWh, 0),
     'sold to the grid': r.intervals.reduce((a, x) => a + x.exportWh - x.tradedWh, 0),
@@ -33,12 +35,33 @@ ${lineChart('chart-energy', [
 ${lineChart('chart-price', [{ name: 'price', color: '#2c3e50', values: r.intervals.map((x) => (x.priceMicroPerKwh === null ? null : x.priceMicroPerKwh / 1e6)) }])}
 <h2>Energy flows over the run (kWh)</h2>
 ${barChart('chart-flows', Object.entries(flows).map(([k, v]) => ({ label: k, value: kwh(v) })))}
+<h2>Money flows over the run (${esc(r.scenario.currency)})</h2>
+${barChart('chart-money', moneyBars(r.kpis.money as Money))}
 <h2>Savings per member against the supplier alone (${esc(r.scenario.currency)})</h2>
 ${barChart('chart-savings', r.members.map((m) => ({ label: m.label, value: m.savingsMicro / 1e6 })))}
 <h2>Key figures</h2>
 <table>${kpiRows}</table>
 </body></html>
 `;
+}
+
+interface Money {
+  chargesMicro: number;
+  creditsMicro: number;
+  supplierMicro: number;
+  gridMicro: number;
+  peerPaidMicro: number;
+  feesMicro: number;
+  surplusMicro: number;
+}
+
+/** moneyBars: who pays whom. Members' charges and credits, and where the money goes (the grid's payment for exports is negative). */
+function moneyBars(m: Money): { label: string; value: number }[] {
+  return [
+    ['members pay (charges)', m.chargesMicro], ['members are credited', -m.creditsMicro],
+    ['to the supplier', m.supplierMicro], ['from the grid for exports', -m.gridMicro],
+    ['between members', m.peerPaidMicro], ['network fees to the DSO', m.feesMicro], ['market surplus', m.surplusMicro],
+  ].map(([label, v]) => ({ label: label as string, value: (v as number) / 1e6 }));
 }
 
 export function esc(s: string): string {

@@ -85,7 +85,7 @@ describe('openlec simulate', () => {
     assert.equal(k.money.peerWh, Math.round(k.tradedKwh * 1000));
     assert.ok(k.savings.minMicro >= 0, 'ex-post matching between feed-in and retail saves money for everyone');
     const html = readFileSync(join(dir, 'a', 'report.html'), 'utf8');
-    for (const id of ['chart-energy', 'chart-price', 'chart-flows', 'chart-savings']) assert.match(html, new RegExp(`<svg id="${id}"[^>]*>.*<(path|rect) `, 's'));
+    for (const id of ['chart-energy', 'chart-price', 'chart-flows', 'chart-money', 'chart-savings']) assert.match(html, new RegExp(`<svg id="${id}"[^>]*>.*<(path|rect) `, 's'));
     assert.doesNotMatch(html, /<script|https?:\/\//);
   });
 
