@@ -1,0 +1,337 @@
+import rateLimit from '@fastify/rate-limit';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import { z } from 'zod';
+import { community, participant } from '../community/tables.ts';
+import { OpenlecError } from '../errors.ts';
+import { decodeEntry, fromUtf8, type KeyPair, toBase64 } from '../ledger/index.ts';
+import { bookFor } from '../market/book.ts';
+import type { ClearingRow, OrderRow, StandingOrderRow } from '../market/tables.ts';
+import type { MeterRow } from '../metering/meter-register.ts';
+import type { ReadingsRow } from '../metering/readings.ts';
+import { nodeVerifySignature } from '../node/signatures.ts';
+import { settleMonth } from '../settlement/invoice.ts';
+import type { Role } from '../state/registry.ts';
+import type { SqliteLedger } from '../store/sqlite-ledger.ts';
+import { parseInstant } from '../units/index.ts';
+import { Auth, type Session } from './auth.ts';
+import { EventHub } from './events.ts';
+import { openApiDocument } from './openapi.ts';
+import { personalDataSchema, type PersonalVault } from './vault.ts';
+
+/**
+ * buildApp: the HTTP API over one community's ledger. Writes are signed transactions
+ * (the signature is the authentication); reads of per-member data need a token obtained
+ * by signing a challenge with the member's key (auth.ts). Every route is declared once
+ * below with its zod schemas, which both validate requests and generate /openapi.json.
+ */
+export interface AppDeps {
+  ledger: SqliteLedger;
+  vault: PersonalVault;
+  /** Secret for session tokens (32 bytes). */
+  tokenSecret: Uint8Array;
+  /** The operator's key, to sign checkpoints after writes. */
+  operatorKey?: KeyPair;
+  now?: () => number;
+  /** Requests per minute per key (or address). */
+  rateLimitPerMinute?: number;
+  /** Sign a checkpoint at most this often when the log grew. */
+  checkpointEveryMs?: number;
+  events?: EventHub;
+  logger?: boolean;
+}
+
+export type Access = 'public' | 'signed' | { roles: readonly Role[]; self?: boolean };
+
+export interface Route {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  url: string;
+  summary: string;
+  access: Access;
+  params?: z.ZodObject;
+  query?: z.ZodObject;
+  body?: z.ZodType;
+  status?: number;
+  handler(ctx: { params: any; query: any; body: any; session?: Session; reply: FastifyReply }): unknown;
+}
+
+const STATUS: [RegExp, number][] = [
+  [/^E_(AUTH|TX_SIGNATURE)$/, 401],
+  [/^E_(TX_ROLE|TX_ACTOR|TX_UNKNOWN_ACTOR|METER_OWNER|ORDER_OWNER|FORBIDDEN|NOT_OPERATOR|ERASED)$/, 403],
+  [/^E_(NOT_FOUND|NO_ENTRY|NO_CHECKPOINT)$/, 404],
+  [/^E_(TX_NONCE|READING_CONFLICT|BOOK_CLEARED|[A-Z]+_EXISTS)$/, 409],
+  [/^E_(TX_FORMAT|TX_BODY|TX_UNKNOWN_TYPE|TX_COMMUNITY|BAD_[A-Z]+|REQUEST|BODY_JSON|INTERVAL_ALIGN|BAD_MONTH)$/, 400],
+  [/^E_RATE$/, 429],
+];
+const statusOf = (code: string) => STATUS.find(([re]) => re.test(code))?.[1] ?? 422;
+
+const DATE = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD');
+const KEY = z.object({ key: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be a 43-character base64url key') });
+const readAll = <T>(ledger: SqliteLedger, table: string) => [...ledger.state.rows(table)] as unknown as T[];
+
+function routes(d: Required<Pick<AppDeps, 'ledger' | 'vault'>> & { auth: Auth; now: () => number }): Route[] {
+  const { ledger, vault, auth } = d;
+  const ownedMeters = (key: string) => readAll<MeterRow>(ledger, 'meters').filter((m) => m.owner === key);
+  const nowIso = () => new Date(d.now()).toISOString();
+  const memberExists = (key: string) => {
+    if (!participant(ledger.state, key)) throw new OpenlecError('E_NOT_FOUND', `no participant ${key}`, { field: 'key' });
+  };
+  const curves = (key: string, from: string, to: string) => {
+    const meters = new Set(ownedMeters(key).map((m) => `${m.meter}/${m.direction}`));
+    return readAll<ReadingsRow>(ledger, 'readings')
+      .filter((r) => meters.has(`${r.meter}/${r.direction}`) && r.date >= from && r.date <= to)
+      .sort((a, b) => a.date.localeCompare(b.date) || a.meter.localeCompare(b.meter) || a.direction.localeCompare(b.direction))
+      .map((r) => ({ meter: r.meter, direction: r.direction, date: r.date, values: r.values, entry: r.entry }));
+  };
+  const memberTrades = (key: string, from: string, to: string) => {
+    const meters = new Set(ownedMeters(key).map((m) => m.meter));
+    return readAll<ClearingRow>(ledger, 'clearings').filter((c) => c.interval >= from && c.interval < to).flatMap((c) =>
+      c.trades.filter((t) => meters.has(t.buyer) || meters.has(t.seller)).map((t) => ({ interval: c.interval, side: meters.has(t.buyer) ? 'buy' : 'sell', wh: t.wh, priceMicroPerKwh: t.price, feeMicroPerKwh: t.fee, amountMicro: meters.has(t.buyer) ? t.amount : t.proceeds, entry: c.entry })));
+  };
+  const month = z.object({ month: z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'must be YYYY-MM') });
+  const range = z.object({ from: DATE, to: DATE });
+  const instantRange = z.object({ from: z.string().min(1), to: z.string().min(1) });
+  const staff: readonly Role[] = ['operator', 'dso', 'auditor'];
+  return [
+    {
+      method: 'POST', url: '/v1/transactions', summary: 'Append a signed transaction (any type of the registry). The signature is the authentication.', access: 'signed', status: 201,
+      body: z.record(z.string(), z.unknown()),
+      async handler({ body }) {
+        const r = await ledger.submit(body as never);
+        if (!r.ok) throw r.error;
+        return { entry: r.entry, size: ledger.size };
+      },
+    },
+    {
+      method: 'POST', url: '/v1/auth/challenge', summary: 'A one-time challenge to sign with a participant key.', access: 'public',
+      handler: () => auth.challenge(),
+    },
+    {
+      method: 'POST', url: '/v1/auth/token', summary: 'Exchange a signed challenge for a short-lived bearer token carrying the key\'s roles.', access: 'public',
+      body: z.strictObject({ key: KEY.shape.key, challenge: z.string().min(1).max(100), signature: z.string().min(1).max(200) }),
+      handler: ({ body }) => auth.login(ledger.state, body.key, body.challenge, body.signature),
+    },
+    {
+      method: 'GET', url: '/v1/community', summary: 'The community, its log size and the operator\'s checkpoint verifier key.', access: 'public',
+      handler: () => ({ ...community(ledger.state), size: ledger.size, origin: ledger.origin(), verifierKey: ledger.operatorVerifierKey() }),
+    },
+    {
+      method: 'GET', url: '/v1/me', summary: 'Who the token belongs to.', access: { roles: ['operator', 'dso', 'member', 'auditor'] },
+      handler: ({ session }) => ({ key: session!.key, roles: session!.roles, meters: ownedMeters(session!.key).map((m) => ({ meter: m.meter, direction: m.direction, feeder: m.feeder })) }),
+    },
+    {
+      method: 'GET', url: '/v1/participants', summary: 'Participants: pseudonymous keys and roles only.', access: { roles: staff },
+      handler: () => readAll<{ key: string; roles: Role[]; entry: number }>(ledger, 'participants').map((p) => ({ key: p.key, roles: p.roles, entry: p.entry })),
+    },
+    {
+      method: 'GET', url: '/v1/meters', summary: 'Metering points with owner key, direction and feeder.', access: { roles: staff },
+      handler: () => readAll<MeterRow>(ledger, 'meters'),
+    },
+    {
+      method: 'GET', url: '/v1/feeders', summary: 'The feeder tree.', access: { roles: ['operator', 'dso', 'member', 'auditor'] },
+      handler: () => readAll(ledger, 'feeders'),
+    },
+    {
+      method: 'GET', url: '/v1/log', summary: 'Log entries from an index (pseudonymous: no personal data is ever in the log).', access: { roles: staff },
+      query: z.object({ from: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(1000).default(100) }),
+      handler: ({ query }) => {
+        const to = Math.min(ledger.size, query.from + query.limit);
+        return { size: ledger.size, entries: [...ledger.entries(query.from, to)].map(({ bytes }, i) => ({ entry: query.from + i, ...decodeEntry(bytes).tx })) };
+      },
+    },
+    {
+      method: 'GET', url: '/v1/checkpoints', summary: 'Signed checkpoints (C2SP signed notes), newest last.', access: 'public',
+      handler: () => ledger.checkpoints().map((c) => ({ size: c.size, note: c.note })),
+    },
+    {
+      method: 'GET', url: '/v1/checkpoints/latest', summary: 'The newest signed checkpoint.', access: 'public',
+      handler: () => {
+        const c = ledger.latestCheckpoint();
+        if (!c) throw new OpenlecError('E_NO_CHECKPOINT', 'no checkpoint yet', { field: 'size' });
+        return { size: c.checkpoint.size, note: c.note };
+      },
+    },
+    {
+      method: 'GET', url: '/v1/consistency', summary: 'RFC 9162 consistency proof between two tree sizes.', access: 'public',
+      query: z.object({ from: z.coerce.number().int().min(1), to: z.coerce.number().int().min(1) }),
+      handler: ({ query }) => {
+        if (query.from > query.to || query.to > ledger.size) throw new OpenlecError('E_BAD_RANGE', `need 1 ≤ from ≤ to ≤ ${ledger.size}`, { field: 'from' });
+        return { from: query.from, to: query.to, proof: ledger.proveConsistency(query.from, query.to).map(toBase64) };
+      },
+    },
+    {
+      method: 'GET', url: '/v1/proofs/:entry', summary: 'Inclusion proof of an entry under the newest checkpoint covering it. Members get proofs of their own entries only.', access: { roles: ['operator', 'dso', 'member', 'auditor'] },
+      params: z.object({ entry: z.coerce.number().int().min(0) }),
+      handler: ({ params, session }) => {
+        if (params.entry >= ledger.size) throw new OpenlecError('E_NO_ENTRY', `entry ${params.entry} does not exist (the log has ${ledger.size})`, { field: 'entry' });
+        const tx = decodeEntry(ledger.entry(params.entry)).tx as { actor: string; body: { meter?: string; owner?: string } };
+        if (!session!.roles.some((r) => staff.includes(r))) {
+          const mine = tx.actor === session!.key || tx.body.owner === session!.key || (tx.body.meter !== undefined && ownedMeters(session!.key).some((m) => m.meter === tx.body.meter));
+          if (!mine) throw new OpenlecError('E_FORBIDDEN', `entry ${params.entry} is not about you`, { field: 'entry' });
+        }
+        const covering = ledger.checkpoints().filter((c) => c.size > params.entry).pop();
+        if (!covering) throw new OpenlecError('E_NO_CHECKPOINT', `no checkpoint covers entry ${params.entry} yet`, { field: 'entry' });
+        return { entry: params.entry, transaction: fromUtf8(ledger.entry(params.entry)), proof: ledger.proveInclusion(params.entry, covering.size).map(toBase64), checkpoint: covering.note, verifierKey: ledger.operatorVerifierKey() };
+      },
+    },
+    {
+      method: 'GET', url: '/v1/market/clearings', summary: 'Clearing results (price, volume, fees; no per-member trades) in [from, to).', access: { roles: ['operator', 'dso', 'member', 'auditor'] },
+      query: instantRange,
+      handler: ({ query }) => readAll<ClearingRow>(ledger, 'clearings').filter((c) => c.interval >= query.from && c.interval < query.to)
+        .sort((a, b) => a.interval.localeCompare(b.interval)).map(({ trades, ...summary }) => ({ ...summary, trades: trades.length })),
+    },
+    {
+      method: 'GET', url: '/v1/market/book', summary: 'The book of an interval as it would clear now (every member\'s orders: staff only).', access: { roles: staff },
+      query: z.object({ interval: z.string().min(1) }),
+      handler: ({ query }) => {
+        const b = bookFor(ledger.state, parseInstant(query.interval, 'interval'));
+        return { interval: b.interval, config: b.config, orders: b.orders.map((o) => ({ side: o.side, quantityWh: o.quantityWh, limitMicroPerKwh: o.limitMicroPerKwh, meter: b.meterOf.get(o.id) })) };
+      },
+    },
+    {
+      method: 'GET', url: '/v1/allocations', summary: 'Monthly allocation runs with per-meter totals.', access: { roles: staff },
+      handler: () => readAll(ledger, 'allocations'),
+    },
+    {
+      method: 'GET', url: '/v1/members/:key/curves', summary: 'A member\'s metered load curves (Wh per interval) by local day.', access: { roles: ['operator', 'dso'], self: true },
+      params: KEY, query: range,
+      handler: ({ params, query }) => curves(params.key, query.from, query.to),
+    },
+    {
+      method: 'GET', url: '/v1/members/:key/orders', summary: 'A member\'s orders and standing orders.', access: { roles: ['operator', 'dso'], self: true },
+      params: KEY,
+      handler: ({ params }) => ({
+        orders: readAll<OrderRow>(ledger, 'orders').filter((o) => o.owner === params.key),
+        standing: readAll<StandingOrderRow>(ledger, 'standing_orders').filter((o) => o.owner === params.key),
+      }),
+    },
+    {
+      method: 'GET', url: '/v1/members/:key/trades', summary: 'A member\'s trades in [from, to) (ISO instants).', access: { roles: ['operator'], self: true },
+      params: KEY, query: instantRange,
+      handler: ({ params, query }) => memberTrades(params.key, query.from, query.to),
+    },
+    {
+      method: 'GET', url: '/v1/members/:key/invoices/:month', summary: 'A member\'s invoice for a month, computed from the log.', access: { roles: ['operator'], self: true },
+      params: KEY.extend(month.shape),
+      handler: ({ params }) => {
+        memberExists(params.key);
+        return settleMonth(ledger.state, params.month).invoices.find((i) => i.participant === params.key) ?? null;
+      },
+    },
+    {
+      method: 'PUT', url: '/v1/members/:key/personal', summary: 'Store a member\'s personal data off the log, encrypted with a key of their own.', access: { roles: ['operator'], self: true },
+      params: KEY, body: personalDataSchema,
+      handler: ({ params, body }) => {
+        memberExists(params.key);
+        vault.put(params.key, body, nowIso());
+        return { stored: true };
+      },
+    },
+    {
+      method: 'GET', url: '/v1/members/:key/personal', summary: 'A member\'s personal data (null once erased).', access: { roles: ['operator'], self: true },
+      params: KEY,
+      handler: ({ params }) => ({ data: vault.get(params.key), erasedAt: vault.erasedAt(params.key) }),
+    },
+    {
+      method: 'DELETE', url: '/v1/members/:key/personal', summary: 'Erase a member\'s personal data: their data key is deleted, the log is untouched and still verifies.', access: { roles: ['operator'], self: true },
+      params: KEY,
+      handler: ({ params }) => ({ erased: vault.erase(params.key, nowIso()), erasedAt: vault.erasedAt(params.key) }),
+    },
+    {
+      method: 'GET', url: '/v1/members/:key/export', summary: 'Everything about a member, as JSON (data portability).', access: { roles: ['operator'], self: true },
+      params: KEY,
+      handler: ({ params }) => {
+        memberExists(params.key);
+        const meters = ownedMeters(params.key);
+        return {
+          key: params.key, exportedAt: nowIso(), participant: participant(ledger.state, params.key), personal: vault.get(params.key), meters,
+          curves: curves(params.key, '0000-01-01', '9999-12-31'),
+          orders: readAll<OrderRow>(ledger, 'orders').filter((o) => o.owner === params.key),
+          trades: memberTrades(params.key, '', '~'),
+        };
+      },
+    },
+  ];
+}
+
+/** buildApp assembles the API; the caller listens. */
+export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; events: EventHub; routes: Route[] }> {
+  const now = deps.now ?? Date.now;
+  const events = deps.events ?? new EventHub();
+  const auth = new Auth(deps.tokenSecret, deps.ledger.origin(), now, nodeVerifySignature);
+  const table = routes({ ledger: deps.ledger, vault: deps.vault, auth, now });
+  const app = Fastify({ logger: deps.logger ?? false, bodyLimit: 256 * 1024 });
+  await app.register(rateLimit, {
+    max: deps.rateLimitPerMinute ?? 60_000, timeWindow: 60_000, hook: 'preHandler',
+    keyGenerator: (req) => {
+      const body = req.body as { actor?: unknown } | undefined;
+      if (typeof body?.actor === 'string') return `actor:${body.actor}`;
+      const m = /^Bearer ([A-Za-z0-9_-]+)\./.exec(req.headers.authorization ?? '');
+      return m ? `token:${m[1]}` : `ip:${req.ip}`;
+    },
+    errorResponseBuilder: (_req, ctx) => ({ statusCode: 429, code: 'E_RATE', message: `rate limit: ${ctx.max} requests per minute per key; retry in ${Math.ceil(ctx.ttl / 1000)} s`, field: 'key' }),
+  });
+  app.setErrorHandler((e: Error & { code?: string; statusCode?: number; field?: string }, _req, reply) => {
+    if (e instanceof OpenlecError) return reply.status(statusOf(e.code)).send({ code: e.code, message: e.message, field: e.field ?? null });
+    if (e.statusCode === 429) return reply.status(429).send(e);
+    if (e.statusCode && e.statusCode < 500) {
+      const code = e.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 'E_TOO_LARGE' : e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'E_MEDIA_TYPE' : 'E_REQUEST';
+      return reply.status(e.statusCode).send({ code, message: e.message, field: 'body' });
+    }
+    reply.log.error(e);
+    return reply.status(500).send({ code: 'E_INTERNAL', message: 'internal error', field: null });
+  });
+  for (const r of table) {
+    app.route({
+      method: r.method, url: r.url,
+      handler: async (req, reply) => {
+        const session = auth.session(req.headers.authorization);
+        const params = parse(r.params, req.params, 'params');
+        allow(r.access, session, params as { key?: string });
+        const value = await r.handler({ params, query: parse(r.query, req.query, 'query'), body: parse(r.body, req.body, 'body'), session, reply });
+        if (r.method !== 'GET' && r.url === '/v1/transactions') {
+          const { entry } = value as { entry: number };
+          const tx = decodeEntry(deps.ledger.entry(entry)).tx;
+          for (const e of EventHub.forEntry(entry, tx.type, tx.body as Record<string, unknown>)) events.emit(e);
+        }
+        return reply.status(r.status ?? 200).send(value);
+      },
+    });
+  }
+  app.get('/openapi.json', async () => openApiDocument(table, deps.ledger.registry));
+  app.get('/v1/events', (req, reply) => {
+    reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    reply.raw.write(`event: hello\ndata: ${JSON.stringify({ size: deps.ledger.size })}\n\n`);
+    const off = events.on((e) => {
+      if (!reply.raw.write(`event: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`)) off();
+    });
+    req.raw.on('close', off);
+  });
+  if (deps.operatorKey) {
+    let signed = deps.ledger.latestCheckpoint()?.checkpoint.size ?? 0;
+    const timer = setInterval(() => {
+      if (deps.ledger.size === signed) return;
+      const c = deps.ledger.checkpoint(deps.operatorKey!);
+      signed = c.checkpoint.size;
+      events.emit({ event: 'checkpoint', data: { size: signed } });
+    }, deps.checkpointEveryMs ?? 1000);
+    app.addHook('onClose', async () => clearInterval(timer));
+  }
+  return { app, events, routes: table };
+}
+
+function parse(schema: z.ZodType | undefined, value: unknown, where: string): unknown {
+  if (!schema) return value;
+  const r = schema.safeParse(value ?? {});
+  if (r.success) return r.data;
+  const issue = r.error.issues[0]!;
+  const field = [where, ...issue.path.map(String)].join('.');
+  throw new OpenlecError('E_REQUEST', `${field}: ${issue.message}`, { field });
+}
+
+function allow(access: Access, session: Session | undefined, params: { key?: string }): void {
+  if (access === 'public' || access === 'signed') return;
+  if (!session) throw new OpenlecError('E_AUTH', 'this needs a token: POST /v1/auth/challenge, sign it, POST /v1/auth/token', { field: 'authorization' });
+  if (access.self && params.key === session.key) return;
+  if (session.roles.some((r) => access.roles.includes(r))) return;
+  throw new OpenlecError('E_FORBIDDEN', `needs the role ${access.roles.join(' or ')}${access.self ? ' or to be the member' : ''}`, { field: 'authorization' });
+}
