@@ -17,8 +17,8 @@ export class Signer {
   }
 
   /** forState signs for the log's community, continuing from the key's last nonce in it. */
-  static forState(state: State, key: KeyPair, now?: () => string): Signer {
-    return new Signer(key, community(state)!.id, participant(state, encodeKey(key.publicKey))?.nonce ?? 0, now);
+  static forState(state: State, key: KeyPair, now?: () => string, signWith?: MessageSigner): Signer {
+    return new Signer(key, community(state)!.id, participant(state, encodeKey(key.publicKey))?.nonce ?? 0, now, signWith);
   }
 
   sign<B>(type: string, body: B, issuedAt = this.now()): SignedTransaction<B> {

@@ -163,3 +163,38 @@ describe('openlec CLI: meter data and allocation', () => {
     assert.match(unknown.stderr, /field participant/);
   });
 });
+
+describe('openlec serve --demo (npm start)', () => {
+  test('backfills the demo, serves the API, clears intervals live, and the log verifies afterwards', async () => {
+    const { spawn } = await import('node:child_process');
+    const dir = join(tempDb(), '..');
+    const child = spawn(process.execPath, [BIN, 'serve', '--demo', '--dir', dir, '--port', '0', '--tick', '0.3'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      let out = '';
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.on('data', (b: Buffer) => {
+          out += b.toString();
+          const m = /serving (http:\/\/\S+)/.exec(out);
+          if (m) resolve(m[1]!);
+        });
+        child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
+      });
+      assert.match(out, /log in as member\s+key [A-Za-z0-9_-]{43}\s+secret [A-Za-z0-9_-]{43}/);
+      assert.match(out, /log in as auditor/);
+      const community = (await (await fetch(`${url}/v1/community`)).json()) as { name: string; size: number };
+      assert.equal(community.name, 'demo');
+      // Live: an interval is cleared within a few ticks, announced on the event stream.
+      const res = await fetch(`${url}/v1/events`);
+      const reader = res.body!.getReader();
+      let text = '';
+      while (!text.includes('event: interval-cleared')) text += new TextDecoder().decode((await reader.read()).value);
+      await reader.cancel();
+      assert.match(text, /event: interval-cleared\ndata: \{"entry":\d+,"interval":"\d{4}-\d\d-\d\dT\d\d:\d\d:00Z"/);
+    } finally {
+      child.kill('SIGINT');
+      await new Promise((r) => child.once('exit', r));
+    }
+    const v = await openlec('verify', '--db', join(dir, 'live', 'ledger.db'));
+    assert.equal(v.code, 0, v.stderr);
+  });
+});

@@ -7,6 +7,7 @@ import { allocateMonth, printAllocation } from './allocate.ts';
 import { demo } from './demo.ts';
 import { printSimulation, SIM_KEYS, simulate } from './simulate.ts';
 import { compareRuns, printComparison } from './simulate-compare.ts';
+import { serve } from './serve.ts';
 import { invoices, invoicesCsv, marketBook, marketClear, printBook, printClear, printInvoices } from './market.ts';
 import { chartCurve, FORMATS, importMeterData, meterCurve, printImport } from './meter.ts';
 import { reportError } from './output.ts';
@@ -203,6 +204,26 @@ export function buildProgram(): Command {
       if (others.length > 0) throw new InvalidArgumentError(`unexpected argument "${others[0]}" (did you mean "simulate compare"?)`);
       const r = await simulate({ ...o, scenario, showProgress: !o.json });
       o.json ? printJson(r.kpis) : print(printSimulation(r));
+    });
+
+  program.command('serve')
+    .description('serve the HTTP API (and, with --demo, a live demo community in accelerated time)')
+    .option('--db <path>', 'SQLite file of the community')
+    .option('--key <file>', 'operator key file, to sign checkpoints')
+    .option('--demo', 'create or reopen the demo community in --dir, backfill 7 days, then clear one interval per tick')
+    .option('--dir <dir>', 'folder for the demo', 'data')
+    .option('--port <n>', 'port', integer('--port'), 8080)
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--tick <seconds>', 'real seconds per simulated interval in demo mode', (v) => Number(v), 3)
+    .action(async (o) => {
+      const r = await serve(o);
+      const lines = [`openlec is serving ${r.url}  (API: ${r.url}/v1, OpenAPI: ${r.url}/openapi.json, events: ${r.url}/v1/events)`];
+      for (const [role, k] of Object.entries(r.logins)) lines.push(`  log in as ${role.padEnd(8)} key ${k.key}  secret ${k.secretKey}`);
+      if (o.demo) lines.push(`  one ${30}-minute interval every ${o.tick} s; key files in ${o.dir}/live/keys; Ctrl-C to stop`);
+      print(lines.join('\n'));
+      const stop = () => void r.close().then(() => process.exit(0));
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
     });
 
   program.command('demo')

@@ -71,8 +71,12 @@ function readText(file: string): string {
   }
 }
 
+/** simKey: the seeded key of a simulated party (operator, dso, a household's label). */
+export const simKey = (seed: string, scenario: string, label: string) => keyPairFromSeed(sha256(utf8(`openlec simulate ${seed}/${scenario}/${label}`)));
+export const simCommunityId = (scenario: string) => `openlec.sim/${scenario.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`;
+
 /** households expands the scenario's member groups, each with its own seeded stream and key. */
-function households(s: Scenario, rng: Rng, signer: (label: string) => Signer): (SimHousehold & { signer: Signer })[] {
+export function households(s: Scenario, rng: Rng, signer: (label: string) => Signer): (SimHousehold & { signer: Signer })[] {
   const out: (SimHousehold & { signer: Signer })[] = [];
   for (const m of s.members) {
     const series = m.data ? readSeries(m.data, readText(m.data.file), s.timeZone) : undefined;
@@ -95,7 +99,7 @@ function households(s: Scenario, rng: Rng, signer: (label: string) => Signer): (
 }
 
 /** simDay: the intervals of a local date, its clouds, and yesterday's community as the forecast. */
-function simDay(s: Scenario, rng: Rng, date: string, yesterday: readonly IntervalRow[]): SimDay {
+export function simDay(s: Scenario, rng: Rng, date: string, yesterday: readonly IntervalRow[]): SimDay {
   const day = localDay(date, s.timeZone);
   const starts = dayIntervals(day, s.intervalMinutes);
   const minuteOfDay = starts.map((t) => localMinuteOfDay(t, s.timeZone));
@@ -155,8 +159,8 @@ export async function simulate(o: SimulateOptions) {
   mkdirSync(o.out, { recursive: true });
   const db = join(o.out, 'ledger.db');
   for (const f of [db, `${db}-wal`, `${db}-shm`]) rmSync(f, { force: true });
-  const key = (label: string) => keyPairFromSeed(sha256(utf8(`openlec simulate ${seed}/${s.name}/${label}`)));
-  const id = `openlec.sim/${s.name.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`;
+  const key = (label: string) => simKey(seed, s.name, label);
+  const id = simCommunityId(s.name);
   let clock = localDay(s.start, s.timeZone).startMs - 86_400_000;
   const now = () => formatInstant(clock);
   const operator = new Signer(key('operator'), id, 0, now, nodeSign);

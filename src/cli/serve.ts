@@ -1,0 +1,149 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Signer } from '../client.ts';
+import { encodeKey, type KeyPair, toBase64Url } from '../ledger/index.ts';
+import { clearAt } from '../market/book.ts';
+import { lastCleared } from '../market/tables.ts';
+import { readKeyFile, writeKeyFile } from '../node/key-file.ts';
+import { nodeSign } from '../node/signatures.ts';
+import { buildApp } from '../server/app.ts';
+import { EventHub } from '../server/events.ts';
+import { PersonalVault } from '../server/vault.ts';
+import { householdDay, type HouseholdDay } from '../sim/household.ts';
+import { Rng } from '../sim/rng.ts';
+import { DEMO_SCENARIO, parseScenario } from '../sim/scenario.ts';
+import { SqliteLedger } from '../store/sqlite-ledger.ts';
+import { addDays, formatInstant, localDateOf, localDay, parseInstant } from '../units/index.ts';
+import { households, simCommunityId, simDay, simKey, simulate } from './simulate.ts';
+
+export interface ServeOptions {
+  db?: string;
+  key?: string;
+  port: number;
+  host: string;
+  demo?: boolean;
+  dir: string;
+  /** Seconds of real time per simulated interval in demo mode. */
+  tick: number;
+  now?: () => number;
+}
+
+/** secretFile reads a 32-byte secret beside the database, creating it on first start. */
+function secretFile(path: string): Uint8Array {
+  if (!existsSync(path)) writeFileSync(path, randomBytes(32).toString('base64url') + '\n', { mode: 0o600 });
+  return Buffer.from(readFileSync(path, 'utf8').trim(), 'base64url');
+}
+
+/** serve runs the API over a ledger; with --demo it first creates (or reopens) the demo community and then keeps it running in accelerated time. */
+export async function serve(o: ServeOptions) {
+  const now = o.now ?? Date.now;
+  let db = o.db;
+  let operatorKey: KeyPair | undefined = o.key ? readKeyFile(o.key) : undefined;
+  let logins: Record<string, { key: string; secretKey: string }> = {};
+  if (o.demo) {
+    const d = await prepareDemo(o.dir, now);
+    db = d.db;
+    operatorKey = d.operator;
+    logins = d.logins;
+  }
+  if (!db) throw new Error('serve needs --db PATH or --demo');
+  const ledger = SqliteLedger.open(db);
+  const vault = PersonalVault.open(`${db}.personal.db`, secretFile(`${db}.vault.key`));
+  const events = new EventHub();
+  const { app } = await buildApp({ ledger, vault, events, tokenSecret: secretFile(`${db}.token.key`), ...(operatorKey ? { operatorKey } : {}), now });
+  const url = await app.listen({ port: o.port, host: o.host });
+  const live = o.demo ? startLiveDemo(ledger, events, o.tick) : undefined;
+  return {
+    url, logins,
+    async close() {
+      live?.stop();
+      await app.close();
+      vault.close();
+      await ledger.close();
+    },
+  };
+}
+
+const SEED = 'demo';
+
+/** The demo community: the `demo` scenario backfilled over the last 7 days, plus an auditor; key files for logging in. */
+async function prepareDemo(dir: string, now: () => number) {
+  const out = join(dir, 'live');
+  const db = join(out, 'ledger.db');
+  const s = DEMO_SCENARIO;
+  const key = (label: string) => simKey(SEED, s.name, label);
+  if (!existsSync(db)) {
+    const today = localDateOf(now(), s.timeZone);
+    await simulate({ scenario: parseScenario({ ...s, start: addDays(today, -7), days: 7 }, 'demo'), out, seed: SEED, showProgress: true });
+    const ledger = SqliteLedger.open(db);
+    try {
+      const operator = Signer.forState(ledger.state, key('operator'), () => new Date(now()).toISOString(), nodeSign);
+      const r = await ledger.submit(operator.sign('participant.register', { key: encodeKey(key('auditor').publicKey), roles: ['auditor'] }));
+      if (!r.ok) throw r.error;
+      ledger.checkpoint(key('operator'));
+    } finally {
+      await ledger.close();
+    }
+  }
+  const member = households(parseScenario(s, 'demo'), new Rng(`${SEED}/${s.name}`), (label) => new Signer(key(label), simCommunityId(s.name)))[0]!.label;
+  const logins: Record<string, { key: string; secretKey: string }> = {};
+  mkdirSync(join(out, 'keys'), { recursive: true });
+  for (const [role, label] of [['operator', 'operator'], ['dso', 'dso'], ['member', member], ['auditor', 'auditor']] as const) {
+    const k = key(label);
+    const file = join(out, 'keys', `${role}.key`);
+    if (!existsSync(file)) writeKeyFile(file, k);
+    logins[role] = { key: encodeKey(k.publicKey), secretKey: toBase64Url(k.secretKey) };
+  }
+  return { db, operator: key('operator'), logins };
+}
+
+/**
+ * startLiveDemo advances the demo community one interval per tick: the DSO appends the
+ * interval's metered values (merged into the day's readings, later values still null)
+ * and the operator clears the interval ex-post, through the same ledger as the API.
+ */
+function startLiveDemo(ledger: SqliteLedger, events: EventHub, tickSeconds: number) {
+  const s = parseScenario(DEMO_SCENARIO, 'demo');
+  const rng = new Rng(`${SEED}/${s.name}`);
+  let simNow = 0;
+  const clock = () => formatInstant(simNow);
+  const homes = households(s, rng, (label) => Signer.forState(ledger.state, simKey(SEED, s.name, label), clock, nodeSign));
+  const dso = Signer.forState(ledger.state, simKey(SEED, s.name, 'dso'), clock, nodeSign);
+  const operator = Signer.forState(ledger.state, simKey(SEED, s.name, 'operator'), clock, nodeSign);
+  const exports = new Set(homes.filter((h) => h.pv || h.battery || h.series).map((h) => h.meter));
+  let day: { date: string; starts: readonly number[]; energies: HouseholdDay[] } | undefined;
+  let busy = false;
+  const step = async () => {
+    if (busy) return;
+    busy = true;
+    try {
+      const last = lastCleared(ledger.state);
+      const next = last === '' ? localDay(s.start, s.timeZone).startMs : parseInstant(last) + s.intervalMinutes * 60_000;
+      const date = localDateOf(next, s.timeZone);
+      if (day?.date !== date) {
+        const d = simDay(s, rng.fork(date), date, []);
+        day = { date, starts: d.starts, energies: homes.map((h) => householdDay(h, d)) };
+      }
+      const k = day.starts.indexOf(next);
+      simNow = next + s.intervalMinutes * 60_000 + 60_000;
+      const upTo = (values: number[]) => values.map((v, i) => (i <= k ? v : null));
+      const readings = homes.flatMap((h, i) => [
+        dso.sign('meter.readings', { meter: h.meter, direction: 'import', date, values: upTo(day!.energies[i]!.importWh) }),
+        ...(exports.has(h.meter) ? [dso.sign('meter.readings', { meter: h.meter, direction: 'export', date, values: upTo(day!.energies[i]!.exportWh) })] : []),
+      ]);
+      const first = ledger.size;
+      await ledger.submitAtomic(readings);
+      const c = clearAt(ledger.state, next);
+      await ledger.submitAtomic([operator.sign('market.clear', c.body)]);
+      events.emit({ event: 'entry', data: { entry: first, type: 'meter.readings', count: readings.length } });
+      for (const e of EventHub.forEntry(ledger.size - 1, 'market.clear', c.body as unknown as Record<string, unknown>)) events.emit(e);
+    } catch (e) {
+      process.stderr.write(`openlec demo: ${(e as Error).message}\n`);
+    } finally {
+      busy = false;
+    }
+  };
+  const timer = setInterval(() => void step(), tickSeconds * 1000);
+  return { stop: () => clearInterval(timer), step };
+}
