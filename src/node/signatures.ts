@@ -17,18 +17,22 @@ export interface SignatureChecker {
 }
 
 const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
-const keyCache = new Map<string, KeyObject>();
+const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+const publicKeys = new Map<string, KeyObject>();
+const secretKeys = new Map<string, KeyObject>();
 
-function keyObject(raw: Uint8Array): KeyObject {
+/** cachedKey turns raw Ed25519 key bytes into a KeyObject once (DER = fixed prefix + raw key). */
+function cachedKey(cache: Map<string, KeyObject>, raw: Uint8Array, make: (der: Buffer) => KeyObject, prefix: Buffer): KeyObject {
   const id = Buffer.from(raw).toString('base64');
-  let k = keyCache.get(id);
+  let k = cache.get(id);
   if (!k) {
-    if (keyCache.size > 100_000) keyCache.clear();
-    k = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
-    keyCache.set(id, k);
+    if (cache.size > 100_000) cache.clear();
+    k = make(Buffer.concat([prefix, raw]));
+    cache.set(id, k);
   }
   return k;
 }
+const keyObject = (raw: Uint8Array) => cachedKey(publicKeys, raw, (der) => createPublicKey({ key: der, format: 'der', type: 'spki' }), SPKI_PREFIX);
 
 /** nodeVerifySignature is the SignatureVerifier of node:crypto (OpenSSL): same answers as @noble/curves, several times faster. */
 export const nodeVerifySignature: SignatureVerifier = (publicKey, message, signature) => {
@@ -40,20 +44,9 @@ export const nodeVerifySignature: SignatureVerifier = (publicKey, message, signa
   }
 };
 
-const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
-const secretCache = new Map<string, KeyObject>();
-
 /** nodeSign is the MessageSigner of node:crypto: the same (deterministic) signatures as @noble/curves, about 14 times faster. */
-export const nodeSign: MessageSigner = (secretKey, message) => {
-  const id = Buffer.from(secretKey).toString('base64');
-  let k = secretCache.get(id);
-  if (!k) {
-    if (secretCache.size > 100_000) secretCache.clear();
-    k = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, secretKey]), format: 'der', type: 'pkcs8' });
-    secretCache.set(id, k);
-  }
-  return new Uint8Array(sign(null, message, k));
-};
+export const nodeSign: MessageSigner = (secretKey, message) =>
+  new Uint8Array(sign(null, message, cachedKey(secretKeys, secretKey, (der) => createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }), PKCS8_PREFIX)));
 
 /** InlineSignatureChecker checks signatures on the calling thread. */
 export class InlineSignatureChecker implements SignatureChecker {
