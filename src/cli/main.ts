@@ -12,6 +12,7 @@ import { invoices, invoicesCsv, marketBook, marketClear, printBook, printClear, 
 import { chartCurve, FORMATS, importMeterData, meterCurve, printImport } from './meter.ts';
 import { reportError } from './output.ts';
 import { readKeyFile } from '../node/key-file.ts';
+import { OpenlecError } from '../errors.ts';
 
 const integer = (field: string) => (v: string) => {
   if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`${field} must be a non-negative integer`);
@@ -201,7 +202,7 @@ export function buildProgram(): Command {
         o.json ? printJson(r.runs.map((x) => x.kpis)) : print(printComparison(r));
         return;
       }
-      if (others.length > 0) throw new InvalidArgumentError(`unexpected argument "${others[0]}" (did you mean "simulate compare"?)`);
+      if (others.length > 0) throw new OpenlecError('E_USAGE', `unexpected argument "${others[0]}" (did you mean "simulate compare"?)`, { field: 'scenario' });
       const r = await simulate({ ...o, scenario, showProgress: !o.json });
       o.json ? printJson(r.kpis) : print(printSimulation(r));
     });
@@ -219,7 +220,7 @@ export function buildProgram(): Command {
       const r = await serve(o);
       const lines = [`openlec is serving ${r.url}  (API: ${r.url}/v1, OpenAPI: ${r.url}/openapi.json, events: ${r.url}/v1/events)`];
       for (const [role, k] of Object.entries(r.logins)) lines.push(`  log in as ${role.padEnd(8)} key ${k.key}  secret ${k.secretKey}`);
-      if (o.demo) lines.push(`  one ${30}-minute interval every ${o.tick} s; key files in ${o.dir}/live/keys; Ctrl-C to stop`);
+      if (o.demo) lines.push(`  one 30-minute interval every ${o.tick} s; key files in ${o.dir}/live/keys; Ctrl-C to stop`);
       print(lines.join('\n'));
       const stop = () => void r.close().then(() => process.exit(0));
       process.once('SIGINT', stop);

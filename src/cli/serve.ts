@@ -10,7 +10,7 @@ import { nodeSign } from '../node/signatures.ts';
 import { buildApp } from '../server/app.ts';
 import { EventHub } from '../server/events.ts';
 import { PersonalVault } from '../server/vault.ts';
-import { householdDay, type HouseholdDay } from '../sim/household.ts';
+import { hasExportMeter, householdDay, type HouseholdDay } from '../sim/household.ts';
 import { Rng } from '../sim/rng.ts';
 import { DEMO_SCENARIO, parseScenario } from '../sim/scenario.ts';
 import { SqliteLedger } from '../store/sqlite-ledger.ts';
@@ -111,7 +111,6 @@ function startLiveDemo(ledger: SqliteLedger, events: EventHub, tickSeconds: numb
   const homes = households(s, rng, (label) => Signer.forState(ledger.state, simKey(SEED, s.name, label), clock, nodeSign));
   const dso = Signer.forState(ledger.state, simKey(SEED, s.name, 'dso'), clock, nodeSign);
   const operator = Signer.forState(ledger.state, simKey(SEED, s.name, 'operator'), clock, nodeSign);
-  const exports = new Set(homes.filter((h) => h.pv || h.battery || h.series).map((h) => h.meter));
   let day: { date: string; starts: readonly number[]; energies: HouseholdDay[] } | undefined;
   let busy = false;
   const step = async () => {
@@ -122,7 +121,7 @@ function startLiveDemo(ledger: SqliteLedger, events: EventHub, tickSeconds: numb
       const next = last === '' ? localDay(s.start, s.timeZone).startMs : parseInstant(last) + s.intervalMinutes * 60_000;
       const date = localDateOf(next, s.timeZone);
       if (day?.date !== date) {
-        const d = simDay(s, rng.fork(date), date, []);
+        const d = simDay(s, rng, date, []);
         day = { date, starts: d.starts, energies: homes.map((h) => householdDay(h, d)) };
       }
       const k = day.starts.indexOf(next);
@@ -130,14 +129,14 @@ function startLiveDemo(ledger: SqliteLedger, events: EventHub, tickSeconds: numb
       const upTo = (values: number[]) => values.map((v, i) => (i <= k ? v : null));
       const readings = homes.flatMap((h, i) => [
         dso.sign('meter.readings', { meter: h.meter, direction: 'import', date, values: upTo(day!.energies[i]!.importWh) }),
-        ...(exports.has(h.meter) ? [dso.sign('meter.readings', { meter: h.meter, direction: 'export', date, values: upTo(day!.energies[i]!.exportWh) })] : []),
+        ...(hasExportMeter(h) ? [dso.sign('meter.readings', { meter: h.meter, direction: 'export', date, values: upTo(day!.energies[i]!.exportWh) })] : []),
       ]);
       const first = ledger.size;
       await ledger.submitAtomic(readings);
       const c = clearAt(ledger.state, next);
-      await ledger.submitAtomic([operator.sign('market.clear', c.body)]);
-      events.emit({ event: 'entry', data: { entry: first, type: 'meter.readings', count: readings.length } });
-      for (const e of EventHub.forEntry(ledger.size - 1, 'market.clear', c.body as unknown as Record<string, unknown>)) events.emit(e);
+      const clear = operator.sign('market.clear', c.body);
+      await ledger.submitAtomic([clear]);
+      for (const [i, tx] of [...readings, clear].entries()) for (const e of EventHub.forEntry(first + i, tx.type, tx.body as unknown as Record<string, unknown>)) events.emit(e);
     } catch (e) {
       process.stderr.write(`openlec demo: ${(e as Error).message}\n`);
     } finally {

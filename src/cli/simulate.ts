@@ -12,7 +12,7 @@ import { type KeySpec, runMonth } from '../allocation/month.ts';
 import { settleMonth } from '../settlement/invoice.ts';
 import { Battery } from '../sim/battery.ts';
 import { readSeries } from '../sim/data.ts';
-import { householdDay, type SimDay, type SimHousehold } from '../sim/household.ts';
+import { hasExportMeter, householdDay, type SimDay, type SimHousehold } from '../sim/household.ts';
 import { renderReport } from '../sim/report.ts';
 import { Rng } from '../sim/rng.ts';
 import { CITY_SCENARIO, DEMO_SCENARIO, parseScenario, type Scenario, VILLAGE_SCENARIO } from '../sim/scenario.ts';
@@ -135,12 +135,10 @@ function keyFor(kind: string, meters: readonly string[]): KeySpec {
 function scenarioFor(o: SimulateOptions): Scenario {
   const base = typeof o.scenario === 'string' ? loadScenario(o.scenario) : o.scenario;
   const source = typeof o.scenario === 'string' ? o.scenario : base.name;
-  const s = parseScenario({
+  return parseScenario({
     ...base, days: o.days ?? base.days, market: { ...base.market, mechanism: o.mechanism ?? base.market.mechanism },
     ...(o.key ? { allocationKey: o.key } : {}),
   }, source);
-  for (const [k, m] of s.members.entries()) if (m.data) m.data.file = base.members[k]!.data!.file;
-  return s;
 }
 
 /**
@@ -191,15 +189,14 @@ export async function simulate(o: SimulateOptions) {
       ...(s.fees ? [dso.sign('tariff.set', { from, feesMicroPerKwh: s.fees })] : []),
     ]);
     // Every meter that can export is registered as such: a battery or a data file may export too.
-    const exports = (h: SimHousehold) => Boolean(h.pv || h.battery || h.series);
     await submit(homes.flatMap((h) => [
       dso.sign('meter.register', { meter: h.meter, scheme: 'other', direction: 'import', owner: h.signer.actor, feeder: h.feeder }),
-      ...(exports(h) ? [dso.sign('meter.register', { meter: h.meter, scheme: 'other', direction: 'export', owner: h.signer.actor, feeder: h.feeder, technology: h.pv || h.series ? 'solar' : 'storage' })] : []),
+      ...(hasExportMeter(h) ? [dso.sign('meter.register', { meter: h.meter, scheme: 'other', direction: 'export', owner: h.signer.actor, feeder: h.feeder, technology: h.pv || h.series ? 'solar' : 'storage' })] : []),
     ]));
     const lastDate = addDays(s.start, s.days - 1);
     await submit(homes.flatMap((h) => [
       ...(h.standing?.buyMaxMicroPerKwh !== undefined ? [h.signer.sign('order.standing', { side: 'buy', meter: h.meter, fromDate: s.start, toDate: lastDate, quantityWh: null, limitMicroPerKwh: h.standing.buyMaxMicroPerKwh })] : []),
-      ...(h.standing?.sellMinMicroPerKwh !== undefined && exports(h) ? [h.signer.sign('order.standing', { side: 'sell', meter: h.meter, fromDate: s.start, toDate: lastDate, quantityWh: null, limitMicroPerKwh: h.standing.sellMinMicroPerKwh })] : []),
+      ...(h.standing?.sellMinMicroPerKwh !== undefined && hasExportMeter(h) ? [h.signer.sign('order.standing', { side: 'sell', meter: h.meter, fromDate: s.start, toDate: lastDate, quantityWh: null, limitMicroPerKwh: h.standing.sellMinMicroPerKwh })] : []),
     ]));
 
     let yesterday: IntervalRow[] = [];
@@ -227,7 +224,7 @@ export async function simulate(o: SimulateOptions) {
           }
         }
         readings.push(dso.sign('meter.readings', { meter: h.meter, direction: 'import', date, values: e.importWh }));
-        if (exports(h)) readings.push(dso.sign('meter.readings', { meter: h.meter, direction: 'export', date, values: e.exportWh }));
+        if (hasExportMeter(h)) readings.push(dso.sign('meter.readings', { meter: h.meter, direction: 'export', date, values: e.exportWh }));
       }
       await submit(readings);
       clock += 30 * 60_000;
@@ -246,8 +243,8 @@ export async function simulate(o: SimulateOptions) {
     bar.stop();
     if (s.allocationKey) {
       // The monthly collective self-consumption run, as `openlec allocate` records it, and the DSO's coefficient file.
+      const importMeters = homes.map((h) => h.meter).sort();
       for (const month of months) {
-        const importMeters = homes.map((h) => h.meter).sort();
         const { input, result, summary } = runMonth(ledger.state, month, keyFor(s.allocationKey, importMeters));
         await submit([operator.sign('allocation.run', summary)]);
         const file = `coefficients-fr-${month}.csv`;

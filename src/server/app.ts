@@ -68,8 +68,8 @@ const DATE = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD');
 const KEY = z.object({ key: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be a 43-character base64url key') });
 const readAll = <T>(ledger: SqliteLedger, table: string) => [...ledger.state.rows(table)] as unknown as T[];
 
-function routes(d: Required<Pick<AppDeps, 'ledger' | 'vault'>> & { auth: Auth; now: () => number }): Route[] {
-  const { ledger, vault, auth } = d;
+function routes(d: Required<Pick<AppDeps, 'ledger' | 'vault' | 'events'>> & { auth: Auth; now: () => number }): Route[] {
+  const { ledger, vault, auth, events } = d;
   const ownedMeters = (key: string) => readAll<MeterRow>(ledger, 'meters').filter((m) => m.owner === key);
   const nowIso = () => new Date(d.now()).toISOString();
   const memberExists = (key: string) => {
@@ -98,6 +98,8 @@ function routes(d: Required<Pick<AppDeps, 'ledger' | 'vault'>> & { auth: Auth; n
       async handler({ body }) {
         const r = await ledger.submit(body as never);
         if (!r.ok) throw r.error;
+        // Appended, so the type and body were checked: announce it.
+        for (const e of EventHub.forEntry(r.entry, body.type as string, body.body as Record<string, unknown>)) events.emit(e);
         return { entry: r.entry, size: ledger.size };
       },
     },
@@ -258,7 +260,7 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; e
   const now = deps.now ?? Date.now;
   const events = deps.events ?? new EventHub();
   const auth = new Auth(deps.tokenSecret, deps.ledger.origin(), now, nodeVerifySignature);
-  const table = routes({ ledger: deps.ledger, vault: deps.vault, auth, now });
+  const table = routes({ ledger: deps.ledger, vault: deps.vault, events, auth, now });
   const app = Fastify({ logger: deps.logger ?? false, bodyLimit: 256 * 1024 });
   await app.register(rateLimit, {
     max: deps.rateLimitPerMinute ?? 60_000, timeWindow: 60_000, hook: 'preHandler',
@@ -288,11 +290,6 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; e
         const params = parse(r.params, req.params, 'params');
         allow(r.access, session, params as { key?: string });
         const value = await r.handler({ params, query: parse(r.query, req.query, 'query'), body: parse(r.body, req.body, 'body'), session, reply });
-        if (r.method !== 'GET' && r.url === '/v1/transactions') {
-          const { entry } = value as { entry: number };
-          const tx = decodeEntry(deps.ledger.entry(entry)).tx;
-          for (const e of EventHub.forEntry(entry, tx.type, tx.body as Record<string, unknown>)) events.emit(e);
-        }
         return reply.status(r.status ?? 200).send(value);
       },
     });

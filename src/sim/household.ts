@@ -56,6 +56,9 @@ export interface HouseholdDay {
   readonly socWh: number[];
 }
 
+/** hasExportMeter: PV, a battery or a real series can push energy out, so the household gets an export meter. */
+export const hasExportMeter = (h: SimHousehold): boolean => Boolean(h.pv || h.battery || h.series);
+
 export function householdDay(h: SimHousehold, day: SimDay): HouseholdDay {
   const parts = 60 / day.intervalMinutes;
   const hourPart = day.minuteOfDay.map((m) => Math.floor((m % 60) / day.intervalMinutes));
