@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Signer } from '../client.ts';
+import { OpenlecError } from '../errors.ts';
 import { encodeKey, type KeyPair, toBase64Url } from '../ledger/index.ts';
 import { clearAt } from '../market/book.ts';
 import { lastCleared } from '../market/tables.ts';
@@ -47,7 +48,7 @@ export async function serve(o: ServeOptions) {
     operatorKey = d.operator;
     logins = d.logins;
   }
-  if (!db) throw new Error('serve needs --db PATH or --demo');
+  if (!db) throw new OpenlecError('E_USAGE', 'serve needs --db PATH (an existing community) or --demo', { field: 'db' });
   const ledger = SqliteLedger.open(db);
   const vault = PersonalVault.open(`${db}.personal.db`, secretFile(`${db}.vault.key`));
   const events = new EventHub();

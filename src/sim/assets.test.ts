@@ -105,6 +105,7 @@ describe('real-data series', () => {
     const g = readOpsd('gap.csv', 'utc_timestamp,x_grid_export,x_grid_import,x_pv\n2016-06-01T00:00:00Z,0,10.000,0\n2016-06-01T01:00:00Z,0,,0\n2016-06-01T02:00:00Z,0,11.000,0\n2016-06-01T03:00:00Z,0,11.200,0\n', 'UTC');
     assert.deepEqual(['06-01T00', '06-01T01', '06-01T02'].map((h) => Math.round(g.loadWh.get(h)!)), [500, 500, 200]);
     assert.equal(g.bridgedHours, 1);
+    assert.throws(() => readOpsd('skip.csv', 'utc_timestamp,x_grid_import\n2016-06-01T00:00:00Z,1\n2016-06-01T02:00:00Z,2\n', 'UTC'), { code: 'E_SCENARIO_DATA', message: /skip.csv:3: utc_timestamp: rows must be consecutive hours/ });
     assert.throws(() => readOpsd('down.csv', 'utc_timestamp,x_grid_export,x_grid_import\n2016-06-01T00:00:00Z,0,10\n2016-06-01T01:00:00Z,0,9\n', 'UTC'), { code: 'E_SCENARIO_DATA', message: /:3: x_grid_import: the counter goes down/ });
   });
 });

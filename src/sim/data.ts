@@ -90,11 +90,12 @@ export function readOpsd(file: string, text: string, timeZone: string, household
   const ts = column(file, header, 'utc_timestamp');
   const counters = ['grid_import', 'grid_export', 'pv'].map((c) => header.indexOf(`${prefix}_${c}`));
   if (counters[0]! < 0) throw bad(file, 1, `missing column "${prefix}_grid_import"`, 'data.household');
-  const times = rows.map((r, i) => {
+  const times: number[] = [];
+  rows.forEach((r, i) => {
     const t = Date.parse(r[ts] ?? '');
     if (!Number.isFinite(t)) throw bad(file, i + 2, `utc_timestamp: "${r[ts] ?? ''}" is not a time stamp`);
-    if (i > 0 && t !== Date.parse(rows[i - 1]![ts]!) + 3_600_000) throw bad(file, i + 2, 'utc_timestamp: rows must be consecutive hours');
-    return t;
+    if (i > 0 && t !== times[i - 1]! + 3_600_000) throw bad(file, i + 2, 'utc_timestamp: rows must be consecutive hours');
+    times.push(t);
   });
   let bridged = 0;
   const hourly = counters.map((c) => {
