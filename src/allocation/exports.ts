@@ -80,7 +80,7 @@ export function assertCups(meters: readonly string[]): void {
 }
 
 /** ratio writes a / b with 4 decimals, floored; empty when b is 0. */
-function ratio(a: number, b: number): string {
+export function ratio(a: number, b: number): string {
   return b === 0 ? '' : formatDecimal(floorMulDiv(a, 10_000, b), 4);
 }
 

@@ -1,5 +1,5 @@
 import { OpenlecError } from '../errors.ts';
-import { checkInclusion, decodeEntry, fromBase64, type Hash, leafHash, openCheckpoint, parseVerifierKey, type SignatureVerifier, utf8, verifySignature } from '../ledger/index.ts';
+import { checkInclusion, decodeEntry, fromBase64, fromHex, type Hash, leafHash, openCheckpoint, parseVerifierKey, type SignatureVerifier, utf8, verifySignature } from '../ledger/index.ts';
 
 /**
  * An EntryProof lets anyone check, offline, that one transaction is in the log: the
@@ -35,4 +35,31 @@ export function checkEntryProof(p: EntryProof, verifierKey: string = p.verifierK
     throw new OpenlecError('E_PROOF_MISMATCH', `entry ${p.entry} is not included in the checkpoint of size ${cp.size}`, { field: 'proof' });
   }
   return { transaction: d.tx, checkpoint: cp };
+}
+
+/** A TradeProof shows one trade record inside a clearing: the record's canonical JSON and its audit path in the clearing's trade tree. */
+export interface TradeProof {
+  readonly record: string;
+  readonly index: number;
+  readonly proof: readonly string[];
+}
+
+/**
+ * checkTradeInclusion checks that a trade record is the `index`-th leaf of the trade tree
+ * whose root a market.clear transaction recorded (`tradesRoot`, hex, over `trades`
+ * records). Together with checkEntryProof of that transaction, a member proves a trade of
+ * theirs is in the log without seeing anyone else's. Returns the parsed record.
+ */
+export function checkTradeInclusion(t: TradeProof, clearing: { body: { trades: number; tradesRoot: string } }): Record<string, unknown> {
+  const path: Hash[] = t.proof.map((h, i) => {
+    const b = fromBase64(h);
+    if (!b || b.length !== 32) throw new OpenlecError('E_PROOF_FORMAT', `trade proof[${i}] is not a base64 32-byte hash`, { field: `proof[${i}]` });
+    return b;
+  });
+  const root = fromHex(clearing.body.tradesRoot);
+  if (!root || root.length !== 32) throw new OpenlecError('E_PROOF_FORMAT', 'the clearing has no 32-byte tradesRoot', { field: 'tradesRoot' });
+  if (!checkInclusion(t.index, clearing.body.trades, leafHash(utf8(t.record)), path, root)) {
+    throw new OpenlecError('E_PROOF_MISMATCH', `trade ${t.index} is not in the clearing's trade tree`, { field: 'proof' });
+  }
+  return JSON.parse(t.record) as Record<string, unknown>;
 }

@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Signer } from '../client.ts';
 import { OpenlecError } from '../errors.ts';
 import { encodeKey, type KeyPair, toBase64Url } from '../ledger/index.ts';
+import { runMonth } from '../allocation/month.ts';
 import { clearAt } from '../market/book.ts';
 import { lastCleared } from '../market/tables.ts';
 import { readKeyFile, writeKeyFile } from '../node/key-file.ts';
@@ -52,7 +54,10 @@ export async function serve(o: ServeOptions) {
   const ledger = SqliteLedger.open(db);
   const vault = PersonalVault.open(`${db}.personal.db`, secretFile(`${db}.vault.key`));
   const events = new EventHub();
-  const { app } = await buildApp({ ledger, vault, events, tokenSecret: secretFile(`${db}.token.key`), ...(operatorKey ? { operatorKey } : {}), now });
+  const webRoot = fileURLToPath(new URL('../../web/dist/', import.meta.url));
+  const web = existsSync(join(webRoot, 'index.html'));
+  if (!web) process.stderr.write('openlec serve: the dashboard is not built (npm run build); serving the API only\n');
+  const { app } = await buildApp({ ledger, vault, events, tokenSecret: secretFile(`${db}.token.key`), ...(operatorKey ? { operatorKey } : {}), ...(web ? { webRoot } : {}), now });
   const url = await app.listen({ port: o.port, host: o.host });
   const live = o.demo ? startLiveDemo(ledger, events, o.tick) : undefined;
   return {
@@ -67,6 +72,8 @@ export async function serve(o: ServeOptions) {
 }
 
 const SEED = 'demo';
+/** The demo's allocation key: production shared in proportion to consumption. */
+const ALLOCATION_KEY = 'prorata';
 
 /** The demo community: the `demo` scenario backfilled over the last 7 days, plus an auditor; key files for logging in. */
 async function prepareDemo(dir: string, now: () => number) {
@@ -76,7 +83,7 @@ async function prepareDemo(dir: string, now: () => number) {
   const key = (label: string) => simKey(SEED, s.name, label);
   if (!existsSync(db)) {
     const today = localDateOf(now(), s.timeZone);
-    await simulate({ scenario: parseScenario({ ...s, start: addDays(today, -7), days: 7 }, 'demo'), out, seed: SEED, showProgress: true });
+    await simulate({ scenario: parseScenario({ ...s, start: addDays(today, -7), days: 7, allocationKey: ALLOCATION_KEY }, 'demo'), out, seed: SEED, showProgress: true });
     const ledger = SqliteLedger.open(db);
     try {
       const operator = Signer.forState(ledger.state, key('operator'), () => new Date(now()).toISOString(), nodeSign);
@@ -114,6 +121,15 @@ function startLiveDemo(ledger: SqliteLedger, events: EventHub, tickSeconds: numb
   const operator = Signer.forState(ledger.state, simKey(SEED, s.name, 'operator'), clock, nodeSign);
   let day: { date: string; starts: readonly number[]; energies: HouseholdDay[] } | undefined;
   let busy = false;
+  const announce = (first: number, txs: readonly { type: string; body: unknown }[]) => {
+    for (const [i, tx] of txs.entries()) for (const e of EventHub.forEntry(first + i, tx.type, tx.body as Record<string, unknown>)) events.emit(e);
+  };
+  const allocate = async (month: string) => {
+    const run = operator.sign('allocation.run', runMonth(ledger.state, month, { kind: ALLOCATION_KEY }).summary);
+    const first = ledger.size;
+    await ledger.submitAtomic([run]);
+    announce(first, [run]);
+  };
   const step = async () => {
     if (busy) return;
     busy = true;
@@ -122,6 +138,8 @@ function startLiveDemo(ledger: SqliteLedger, events: EventHub, tickSeconds: numb
       const next = last === '' ? localDay(s.start, s.timeZone).startMs : parseInstant(last) + s.intervalMinutes * 60_000;
       const date = localDateOf(next, s.timeZone);
       if (day?.date !== date) {
+        // A new local day: the operator re-runs the allocation of the month so far (the month's last run is the final one).
+        if (day) await allocate(day.date.slice(0, 7));
         const d = simDay(s, rng, date, []);
         day = { date, starts: d.starts, energies: homes.map((h) => householdDay(h, d)) };
       }
@@ -137,7 +155,7 @@ function startLiveDemo(ledger: SqliteLedger, events: EventHub, tickSeconds: numb
       const c = clearAt(ledger.state, next);
       const clear = operator.sign('market.clear', c.body);
       await ledger.submitAtomic([clear]);
-      for (const [i, tx] of [...readings, clear].entries()) for (const e of EventHub.forEntry(first + i, tx.type, tx.body as unknown as Record<string, unknown>)) events.emit(e);
+      announce(first, [...readings, clear]);
     } catch (e) {
       process.stderr.write(`openlec demo: ${(e as Error).message}\n`);
     } finally {
@@ -145,5 +163,5 @@ function startLiveDemo(ledger: SqliteLedger, events: EventHub, tickSeconds: numb
     }
   };
   const timer = setInterval(() => void step(), tickSeconds * 1000);
-  return { stop: () => clearInterval(timer), step };
+  return { stop: () => clearInterval(timer), step, allocate };
 }

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OpenlecError } from '../errors.ts';
-import { barChart, esc, lineChart } from '../sim/report.ts';
+import { barChart, esc, lineChart } from '../charts/svg.ts';
 import { simulate, type SimulateOptions } from './simulate.ts';
 
 export interface CompareOptions extends Omit<SimulateOptions, 'scenario' | 'out'> {

@@ -1,22 +1,26 @@
 import rateLimit from '@fastify/rate-limit';
+import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { z } from 'zod';
+import { frenchCoefficients, statements, statementsCsv } from '../allocation/exports.ts';
+import { type KeySpec, type MemberTotals, runMonth } from '../allocation/month.ts';
 import { community, participant } from '../community/tables.ts';
 import { OpenlecError } from '../errors.ts';
-import { decodeEntry, fromUtf8, type KeyPair, toBase64 } from '../ledger/index.ts';
-import { bookFor } from '../market/book.ts';
-import type { ClearingRow, OrderRow, StandingOrderRow } from '../market/tables.ts';
+import { decodeEntry, fromUtf8, type KeyPair, proveInclusion, toBase64 } from '../ledger/index.ts';
+import { bookFor, tradeRecordJson, tradesTree } from '../market/book.ts';
+import { type ClearingRow, lastCleared, type OrderRow, type StandingOrderRow } from '../market/tables.ts';
 import type { MeterRow } from '../metering/meter-register.ts';
 import type { ReadingsRow } from '../metering/readings.ts';
 import { nodeVerifySignature } from '../node/signatures.ts';
 import { settleMonth } from '../settlement/invoice.ts';
 import type { Role } from '../state/registry.ts';
 import type { SqliteLedger } from '../store/sqlite-ledger.ts';
-import { parseInstant } from '../units/index.ts';
+import { addDays, parseInstant } from '../units/index.ts';
 import { Auth, type Session } from './auth.ts';
 import { EventHub } from './events.ts';
 import { openApiDocument } from './openapi.ts';
 import { personalDataSchema, type PersonalVault } from './vault.ts';
+import { bookDepth, communityEnergy } from './views.ts';
 
 /**
  * buildApp: the HTTP API over one community's ledger. Writes are signed transactions
@@ -38,6 +42,8 @@ export interface AppDeps {
   checkpointEveryMs?: number;
   events?: EventHub;
   logger?: boolean;
+  /** A built dashboard (web/dist) to serve at /. */
+  webRoot?: string;
 }
 
 export type Access = 'public' | 'signed' | { roles: readonly Role[]; self?: boolean };
@@ -62,6 +68,7 @@ const STATUS: [RegExp, number][] = [
   [/^E_(TX_FORMAT|TX_BODY|TX_UNKNOWN_TYPE|TX_COMMUNITY|BAD_[A-Z]+|REQUEST|BODY_JSON|INTERVAL_ALIGN|BAD_MONTH)$/, 400],
   [/^E_RATE$/, 429],
 ];
+const AGGREGATE_TYPES = new Set(['market.clear', 'allocation.run', 'community.create', 'market.configure', 'tariff.set']);
 const statusOf = (code: string) => STATUS.find(([re]) => re.test(code))?.[1] ?? 422;
 
 const DATE = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD');
@@ -82,10 +89,18 @@ function routes(d: Required<Pick<AppDeps, 'ledger' | 'vault' | 'events'>> & { au
       .sort((a, b) => a.date.localeCompare(b.date) || a.meter.localeCompare(b.meter) || a.direction.localeCompare(b.direction))
       .map((r) => ({ meter: r.meter, direction: r.direction, date: r.date, values: r.values, entry: r.entry }));
   };
+  /** A member's trades, each with its record and audit path in the clearing's trade tree (checkTradeInclusion). */
   const memberTrades = (key: string, from: string, to: string) => {
     const meters = new Set(ownedMeters(key).map((m) => m.meter));
-    return readAll<ClearingRow>(ledger, 'clearings').filter((c) => c.interval >= from && c.interval < to).flatMap((c) =>
-      c.trades.filter((t) => meters.has(t.buyer) || meters.has(t.seller)).map((t) => ({ interval: c.interval, side: meters.has(t.buyer) ? 'buy' : 'sell', wh: t.wh, priceMicroPerKwh: t.price, feeMicroPerKwh: t.fee, amountMicro: meters.has(t.buyer) ? t.amount : t.proceeds, entry: c.entry })));
+    return readAll<ClearingRow>(ledger, 'clearings').filter((c) => c.interval >= from && c.interval < to).sort((a, b) => a.interval.localeCompare(b.interval)).flatMap((c) => {
+      const mine = c.trades.flatMap((t, index) => (meters.has(t.buyer) || meters.has(t.seller) ? [{ t, index }] : []));
+      if (mine.length === 0) return [];
+      const tree = tradesTree(c.trades);
+      return mine.map(({ t, index }) => ({
+        interval: c.interval, side: meters.has(t.buyer) ? 'buy' : 'sell', wh: t.wh, priceMicroPerKwh: t.price, feeMicroPerKwh: t.fee, amountMicro: meters.has(t.buyer) ? t.amount : t.proceeds, entry: c.entry,
+        record: tradeRecordJson(t), index, proof: proveInclusion(index, tree.size, tree).map(toBase64),
+      }));
+    });
   };
   const month = z.object({ month: z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'must be YYYY-MM') });
   const range = z.object({ from: DATE, to: DATE });
@@ -114,7 +129,7 @@ function routes(d: Required<Pick<AppDeps, 'ledger' | 'vault' | 'events'>> & { au
     },
     {
       method: 'GET', url: '/v1/community', summary: 'The community, its log size and the operator\'s checkpoint verifier key.', access: 'public',
-      handler: () => ({ ...community(ledger.state), size: ledger.size, origin: ledger.origin(), verifierKey: ledger.operatorVerifierKey() }),
+      handler: () => ({ ...community(ledger.state), size: ledger.size, origin: ledger.origin(), verifierKey: ledger.operatorVerifierKey(), lastCleared: lastCleared(ledger.state) || null }),
     },
     {
       method: 'GET', url: '/v1/me', summary: 'Who the token belongs to.', access: { roles: ['operator', 'dso', 'member', 'auditor'] },
@@ -165,9 +180,11 @@ function routes(d: Required<Pick<AppDeps, 'ledger' | 'vault' | 'events'>> & { au
       params: z.object({ entry: z.coerce.number().int().min(0) }),
       handler: ({ params, session }) => {
         if (params.entry >= ledger.size) throw new OpenlecError('E_NO_ENTRY', `entry ${params.entry} does not exist (the log has ${ledger.size})`, { field: 'entry' });
-        const tx = decodeEntry(ledger.entry(params.entry)).tx as { actor: string; body: { meter?: string; owner?: string } };
+        const tx = decodeEntry(ledger.entry(params.entry)).tx as { type: string; actor: string; body: { meter?: string; owner?: string; key?: string } };
         if (!session!.roles.some((r) => staff.includes(r))) {
-          const mine = tx.actor === session!.key || tx.body.owner === session!.key || (tx.body.meter !== undefined && ownedMeters(session!.key).some((m) => m.meter === tx.body.meter));
+          // Aggregate records (clearings, allocations) name no member: anyone may prove them.
+          const mine = AGGREGATE_TYPES.has(tx.type) || tx.actor === session!.key || tx.body.owner === session!.key || tx.body.key === session!.key
+            || (tx.body.meter !== undefined && ownedMeters(session!.key).some((m) => m.meter === tx.body.meter));
           if (!mine) throw new OpenlecError('E_FORBIDDEN', `entry ${params.entry} is not about you`, { field: 'entry' });
         }
         const covering = ledger.checkpoints().filter((c) => c.size > params.entry).pop();
@@ -176,7 +193,20 @@ function routes(d: Required<Pick<AppDeps, 'ledger' | 'vault' | 'events'>> & { au
       },
     },
     {
-      method: 'GET', url: '/v1/market/clearings', summary: 'Clearing results (price, volume, fees; no per-member trades) in [from, to).', access: { roles: ['operator', 'dso', 'member', 'auditor'] },
+      method: 'GET', url: '/v1/community/energy', summary: 'Energy of the whole community per interval over local days [from, to] (at most 93): drawn, fed in, matched locally, price; totals, self-sufficiency and flows. Aggregates only, so public.', access: 'public',
+      query: range,
+      handler: ({ query }) => {
+        if (query.from > query.to || addDays(query.from, 92) < query.to) throw new OpenlecError('E_BAD_RANGE', 'need from ≤ to and at most 93 days', { field: 'query.to' });
+        return communityEnergy(ledger.state, query.from, query.to);
+      },
+    },
+    {
+      method: 'GET', url: '/v1/market/depth', summary: 'Supply and demand curves of an interval\'s book (cumulative Wh by limit price), without meters: public.', access: 'public',
+      query: z.object({ interval: z.string().min(1) }),
+      handler: ({ query }) => bookDepth(bookFor(ledger.state, parseInstant(query.interval, 'query.interval'))),
+    },
+    {
+      method: 'GET', url: '/v1/market/clearings', summary: 'Clearing results (price, volume, fees; no per-member trades) in [from, to). Public: prices and volumes name no member.', access: 'public',
       query: instantRange,
       handler: ({ query }) => readAll<ClearingRow>(ledger, 'clearings').filter((c) => c.interval >= query.from && c.interval < query.to)
         .sort((a, b) => a.interval.localeCompare(b.interval)).map(({ trades, ...summary }) => ({ ...summary, trades: trades.length })),
@@ -192,6 +222,30 @@ function routes(d: Required<Pick<AppDeps, 'ledger' | 'vault' | 'events'>> & { au
     {
       method: 'GET', url: '/v1/allocations', summary: 'Monthly allocation runs with per-meter totals.', access: { roles: staff },
       handler: () => readAll(ledger, 'allocations'),
+    },
+    {
+      method: 'GET', url: '/v1/allocations/:month/files/:file', summary: 'Files of a recorded monthly allocation, recomputed from the log: the DSO coefficient file (French CSV) or the members\' statements (CSV).', access: { roles: staff },
+      params: month.extend({ file: z.enum(['coefficients-fr.csv', 'statements.csv']) }),
+      handler: ({ params, reply }) => {
+        const row = ledger.state.get<{ key: KeySpec }>('allocations', params.month);
+        if (!row) throw new OpenlecError('E_NOT_FOUND', `no allocation recorded for ${params.month}`, { field: 'params.month' });
+        const { input, result, summary } = runMonth(ledger.state, params.month, row.key);
+        const body = params.file === 'coefficients-fr.csv'
+          ? frenchCoefficients(input, result, community(ledger.state)!.timeZone)
+          : statementsCsv(statements(summary, Object.fromEntries(readAll<MeterRow>(ledger, 'meters').map((m) => [m.meter, m.owner]))));
+        reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${params.file.replace('.csv', '')}-${params.month}.csv"`);
+        return body;
+      },
+    },
+    {
+      method: 'GET', url: '/v1/members/:key/allocations', summary: 'A member\'s share of each monthly allocation (per import meter).', access: { roles: ['operator', 'dso'], self: true },
+      params: KEY,
+      handler: ({ params }) => {
+        const meters = new Set(ownedMeters(params.key).map((m) => m.meter));
+        return readAll<{ month: string; key: KeySpec; productionWh: number; members: MemberTotals[]; entry: number }>(ledger, 'allocations')
+          .sort((a, b) => a.month.localeCompare(b.month))
+          .map((a) => ({ month: a.month, key: a.key.kind, productionWh: a.productionWh, entry: a.entry, meters: a.members.filter((m) => meters.has(m.meter)) }));
+      },
     },
     {
       method: 'GET', url: '/v1/members/:key/curves', summary: 'A member\'s metered load curves (Wh per interval) by local day.', access: { roles: ['operator', 'dso'], self: true },
@@ -286,7 +340,7 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; e
     app.route({
       method: r.method, url: r.url,
       handler: async (req, reply) => {
-        const session = auth.session(req.headers.authorization);
+        const session = auth.session(req.headers.authorization) ?? await auth.signedSession(deps.ledger.state, req, req.body !== undefined && req.body !== null);
         const params = parse(r.params, req.params, 'params');
         allow(r.access, session, params as { key?: string });
         const value = await r.handler({ params, query: parse(r.query, req.query, 'query'), body: parse(r.body, req.body, 'body'), session, reply });
@@ -294,6 +348,7 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; e
       },
     });
   }
+  if (deps.webRoot) await app.register(fastifyStatic, { root: deps.webRoot, index: 'index.html', maxAge: 0 });
   app.get('/openapi.json', async () => openApiDocument(table, deps.ledger.registry));
   app.get('/v1/events', (req, reply) => {
     reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });

@@ -1,4 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { httpbis } from 'http-message-signatures';
 import { participant } from '../community/tables.ts';
 import { OpenlecError } from '../errors.ts';
 import { decodeKey, fromBase64Url, type SignatureVerifier, toBase64Url, utf8 } from '../ledger/index.ts';
@@ -11,6 +12,9 @@ import type { State } from '../state/tables.ts';
  * Ed25519 key registered in the log, and gets a short-lived bearer token carrying the key
  * and its roles (from the log, at the time of login). Tokens are HMAC-SHA256 under a
  * server secret; nothing about them is stored.
+ *
+ * Scripts may instead sign each request (RFC 9421 HTTP message signatures, alg ed25519,
+ * keyid = the participant key): see signedSession.
  */
 export interface Session {
   readonly key: string;
@@ -62,6 +66,40 @@ export class Auth {
     const s = JSON.parse(Buffer.from(fromBase64Url(m[1]!)!).toString('utf8')) as Session;
     if (s.expiresAt < this.now()) throw new OpenlecError('E_AUTH', 'token expired: log in again', { field: 'authorization' });
     return s;
+  }
+
+  /**
+   * signedSession authenticates a request signed per RFC 9421: `Signature-Input` must cover
+   * "@method", "@authority", "@path" and "@query" with `created`, `keyid` (the participant's
+   * key) and `alg="ed25519"`; the signature must be at most 5 minutes old (30 s clock
+   * tolerance). Only requests without a body are accepted this way: a body would need a
+   * Content-Digest, and writes are signed transactions anyway. Undefined when the request
+   * carries no signature.
+   */
+  async signedSession(state: State, req: { method: string; url: string; headers: Record<string, string | string[] | undefined> }, hasBody: boolean): Promise<Session | undefined> {
+    if (req.headers['signature-input'] === undefined && req.headers.signature === undefined) return undefined;
+    if (hasBody) throw new OpenlecError('E_AUTH', 'HTTP message signatures are accepted on requests without a body; use a token for this one', { field: 'signature' });
+    let roles: readonly Role[] | undefined;
+    let key = '';
+    const headers = Object.fromEntries(Object.entries(req.headers).filter((e): e is [string, string | string[]] => e[1] !== undefined));
+    let ok: boolean | null;
+    try {
+      ok = await httpbis.verifyMessage({
+        requiredFields: ['@method', '@authority', '@path', '@query'], requiredParams: ['created', 'keyid', 'alg'], maxAge: 300, tolerance: 30,
+        keyLookup: async (params) => {
+          const p = typeof params.keyid === 'string' ? participant(state, params.keyid) : undefined;
+          if (!p) return null;
+          key = p.key;
+          roles = p.roles;
+          return { id: p.key, algs: ['ed25519'], verify: async (data, signature) => this.verify(decodeKey(p.key), data, signature) };
+        },
+      }, { method: req.method, url: `http://${headers.host ?? 'localhost'}${req.url}`, headers });
+    } catch (e) {
+      throw new OpenlecError('E_AUTH', `HTTP message signature refused: ${(e as Error).message}`, { field: 'signature-input' });
+    }
+    if (ok === null || !roles) throw new OpenlecError('E_AUTH', 'the signature\'s keyid is not a participant key of this community', { field: 'signature-input' });
+    if (!ok) throw new OpenlecError('E_AUTH', 'the HTTP message signature does not verify', { field: 'signature' });
+    return { key, roles, expiresAt: this.now() };
   }
 
   private mac(payload: string): string {

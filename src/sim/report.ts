@@ -1,4 +1,5 @@
 import type { IntervalRow } from '../cli/simulate.ts';
+import { barChart, esc, lineChart } from '../charts/svg.ts';
 import type { Scenario } from './scenario.ts';
 
 /**
@@ -62,52 +63,4 @@ function moneyBars(m: Money): { label: string; value: number }[] {
     ['to the supplier', m.supplierMicro], ['from the grid for exports', -m.gridMicro],
     ['between members', m.peerPaidMicro], ['network fees to the DSO', m.feesMicro], ['market surplus', m.surplusMicro],
   ].map(([label, v]) => ({ label: label as string, value: (v as number) / 1e6 }));
-}
-
-export function esc(s: string): string {
-  return s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
-}
-
-const W = 1000;
-const H = 260;
-const PAD = 40;
-const fmt = (x: number) => (Math.abs(x) >= 100 ? x.toFixed(0) : x.toFixed(2));
-
-export function lineChart(id: string, series: { name: string; color: string; values: (number | null)[] }[]): string {
-  const all = series.flatMap((s) => s.values.filter((v): v is number => v !== null));
-  const max = Math.max(1e-9, ...all);
-  const min = Math.min(0, ...all);
-  const n = Math.max(1, ...series.map((s) => s.values.length - 1));
-  const x = (i: number) => PAD + (i / n) * (W - 2 * PAD);
-  const y = (v: number) => H - PAD + ((min - v) / (max - min)) * (H - 2 * PAD);
-  const paths = series.map((s) => {
-    let d = '';
-    s.values.forEach((v, i) => {
-      if (v === null) return;
-      d += `${d === '' || s.values[i - 1] === null ? 'M' : 'L'}${x(i).toFixed(1)},${y(v).toFixed(1)}`;
-    });
-    return `<path d="${d}" fill="none" stroke="${s.color}" stroke-width="1.2"><title>${esc(s.name)}</title></path>`;
-  }).join('');
-  const axis = `<line x1="${PAD}" y1="${H - PAD}" x2="${W - PAD}" y2="${H - PAD}" stroke="#999"/><line x1="${PAD}" y1="${PAD}" x2="${PAD}" y2="${H - PAD}" stroke="#999"/>`
-    + `<text x="4" y="${PAD + 4}" font-size="11">${fmt(max)}</text><text x="4" y="${H - PAD}" font-size="11">${fmt(min)}</text>`;
-  const legend = series.map((s) => `<span><i style="background:${s.color}"></i>${esc(s.name)}</span>`).join('');
-  return `<div class="legend">${legend}</div><svg id="${id}" class="chart" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img">${axis}${paths}</svg>`;
-}
-
-export function barChart(id: string, bars: { label: string; value: number }[]): string {
-  const rowH = 18;
-  const h = PAD + bars.length * rowH;
-  const max = Math.max(1e-9, ...bars.map((b) => Math.abs(b.value)));
-  const labelW = 260;
-  const scale = (W - labelW - 120) / max;
-  const zero = labelW + (bars.some((b) => b.value < 0) ? (W - labelW - 120) / 2 : 0);
-  const k = bars.some((b) => b.value < 0) ? scale / 2 : scale;
-  const rects = bars.map((b, i) => {
-    const w = Math.abs(b.value) * k;
-    const x0 = b.value < 0 ? zero - w : zero;
-    const yy = 10 + i * rowH;
-    return `<text x="4" y="${yy + 12}" font-size="11">${esc(b.label)}</text><rect x="${x0.toFixed(1)}" y="${yy}" width="${w.toFixed(1)}" height="${rowH - 4}" fill="${b.value < 0 ? '#c0392b' : '#2980b9'}"><title>${esc(b.label)}: ${fmt(b.value)}</title></rect>`
-      + `<text x="${(Math.max(x0 + w, zero) + 4).toFixed(1)}" y="${yy + 12}" font-size="11">${fmt(b.value)}</text>`;
-  }).join('');
-  return `<svg id="${id}" class="chart" viewBox="0 0 ${W} ${h}" width="${W}" height="${h}" role="img">${rects}</svg>`;
 }
