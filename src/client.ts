@@ -1,5 +1,6 @@
+import { httpbis } from 'http-message-signatures';
 import { community, participant } from './community/tables.ts';
-import { type Envelope, encodeKey, type KeyPair, type MessageSigner, type SignedTransaction, signTransaction, TX_VERSION } from './ledger/index.ts';
+import { type Envelope, encodeKey, type KeyPair, type MessageSigner, sign, type SignedTransaction, signTransaction, TX_VERSION } from './ledger/index.ts';
 import type { State } from './state/tables.ts';
 
 /**
@@ -25,4 +26,17 @@ export class Signer {
     const envelope: Envelope<B> = { v: TX_VERSION, type, community: this.community, actor: this.actor, nonce: ++this.nonce, issuedAt: issuedAt.replace(/\.\d{3}Z$/, 'Z'), body };
     return signTransaction(envelope, this.key.secretKey, this.signWith);
   }
+}
+
+/**
+ * signRequest signs an HTTP request without a body per RFC 9421 (alg ed25519, keyid =
+ * the participant key), covering "@method", "@authority", "@path" and "@query": the
+ * headers to send instead of a bearer token. `created` is in seconds since the epoch.
+ */
+export async function signRequest(key: KeyPair, method: string, url: string, created = Math.floor(Date.now() / 1000), signWith: MessageSigner = sign): Promise<Record<string, string>> {
+  const signed = await httpbis.signMessage({
+    key: { id: encodeKey(key.publicKey), alg: 'ed25519', sign: async (data) => Buffer.from(signWith(key.secretKey, data)) },
+    fields: ['@method', '@authority', '@path', '@query'], params: ['created', 'keyid', 'alg'], paramValues: { created: new Date(created * 1000) }, name: 'openlec',
+  }, { method, url, headers: {} as Record<string, string> });
+  return Object.fromEntries(Object.entries(signed.headers).map(([k, v]) => [k.toLowerCase(), String(v)]));
 }

@@ -89,7 +89,7 @@ describe('dashboard in chromium', () => {
     // What the page shows is the member's own meters, and the API refuses another member's data to this session.
     // (A plain function body: tsx would wrap named inner functions in a helper the page lacks.)
     const r = await page.evaluate(async (others) => {
-      const auth = { headers: { authorization: `Bearer ${(JSON.parse(sessionStorage.getItem('openlec.session')!) as { token: string }).token}` } };
+      const auth = { headers: { authorization: `Bearer ${(JSON.parse((globalThis as unknown as { sessionStorage: { getItem(k: string): string } }).sessionStorage.getItem('openlec.session')) as { token: string }).token}` } };
       const me = await (await fetch('/v1/me', auth)).json() as { meters: { meter: string }[] };
       const statuses: number[] = [];
       for (const k of others) statuses.push((await fetch(`/v1/members/${k}/curves?from=2000-01-01&to=2100-01-01`, auth)).status);
@@ -125,7 +125,7 @@ describe('dashboard in chromium', () => {
       const res = await route.fetch();
       const p = await res.json() as { proof: string[] };
       const h = Buffer.from(p.proof[0]!, 'base64');
-      h[0] ^= 1;
+      h[0] = h[0]! ^ 1;
       p.proof[0] = h.toString('base64');
       await route.fulfill({ response: res, json: p });
     });
@@ -188,7 +188,8 @@ describe('dashboard in chromium', () => {
     for (const view of ['', 'market']) {
       const page = await open(`#/${view}`, { width: 390, height: 844 });
       await ready(page, view || 'community');
-      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      // Evaluated in the page: the DOM's globals, typed loosely here.
+      const overflow = await page.evaluate(() => { const g = globalThis as unknown as { document: { documentElement: { scrollWidth: number } }; innerWidth: number }; return g.document.documentElement.scrollWidth - g.innerWidth; });
       assert.ok(overflow <= 0, `#/${view} scrolls sideways by ${overflow} px on a phone`);
       const chartWidth = await page.$eval('svg.chart', (s) => s.getBoundingClientRect().width);
       assert.ok(chartWidth <= 390 && chartWidth > 300, `charts fit the screen (${chartWidth} px)`);

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { seededKey, signer, smallCommunity } from '../../test/support/community.ts';
 import { verifyLog } from '../audit/verify.ts';
 import { checkEntryProof } from '../audit/entry-proof.ts';
-import type { Signer } from '../client.ts';
+import { type Signer, signRequest } from '../client.ts';
 import { sign, toBase64Url, utf8 } from '../ledger/index.ts';
 import type { SqliteLedger } from '../store/sqlite-ledger.ts';
 import { buildApp } from './app.ts';
@@ -97,6 +97,49 @@ describe('HTTP API', () => {
     assert.equal((await call('GET', '/v1/proofs/8', { token: alice })).status, 403, 'bob\'s meter is not about alice');
     const tampered = { ...proof.json, transaction: proof.json.transaction.replace('"import"', '"export"') };
     assert.throws(() => checkEntryProof(tampered));
+  });
+
+  test('RFC 9421 HTTP message signatures authenticate reads without a token', async () => {
+    const url = `${base}/v1/members/${c.alice.actor}/curves?from=2026-06-01&to=2026-06-30`;
+    const get = async (headers: Record<string, string>, u = url) => {
+      const res = await fetch(u, { headers });
+      return { status: res.status, json: (await res.json()) as any };
+    };
+    const ok = await get(await signRequest(seededKey('alice'), 'GET', url));
+    assert.equal(ok.status, 200, JSON.stringify(ok.json));
+    assert.equal(ok.json[0].values.length, 48);
+    assert.match((await signRequest(seededKey('alice'), 'GET', url))['signature-input']!, /^openlec=\("@method" "@authority" "@path" "@query"\);created=\d+;keyid="[\w-]{43}";alg="ed25519"$/);
+    // Bob's signature is valid but does not make him Alice.
+    assert.equal((await get(await signRequest(seededKey('bob'), 'GET', url))).json.code, 'E_FORBIDDEN');
+    const cases: [string, Promise<Record<string, string>>, string, string?][] = [
+      ['signed for another path', signRequest(seededKey('alice'), 'GET', url.replace('2026-06-30', '2026-06-29')), 'signature'],
+      ['too old', signRequest(seededKey('alice'), 'GET', url, Math.floor(Date.now() / 1000) - 600), 'signature-input'],
+      ['unknown key', signRequest(seededKey('mallory'), 'GET', url), 'signature-input'],
+      ['signature without its input', signRequest(seededKey('alice'), 'GET', url).then((h) => ({ signature: h.signature! })), 'signature-input'],
+    ];
+    for (const [name, headers, field] of cases) {
+      const r = await get(await headers);
+      assert.equal(r.status, 401, name);
+      assert.equal(r.json.code, 'E_AUTH', name);
+      assert.equal(r.json.field, field, `${name}: ${r.json.message}`);
+    }
+    // A request with a body needs a token: a message signature does not cover it.
+    const put = await fetch(`${base}/v1/members/${c.alice.actor}/personal`, { method: 'PUT', headers: { ...(await signRequest(seededKey('alice'), 'PUT', `${base}/v1/members/${c.alice.actor}/personal`)), 'content-type': 'application/json' }, body: '{"name":"x"}' });
+    assert.equal(put.status, 401);
+  });
+
+  test('public aggregates: community energy per interval and clearing results need no login and name no member', async () => {
+    const e = await call('GET', '/v1/community/energy?from=2026-06-01&to=2026-06-01');
+    assert.equal(e.status, 200, JSON.stringify(e.json));
+    assert.equal(e.json.intervals.length, 48);
+    const drawn = [...ledger.state.rows('readings')].filter((r: any) => r.date === '2026-06-01' && r.direction === 'import').reduce((a, r: any) => a + r.values.reduce((x: number, v: number | null) => x + (v ?? 0), 0), 0);
+    assert.equal(e.json.totals.drawnWh, drawn);
+    assert.equal(e.json.flows.reduce((a: number, f: any) => a + (f.to === 'members' ? f.wh : 0), 0), drawn, 'drawn = shared + supplier');
+    assert.ok(!JSON.stringify(e.json).includes(c.alice.actor) && !JSON.stringify(e.json).includes('30001234567890'), 'no key, no meter');
+    assert.equal((await call('GET', '/v1/community/energy?from=2026-06-01&to=2026-12-01')).json.field, 'query.to');
+    assert.equal((await call('GET', '/v1/market/clearings?from=2026-06-01T00:00:00Z&to=2026-07-01T00:00:00Z')).status, 200);
+    assert.equal((await call('GET', '/v1/market/depth?interval=2026-06-01T10:00:00Z')).json.code, 'E_NO_MARKET');
+    assert.equal((await call('GET', '/v1/allocations/2026-06/files/coefficients-fr.csv')).status, 401);
   });
 
   test('personal data off the log: stored encrypted, exported, erased; the log still verifies', async () => {
