@@ -11,6 +11,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
     const imports = await (await import('./import.ts')).run();
     process.stdout.write(`${JSON.stringify({ bench: 'allocation', ...figures, ...imports })}\n`);
   },
+  server: async () => (await import('./server.ts')).run(),
   sim: async () => {
     const figures = await (await import('./sim.ts')).run31();
     process.stdout.write(`${JSON.stringify({ bench: 'sim', ...figures })}\n`);

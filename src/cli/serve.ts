@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Signer } from '../client.ts';
@@ -9,7 +10,7 @@ import { runMonth } from '../allocation/month.ts';
 import { clearAt } from '../market/book.ts';
 import { lastCleared } from '../market/tables.ts';
 import { readKeyFile, writeKeyFile } from '../node/key-file.ts';
-import { nodeSign } from '../node/signatures.ts';
+import { nodeSign, WorkerSignatureChecker } from '../node/signatures.ts';
 import { buildApp } from '../server/app.ts';
 import { EventHub } from '../server/events.ts';
 import { PersonalVault } from '../server/vault.ts';
@@ -51,7 +52,7 @@ export async function serve(o: ServeOptions) {
     logins = d.logins;
   }
   if (!db) throw new OpenlecError('E_USAGE', 'serve needs --db PATH (an existing community) or --demo', { field: 'db' });
-  const ledger = SqliteLedger.open(db);
+  const ledger = openServedLedger(db);
   const vault = PersonalVault.open(`${db}.personal.db`, secretFile(`${db}.vault.key`));
   const events = new EventHub();
   const webRoot = fileURLToPath(new URL('../../web/dist/', import.meta.url));
@@ -69,6 +70,15 @@ export async function serve(o: ServeOptions) {
       await ledger.close();
     },
   };
+}
+
+/**
+ * openServedLedger opens the ledger as the server runs it: signatures are checked on
+ * worker threads (all cores but the one serving HTTP), so that the event loop parses
+ * requests and commits batches while the workers verify the next batch.
+ */
+export function openServedLedger(db: string): SqliteLedger {
+  return SqliteLedger.open(db, { signatures: new WorkerSignatureChecker(Math.max(1, availableParallelism() - 1)) });
 }
 
 const SEED = 'demo';
