@@ -165,10 +165,10 @@ describe('openlec CLI: meter data and allocation', () => {
 });
 
 describe('openlec serve --demo (npm start)', () => {
-  test('backfills the demo, serves the API, clears intervals live, and the log verifies afterwards', async () => {
+  test('backfills the demo, serves the API and the dashboard, clears intervals and re-runs the allocation live, and the log verifies afterwards', async () => {
     const { spawn } = await import('node:child_process');
     const dir = join(tempDb(), '..');
-    const child = spawn(process.execPath, [BIN, 'serve', '--demo', '--dir', dir, '--port', '0', '--tick', '0.3'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'serve', '--demo', '--dir', dir, '--port', '0', '--tick', '0.05'], { stdio: ['ignore', 'pipe', 'pipe'] });
     try {
       let out = '';
       const url = await new Promise<string>((resolve, reject) => {
@@ -187,9 +187,13 @@ describe('openlec serve --demo (npm start)', () => {
       const res = await fetch(`${url}/v1/events`);
       const reader = res.body!.getReader();
       let text = '';
-      while (!text.includes('event: interval-cleared')) text += new TextDecoder().decode((await reader.read()).value);
+      // At the first new local day (48 intervals on), the operator re-runs the month's allocation.
+      while (!text.includes('event: allocation-done')) text += new TextDecoder().decode((await reader.read()).value);
       await reader.cancel();
       assert.match(text, /event: interval-cleared\ndata: \{"entry":\d+,"interval":"\d{4}-\d\d-\d\dT\d\d:\d\d:00Z"/);
+      assert.match(text, /event: allocation-done\ndata: \{"entry":\d+,"month":"\d{4}-\d\d","allocatedWh":\d+\}/);
+      const page = await (await fetch(`${url}/`)).text();
+      assert.match(page, /<script type="module"[^>]+src="\/assets\/index-[\w-]+\.js"/, 'the built dashboard is served at /');
     } finally {
       child.kill('SIGINT');
       await new Promise((r) => child.once('exit', r));
