@@ -8,6 +8,11 @@ import { demo } from './demo.ts';
 import { printSimulation, SIM_KEYS, simulate } from './simulate.ts';
 import { compareRuns, printComparison } from './simulate-compare.ts';
 import { serve } from './serve.ts';
+import { follow } from './follow.ts';
+import { witness, witnessKey } from './witness.ts';
+import { checkEvidence, type Evidence } from '../trust/evidence.ts';
+import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { invoices, invoicesCsv, marketBook, marketClear, printBook, printClear, printInvoices } from './market.ts';
 import { chartCurve, FORMATS, importMeterData, meterCurve, printImport } from './meter.ts';
 import { reportError } from './output.ts';
@@ -216,6 +221,8 @@ export function buildProgram(): Command {
     .option('--port <n>', 'port', integer('--port'), 8080)
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--tick <seconds>', 'real seconds per simulated interval in demo mode', (v) => Number(v), 3)
+    .option('--witness <vkey>', 'a witness\'s cosigner key (repeat for each witness)', (v: string, all: string[]) => [...all, v], [] as string[])
+    .option('--quorum <k>', 'cosignatures that make a checkpoint final (default: all witnesses)', integer('--quorum'))
     .action(async (o) => {
       const r = await serve(o);
       const lines = [`openlec is serving ${r.url}  (API: ${r.url}/v1, OpenAPI: ${r.url}/openapi.json, events: ${r.url}/v1/events)`];
@@ -225,6 +232,63 @@ export function buildProgram(): Command {
       const stop = () => void r.close().then(() => process.exit(0));
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
+    });
+
+  program.command('follow')
+    .description('run an independent replica: pull the operator\'s log, verify every entry and checkpoint, serve read queries; stops with evidence if the log contradicts what it verified')
+    .requiredOption('--from <url>', 'the operator\'s server')
+    .requiredOption('--db <path>', 'the replica\'s SQLite file (created on first run, resumed after)')
+    .requiredOption('--key <file>', 'key of the replica\'s organisation (registered as auditor or DSO): requests are signed with it (RFC 9421)')
+    .option('--verifier-key <vkey>', 'the operator\'s checkpoint key, pinned out of band (default: from the operator, then from the log)')
+    .option('--evidence <dir>', 'where evidence of equivocation is saved (default: beside --db)')
+    .option('--every <seconds>', 'seconds between polls; 0 = once and exit', (v) => Number(v), 2)
+    .option('--port <n>', 'serve read queries of the replica on this port', integer('--port'))
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .action(async (o) => {
+      const r = await follow({ ...o, evidence: o.evidence ?? dirname(o.db), log: (line: string) => print(line) });
+      if (r.url) print(`replica serving reads at ${r.url}, following ${o.from}`);
+      if (o.every > 0 || r.url) {
+        const stop = () => void r.close().then(() => process.exit(0));
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+        await r.done.catch(async (e) => {
+          await r.close();
+          throw e;
+        });
+      }
+      print(`replica ${o.db}: ${r.size} verified entries`);
+    });
+
+  program.command('witness')
+    .description('witness a log: cosign (C2SP tlog-cosignature) each new checkpoint proved consistent with the last one cosigned; never two roots for one size')
+    .requiredOption('--from <url>', 'the operator\'s server')
+    .requiredOption('--key <file>', 'the witness\'s key file')
+    .option('--name <name>', 'the witness\'s name (default witness-<key prefix>)')
+    .option('--state <file>', 'what the witness last cosigned (default <key>.state.json)')
+    .option('--evidence <dir>', 'where evidence of equivocation is saved (default: beside --state)')
+    .option('--verifier-key <vkey>', 'the operator\'s checkpoint key, pinned out of band')
+    .option('--every <seconds>', 'seconds between polls; 0 = once and exit', (v) => Number(v), 2)
+    .option('--show-key', 'print the witness\'s cosigner key (for serve --witness) and exit')
+    .action(async (o) => {
+      if (o.showKey) return print(witnessKey(o.key, o.name));
+      const state = o.state ?? `${o.key}.state.json`;
+      print(`witness ${witnessKey(o.key, o.name)} following ${o.from}`);
+      const r = await witness({ ...o, state, evidence: o.evidence ?? dirname(state), log: (line: string) => print(line) });
+      print(`witness: cosigned ${r.cosigned} checkpoint(s), last size ${r.size}`);
+    });
+
+  program.command('verify-evidence')
+    .description('check, offline, evidence that an operator equivocated (split view, fork, inconsistent checkpoints)')
+    .argument('<file>', 'evidence JSON written by follow or witness')
+    .action((file: string) => {
+      let e: Evidence;
+      try {
+        e = JSON.parse(readFileSync(file, 'utf8')) as Evidence;
+      } catch (err) {
+        throw new OpenlecError('E_EVIDENCE', `${file}: ${(err as Error).message}`, { field: 'file' });
+      }
+      const v = checkEvidence(e);
+      print(`${v.conclusive ? 'CONCLUSIVE' : 'NOT CONCLUSIVE ALONE'}: ${v.summary}`);
     });
 
   program.command('demo')

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Signer } from '../client.ts';
 import { OpenlecError } from '../errors.ts';
-import { encodeKey, type KeyPair, toBase64Url } from '../ledger/index.ts';
+import { encodeKey, type KeyPair, parseCosignerKey, toBase64Url } from '../ledger/index.ts';
 import { runMonth } from '../allocation/month.ts';
 import { clearAt } from '../market/book.ts';
 import { lastCleared } from '../market/tables.ts';
@@ -30,6 +30,9 @@ export interface ServeOptions {
   dir: string;
   /** Seconds of real time per simulated interval in demo mode. */
   tick: number;
+  /** Witnesses' cosigner keys, and how many cosignatures make a checkpoint final. */
+  witness?: string[];
+  quorum?: number;
   now?: () => number;
 }
 
@@ -58,7 +61,10 @@ export async function serve(o: ServeOptions) {
   const webRoot = fileURLToPath(new URL('../../web/dist/', import.meta.url));
   const web = existsSync(join(webRoot, 'index.html'));
   if (!web) process.stderr.write('openlec serve: the dashboard is not built (npm run build); serving the API only\n');
-  const { app } = await buildApp({ ledger, vault, events, tokenSecret: secretFile(`${db}.token.key`), ...(operatorKey ? { operatorKey } : {}), ...(web ? { webRoot } : {}), now });
+  const keys = (o.witness ?? []).map(parseCosignerKey);
+  if (o.quorum !== undefined && (o.quorum < 1 || o.quorum > keys.length)) throw new OpenlecError('E_USAGE', `--quorum must be between 1 and the ${keys.length} witness(es) given`, { field: 'quorum' });
+  const witnesses = keys.length ? { keys, quorum: o.quorum ?? keys.length } : undefined;
+  const { app } = await buildApp({ ledger, vault, events, tokenSecret: secretFile(`${db}.token.key`), ...(operatorKey ? { operatorKey } : {}), ...(web ? { webRoot } : {}), ...(witnesses ? { witnesses } : {}), now });
   const url = await app.listen({ port: o.port, host: o.host });
   const live = o.demo ? startLiveDemo(ledger, events, o.tick) : undefined;
   return {

@@ -17,3 +17,5 @@ export {
   canonicalJson, COMMUNITY_ID, decodeEntry, decodeTransaction, encodeEntry, MAX_ENTRY_BYTES, signTransaction, transactionSigningBytes, TX_SIGNING_PREFIX, TX_VERSION,
 } from './transaction.ts';
 export type { DecodedEntry, Envelope, SignedTransaction } from './transaction.ts';
+export { addSignatureLines, cosign, cosignaturesOf, cosignerKeyId, formatCosignerKey, parseCosignerKey } from './cosignature.ts';
+export type { Cosigner, CosignerKey } from './cosignature.ts';

@@ -6,7 +6,7 @@ import { frenchCoefficients, statements, statementsCsv } from '../allocation/exp
 import { type KeySpec, type MemberTotals, runMonth } from '../allocation/month.ts';
 import { community, participant } from '../community/tables.ts';
 import { OpenlecError } from '../errors.ts';
-import { decodeEntry, fromUtf8, type KeyPair, proveInclusion, toBase64 } from '../ledger/index.ts';
+import { addSignatureLines, type CosignerKey, cosignaturesOf, decodeEntry, fromUtf8, type KeyPair, proveInclusion, toBase64 } from '../ledger/index.ts';
 import { bookFor, tradeRecordJson, tradesTree } from '../market/book.ts';
 import { type ClearingRow, lastCleared, type OrderRow, type StandingOrderRow } from '../market/tables.ts';
 import type { MeterRow } from '../metering/meter-register.ts';
@@ -44,6 +44,10 @@ export interface AppDeps {
   logger?: boolean;
   /** A built dashboard (web/dist) to serve at /. */
   webRoot?: string;
+  /** Witnesses whose cosignatures the operator collects, and how many make a checkpoint final. */
+  witnesses?: { keys: CosignerKey[]; quorum: number };
+  /** A replica: serves reads of a log it follows and refuses writes, pointing to the operator. */
+  readOnly?: { operatorUrl: string };
 }
 
 export type Access = 'public' | 'signed' | { roles: readonly Role[]; self?: boolean };
@@ -61,10 +65,10 @@ export interface Route {
 }
 
 const STATUS: [RegExp, number][] = [
-  [/^E_(AUTH|TX_SIGNATURE)$/, 401],
-  [/^E_(TX_ROLE|TX_ACTOR|TX_UNKNOWN_ACTOR|METER_OWNER|ORDER_OWNER|FORBIDDEN|NOT_OPERATOR|ERASED)$/, 403],
-  [/^E_(NOT_FOUND|NO_ENTRY|NO_CHECKPOINT)$/, 404],
-  [/^E_(TX_NONCE|READING_CONFLICT|BOOK_CLEARED|[A-Z]+_EXISTS)$/, 409],
+  [/^E_(AUTH|TX_SIGNATURE|COSIGNATURE)$/, 401],
+  [/^E_(TX_ROLE|TX_ACTOR|TX_UNKNOWN_ACTOR|METER_OWNER|ORDER_OWNER|FORBIDDEN|NOT_OPERATOR|ERASED|UNKNOWN_WITNESS)$/, 403],
+  [/^E_(NOT_FOUND|NO_ENTRY|NO_CHECKPOINT|NO_WITNESSES)$/, 404],
+  [/^E_(TX_NONCE|READING_CONFLICT|BOOK_CLEARED|READ_ONLY|[A-Z]+_EXISTS)$/, 409],
   [/^E_(TX_FORMAT|TX_BODY|TX_UNKNOWN_TYPE|TX_COMMUNITY|BAD_[A-Z]+|REQUEST|BODY_JSON|INTERVAL_ALIGN|BAD_MONTH)$/, 400],
   [/^E_RATE$/, 429],
 ];
@@ -75,8 +79,8 @@ const DATE = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD');
 const KEY = z.object({ key: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be a 43-character base64url key') });
 const readAll = <T>(ledger: SqliteLedger, table: string) => [...ledger.state.rows(table)] as unknown as T[];
 
-function routes(d: Required<Pick<AppDeps, 'ledger' | 'vault' | 'events'>> & { auth: Auth; now: () => number }): Route[] {
-  const { ledger, vault, auth, events } = d;
+function routes(d: Required<Pick<AppDeps, 'ledger' | 'vault' | 'events'>> & Pick<AppDeps, 'witnesses' | 'readOnly'> & { auth: Auth; now: () => number }): Route[] {
+  const { ledger, vault, auth, events, witnesses } = d;
   const ownedMeters = (key: string) => readAll<MeterRow>(ledger, 'meters').filter((m) => m.owner === key);
   const nowIso = () => new Date(d.now()).toISOString();
   const memberExists = (key: string) => {
@@ -111,6 +115,7 @@ function routes(d: Required<Pick<AppDeps, 'ledger' | 'vault' | 'events'>> & { au
       method: 'POST', url: '/v1/transactions', summary: 'Append a signed transaction (any type of the registry). The signature is the authentication.', access: 'signed', status: 201,
       body: z.record(z.string(), z.unknown()),
       async handler({ body }) {
+        if (d.readOnly) throw new OpenlecError('E_READ_ONLY', `this is a read-only replica: send transactions to the operator at ${d.readOnly.operatorUrl}`, { field: 'body' });
         const r = await ledger.submit(body as never);
         if (!r.ok) throw r.error;
         // Appended, so the type and body were checked: announce it.
@@ -157,7 +162,44 @@ function routes(d: Required<Pick<AppDeps, 'ledger' | 'vault' | 'events'>> & { au
     },
     {
       method: 'GET', url: '/v1/checkpoints', summary: 'Signed checkpoints (C2SP signed notes), newest last.', access: 'public',
-      handler: () => ledger.checkpoints().map((c) => ({ size: c.size, note: c.note })),
+      handler: () => ledger.checkpoints().map((c) => ({ size: c.size, note: c.note, cosigners: ledger.cosignatures(c.size).length })),
+    },
+    {
+      method: 'GET', url: '/v1/log/entries', summary: 'Raw log entries (the exact signed bytes, as text) from an index, for replicas: staff only.', access: { roles: staff },
+      query: z.object({ from: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(5000).default(1000) }),
+      handler: ({ query }) => {
+        const to = Math.min(ledger.size, query.from + query.limit);
+        return { size: ledger.size, from: query.from, entries: [...ledger.entries(query.from, to)].map(({ bytes }) => fromUtf8(bytes)) };
+      },
+    },
+    {
+      method: 'POST', url: '/v1/checkpoints/:size/cosignatures', summary: 'A witness returns its C2SP cosignature (signature line) on a stored checkpoint; the signature is the authentication.', access: 'public',
+      params: z.object({ size: z.coerce.number().int().min(0) }), body: z.strictObject({ cosignature: z.string().min(10).max(400) }),
+      handler: ({ params, body }) => {
+        if (!witnesses) throw new OpenlecError('E_NO_WITNESSES', 'this log has no witnesses configured (serve --witness KEY --quorum K)', { field: 'cosignature' });
+        const stored = ledger.checkpoints().find((c) => c.size === params.size);
+        if (!stored) throw new OpenlecError('E_NO_CHECKPOINT', `no checkpoint of size ${params.size}`, { field: 'size' });
+        const line = body.cosignature.replace(/\n$/, '');
+        const name = /^\u2014 (\S+) /.exec(line)?.[1];
+        if (!name || line.includes('\n')) throw new OpenlecError('E_COSIGNATURE', 'cosignature must be one signature line "— <name> <base64>"', { field: 'cosignature' });
+        const valid = cosignaturesOf(addSignatureLines(stored.note, [line]), witnesses.keys, nodeVerifySignature);
+        if (!valid.some((v) => v.name === name)) throw new OpenlecError('E_UNKNOWN_WITNESS', `"${name}" is not a witness of this log`, { field: 'cosignature' });
+        const before = ledger.cosignatures(params.size).length;
+        ledger.addCosignature(params.size, name, line);
+        const cosigners = ledger.cosignatures(params.size).length;
+        if (before < witnesses.quorum && cosigners >= witnesses.quorum) events.emit({ event: 'checkpoint-final', data: { size: params.size, cosigners } });
+        return { size: params.size, cosigners, quorum: witnesses.quorum, final: cosigners >= witnesses.quorum };
+      },
+    },
+    {
+      method: 'GET', url: '/v1/checkpoints/final', summary: 'The newest checkpoint cosigned by a quorum of the configured witnesses, with their cosignatures (C2SP).', access: 'public',
+      handler: () => {
+        if (!witnesses) throw new OpenlecError('E_NO_WITNESSES', 'this log has no witnesses configured', { field: 'size' });
+        const final = ledger.checkpoints().reverse().find((c) => ledger.cosignatures(c.size).length >= witnesses.quorum);
+        if (!final) throw new OpenlecError('E_NO_CHECKPOINT', `no checkpoint has ${witnesses.quorum} cosignatures yet`, { field: 'size' });
+        const lines = ledger.cosignatures(final.size);
+        return { size: final.size, quorum: witnesses.quorum, cosigners: lines.map((l) => l.witness), note: addSignatureLines(final.note, lines.map((l) => l.line)) };
+      },
     },
     {
       method: 'GET', url: '/v1/checkpoints/latest', summary: 'The newest signed checkpoint.', access: 'public',
@@ -314,7 +356,7 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; e
   const now = deps.now ?? Date.now;
   const events = deps.events ?? new EventHub();
   const auth = new Auth(deps.tokenSecret, deps.ledger.origin(), now, nodeVerifySignature);
-  const table = routes({ ledger: deps.ledger, vault: deps.vault, events, auth, now });
+  const table = routes({ ledger: deps.ledger, vault: deps.vault, events, auth, now, witnesses: deps.witnesses, readOnly: deps.readOnly });
   const app = Fastify({ logger: deps.logger ?? false, bodyLimit: 256 * 1024 });
   await app.register(rateLimit, {
     max: deps.rateLimitPerMinute ?? 60_000, timeWindow: 60_000, hook: 'preHandler',

@@ -4,7 +4,7 @@
  * done, a checkpoint signed). Listeners that fall behind are dropped by the HTTP layer.
  */
 export interface LogEvent {
-  readonly event: 'entry' | 'interval-cleared' | 'allocation-done' | 'checkpoint';
+  readonly event: 'entry' | 'interval-cleared' | 'allocation-done' | 'checkpoint' | 'checkpoint-final';
   readonly data: Record<string, unknown>;
 }
 

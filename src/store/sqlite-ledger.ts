@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { OpenlecError } from '../errors.ts';
 import {
-  canonicalJson, type Checkpoint, concatBytes, decodeEntry, decodeKey, decodeTransaction, type DecodedEntry, encodeKey, formatVerifierKey, frontierIndexes, type Hash,
+  canonicalJson, type Checkpoint, concatBytes, equalBytes, decodeEntry, decodeKey, decodeTransaction, type DecodedEntry, encodeKey, formatVerifierKey, frontierIndexes, type Hash,
   leafHash, type NoteSigner, openCheckpoint, parseVerifierKey, proveConsistency, proveInclusion, type SignedTransaction, signCheckpoint, splitStoredHashIndex,
   storedHashCount, storedHashesForLeaf, treeHash, utf8,
 } from '../ledger/index.ts';
@@ -116,6 +116,7 @@ export class SqliteLedger implements LogSource {
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS entries (seq INTEGER PRIMARY KEY, bytes BLOB NOT NULL, hashes BLOB NOT NULL) STRICT;
       CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT NULL) STRICT;
+      CREATE TABLE IF NOT EXISTS cosignatures (size INTEGER NOT NULL, witness TEXT NOT NULL, line TEXT NOT NULL, PRIMARY KEY (size, witness)) STRICT;
     `);
     const kind = { text: 'TEXT', integer: 'INTEGER', json: 'TEXT' } as const;
     for (const spec of this.registry.tables) {
@@ -135,6 +136,8 @@ export class SqliteLedger implements LogSource {
       entryRange: this.db.prepare('SELECT bytes, hashes FROM entries WHERE seq >= ? AND seq < ? ORDER BY seq'),
       insertCheckpoint: this.db.prepare('INSERT OR IGNORE INTO checkpoints (size, note) VALUES (?, ?)'),
       checkpoints: this.db.prepare('SELECT size, note FROM checkpoints ORDER BY size'),
+      insertCosignature: this.db.prepare('INSERT OR IGNORE INTO cosignatures (size, witness, line) VALUES (?, ?, ?)'),
+      cosignatures: this.db.prepare('SELECT witness, line FROM cosignatures WHERE size = ? ORDER BY witness'),
     };
   }
 
@@ -391,6 +394,41 @@ export class SqliteLedger implements LogSource {
     const note = signCheckpoint(checkpoint, { ...signer, name: origin });
     this.stmts.insertCheckpoint.run(checkpoint.size, note);
     return { checkpoint, note };
+  }
+
+  /**
+   * storeCheckpoint keeps a checkpoint signed elsewhere (a replica keeps the operator's):
+   * its signature must verify under the log's operator key and its root must be this
+   * log's root at that size.
+   */
+  storeCheckpoint(note: string): Checkpoint {
+    const c = openCheckpoint(note, parseVerifierKey(this.operatorVerifierKey()), this.origin());
+    if (c.size > this.sizeNow) throw new OpenlecError('E_TREE_SIZE', `checkpoint of size ${c.size} is beyond the log's ${this.sizeNow} entries`, { field: 'size' });
+    if (!equalBytes(this.root(c.size), c.root)) throw new OpenlecError('E_CHECKPOINT_ROOT', `checkpoint of size ${c.size} does not have this log's root`, { field: 'root' });
+    this.stmts.insertCheckpoint.run(c.size, note);
+    return c;
+  }
+
+  /** rootAfter is the root the tree would have with these entries appended; nothing is written. */
+  rootAfter(entries: readonly Uint8Array[]): Hash {
+    const overlay = new Map<number, Hash>();
+    const reader = { readHashes: (indexes: readonly number[]) => indexes.map((i) => overlay.get(i) ?? this.readHashes([i])[0]!) };
+    let n = this.sizeNow;
+    for (const bytes of entries) {
+      let index = storedHashCount(n);
+      for (const h of storedHashesForLeaf(n, leafHash(bytes), reader)) overlay.set(index++, h);
+      n++;
+    }
+    return treeHash(n, reader);
+  }
+
+  /** addCosignature keeps a witness's cosignature line of a stored checkpoint (checked by the caller). */
+  addCosignature(size: number, witness: string, line: string): void {
+    this.stmts.insertCosignature.run(size, witness, line);
+  }
+
+  cosignatures(size: number): { witness: string; line: string }[] {
+    return this.stmts.cosignatures.all(size) as { witness: string; line: string }[];
   }
 
   /** latestCheckpoint returns the newest stored checkpoint, verified. */
