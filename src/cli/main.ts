@@ -9,6 +9,7 @@ import { printSimulation, SIM_KEYS, simulate } from './simulate.ts';
 import { compareRuns, printComparison } from './simulate-compare.ts';
 import { serve } from './serve.ts';
 import { follow } from './follow.ts';
+import { anchor, checkAnchors, parseDuration } from './anchor.ts';
 import { witness, witnessKey } from './witness.ts';
 import { checkEvidence, type Evidence } from '../trust/evidence.ts';
 import { readFileSync } from 'node:fs';
@@ -100,10 +101,38 @@ export function buildProgram(): Command {
     .description('replay the whole log and check signatures, nonces, rules, tree hashes, checkpoints and projections')
     .requiredOption('--db <path>', 'log database')
     .option('--json', 'print the report as JSON')
+    .option('--anchors <rpc>', 'also check every root anchored on this EVM JSON-RPC endpoint against the log')
+    .option('--contract <address>', 'the anchor contract (with --anchors)')
+    .option('--chain-id <id>', 'the chain id the endpoint must have', integer('--chain-id'))
     .action(async (o) => {
       const r = await verifyDb(o.db, !o.json);
-      o.json ? printJson(r) : print(printVerify(r));
-      if (!r.ok) process.exitCode = 1;
+      let anchors: Awaited<ReturnType<typeof checkAnchors>> | undefined;
+      if (o.anchors) {
+        if (!o.contract) throw new OpenlecError('E_USAGE', '--anchors needs --contract ADDRESS', { field: 'contract' });
+        anchors = await withLedger(o.db, (ledger) => checkAnchors(ledger, { rpc: o.anchors, contract: o.contract, ...(o.chainId ? { chainId: o.chainId } : {}) }));
+      }
+      const ok = r.ok && (anchors?.problems.length ?? 0) === 0;
+      if (o.json) printJson(anchors ? { ...r, ok, anchors } : r);
+      else {
+        print(printVerify(r));
+        if (anchors) print(anchors.problems.length ? ['anchors FAILED', ...anchors.problems.map((p) => `  [${p.code}] ${p.message}`)].join('\n') : `anchors ok: ${anchors.anchors} anchored root(s) match the log${anchors.latest ? `, the latest for size ${anchors.latest.size} in block ${anchors.latest.block}` : ''}`);
+      }
+      if (!ok) process.exitCode = 1;
+    });
+
+  program.command('anchor')
+    .description('anchor the operator\'s (cosigned) checkpoints on an EVM chain for public timestamping')
+    .requiredOption('--db <path>', 'log database')
+    .requiredOption('--rpc <url>', 'EVM JSON-RPC endpoint (Energy Web Chain, Besu, a testnet, anvil)')
+    .requiredOption('--key <file>', 'file holding the operator\'s EVM private key (0x hex)')
+    .option('--contract <address>', 'the CheckpointAnchor contract')
+    .option('--deploy', 'deploy a new CheckpointAnchor contract first')
+    .option('--chain-id <id>', 'the chain id the endpoint must have', integer('--chain-id'))
+    .option('--quorum <k>', 'anchor only checkpoints with at least k witness cosignatures', integer('--quorum'), 0)
+    .option('--every <duration>', 'anchor again every duration (e.g. 1h); 0 = once', '0')
+    .action(async (o) => {
+      const r = await anchor({ ...o, every: parseDuration(o.every, 'every'), log: (line: string) => print(line) });
+      print(`${r.anchored.length} checkpoint(s) anchored on chain ${r.chainId} at ${r.contract}`);
     });
 
   const meter = program.command('meter').description('meter data');
