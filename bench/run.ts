@@ -12,6 +12,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
     process.stdout.write(`${JSON.stringify({ bench: 'allocation', ...figures, ...imports })}\n`);
   },
   server: async () => (await import('./server.ts')).run(),
+  'ledger-cost': async () => (await import('./ledger-cost.ts')).run(),
   sim: async () => {
     const figures = await (await import('./sim.ts')).run31();
     process.stdout.write(`${JSON.stringify({ bench: 'sim', ...figures })}\n`);

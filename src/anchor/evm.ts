@@ -13,17 +13,19 @@ import { toHex } from '../ledger/index.ts';
  * contracts/CheckpointAnchor.sol with solc (the npm package) and called through viem over
  * any JSON-RPC endpoint: Energy Web Chain, a Besu QBFT/IBFT network, a testnet, anvil.
  */
-const SOURCE = join(import.meta.dirname, '..', '..', 'contracts', 'CheckpointAnchor.sol');
+const CONTRACTS = join(import.meta.dirname, '..', '..', 'contracts');
 
-let compiled: { abi: Abi; bytecode: Hex } | undefined;
+const compiled = new Map<string, { abi: Abi; bytecode: Hex }>();
 
-/** compileAnchor compiles the contract (once per process). */
-export function compileAnchor(): { abi: Abi; bytecode: Hex } {
-  if (compiled) return compiled;
+/** compileContract compiles contracts/<name>.sol with solc (once per process). */
+export function compileContract(name: 'CheckpointAnchor' | 'TradeLog'): { abi: Abi; bytecode: Hex } {
+  const cached = compiled.get(name);
+  if (cached) return cached;
   const solc = createRequire(import.meta.url)('solc') as { compile(input: string): string };
+  const file = `${name}.sol`;
   const input = {
     language: 'Solidity',
-    sources: { 'CheckpointAnchor.sol': { content: readFileSync(SOURCE, 'utf8') } },
+    sources: { [file]: { content: readFileSync(join(CONTRACTS, file), 'utf8') } },
     settings: { optimizer: { enabled: true, runs: 200 }, evmVersion: 'paris', outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object'] } } },
   };
   const out = JSON.parse(solc.compile(JSON.stringify(input))) as {
@@ -32,10 +34,13 @@ export function compileAnchor(): { abi: Abi; bytecode: Hex } {
   };
   const errors = (out.errors ?? []).filter((e) => e.severity === 'error');
   if (errors.length) throw new OpenlecError('E_SOLC', errors.map((e) => e.formattedMessage).join('\n'), { field: 'contract' });
-  const c = out.contracts['CheckpointAnchor.sol']!.CheckpointAnchor!;
-  compiled = { abi: c.abi, bytecode: `0x${c.evm.bytecode.object}` };
-  return compiled;
+  const c = out.contracts[file]![name]!;
+  const result = { abi: c.abi, bytecode: `0x${c.evm.bytecode.object}` as Hex };
+  compiled.set(name, result);
+  return result;
 }
+
+const compileAnchor = () => compileContract('CheckpointAnchor');
 
 /** communityId: the contract's key for a log, keccak256 of its origin line. */
 export const communityId = (origin: string): Hex => keccak256(viemHex(origin));
@@ -46,7 +51,7 @@ export interface ChainOptions {
   chainId?: number;
 }
 
-async function chainOf(o: ChainOptions) {
+export async function chainOf(o: ChainOptions) {
   const probe = createPublicClient({ transport: http(o.rpc) });
   let id: number;
   try {
