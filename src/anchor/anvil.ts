@@ -20,9 +20,10 @@ function anvilBinary(): string {
   }
 }
 
-export async function startAnvil(o: { chainId?: number; blockTimeSeconds?: number } = {}): Promise<{ rpc: string; chainId: number; stop(): Promise<void>; process: ChildProcess }> {
+/** `statePath` keeps the chain in a file across restarts (loaded at start, written at exit and every few seconds). */
+export async function startAnvil(o: { chainId?: number; blockTimeSeconds?: number; statePath?: string } = {}): Promise<{ rpc: string; chainId: number; stop(): Promise<void>; process: ChildProcess }> {
   const chainId = o.chainId ?? 31337;
-  const args = ['--port', '0', '--host', '127.0.0.1', '--chain-id', String(chainId), ...(o.blockTimeSeconds ? ['--block-time', String(o.blockTimeSeconds)] : [])];
+  const args = ['--port', '0', '--host', '127.0.0.1', '--chain-id', String(chainId), ...(o.blockTimeSeconds ? ['--block-time', String(o.blockTimeSeconds)] : []), ...(o.statePath ? ['--state', o.statePath, '--state-interval', '5'] : [])];
   const child = spawn(anvilBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const rpc = await new Promise<string>((resolve, reject) => {

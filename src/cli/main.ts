@@ -250,6 +250,7 @@ export function buildProgram(): Command {
     .option('--port <n>', 'port', integer('--port'), 8080)
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--tick <seconds>', 'real seconds per simulated interval in demo mode', (v) => Number(v), 3)
+    .option('--no-anchor', 'demo: do not anchor checkpoints on a local anvil chain')
     .option('--witness <vkey>', 'a witness\'s cosigner key (repeat for each witness)', (v: string, all: string[]) => [...all, v], [] as string[])
     .option('--quorum <k>', 'cosignatures that make a checkpoint final (default: all witnesses)', integer('--quorum'))
     .action(async (o) => {
@@ -257,6 +258,7 @@ export function buildProgram(): Command {
       const lines = [`openlec is serving ${r.url}  (API: ${r.url}/v1, OpenAPI: ${r.url}/openapi.json, events: ${r.url}/v1/events)`];
       for (const [role, k] of Object.entries(r.logins)) lines.push(`  log in as ${role.padEnd(8)} key ${k.key}  secret ${k.secretKey}`);
       if (o.demo) lines.push(`  one 30-minute interval every ${o.tick} s; key files in ${o.dir}/live/keys; Ctrl-C to stop`);
+      if (r.anchoring) lines.push(`  checkpoints anchored on a local EVM chain (anvil) at ${r.anchoring.rpc}, contract ${r.anchoring.contract}: openlec verify --db ${o.dir}/live/ledger.db --anchors ${r.anchoring.rpc} --contract ${r.anchoring.contract}`);
       print(lines.join('\n'));
       const stop = () => void r.close().then(() => process.exit(0));
       process.once('SIGINT', stop);

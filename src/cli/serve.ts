@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { Signer } from '../client.ts';
 import { OpenlecError } from '../errors.ts';
 import { encodeKey, type KeyPair, parseCosignerKey, toBase64Url } from '../ledger/index.ts';
+import { ANVIL_KEY, startAnvil } from '../anchor/anvil.ts';
+import { AnchorContract } from '../anchor/evm.ts';
 import { runMonth } from '../allocation/month.ts';
 import { clearAt } from '../market/book.ts';
 import { lastCleared } from '../market/tables.ts';
@@ -30,6 +32,8 @@ export interface ServeOptions {
   dir: string;
   /** Seconds of real time per simulated interval in demo mode. */
   tick: number;
+  /** Demo: anchor checkpoints on a local anvil chain (default true). */
+  anchor?: boolean;
   /** Witnesses' cosigner keys, and how many cosignatures make a checkpoint final. */
   witness?: string[];
   quorum?: number;
@@ -67,9 +71,14 @@ export async function serve(o: ServeOptions) {
   const { app } = await buildApp({ ledger, vault, events, tokenSecret: secretFile(`${db}.token.key`), ...(operatorKey ? { operatorKey } : {}), ...(web ? { webRoot } : {}), ...(witnesses ? { witnesses } : {}), now });
   const url = await app.listen({ port: o.port, host: o.host });
   const live = o.demo ? startLiveDemo(ledger, events, o.tick) : undefined;
+  const anchoring = o.demo && o.anchor !== false ? await startDemoAnchoring(join(o.dir, 'live'), ledger).catch((e: Error) => {
+    process.stderr.write(`openlec demo: no anchoring (${e.message})\n`);
+    return undefined;
+  }) : undefined;
   return {
-    url, logins,
+    url, logins, anchoring: anchoring ? { rpc: anchoring.rpc, contract: anchoring.contract } : undefined,
     async close() {
+      await anchoring?.stop();
       live?.stop();
       await app.close();
       vault.close();
@@ -180,4 +189,48 @@ function startLiveDemo(ledger: SqliteLedger, events: EventHub, tickSeconds: numb
   };
   const timer = setInterval(() => void step(), tickSeconds * 1000);
   return { stop: () => clearInterval(timer), step, allocate };
+}
+
+/**
+ * startDemoAnchoring runs a local EVM chain (anvil, its state kept in the demo folder),
+ * deploys the CheckpointAnchor contract once, and anchors the newest checkpoint every
+ * 30 seconds, as an operator would every hour on a public or consortium chain.
+ */
+async function startDemoAnchoring(dir: string, ledger: SqliteLedger) {
+  const anvil = await startAnvil({ statePath: join(dir, 'anvil-state.json') });
+  const file = join(dir, 'anchor.json');
+  let contract: AnchorContract | undefined;
+  if (existsSync(file)) contract = await AnchorContract.at({ rpc: anvil.rpc, address: (JSON.parse(readFileSync(file, 'utf8')) as { contract: string }).contract, privateKey: ANVIL_KEY }).catch(() => undefined);
+  if (!contract) {
+    contract = await AnchorContract.deploy({ rpc: anvil.rpc, privateKey: ANVIL_KEY });
+    writeFileSync(file, JSON.stringify({ contract: contract.address, chainId: contract.chainId }, null, 2) + '\n');
+  }
+  const c = contract;
+  let anchored = (await c.anchors(ledger.origin())).reduce((m, a) => Math.max(m, a.size), 0);
+  let busy = false;
+  const round = async () => {
+    if (busy) return;
+    busy = true;
+    try {
+      const cp = ledger.latestCheckpoint()?.checkpoint;
+      if (cp && cp.size > anchored) {
+        await c.anchor(ledger.origin(), cp.size, cp.root);
+        anchored = cp.size;
+      }
+    } catch (e) {
+      process.stderr.write(`openlec demo: anchoring failed: ${(e as Error).message.split('\n')[0]}\n`);
+    } finally {
+      busy = false;
+    }
+  };
+  await round();
+  const timer = setInterval(() => void round(), 30_000);
+  return {
+    rpc: anvil.rpc, contract: c.address,
+    async stop() {
+      clearInterval(timer);
+      while (busy) await new Promise((r) => setTimeout(r, 50));
+      await anvil.stop();
+    },
+  };
 }
