@@ -169,6 +169,7 @@ describe('openlec serve --demo (npm start)', () => {
     const { spawn } = await import('node:child_process');
     const dir = join(tempDb(), '..');
     const child = spawn(process.execPath, [BIN, 'serve', '--demo', '--dir', dir, '--port', '0', '--tick', '0.05'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let anchored = '';
     try {
       let out = '';
       const url = await new Promise<string>((resolve, reject) => {
@@ -192,6 +193,10 @@ describe('openlec serve --demo (npm start)', () => {
       await reader.cancel();
       assert.match(text, /event: interval-cleared\ndata: \{"entry":\d+,"interval":"\d{4}-\d\d-\d\dT\d\d:\d\d:00Z"/);
       assert.match(text, /event: allocation-done\ndata: \{"entry":\d+,"month":"\d{4}-\d\d","allocatedWh":\d+\}/);
+      // The demo anchors its checkpoints on a local anvil chain.
+      const anchorLine = /anchored on a local EVM chain \(anvil\) at (http\S+), contract (0x[0-9a-fA-F]{40})/.exec(out);
+      assert.ok(anchorLine, out);
+      anchored = anchorLine[2]!;
       const page = await (await fetch(`${url}/`)).text();
       assert.match(page, /<script type="module"[^>]+src="\/assets\/index-[\w-]+\.js"/, 'the built dashboard is served at /');
     } finally {
@@ -200,5 +205,15 @@ describe('openlec serve --demo (npm start)', () => {
     }
     const v = await openlec('verify', '--db', join(dir, 'live', 'ledger.db'));
     assert.equal(v.code, 0, v.stderr);
+    // The chain was kept in the demo folder: restarted, it still holds the anchors, which match the log.
+    const { startAnvil } = await import('../src/anchor/anvil.ts');
+    const chain = await startAnvil({ statePath: join(dir, 'live', 'anvil-state.json') });
+    try {
+      const a = await openlec('verify', '--db', join(dir, 'live', 'ledger.db'), '--anchors', chain.rpc, '--contract', anchored);
+      assert.equal(a.code, 0, a.stdout + a.stderr);
+      assert.match(a.stdout, /anchors ok: [1-9]\d* anchored root\(s\) match the log/);
+    } finally {
+      await chain.stop();
+    }
   });
 });
