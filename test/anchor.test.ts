@@ -1,26 +1,14 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import { startAnvil, ANVIL_KEY } from '../src/anchor/anvil.ts';
 import { AnchorContract } from '../src/anchor/evm.ts';
 import { SqliteLedger } from '../src/store/sqlite-ledger.ts';
+import { openlec } from './support/cli.ts';
 import { seededKey, smallCommunity } from './support/community.ts';
 
 /** Anchoring on a real EVM node: anvil from @foundry-rs/anvil, started and stopped here. */
-const BIN = join(import.meta.dirname, '..', 'bin', 'openlec.js');
-const run = promisify(execFile);
-const openlec = async (...args: string[]) => {
-  try {
-    const r = await run(process.execPath, [BIN, ...args], { timeout: 120_000 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const x = e as { code: number; stdout: string; stderr: string };
-    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
-  }
-};
 // anvil's second development account: not the community's operator on the contract.
 const OTHER_KEY = '0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d';
 

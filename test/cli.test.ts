@@ -1,24 +1,10 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { tempDb } from './support/community.ts';
-
-const run = promisify(execFile);
-const BIN = join(import.meta.dirname, '..', 'bin', 'openlec.js');
-
-async function openlec(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args]);
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
+import { BIN, openlec } from './support/cli.ts';
 
 describe('openlec CLI', () => {
   const db = tempDb();

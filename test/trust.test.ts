@@ -1,31 +1,19 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import { Signer } from '../src/client.ts';
 import { cosignaturesOf, parseCosignerKey } from '../src/ledger/index.ts';
 import { writeKeyFile } from '../src/node/key-file.ts';
 import { SqliteLedger } from '../src/store/sqlite-ledger.ts';
+import { BIN, openlec } from './support/cli.ts';
 import { COMMUNITY, seededKey, tempDb } from './support/community.ts';
 
 /**
  * Multi-party trust across processes on loopback: the operator's server, three witnesses
  * and a replica, each its own `openlec` process; then an operator that equivocates.
  */
-const BIN = join(import.meta.dirname, '..', 'bin', 'openlec.js');
-const run = promisify(execFile);
-const openlec = async (...args: string[]) => {
-  try {
-    const r = await run(process.execPath, [BIN, ...args], { timeout: 60_000 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const x = e as { code: number; stdout: string; stderr: string };
-    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
-  }
-};
-
 const children: ChildProcess[] = [];
 /** start runs a long-lived openlec process and resolves with the first URL it prints. */
 function start(...args: string[]): Promise<{ url: string; child: ChildProcess }> {

@@ -1,8 +1,8 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { signRequest } from '../client.ts';
 import { OpenlecError } from '../errors.ts';
 import type { KeyPair } from '../ledger/index.ts';
+import { writeFileDurably } from '../node/files.ts';
 import { nodeSign } from '../node/signatures.ts';
 
 /**
@@ -35,26 +35,6 @@ export class Remote {
     const body = (await res.json().catch(() => ({}))) as { code?: string; message?: string };
     if (!res.ok) throw new OpenlecError('E_REMOTE', `${url}: ${res.status} ${body.code ?? ''} ${body.message ?? ''}`.trim(), { field: 'from', details: { status: res.status, code: body.code } });
     return body as T;
-  }
-}
-
-/** writeFileDurably replaces a file atomically (write, fsync, rename, fsync the folder). */
-export function writeFileDurably(path: string, text: string): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  const dir = openSync(dirname(path), 'r');
-  try {
-    fsyncSync(dir);
-  } finally {
-    closeSync(dir);
   }
 }
 

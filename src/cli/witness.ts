@@ -4,7 +4,8 @@ import { encodeKey, formatCosignerKey, type KeyPair } from '../ledger/index.ts';
 import { readKeyFile } from '../node/key-file.ts';
 import { nodeSign, nodeVerifySignature } from '../node/signatures.ts';
 import { type WitnessState, witnessCheckpoint } from '../trust/witness.ts';
-import { Remote, saveEvidence, writeFileDurably } from './remote.ts';
+import { writeFileDurably } from '../node/files.ts';
+import { Remote, saveEvidence } from './remote.ts';
 
 export interface WitnessOptions {
   from: string;

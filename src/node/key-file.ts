@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, linkSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { linkSync, readFileSync, unlinkSync } from 'node:fs';
 import { z } from 'zod';
 import { OpenlecError } from '../errors.ts';
+import { writeSyncedTemp } from './files.ts';
 import { encodeKey, fromBase64Url, type KeyPair, keyPairFromSeed, toBase64Url } from '../ledger/index.ts';
 
 /**
@@ -18,14 +19,7 @@ export function generateKeyPair(): KeyPair {
 /** writeKeyFile writes a key file atomically and refuses to replace an existing one. */
 export function writeKeyFile(path: string, key: KeyPair): void {
   const text = JSON.stringify({ type: 'ed25519', publicKey: encodeKey(key.publicKey), secretKey: toBase64Url(key.secretKey) }, null, 2) + '\n';
-  const tmp = `${path}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'wx', 0o600);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+  const tmp = writeSyncedTemp(path, text);
   // link() creates the name only if it is free, atomically: a key is never overwritten.
   try {
     linkSync(tmp, path);
