@@ -287,7 +287,7 @@ function showChecks(checks: Check[]): void {
 async function ledgerView(q: URLSearchParams): Promise<void> {
   const c = await community(true);
   const pin = pinnedKey(c.origin, c.verifierKey);
-  const cps = await api<{ size: number; note: string }[]>('/v1/checkpoints');
+  const cps = await api<{ size: number; note: string; cosigners?: number }[]>('/v1/checkpoints');
   const s = session();
   const staff = s?.roles.some((r) => r !== 'member') ?? false;
   const from = Math.max(0, Number(q.get('from') ?? Math.max(0, c.size - 50)));
@@ -311,7 +311,8 @@ async function ledgerView(q: URLSearchParams): Promise<void> {
     <label>Newer <select name="newer">${recent.map((x) => `<option value="${x.size}">${x.size}</option>`).join('')}</select></label>
     <button>Check in this browser</button></form>
   <p id="consistency-result" role="status"></p></section>
-  <section><h2>Checkpoints</h2>${table(['tree size', 'root hash'], recent.map((x) => [String(x.size), `<code>${esc(b64(rootOf(x.note)).slice(0, 24))}…</code>`]), 'checkpoints')}</section>
+  <section><h2>Checkpoints</h2>${table(['tree size', 'root hash', 'witness cosignatures'], recent.map((x) => [String(x.size), `<code>${esc(b64(rootOf(x.note)).slice(0, 24))}…</code>`, String(x.cosigners ?? 0)]), 'checkpoints')}
+  <p class="note">Witnesses (other organisations running <code>openlec witness</code>) cosign a checkpoint only after checking it extends the last one they cosigned; a checkpoint with a quorum of cosignatures is final (<code>/v1/checkpoints/final</code>).</p></section>
   <section><h2>Entries</h2>${entries}</section>`;
   const f = document.getElementById('consistency-form') as HTMLFormElement;
   f.addEventListener('submit', (e) => {
