@@ -82,8 +82,9 @@ export function bookFor(state: State, start: number): Book {
     meterOf.set(o.id, meter);
   };
   if (config.mode === 'ex-ante') {
-    for (const r of state.rows('orders') as IterableIterator<unknown> as IterableIterator<OrderRow>) {
-      if (r.interval !== interval || r.status !== 'open') continue;
+    // The interval's orders through the projection's index, in log order.
+    for (const r of state.lookup<OrderRow>('orders', 'interval', interval).sort((a, b) => a.entry - b.entry)) {
+      if (r.status !== 'open') continue;
       const m = meters.get(`${r.meter}/${r.side === 'buy' ? 'import' : 'export'}`)!;
       add({ id: r.id, side: r.side, quantityWh: r.quantityWh, limitMicroPerKwh: r.limitMicroPerKwh, seq: r.entry, ...place(m), ...(r.conditions ? { conditions: r.conditions } : {}) }, r.meter);
     }

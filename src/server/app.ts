@@ -81,14 +81,14 @@ const readAll = <T>(ledger: SqliteLedger, table: string) => [...ledger.state.row
 
 function routes(d: Required<Pick<AppDeps, 'ledger' | 'vault' | 'events'>> & Pick<AppDeps, 'witnesses' | 'readOnly'> & { auth: Auth; now: () => number }): Route[] {
   const { ledger, vault, auth, events, witnesses } = d;
-  const ownedMeters = (key: string) => readAll<MeterRow>(ledger, 'meters').filter((m) => m.owner === key);
+  const ownedMeters = (key: string) => ledger.state.lookup<MeterRow>('meters', 'owner', key);
   const nowIso = () => new Date(d.now()).toISOString();
   const memberExists = (key: string) => {
     if (!participant(ledger.state, key)) throw new OpenlecError('E_NOT_FOUND', `no participant ${key}`, { field: 'key' });
   };
   const curves = (key: string, from: string, to: string) => {
     const meters = new Set(ownedMeters(key).map((m) => `${m.meter}/${m.direction}`));
-    return readAll<ReadingsRow>(ledger, 'readings')
+    return [...new Set(ownedMeters(key).map((m) => m.meter))].flatMap((m) => ledger.state.lookup<ReadingsRow>('readings', 'meter', m))
       .filter((r) => meters.has(`${r.meter}/${r.direction}`) && r.date >= from && r.date <= to)
       .sort((a, b) => a.date.localeCompare(b.date) || a.meter.localeCompare(b.meter) || a.direction.localeCompare(b.direction))
       .map((r) => ({ meter: r.meter, direction: r.direction, date: r.date, values: r.values, entry: r.entry }));
@@ -298,8 +298,8 @@ function routes(d: Required<Pick<AppDeps, 'ledger' | 'vault' | 'events'>> & Pick
       method: 'GET', url: '/v1/members/:key/orders', summary: 'A member\'s orders and standing orders.', access: { roles: ['operator', 'dso'], self: true },
       params: KEY,
       handler: ({ params }) => ({
-        orders: readAll<OrderRow>(ledger, 'orders').filter((o) => o.owner === params.key),
-        standing: readAll<StandingOrderRow>(ledger, 'standing_orders').filter((o) => o.owner === params.key),
+        orders: ledger.state.lookup<OrderRow>('orders', 'owner', params.key),
+        standing: ledger.state.lookup<StandingOrderRow>('standing_orders', 'owner', params.key),
       }),
     },
     {
@@ -343,7 +343,7 @@ function routes(d: Required<Pick<AppDeps, 'ledger' | 'vault' | 'events'>> & Pick
         return {
           key: params.key, exportedAt: nowIso(), participant: participant(ledger.state, params.key), personal: vault.get(params.key), meters,
           curves: curves(params.key, '0000-01-01', '9999-12-31'),
-          orders: readAll<OrderRow>(ledger, 'orders').filter((o) => o.owner === params.key),
+          orders: ledger.state.lookup<OrderRow>('orders', 'owner', params.key),
           trades: memberTrades(params.key, '', '~'),
         };
       },

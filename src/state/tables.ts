@@ -38,12 +38,45 @@ interface JournalEntry {
 export class State {
   readonly specs: ReadonlyMap<string, TableSpec>;
   private readonly tables = new Map<string, Map<string, Row>>();
+  /** Secondary indexes, for each single-column entry of a spec's `indexes`: table → column → value → row keys. */
+  private readonly lookups = new Map<string, Map<string, Map<Json, Set<string>>>>();
   private journal: JournalEntry[] = [];
   private dirty = new Map<string, Set<string>>();
 
   constructor(specs: readonly TableSpec[]) {
     this.specs = new Map(specs.map((s) => [s.name, s]));
-    for (const s of specs) this.tables.set(s.name, new Map());
+    for (const s of specs) {
+      this.tables.set(s.name, new Map());
+      const columns = (s.indexes ?? []).filter((i) => i.length === 1).map((i) => i[0]!);
+      if (columns.length) this.lookups.set(s.name, new Map(columns.map((c) => [c, new Map()])));
+    }
+  }
+
+  /** lookup returns the rows whose `column` equals `value`, through a secondary index declared in the table's spec. */
+  lookup<R = Row>(table: string, column: string, value: Json): R[] {
+    const index = this.lookups.get(table)?.get(column);
+    invariant(index, `table ${table} has no index on ${column}`);
+    const t = this.table(table);
+    return [...(index.get(value) ?? [])].map((k) => t.get(k) as unknown as R);
+  }
+
+  /** reindex moves a row's key between index entries when it is written, rolled back or loaded. */
+  private reindex(table: string, key: string, before: Row | undefined, after: Row | undefined): void {
+    const columns = this.lookups.get(table);
+    if (!columns) return;
+    for (const [column, index] of columns) {
+      if (before && before[column] === after?.[column]) continue;
+      if (before) {
+        const keys = index.get(before[column]!);
+        keys?.delete(key);
+        if (keys?.size === 0) index.delete(before[column]!);
+      }
+      if (after) {
+        let keys = index.get(after[column]!);
+        if (!keys) index.set(after[column]!, (keys = new Set()));
+        keys.add(key);
+      }
+    }
   }
 
   private table(name: string): Map<string, Row> {
@@ -76,9 +109,11 @@ export class State {
 
   private write(table: string, key: string, row: Row | undefined): void {
     const t = this.table(table);
-    this.journal.push({ table, key, before: t.get(key) });
+    const before = t.get(key);
+    this.journal.push({ table, key, before });
     if (row) t.set(key, row);
     else t.delete(key);
+    this.reindex(table, key, before, row);
     let keys = this.dirty.get(table);
     if (!keys) this.dirty.set(table, (keys = new Set()));
     keys.add(key);
@@ -102,6 +137,7 @@ export class State {
     while (this.journal.length > mark) {
       const { table, key, before } = this.journal.pop()!;
       const t = this.table(table);
+      this.reindex(table, key, t.get(key), before);
       if (before) t.set(key, before);
       else t.delete(key);
     }
@@ -123,6 +159,10 @@ export class State {
   load(table: string, rows: Iterable<Row>): void {
     const spec = this.spec(table);
     const t = this.table(table);
-    for (const r of rows) t.set(rowKey(spec, r), r);
+    for (const r of rows) {
+      const key = rowKey(spec, r);
+      this.reindex(table, key, t.get(key), r);
+      t.set(key, r);
+    }
   }
 }
