@@ -6,7 +6,12 @@ export const HASH_SIZE = 32;
 
 // In Node, SHA-256 runs natively (several times faster); in a browser, @noble/hashes.
 // getBuiltinModule needs no import statement, so bundlers leave this file portable.
-type NodeCrypto = { createHash(alg: 'sha256'): { update(d: Uint8Array): { digest(): Uint8Array } } };
+type NodeDigest = { buffer: ArrayBufferLike; byteOffset: number; byteLength: number };
+type NodeCrypto = {
+  createHash(alg: 'sha256'): { update(d: Uint8Array): { digest(): NodeDigest } };
+  /** One-shot hashing (Node 20.12 and later): no Hash object per call. */
+  hash?: (alg: 'sha256', data: Uint8Array, encoding: 'buffer') => NodeDigest;
+};
 const nodeCrypto = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule?.('node:crypto') as NodeCrypto | undefined;
 
 /**
@@ -14,12 +19,12 @@ const nodeCrypto = (globalThis as { process?: { getBuiltinModule?: (id: string) 
  * Buffer, whose slice() is a view rather than a copy: re-wrap it as a plain Uint8Array
  * so that every Hash behaves the same everywhere.
  */
-export const sha256: (data: Uint8Array) => Hash = nodeCrypto
-  ? (data) => {
-    const d = nodeCrypto.createHash('sha256').update(data).digest();
-    return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
-  }
-  : nobleSha256;
+const view = (d: NodeDigest): Hash => new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+export const sha256: (data: Uint8Array) => Hash = nodeCrypto?.hash
+  ? ((hash) => (data: Uint8Array) => view(hash('sha256', data, 'buffer')))(nodeCrypto.hash)
+  : nodeCrypto
+    ? (data) => view(nodeCrypto.createHash('sha256').update(data).digest())
+    : nobleSha256;
 
 const LEAF_PREFIX = 0x00;
 const NODE_PREFIX = 0x01;

@@ -146,8 +146,28 @@ export function tradesTree(records: readonly TradeRecord[]): MemoryTree {
   return tree;
 }
 
+type Cleared = { book: Book; clearing: BookClearing; records: TradeRecord[]; body: ClearingBody };
+
+/**
+ * Clearings computed by clearAt, kept per State while no table that a book reads
+ * changes: a book depends neither on other intervals' clearings nor on the participants'
+ * nonces. When the operator clears a day's books and then appends them, market.clear's
+ * apply finds each one here instead of clearing the same book again. A replay (verify,
+ * replicas) starts from a fresh State and recomputes every clearing.
+ */
+const NOT_READ_BY_BOOKS = ['clearings', 'participants'] as const;
+const computed = new WeakMap<State, Map<number, { revision: number; cleared: Cleared }>>();
+
+/** clearAtOnce is clearAt, reusing a clearing this process computed from the very same state. */
+export function clearAtOnce(state: State, start: number): Cleared {
+  const memo = computed.get(state)?.get(start);
+  computed.get(state)?.delete(start);
+  if (memo && memo.revision === state.revision(NOT_READ_BY_BOOKS)) return memo.cleared;
+  return clearAt(state, start);
+}
+
 /** clearAt clears the book of an interval as the state machine does. */
-export function clearAt(state: State, start: number): { book: Book; clearing: BookClearing; records: TradeRecord[]; body: ClearingBody } {
+export function clearAt(state: State, start: number): Cleared {
   const book = bookFor(state, start);
   const c = clearBook(book.orders, book.network, book.config.mechanism, book.config.kPpm);
   const records = tradeRecords(book, c);
@@ -155,5 +175,10 @@ export function clearAt(state: State, start: number): { book: Book; clearing: Bo
     interval: book.interval, mode: book.config.mode, mechanism: c.mechanism, path: c.path, orders: book.orders.length, priceMicroPerKwh: c.priceMicroPerKwh,
     volumeWh: c.volumeWh, feesMicro: c.feesMicro, surplusMicro: c.surplusMicro, trades: records.length, tradesRoot: toHex(tradesTree(records).root()),
   };
-  return { book, clearing: c, records, body };
+  let memo = computed.get(state);
+  if (!memo) computed.set(state, (memo = new Map()));
+  if (memo.size >= 512) memo.clear();
+  const cleared = { book, clearing: c, records, body };
+  memo.set(start, { revision: state.revision(NOT_READ_BY_BOOKS), cleared });
+  return cleared;
 }

@@ -164,6 +164,28 @@ describe('market: orders, clearing and settlement in the log', () => {
     await c.ledger.close();
   });
 
+  test('a clearing computed before the book changed is recomputed on apply and refused, never reused', async () => {
+    const c = await market('ex-post', 'uniform');
+    for (const r of await c.ledger.submitMany([
+      c.dso.sign('meter.readings', { meter: ALICE, direction: 'export', date: '2026-02-02', values: day(800) }),
+      c.dso.sign('meter.readings', { meter: ALICE, direction: 'import', date: '2026-02-02', values: day(100) }),
+      c.dso.sign('meter.readings', { meter: BOB, direction: 'import', date: '2026-02-02', values: day(2000) }),
+      c.dso.sign('meter.readings', { meter: CAROL, direction: 'export', date: '2026-02-02', values: day(600) }),
+    ])) ok(r);
+    const stale = clearAt(c.ledger.state, START).body;
+    // The DSO corrects carol's export after the operator computed the clearing, before it is appended.
+    ok(await c.ledger.submit(c.dso.sign('meter.correct', { meter: CAROL, direction: 'export', date: '2026-02-02', values: day(100), reason: 'transmission-error' })));
+    const r = await c.ledger.submit(c.operator.sign('market.clear', stale, AFTER));
+    assert.equal(!r.ok && r.error.code, 'E_CLEARING_MISMATCH');
+    // Computed again from the corrected book, it is accepted; other clearings and nonces in between do not matter.
+    const fresh = clearAt(c.ledger.state, START).body;
+    const other = clearAt(c.ledger.state, START + 30 * 60_000).body;
+    ok(await c.ledger.submit(c.operator.sign('market.clear', other, AFTER)));
+    ok(await c.ledger.submit(c.operator.sign('market.clear', fresh, AFTER)));
+    assert.equal((await verifyLog(c.ledger, c.ledger.registry)).ok, true);
+    await c.ledger.close();
+  });
+
   test('a feeder limit from the DSO binds: carol cannot export, and verify recomputes the limited clearing', async () => {
     const c = await market();
     ok(await c.ledger.submit(c.dso.sign('feeder.limit', { feeder: 'feeder-b', from: I, to: '2026-02-02T10:30:00Z', importLimitW: null, exportLimitW: 400 })));

@@ -42,6 +42,9 @@ export class State {
   private readonly lookups = new Map<string, Map<string, Map<Json, Set<string>>>>();
   private journal: JournalEntry[] = [];
   private dirty = new Map<string, Set<string>>();
+  /** Writes so far, in all and per table: a change counter, not a count of rows. */
+  private writes = 0;
+  private readonly tableWrites = new Map<string, number>();
 
   constructor(specs: readonly TableSpec[]) {
     this.specs = new Map(specs.map((s) => [s.name, s]));
@@ -50,6 +53,19 @@ export class State {
       const columns = (s.indexes ?? []).filter((i) => i.length === 1).map((i) => i[0]!);
       if (columns.length) this.lookups.set(s.name, new Map(columns.map((c) => [c, new Map()])));
     }
+  }
+
+  /**
+   * revision changes whenever a row is written, rolled back or loaded, in any table but
+   * those in `except`: a result computed from the other tables stays valid while it is the same.
+   */
+  revision(except: readonly string[] = []): number {
+    return except.reduce((n, t) => n - (this.tableWrites.get(t) ?? 0), this.writes);
+  }
+
+  private touched(table: string): void {
+    this.writes++;
+    this.tableWrites.set(table, (this.tableWrites.get(table) ?? 0) + 1);
   }
 
   /** lookup returns the rows whose `column` equals `value`, through a secondary index declared in the table's spec. */
@@ -114,6 +130,7 @@ export class State {
     if (row) t.set(key, row);
     else t.delete(key);
     this.reindex(table, key, before, row);
+    this.touched(table);
     let keys = this.dirty.get(table);
     if (!keys) this.dirty.set(table, (keys = new Set()));
     keys.add(key);
@@ -138,6 +155,7 @@ export class State {
       const { table, key, before } = this.journal.pop()!;
       const t = this.table(table);
       this.reindex(table, key, t.get(key), before);
+      this.touched(table);
       if (before) t.set(key, before);
       else t.delete(key);
     }
@@ -164,5 +182,6 @@ export class State {
       this.reindex(table, key, t.get(key), r);
       t.set(key, r);
     }
+    this.touched(table);
   }
 }
