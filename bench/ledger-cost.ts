@@ -10,7 +10,7 @@ import { AnchorContract, chainOf, compileContract } from '../src/anchor/evm.ts';
 import { barChart, esc } from '../src/charts/svg.ts';
 import { witness } from '../src/cli/witness.ts';
 import { formatCosignerKey, fromUtf8, parseCosignerKey } from '../src/ledger/index.ts';
-import type { ClearingRow, TradeRecord } from '../src/market/tables.ts';
+import { type ClearingRow, type TradeRecord, tradesOf } from '../src/market/tables.ts';
 import { writeKeyFile } from '../src/node/key-file.ts';
 import { WorkerSignatureChecker } from '../src/node/signatures.ts';
 import { buildApp } from '../src/server/app.ts';
@@ -143,7 +143,7 @@ export async function run() {
   const dir = dirname(tempPath('x'));
   const source = SqliteLedger.open(workload(dir));
   const entries = [...source.entries(0, source.size)].map((e) => fromUtf8(e.bytes));
-  const trades: (TradeRecord & { interval: string })[] = ([...source.state.rows('clearings')] as unknown as ClearingRow[]).flatMap((c) => c.trades.map((t) => ({ ...t, interval: c.interval })));
+  const trades: (TradeRecord & { interval: string })[] = ([...source.state.rows('clearings')] as unknown as ClearingRow[]).flatMap((c) => tradesOf(c).map((t) => ({ ...t, interval: c.interval })));
   const members = ([...source.state.rows('participants')] as unknown as { roles: string[] }[]).filter((p) => p.roles.includes('member')).length;
   const origin = source.origin();
   const tradedWh = trades.reduce((a, t) => a + t.wh, 0);

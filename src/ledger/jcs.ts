@@ -10,11 +10,31 @@ export function jcs(value: unknown): string | undefined {
   return write(value, []);
 }
 
+/** Member names as JSON strings, checked once: names repeat across the objects of a log. */
+const quotedNames = new Map<string, string>();
+function quoted(k: string): string {
+  let q = quotedNames.get(k);
+  if (q === undefined) {
+    if (!k.isWellFormed()) throw new Error('Lone surrogate is not allowed');
+    q = JSON.stringify(k);
+    if (quotedNames.size < 10_000) quotedNames.set(k, q);
+  }
+  return q;
+}
+
+/** Names in code-unit order; most objects are built in that order already, which a scan confirms. */
+function sortedNames(o: object): string[] {
+  const keys = Object.keys(o);
+  for (let i = 1; i < keys.length; i++) if (keys[i - 1]! > keys[i]!) return keys.sort();
+  return keys;
+}
+
 function write(v: unknown, path: object[]): string | undefined {
   switch (typeof v) {
     case 'number':
       if (!Number.isFinite(v)) throw new Error(`${v} has no JSON form`);
-      return JSON.stringify(v);
+      // ECMAScript's Number::toString, as JSON.stringify writes a finite number (and -0 as 0).
+      return `${v}`;
     case 'string':
       if (!v.isWellFormed()) throw new Error('Lone surrogate is not allowed');
       return JSON.stringify(v);
@@ -32,17 +52,26 @@ function write(v: unknown, path: object[]): string | undefined {
       path.push(v);
       let out: string;
       if (Array.isArray(v)) {
+        // Vectors of finite numbers (meter readings) are written by JSON.stringify as RFC 8785 writes them.
+        let plain = true;
+        for (let i = 0; i < v.length && plain; i++) {
+          const x: unknown = v[i];
+          plain = x === null || (typeof x === 'number' && Number.isFinite(x));
+        }
+        if (plain) {
+          path.pop();
+          return JSON.stringify(v);
+        }
         out = '[';
         for (let i = 0; i < v.length; i++) out += (i === 0 ? '' : ',') + (write(v[i], path) ?? 'null');
         out += ']';
       } else {
         out = '{';
         let first = true;
-        for (const k of Object.keys(v).sort()) {
+        for (const k of sortedNames(v)) {
           const x = write((v as Record<string, unknown>)[k], path);
           if (x === undefined) continue;
-          if (!k.isWellFormed()) throw new Error('Lone surrogate is not allowed');
-          out += (first ? '' : ',') + JSON.stringify(k) + ':' + x;
+          out += (first ? '' : ',') + quoted(k) + ':' + x;
           first = false;
         }
         out += '}';

@@ -4,7 +4,7 @@ import { OpenlecError } from '../errors.ts';
 import { canonicalJson } from '../ledger/index.ts';
 import { defineTx } from '../state/registry.ts';
 import { formatInstant, parseInstant, parseIntervalStart } from '../units/index.ts';
-import { clearAtOnce } from './book.ts';
+import { clearAtOnce, tradeRecordJson } from './book.ts';
 import { MECHANISMS } from './clear-book.ts';
 import { isoInstant } from './configure.ts';
 import { gateClosure } from './orders.ts';
@@ -53,7 +53,7 @@ export const marketClear = defineTx({
       }
     }
     const { tradesRoot: _root, trades: _count, ...summary } = want;
-    state.put('clearings', { ...summary, interval: iso, trades: records, entry });
+    state.put('clearings', { ...summary, interval: iso, trades: `[${records.map(tradeRecordJson).join(',')}]`, entry });
   },
 });
 

@@ -47,7 +47,8 @@ export const CLEARINGS_TABLE: TableSpec = {
   name: 'clearings',
   columns: {
     interval: 'text', mode: 'text', mechanism: 'text', path: 'text', orders: 'integer', priceMicroPerKwh: 'integer', volumeWh: 'integer', feesMicro: 'integer',
-    surplusMicro: 'integer', trades: 'json', entry: 'integer',
+    // The trade records as their canonical JSON array (text): one string per book rather than an object per trade.
+    surplusMicro: 'integer', trades: 'text', entry: 'integer',
   },
   primaryKey: ['interval'],
 };
@@ -128,9 +129,15 @@ export interface ClearingSummary {
 }
 
 export interface ClearingRow extends ClearingSummary {
-  [column: string]: string | number | null | TradeRecord[];
-  trades: TradeRecord[];
+  [column: string]: string | number | null;
+  /** The trade records, RFC 8785 JSON array text, in clearing order: read them with tradesOf. */
+  trades: string;
   entry: number;
+}
+
+/** tradesOf reads a clearing's trade records. */
+export function tradesOf(row: ClearingRow): TradeRecord[] {
+  return JSON.parse(row.trades) as TradeRecord[];
 }
 
 /** inForce returns the row of a from-keyed table that applies at `at` (ISO, fixed width). */

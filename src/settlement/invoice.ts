@@ -1,7 +1,7 @@
 import { monthDays } from '../allocation/month.ts';
 import { community } from '../community/tables.ts';
 import { OpenlecError } from '../errors.ts';
-import { type ClearingRow, marketConfig } from '../market/tables.ts';
+import { type ClearingRow, marketConfig, tradesOf } from '../market/tables.ts';
 import type { MeterRow } from '../metering/meter-register.ts';
 import { findReadings } from '../metering/readings.ts';
 import type { State } from '../state/tables.ts';
@@ -123,7 +123,7 @@ export function settleMonth(state: State, month: string): MonthSettlement {
       const row = clearings.get(iso);
       if (!row) return { cfg, t };
       surplusMicro += row.surplusMicro;
-      for (const tr of row.trades) {
+      for (const tr of tradesOf(row)) {
         const buyer = account(ownerOf.get(`${tr.buyer}/import`)!);
         buyer.peer.boughtWh += tr.wh;
         buyer.peer.paid += tr.amount;
