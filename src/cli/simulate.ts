@@ -166,7 +166,8 @@ export async function simulate(o: SimulateOptions) {
   const homes = households(s, rng, (label) => new Signer(key(label), id, 0, now, nodeSign));
   const months = [...new Set(Array.from({ length: s.days }, (_, d) => addDays(s.start, d).slice(0, 7)))];
 
-  const ledger = SqliteLedger.create(db);
+  // Signatures are checked on worker threads as each day is appended.
+  const ledger = SqliteLedger.create(db, { signatures: new WorkerSignatureChecker(2) });
   const bar = o.showProgress ? progress(`simulating ${s.name}`) : { update() {}, stop() {} };
   const intervals: IntervalRow[] = [];
   const soc = { minPct: Infinity, maxPct: -Infinity };

@@ -57,14 +57,25 @@ function standingApplies(s: StandingOrderRow, date: string, minute: number, clos
  * else the retail price), capped by the standing order's quantity when it has one. Every
  * meter must have its reading for the interval: billing rests on metered values only.
  */
+/** The metering points by "meter/direction", rebuilt only when the meters table changed (every book needs them). */
+const meterMaps = new WeakMap<State, { revision: number; meters: Map<string, MeterRow> }>();
+function metersOf(state: State): Map<string, MeterRow> {
+  const revision = state.tableRevision('meters');
+  const cached = meterMaps.get(state);
+  if (cached && cached.revision === revision) return cached.meters;
+  const meters = new Map<string, MeterRow>();
+  for (const m of state.rows('meters') as IterableIterator<unknown> as IterableIterator<MeterRow>) meters.set(`${m.meter}/${m.direction}`, m);
+  meterMaps.set(state, { revision, meters });
+  return meters;
+}
+
 export function bookFor(state: State, start: number): Book {
   const c = community(state)!;
   const interval = formatInstant(start);
   const config = marketConfig(state, interval);
   if (!config) throw new OpenlecError('E_NO_MARKET', `no market is configured for ${interval} (market.configure)`, { field: 'interval' });
   const network = networkAt(state, interval, c.intervalMinutes);
-  const meters = new Map<string, MeterRow>();
-  for (const m of state.rows('meters') as IterableIterator<unknown> as IterableIterator<MeterRow>) meters.set(`${m.meter}/${m.direction}`, m);
+  const meters = metersOf(state);
   const place = (m: MeterRow) => ({ node: network.node(m.feeder), renewable: m.technology !== null && RENEWABLE.has(m.technology) });
   const date = localDateOf(start, c.timeZone);
   const minute = localMinuteOfDay(start, c.timeZone);
@@ -139,14 +150,17 @@ export function tradeRecordJson(r: TradeRecord): string {
 }
 const INTEGER_FIELDS = ['amount', 'fee', 'feeAmount', 'price', 'proceeds', 'sellerPrice', 'wh'] as const;
 
-/** tradesTree is the Merkle tree of the trade records, in clearing order. */
-export function tradesTree(records: readonly TradeRecord[]): MemoryTree {
+/** tradesTree is the Merkle tree of the trade records (or of their canonical texts), in clearing order. */
+export function tradesTree(records: readonly TradeRecord[] | readonly string[]): MemoryTree {
   const tree = new MemoryTree();
-  for (const r of records) tree.appendLeaf(leafHash(utf8(tradeRecordJson(r))));
+  for (const r of records) tree.appendLeaf(leafHash(utf8(typeof r === 'string' ? r : tradeRecordJson(r))));
   return tree;
 }
 
-type Cleared = { book: Book; clearing: BookClearing; records: TradeRecord[]; body: ClearingBody };
+/** recordsText is the canonical JSON array of the trade records, as a clearing keeps them. */
+export const recordsText = (texts: readonly string[]) => `[${texts.join(',')}]`;
+
+type Cleared = { book: Book; clearing: BookClearing; records: TradeRecord[]; texts: string[]; body: ClearingBody };
 
 /**
  * Clearings computed by clearAt, kept per State while no table that a book reads
@@ -171,14 +185,15 @@ export function clearAt(state: State, start: number): Cleared {
   const book = bookFor(state, start);
   const c = clearBook(book.orders, book.network, book.config.mechanism, book.config.kPpm);
   const records = tradeRecords(book, c);
+  const texts = records.map(tradeRecordJson);
   const body: ClearingBody = {
     interval: book.interval, mode: book.config.mode, mechanism: c.mechanism, path: c.path, orders: book.orders.length, priceMicroPerKwh: c.priceMicroPerKwh,
-    volumeWh: c.volumeWh, feesMicro: c.feesMicro, surplusMicro: c.surplusMicro, trades: records.length, tradesRoot: toHex(tradesTree(records).root()),
+    volumeWh: c.volumeWh, feesMicro: c.feesMicro, surplusMicro: c.surplusMicro, trades: records.length, tradesRoot: toHex(tradesTree(texts).root()),
   };
   let memo = computed.get(state);
   if (!memo) computed.set(state, (memo = new Map()));
   if (memo.size >= 512) memo.clear();
-  const cleared = { book, clearing: c, records, body };
+  const cleared = { book, clearing: c, records, texts, body };
   memo.set(start, { revision: state.revision(NOT_READ_BY_BOOKS), cleared });
   return cleared;
 }

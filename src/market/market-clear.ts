@@ -4,7 +4,7 @@ import { OpenlecError } from '../errors.ts';
 import { canonicalJson } from '../ledger/index.ts';
 import { defineTx } from '../state/registry.ts';
 import { formatInstant, parseInstant, parseIntervalStart } from '../units/index.ts';
-import { clearAtOnce, tradeRecordJson } from './book.ts';
+import { clearAtOnce, recordsText } from './book.ts';
 import { MECHANISMS } from './clear-book.ts';
 import { isoInstant } from './configure.ts';
 import { gateClosure } from './orders.ts';
@@ -44,7 +44,7 @@ export const marketClear = defineTx({
     const cfg = marketConfig(state, iso);
     const closes = cfg ? gateClosure(cfg, start) : -Infinity;
     if (parseInstant(tx.issuedAt) < closes) throw new OpenlecError('E_GATE_OPEN', `the gate of ${iso} closes at ${formatInstant(closes)}: the book is still open`, { field: 'body.interval' });
-    const { body: want, records } = clearAtOnce(state, start);
+    const { body: want, texts } = clearAtOnce(state, start);
     for (const field of Object.keys(want) as (keyof typeof want)[]) {
       if (field === 'interval') continue;
       if (canonicalJson(want[field]) !== canonicalJson(body[field])) {
@@ -53,7 +53,7 @@ export const marketClear = defineTx({
       }
     }
     const { tradesRoot: _root, trades: _count, ...summary } = want;
-    state.put('clearings', { ...summary, interval: iso, trades: `[${records.map(tradeRecordJson).join(',')}]`, entry });
+    state.put('clearings', { ...summary, interval: iso, trades: recordsText(texts), entry });
   },
 });
 

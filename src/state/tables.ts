@@ -63,6 +63,11 @@ export class State {
     return except.reduce((n, t) => n - (this.tableWrites.get(t) ?? 0), this.writes);
   }
 
+  /** tableRevision changes whenever a row of `table` is written, rolled back or loaded. */
+  tableRevision(table: string): number {
+    return this.tableWrites.get(table) ?? 0;
+  }
+
   private touched(table: string): void {
     this.writes++;
     this.tableWrites.set(table, (this.tableWrites.get(table) ?? 0) + 1);
