@@ -166,99 +166,103 @@ export async function simulate(o: SimulateOptions) {
   const homes = households(s, rng, (label) => new Signer(key(label), id, 0, now, nodeSign));
   const months = [...new Set(Array.from({ length: s.days }, (_, d) => addDays(s.start, d).slice(0, 7)))];
 
-  // Signatures are checked on worker threads as each day is appended.
-  const ledger = SqliteLedger.create(db, { signatures: new WorkerSignatureChecker(2) });
   const bar = o.showProgress ? progress(`simulating ${s.name}`) : { update() {}, stop() {} };
   const intervals: IntervalRow[] = [];
   const soc = { minPct: Infinity, maxPct: -Infinity };
   const allocations: { month: string; key: string; productionWh: number; allocatedWh: number; surplusWh: number; file: string }[] = [];
   let violations = 0;
   let entryBytes = 0;
-  try {
-    const submit = async (txs: ReturnType<Signer['sign']>[]) => {
-      for (const r of await ledger.submitMany(txs)) if (!r.ok) throw r.error;
-    };
-    const from = formatInstant(localDay(s.start, s.timeZone).startMs);
-    await submit([operator.sign('community.create', { name: s.name, timeZone: s.timeZone, intervalMinutes: s.intervalMinutes, currency: s.currency, operator: operator.actor })]);
-    await submit([
-      operator.sign('participant.register', { key: dso.actor, roles: ['dso'] }),
-      ...homes.map((h) => operator.sign('participant.register', { key: h.signer.actor, roles: ['member'] })),
-      operator.sign('market.configure', { from, mode: 'ex-post', mechanism: s.market.mechanism, kPpm: s.market.kPpm, gateClosureMinutes: 0, ...s.prices }),
-    ]);
-    await submit([
-      ...s.feeders.map((f) => dso.sign('feeder.define', f)),
-      ...(s.fees ? [dso.sign('tariff.set', { from, feesMicroPerKwh: s.fees })] : []),
-    ]);
-    // Every meter that can export is registered as such: a battery or a data file may export too.
-    await submit(homes.flatMap((h) => [
-      dso.sign('meter.register', { meter: h.meter, scheme: 'other', direction: 'import', owner: h.signer.actor, feeder: h.feeder }),
-      ...(hasExportMeter(h) ? [dso.sign('meter.register', { meter: h.meter, scheme: 'other', direction: 'export', owner: h.signer.actor, feeder: h.feeder, technology: h.pv || h.series ? 'solar' : 'storage' })] : []),
-    ]));
-    const lastDate = addDays(s.start, s.days - 1);
-    await submit(homes.flatMap((h) => [
-      ...(h.standing?.buyMaxMicroPerKwh !== undefined ? [h.signer.sign('order.standing', { side: 'buy', meter: h.meter, fromDate: s.start, toDate: lastDate, quantityWh: null, limitMicroPerKwh: h.standing.buyMaxMicroPerKwh })] : []),
-      ...(h.standing?.sellMinMicroPerKwh !== undefined && hasExportMeter(h) ? [h.signer.sign('order.standing', { side: 'sell', meter: h.meter, fromDate: s.start, toDate: lastDate, quantityWh: null, limitMicroPerKwh: h.standing.sellMinMicroPerKwh })] : []),
-    ]));
+  // The append phase runs in its own scope: once it returns, its ledger and state can be
+  // collected before the log is read back for settlement and verify.
+  await (async () => {
+    // Signatures are checked on worker threads as each day is appended.
+    const ledger = SqliteLedger.create(db, { signatures: new WorkerSignatureChecker(2) });
+    try {
+      const submit = async (txs: ReturnType<Signer['sign']>[]) => {
+        for (const r of await ledger.submitMany(txs)) if (!r.ok) throw r.error;
+      };
+      const from = formatInstant(localDay(s.start, s.timeZone).startMs);
+      await submit([operator.sign('community.create', { name: s.name, timeZone: s.timeZone, intervalMinutes: s.intervalMinutes, currency: s.currency, operator: operator.actor })]);
+      await submit([
+        operator.sign('participant.register', { key: dso.actor, roles: ['dso'] }),
+        ...homes.map((h) => operator.sign('participant.register', { key: h.signer.actor, roles: ['member'] })),
+        operator.sign('market.configure', { from, mode: 'ex-post', mechanism: s.market.mechanism, kPpm: s.market.kPpm, gateClosureMinutes: 0, ...s.prices }),
+      ]);
+      await submit([
+        ...s.feeders.map((f) => dso.sign('feeder.define', f)),
+        ...(s.fees ? [dso.sign('tariff.set', { from, feesMicroPerKwh: s.fees })] : []),
+      ]);
+      // Every meter that can export is registered as such: a battery or a data file may export too.
+      await submit(homes.flatMap((h) => [
+        dso.sign('meter.register', { meter: h.meter, scheme: 'other', direction: 'import', owner: h.signer.actor, feeder: h.feeder }),
+        ...(hasExportMeter(h) ? [dso.sign('meter.register', { meter: h.meter, scheme: 'other', direction: 'export', owner: h.signer.actor, feeder: h.feeder, technology: h.pv || h.series ? 'solar' : 'storage' })] : []),
+      ]));
+      const lastDate = addDays(s.start, s.days - 1);
+      await submit(homes.flatMap((h) => [
+        ...(h.standing?.buyMaxMicroPerKwh !== undefined ? [h.signer.sign('order.standing', { side: 'buy', meter: h.meter, fromDate: s.start, toDate: lastDate, quantityWh: null, limitMicroPerKwh: h.standing.buyMaxMicroPerKwh })] : []),
+        ...(h.standing?.sellMinMicroPerKwh !== undefined && hasExportMeter(h) ? [h.signer.sign('order.standing', { side: 'sell', meter: h.meter, fromDate: s.start, toDate: lastDate, quantityWh: null, limitMicroPerKwh: h.standing.sellMinMicroPerKwh })] : []),
+      ]));
 
-    let yesterday: IntervalRow[] = [];
-    for (let d = 0; d < s.days; d++) {
-      const date = addDays(s.start, d);
-      const day = simDay(s, rng, date, yesterday);
-      const rows: IntervalRow[] = day.starts.map((t) => ({ start: formatInstant(t), loadWh: 0, pvWh: 0, importWh: 0, exportWh: 0, evWh: 0, batteryChargeWh: 0, batteryDischargeWh: 0, tradedWh: 0, priceMicroPerKwh: null }));
-      clock = localDay(date, s.timeZone).endMs + 30 * 60_000;
-      const readings: ReturnType<Signer['sign']>[] = [];
-      for (const h of homes) {
-        const e = householdDay(h, day);
-        rows.forEach((row, k) => {
-          row.loadWh += e.loadWh[k]!;
-          row.pvWh += e.pvWh[k]!;
-          row.evWh += e.evWh[k]!;
-          row.batteryChargeWh += e.chargeWh[k]!;
-          row.batteryDischargeWh += e.dischargeWh[k]!;
-          row.importWh += e.importWh[k]!;
-          row.exportWh += e.exportWh[k]!;
-        });
-        if (h.battery) {
-          for (const w of e.socWh) {
-            soc.minPct = Math.min(soc.minPct, (100 * w) / h.battery.capacityWh);
-            soc.maxPct = Math.max(soc.maxPct, (100 * w) / h.battery.capacityWh);
+      let yesterday: IntervalRow[] = [];
+      for (let d = 0; d < s.days; d++) {
+        const date = addDays(s.start, d);
+        const day = simDay(s, rng, date, yesterday);
+        const rows: IntervalRow[] = day.starts.map((t) => ({ start: formatInstant(t), loadWh: 0, pvWh: 0, importWh: 0, exportWh: 0, evWh: 0, batteryChargeWh: 0, batteryDischargeWh: 0, tradedWh: 0, priceMicroPerKwh: null }));
+        clock = localDay(date, s.timeZone).endMs + 30 * 60_000;
+        const readings: ReturnType<Signer['sign']>[] = [];
+        for (const h of homes) {
+          const e = householdDay(h, day);
+          rows.forEach((row, k) => {
+            row.loadWh += e.loadWh[k]!;
+            row.pvWh += e.pvWh[k]!;
+            row.evWh += e.evWh[k]!;
+            row.batteryChargeWh += e.chargeWh[k]!;
+            row.batteryDischargeWh += e.dischargeWh[k]!;
+            row.importWh += e.importWh[k]!;
+            row.exportWh += e.exportWh[k]!;
+          });
+          if (h.battery) {
+            for (const w of e.socWh) {
+              soc.minPct = Math.min(soc.minPct, (100 * w) / h.battery.capacityWh);
+              soc.maxPct = Math.max(soc.maxPct, (100 * w) / h.battery.capacityWh);
+            }
           }
+          readings.push(dso.sign('meter.readings', { meter: h.meter, direction: 'import', date, values: e.importWh }));
+          if (hasExportMeter(h)) readings.push(dso.sign('meter.readings', { meter: h.meter, direction: 'export', date, values: e.exportWh }));
         }
-        readings.push(dso.sign('meter.readings', { meter: h.meter, direction: 'import', date, values: e.importWh }));
-        if (hasExportMeter(h)) readings.push(dso.sign('meter.readings', { meter: h.meter, direction: 'export', date, values: e.exportWh }));
+        await submit(readings);
+        clock += 30 * 60_000;
+        const clearings = day.starts.map((t, k) => {
+          const c = clearAt(ledger.state, t);
+          rows[k]!.tradedWh = c.body.volumeWh;
+          rows[k]!.priceMicroPerKwh = c.body.priceMicroPerKwh;
+          if (limitViolation(c.clearing.trades, c.book.orders, c.book.network)) violations++;
+          return operator.sign('market.clear', c.body);
+        });
+        await ledger.submitAtomic(clearings);
+        intervals.push(...rows);
+        yesterday = rows;
+        bar.update(d + 1, s.days);
       }
-      await submit(readings);
-      clock += 30 * 60_000;
-      const clearings = day.starts.map((t, k) => {
-        const c = clearAt(ledger.state, t);
-        rows[k]!.tradedWh = c.body.volumeWh;
-        rows[k]!.priceMicroPerKwh = c.body.priceMicroPerKwh;
-        if (limitViolation(c.clearing.trades, c.book.orders, c.book.network)) violations++;
-        return operator.sign('market.clear', c.body);
-      });
-      await ledger.submitAtomic(clearings);
-      intervals.push(...rows);
-      yesterday = rows;
-      bar.update(d + 1, s.days);
-    }
-    bar.stop();
-    if (s.allocationKey) {
-      // The monthly collective self-consumption run, as `openlec allocate` records it, and the DSO's coefficient file.
-      const importMeters = homes.map((h) => h.meter).sort();
-      for (const month of months) {
-        const { input, result, summary } = runMonth(ledger.state, month, keyFor(s.allocationKey, importMeters));
-        await submit([operator.sign('allocation.run', summary)]);
-        const file = `coefficients-fr-${month}.csv`;
-        writeFileSync(join(o.out, file), frenchCoefficients(input, result, s.timeZone));
-        allocations.push({ month, key: s.allocationKey, productionWh: summary.productionWh, allocatedWh: summary.allocatedWh, surplusWh: summary.surplusWh, file });
+      bar.stop();
+      if (s.allocationKey) {
+        // The monthly collective self-consumption run, as `openlec allocate` records it, and the DSO's coefficient file.
+        const importMeters = homes.map((h) => h.meter).sort();
+        for (const month of months) {
+          const { input, result, summary } = runMonth(ledger.state, month, keyFor(s.allocationKey, importMeters));
+          await submit([operator.sign('allocation.run', summary)]);
+          const file = `coefficients-fr-${month}.csv`;
+          writeFileSync(join(o.out, file), frenchCoefficients(input, result, s.timeZone));
+          allocations.push({ month, key: s.allocationKey, productionWh: summary.productionWh, allocatedWh: summary.allocatedWh, surplusWh: summary.surplusWh, file });
+        }
       }
+      ledger.checkpoint(key('operator'));
+      for (let i = 0; i < ledger.size; i++) entryBytes += ledger.entry(i).length;
+    } finally {
+      bar.stop();
+      await ledger.close();
     }
-    ledger.checkpoint(key('operator'));
-    for (let i = 0; i < ledger.size; i++) entryBytes += ledger.entry(i).length;
-  } finally {
-    bar.stop();
-    await ledger.close();
-  }
+  })();
   const settled = await settleAndVerify(db, months, new Map(homes.map((h) => [h.signer.actor, h])));
   const kpis = kpisOf(s, seed, homes.length, intervals, settled, { violations, entryBytes, soc, allocations });
   const cpu = process.cpuUsage(cpu0);
