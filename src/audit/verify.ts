@@ -29,6 +29,8 @@ export interface VerifyReport {
 }
 
 export interface VerifyOptions {
+  /** Called with the replayed state when the whole log replayed (e.g. to settle from verified state). */
+  onReplayed?: (state: State) => void;
   /** Checks a batch of signatures; default: @noble/curves on this thread. */
   checkSignatures?: (items: readonly DecodedEntry[]) => Promise<boolean[]> | boolean[];
   onProgress?: (done: number, total: number) => void;
@@ -57,7 +59,8 @@ export async function verifyLog(source: LogSource, registry: Registry, options: 
   // Reported after the entries' own problems, which say more about what happened.
   const hashProblems: VerifyProblem[] = [];
 
-  replay: for (let lo = 0; lo < total; lo += CHUNK) {
+  /** read decodes a chunk, extends the tree and starts checking its signatures (on workers, when given). */
+  const read = (lo: number) => {
     const hi = Math.min(total, lo + CHUNK);
     const decoded: (DecodedEntry | OpenlecError)[] = [];
     for (const { bytes, hashes } of source.entries(lo, hi)) {
@@ -72,8 +75,15 @@ export async function verifyLog(source: LogSource, registry: Registry, options: 
         decoded.push(e as OpenlecError);
       }
     }
-    const good = decoded.filter((d): d is DecodedEntry => !(d instanceof OpenlecError));
-    const sigs = await check(good);
+    return { hi, decoded, sigs: Promise.resolve(check(decoded.filter((d): d is DecodedEntry => !(d instanceof OpenlecError)))) };
+  };
+
+  // Pipelined: the signatures of the next chunk are checked while this one is applied.
+  let next = total > 0 ? read(0) : undefined;
+  replay: for (let lo = 0; lo < total; lo += CHUNK) {
+    const { hi, decoded, sigs: pending } = next!;
+    next = hi < total ? read(hi) : undefined;
+    const sigs = await pending;
     let s = 0;
     for (let i = 0; i < decoded.length; i++) {
       const d = decoded[i]!;
@@ -102,12 +112,15 @@ export async function verifyLog(source: LogSource, registry: Registry, options: 
     options.onProgress?.(hi, total);
     replayed = hi === total;
   }
+  // A chunk read ahead of a bad entry is not needed any more.
+  next?.sigs.catch(() => undefined);
   if (total === 0) replayed = true;
   problems.push(...hashProblems);
   // After a bad entry the replayed state means nothing, so only a full replay is compared.
   if (replayed) {
     checkCheckpoints(source, state, tree, problems, max);
     for (const spec of registry.tables) checkTable(source, state, spec, problems, max);
+    options.onReplayed?.(state);
   }
   const rows: Record<string, number> = {};
   for (const spec of registry.tables) rows[spec.name] = state.count(spec.name);

@@ -3,6 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { verifyLog } from '../audit/verify.ts';
 import { Signer } from '../client.ts';
+import type { State } from '../state/tables.ts';
 import { OpenlecError } from '../errors.ts';
 import { keyPairFromSeed, sha256, utf8 } from '../ledger/index.ts';
 import { clearAt } from '../market/book.ts';
@@ -287,13 +288,23 @@ export interface MemberBill {
 }
 
 /** settleAndVerify invoices every month of the run from the log, adds up the money flows, and verifies the log. */
+/** settleAndVerify replays the log from disk (verify), then bills every month from the verified replay. */
 async function settleAndVerify(db: string, months: readonly string[], byActor: ReadonlyMap<string, SimHousehold>) {
-  const ledger = SqliteLedger.open(db);
+  const ledger = SqliteLedger.open(db, { projections: false });
   const bills = new Map<string, MemberBill>();
   const money = { chargesMicro: 0, creditsMicro: 0, supplierMicro: 0, gridMicro: 0, peerPaidMicro: 0, peerProceedsMicro: 0, feesMicro: 0, surplusMicro: 0, peerWh: 0 };
   try {
+    let state: State | undefined;
+    const checker = new WorkerSignatureChecker();
+    let verified: boolean;
+    try {
+      verified = (await verifyLog(ledger, ledger.registry, { checkSignatures: (items) => checker.check(items), onReplayed: (s) => (state = s) })).ok;
+    } finally {
+      await checker.close();
+    }
+    if (!state) throw new OpenlecError('E_VERIFY', 'the simulated log did not replay', { field: 'db' });
     for (const month of months) {
-      const settlement = settleMonth(ledger.state, month);
+      const settlement = settleMonth(state, month);
       for (const k of Object.keys(money) as (keyof typeof money)[]) money[k] += settlement.totals[k];
       for (const inv of settlement.invoices) {
         const h = byActor.get(inv.participant)!;
@@ -303,13 +314,6 @@ async function settleAndVerify(db: string, months: readonly string[], byActor: R
         b.savingsMicro = b.withoutMicro - b.totalMicro;
         bills.set(h.label, b);
       }
-    }
-    const checker = new WorkerSignatureChecker();
-    let verified: boolean;
-    try {
-      verified = (await verifyLog(ledger, ledger.registry, { checkSignatures: (items) => checker.check(items) })).ok;
-    } finally {
-      await checker.close();
     }
     return { members: [...bills.values()], money, entries: ledger.size, verified };
   } finally {

@@ -24,6 +24,11 @@ export interface SqliteLedgerOptions {
   signatures?: SignatureChecker;
   /** Most transactions committed in one SQLite transaction (group commit). */
   maxBatch?: number;
+  /**
+   * false opens the log for reading and auditing only: the projections stay on disk (no
+   * memory, no load time), which is all that verify needs; appends are refused.
+   */
+  projections?: boolean;
 }
 
 interface Queued {
@@ -60,6 +65,8 @@ export class SqliteLedger implements LogSource {
   private readonly stmts: ReturnType<SqliteLedger['prepareStatements']>;
   private readonly upserts = new Map<string, Database.Statement>();
   private readonly deletes = new Map<string, Database.Statement>();
+  /** Opened without its projections: for reading and auditing only. */
+  readonly readOnly: boolean;
 
   private constructor(db: Database.Database, options: SqliteLedgerOptions) {
     this.db = db;
@@ -69,8 +76,9 @@ export class SqliteLedger implements LogSource {
     this.state = emptyState(this.registry);
     this.createSchema();
     this.stmts = this.prepareStatements();
+    this.readOnly = options.projections === false;
     for (const spec of this.registry.tables) {
-      this.state.load(spec.name, this.tableRows(spec));
+      if (!this.readOnly) this.state.load(spec.name, this.tableRows(spec));
       const cols = Object.keys(spec.columns);
       this.upserts.set(spec.name, db.prepare(`INSERT OR REPLACE INTO ${sqlName(spec.name)} (${cols.map(sqlName).join(',')}) VALUES (${cols.map(() => '?').join(',')})`));
       this.deletes.set(spec.name, db.prepare(`DELETE FROM ${sqlName(spec.name)} WHERE ${spec.primaryKey.map((c) => `${sqlName(c)} = ?`).join(' AND ')}`));
@@ -196,6 +204,7 @@ export class SqliteLedger implements LogSource {
 
   /** submit queues one signed transaction; it resolves once the entry is durable, or with the reason it was refused. */
   submit(input: SubmitInput): Promise<SubmitResult> {
+    if (this.readOnly) return Promise.resolve({ ok: false, error: new OpenlecError('E_READ_ONLY', 'this log was opened for auditing only', { field: 'db' }) });
     return new Promise((resolve) => {
       this.queue.push({ input, resolve });
       this.kick();
@@ -225,6 +234,7 @@ export class SqliteLedger implements LogSource {
    * file is recorded whole or not at all. It waits for queued submissions first.
    */
   async submitAtomic(inputs: readonly SubmitInput[]): Promise<number[]> {
+    if (this.readOnly) throw new OpenlecError('E_READ_ONLY', 'this log was opened for auditing only', { field: 'db' });
     await this.running;
     const batch = this.prepare(inputs.map((input) => ({ input, resolve: () => {} })));
     const signaturesOk = await batch.signaturesOk;

@@ -112,8 +112,34 @@ export interface LocalDay {
   readonly endMs: number;
 }
 
+/**
+ * memo keeps the results of a pure calendar function (time-zone arithmetic is the slow
+ * part of books and readings); it forgets everything when full.
+ */
+function memo<K, V>(size: number, f: (k: K) => V): (k: K) => V {
+  const cache = new Map<K, V>();
+  return (k) => {
+    let v = cache.get(k);
+    if (v === undefined) {
+      v = f(k);
+      if (cache.size >= size) cache.clear();
+      cache.set(k, v);
+    }
+    return v;
+  };
+}
+
+const localDays = memo(20_000, (k: string) => {
+  const [date, timeZone] = k.split('\u0000') as [string, string];
+  return Object.freeze(computeLocalDay(date, timeZone));
+});
+
 /** localDay returns the UTC span of the local calendar day `date` (YYYY-MM-DD) in `timeZone`. */
 export function localDay(date: string, timeZone: string): LocalDay {
+  return localDays(`${date}\u0000${timeZone}`);
+}
+
+function computeLocalDay(date: string, timeZone: string): LocalDay {
   if (!LOCAL_DATE.test(date)) throw new OpenlecError('E_BAD_DATE', `date: "${date}" is not YYYY-MM-DD`, { field: 'date' });
   let plain: Temporal.PlainDate;
   try {
@@ -132,9 +158,14 @@ export function addDays(date: string, days: number): string {
   return Temporal.PlainDate.from(date).add({ days }).toString();
 }
 
+const localDates = memo(50_000, (k: string) => {
+  const i = k.indexOf('\u0000');
+  return Temporal.Instant.fromEpochMilliseconds(Number(k.slice(0, i))).toZonedDateTimeISO(k.slice(i + 1)).toPlainDate().toString();
+});
+
 /** localDateOf returns the local calendar date (YYYY-MM-DD) of the instant `ms` in `timeZone`. */
 export function localDateOf(ms: number, timeZone: string): string {
-  return Temporal.Instant.fromEpochMilliseconds(ms).toZonedDateTimeISO(timeZone).toPlainDate().toString();
+  return localDates(`${ms}\u0000${timeZone}`);
 }
 
 /** dayIntervals lists the starts of the intervals of a local day; 46 or 50 half-hours on DST days in Europe. */
@@ -159,6 +190,11 @@ export function formatLocal(ms: number, timeZone: string): string {
 
 /** localMinuteOfDay returns the local wall-clock minute of the day (0..1439) of the instant `ms` in `timeZone`. */
 export function localMinuteOfDay(ms: number, timeZone: string): number {
-  const z = Temporal.Instant.fromEpochMilliseconds(ms).toZonedDateTimeISO(timeZone);
-  return z.hour * 60 + z.minute;
+  return localMinutes(`${ms}\u0000${timeZone}`);
 }
+
+const localMinutes = memo(50_000, (k: string) => {
+  const i = k.indexOf('\u0000');
+  const z = Temporal.Instant.fromEpochMilliseconds(Number(k.slice(0, i))).toZonedDateTimeISO(k.slice(i + 1));
+  return z.hour * 60 + z.minute;
+});
