@@ -57,6 +57,20 @@ function standingApplies(s: StandingOrderRow, date: string, minute: number, clos
  * else the retail price), capped by the standing order's quantity when it has one. Every
  * meter must have its reading for the interval: billing rests on metered values only.
  */
+/**
+ * The day's reading vectors of every meter, in the order of metersOf: the 48 books of a
+ * day share them, until a reading or a meter changes.
+ */
+const dayReadings = new WeakMap<State, { revision: string; date: string; values: ((number | null)[] | undefined)[] }>();
+function readingsOfDay(state: State, meters: Map<string, MeterRow>, date: string): ((number | null)[] | undefined)[] {
+  const revision = `${state.tableRevision('readings')}/${state.tableRevision('meters')}`;
+  const cached = dayReadings.get(state);
+  if (cached && cached.date === date && cached.revision === revision) return cached.values;
+  const values = [...meters.values()].map((m) => findReadings(state, m.meter, m.direction, date)?.values);
+  dayReadings.set(state, { revision, date, values });
+  return values;
+}
+
 /** The metering points by "meter/direction", rebuilt only when the meters table changed (every book needs them). */
 const meterMaps = new WeakMap<State, { revision: number; meters: Map<string, MeterRow> }>();
 function metersOf(state: State): Map<string, MeterRow> {
@@ -105,8 +119,10 @@ export function bookFor(state: State, start: number): Book {
     }
   } else {
     const k = dayIntervals(localDay(date, c.timeZone), c.intervalMinutes).indexOf(start);
+    const day = readingsOfDay(state, meters, date);
+    let i = 0;
     for (const [key, m] of meters) {
-      const wh = findReadings(state, m.meter, m.direction, date)?.values[k];
+      const wh = day[i++]?.[k];
       if (wh === null || wh === undefined) {
         throw new OpenlecError('E_READINGS_MISSING', `meter ${m.meter} (${m.direction}) has no reading for ${interval}: ex-post matching waits for the DSO's data`, { field: 'interval', details: { meter: m.meter } });
       }
@@ -115,7 +131,9 @@ export function bookFor(state: State, start: number): Book {
       if (quantityWh === 0) continue;
       const sideOf = m.direction === 'export' ? 'sell' : 'buy';
       const limit = s?.limitMicroPerKwh ?? (sideOf === 'sell' ? config.feedInMicroPerKwh : config.retailMicroPerKwh);
-      add({ id: key, side: sideOf, quantityWh, limitMicroPerKwh: limit, seq: s?.entry ?? m.entry, ...place(m), ...(s?.conditions ? { conditions: s.conditions } : {}) }, m.meter);
+      // Built directly (no spread): a book of a large community holds thousands of these.
+      const o: Order = { id: key, side: sideOf, quantityWh, limitMicroPerKwh: limit, seq: s?.entry ?? m.entry, node: network.node(m.feeder), renewable: m.technology !== null && RENEWABLE.has(m.technology) };
+      add(s?.conditions ? { ...o, conditions: s.conditions } : o, m.meter);
     }
   }
   return { interval, start, config, network, orders, meterOf };
