@@ -40,6 +40,16 @@ async function market(mode: 'ex-ante' | 'ex-post' = 'ex-ante', mechanism = 'unif
   return { ...c, carol };
 }
 
+/** The DSO's readings of 2026-02-02: alice exports 800 and imports 100, bob imports 2000, carol exports 600 (at 11:00 local). */
+async function meterTheDay(c: Awaited<ReturnType<typeof market>>) {
+  for (const r of await c.ledger.submitMany([
+    c.dso.sign('meter.readings', { meter: ALICE, direction: 'export', date: '2026-02-02', values: day(800) }),
+    c.dso.sign('meter.readings', { meter: ALICE, direction: 'import', date: '2026-02-02', values: day(100) }),
+    c.dso.sign('meter.readings', { meter: BOB, direction: 'import', date: '2026-02-02', values: day(2000) }),
+    c.dso.sign('meter.readings', { meter: CAROL, direction: 'export', date: '2026-02-02', values: day(600) }),
+  ])) ok(r);
+}
+
 /** Readings of 2026-02-02 (48 half-hours) with one value at 11:00 local (index 22) and zeros elsewhere. */
 function day(value: number): number[] {
   return Array.from({ length: 48 }, (_, k) => (k === 22 ? value : 0));
@@ -107,12 +117,7 @@ describe('market: orders, clearing and settlement in the log', () => {
     assert.equal(!twice.ok && twice.error.code, 'E_BOOK_CLEARED');
 
     // Metered: alice exports 800 (200 short), carol 600 (100 beyond her sales), bob imports 2000, alice 100.
-    for (const r of await c.ledger.submitMany([
-      c.dso.sign('meter.readings', { meter: ALICE, direction: 'export', date: '2026-02-02', values: day(800) }),
-      c.dso.sign('meter.readings', { meter: ALICE, direction: 'import', date: '2026-02-02', values: day(100) }),
-      c.dso.sign('meter.readings', { meter: BOB, direction: 'import', date: '2026-02-02', values: day(2000) }),
-      c.dso.sign('meter.readings', { meter: CAROL, direction: 'export', date: '2026-02-02', values: day(600) }),
-    ])) ok(r);
+    await meterTheDay(c);
     const s = settleMonth(c.ledger.state, '2026-02');
     const inv = (who: { actor: string }) => s.invoices.find((i) => i.participant === who.actor)!;
     const line = (who: { actor: string }, kind: string) => inv(who).lines.filter((l) => l.kind === kind);
@@ -166,12 +171,7 @@ describe('market: orders, clearing and settlement in the log', () => {
 
   test('a clearing computed before the book changed is recomputed on apply and refused, never reused', async () => {
     const c = await market('ex-post', 'uniform');
-    for (const r of await c.ledger.submitMany([
-      c.dso.sign('meter.readings', { meter: ALICE, direction: 'export', date: '2026-02-02', values: day(800) }),
-      c.dso.sign('meter.readings', { meter: ALICE, direction: 'import', date: '2026-02-02', values: day(100) }),
-      c.dso.sign('meter.readings', { meter: BOB, direction: 'import', date: '2026-02-02', values: day(2000) }),
-      c.dso.sign('meter.readings', { meter: CAROL, direction: 'export', date: '2026-02-02', values: day(600) }),
-    ])) ok(r);
+    await meterTheDay(c);
     const stale = clearAt(c.ledger.state, START).body;
     // The DSO corrects carol's export after the operator computed the clearing, before it is appended.
     ok(await c.ledger.submit(c.dso.sign('meter.correct', { meter: CAROL, direction: 'export', date: '2026-02-02', values: day(100), reason: 'transmission-error' })));
