@@ -80,7 +80,9 @@ export class SqliteLedger implements LogSource {
     for (const spec of this.registry.tables) {
       if (!this.readOnly) this.state.load(spec.name, this.tableRows(spec));
       const cols = Object.keys(spec.columns);
-      this.upserts.set(spec.name, db.prepare(`INSERT OR REPLACE INTO ${sqlName(spec.name)} (${cols.map(sqlName).join(',')}) VALUES (${cols.map(() => '?').join(',')})`));
+      // An upsert updates a row in place (REPLACE would delete and re-insert it, touching every index).
+      const set = cols.filter((c) => !spec.primaryKey.includes(c)).map((c) => `${sqlName(c)} = excluded.${sqlName(c)}`);
+      this.upserts.set(spec.name, db.prepare(`INSERT INTO ${sqlName(spec.name)} (${cols.map(sqlName).join(',')}) VALUES (${cols.map(() => '?').join(',')}) ON CONFLICT (${spec.primaryKey.map(sqlName).join(',')}) ${set.length ? `DO UPDATE SET ${set.join(', ')}` : 'DO NOTHING'}`));
       this.deletes.set(spec.name, db.prepare(`DELETE FROM ${sqlName(spec.name)} WHERE ${spec.primaryKey.map((c) => `${sqlName(c)} = ?`).join(' AND ')}`));
     }
     this.sizeNow = (this.stmts.count.get() as { n: number }).n;
