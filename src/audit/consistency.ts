@@ -1,5 +1,6 @@
 import { OpenlecError } from '../errors.ts';
-import { type Checkpoint, checkConsistency, equalBytes, fromBase64, type Hash, openCheckpoint, parseVerifierKey, type SignatureVerifier, verifySignature } from '../ledger/index.ts';
+import { type Checkpoint, checkConsistency, equalBytes, openCheckpoint, parseVerifierKey, type SignatureVerifier, verifySignature } from '../ledger/index.ts';
+import { proofHashes } from './entry-proof.ts';
 
 /**
  * checkCheckpointConsistency verifies, offline, that a newer signed checkpoint extends an
@@ -18,12 +19,7 @@ export function checkCheckpointConsistency(
     if (!equalBytes(a.root, b.root)) throw new OpenlecError('E_SPLIT_VIEW', `two checkpoints of size ${a.size} with different roots`, { field: 'newer' });
     return { older: a, newer: b };
   }
-  const path: Hash[] = proof.map((h, i) => {
-    const bytes = fromBase64(h);
-    if (!bytes || bytes.length !== 32) throw new OpenlecError('E_PROOF_FORMAT', `proof[${i}] is not a base64 32-byte hash`, { field: `proof[${i}]` });
-    return bytes;
-  });
-  if (a.size > 0 && !checkConsistency(a.size, a.root, b.size, b.root, path)) {
+  if (a.size > 0 && !checkConsistency(a.size, a.root, b.size, b.root, proofHashes(proof))) {
     throw new OpenlecError('E_INCONSISTENT', `the checkpoint of size ${b.size} does not extend the one of size ${a.size}`, { field: 'proof' });
   }
   return { older: a, newer: b };

@@ -15,6 +15,19 @@ export interface EntryProof {
 }
 
 /**
+ * proofHashes decodes an audit path of standard base64 hashes, naming the first one that
+ * is not 32 bytes (`label[i]` in the message, `field[i]` as the field).
+ */
+export function proofHashes(proof: readonly string[], o: { field?: string; label?: string; code?: string } = {}): Hash[] {
+  const field = o.field ?? 'proof';
+  return proof.map((h, i) => {
+    const b = fromBase64(h);
+    if (!b || b.length !== 32) throw new OpenlecError(o.code ?? 'E_PROOF_FORMAT', `${o.label ?? field}[${i}] is not a base64 32-byte hash`, { field: `${field}[${i}]` });
+    return b;
+  });
+}
+
+/**
  * checkEntryProof verifies an EntryProof: the checkpoint's signature under
  * `verifierKey` (which the caller must trust, e.g. published by the operator or pinned),
  * the transaction's own signature, and the inclusion of its leaf under the checkpoint's
@@ -26,12 +39,7 @@ export function checkEntryProof(p: EntryProof, verifierKey: string = p.verifierK
   const bytes = utf8(p.transaction);
   const d = decodeEntry(bytes);
   if (!verify(d.publicKey, d.message, d.signature)) throw new OpenlecError('E_TX_SIGNATURE', 'the transaction signature does not verify', { field: 'transaction' });
-  const path: Hash[] = p.proof.map((h, i) => {
-    const b = fromBase64(h);
-    if (!b || b.length !== 32) throw new OpenlecError('E_PROOF_FORMAT', `proof[${i}] is not a base64 32-byte hash`, { field: `proof[${i}]` });
-    return b;
-  });
-  if (!checkInclusion(p.entry, cp.size, leafHash(bytes), path, cp.root)) {
+  if (!checkInclusion(p.entry, cp.size, leafHash(bytes), proofHashes(p.proof), cp.root)) {
     throw new OpenlecError('E_PROOF_MISMATCH', `entry ${p.entry} is not included in the checkpoint of size ${cp.size}`, { field: 'proof' });
   }
   return { transaction: d.tx, checkpoint: cp };
@@ -51,11 +59,7 @@ export interface TradeProof {
  * theirs is in the log without seeing anyone else's. Returns the parsed record.
  */
 export function checkTradeInclusion(t: TradeProof, clearing: { body: { trades: number; tradesRoot: string } }): Record<string, unknown> {
-  const path: Hash[] = t.proof.map((h, i) => {
-    const b = fromBase64(h);
-    if (!b || b.length !== 32) throw new OpenlecError('E_PROOF_FORMAT', `trade proof[${i}] is not a base64 32-byte hash`, { field: `proof[${i}]` });
-    return b;
-  });
+  const path = proofHashes(t.proof, { label: 'trade proof' });
   const root = fromHex(clearing.body.tradesRoot);
   if (!root || root.length !== 32) throw new OpenlecError('E_PROOF_FORMAT', 'the clearing has no 32-byte tradesRoot', { field: 'tradesRoot' });
   if (!checkInclusion(t.index, clearing.body.trades, leafHash(utf8(t.record)), path, root)) {

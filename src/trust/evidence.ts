@@ -1,6 +1,7 @@
 import { checkCheckpointConsistency } from '../audit/consistency.ts';
+import { proofHashes } from '../audit/entry-proof.ts';
 import { OpenlecError } from '../errors.ts';
-import { type Checkpoint, checkInclusion, equalBytes, fromBase64, type Hash, leafHash, openCheckpoint, parseVerifierKey, type SignatureVerifier, toBase64, utf8, verifySignature } from '../ledger/index.ts';
+import { type Checkpoint, checkInclusion, equalBytes, leafHash, openCheckpoint, parseVerifierKey, type SignatureVerifier, toBase64, utf8, verifySignature } from '../ledger/index.ts';
 
 /**
  * Evidence that a log's operator equivocated, checkable offline by anyone who knows the
@@ -26,11 +27,7 @@ export interface EvidenceVerdict {
   summary: string;
 }
 
-const hashes = (proof: readonly string[], field: string): Hash[] => proof.map((h, i) => {
-  const b = fromBase64(h);
-  if (!b || b.length !== 32) throw new OpenlecError('E_EVIDENCE', `${field}[${i}] is not a base64 32-byte hash`, { field: `${field}[${i}]` });
-  return b;
-});
+const hashes = (proof: readonly string[], field: string) => proofHashes(proof, { field, code: 'E_EVIDENCE' });
 
 /**
  * checkEvidence verifies a piece of evidence and says what it proves; it throws a named
