@@ -50,14 +50,6 @@ function standingApplies(s: StandingOrderRow, date: string, minute: number, clos
 }
 
 /**
- * bookFor gathers the book of the interval starting at `start`.
- * Ex-ante: the open orders of the interval and the expansion of the standing orders.
- * Ex-post: each meter's metered value becomes an order (export: ask at the owner's
- * standing minimum price, else the feed-in price; import: bid at its standing maximum,
- * else the retail price), capped by the standing order's quantity when it has one. Every
- * meter must have its reading for the interval: billing rests on metered values only.
- */
-/**
  * The day's reading vectors of every meter, in the order of metersOf: the 48 books of a
  * day share them, until a reading or a meter changes.
  */
@@ -83,6 +75,14 @@ function metersOf(state: State): Map<string, MeterRow> {
   return meters;
 }
 
+/**
+ * bookFor gathers the book of the interval starting at `start`.
+ * Ex-ante: the open orders of the interval and the expansion of the standing orders.
+ * Ex-post: each meter's metered value becomes an order (export: ask at the owner's
+ * standing minimum price, else the feed-in price; import: bid at its standing maximum,
+ * else the retail price), capped by the standing order's quantity when it has one. Every
+ * meter must have its reading for the interval: billing rests on metered values only.
+ */
 export function bookFor(state: State, start: number): Book {
   const c = community(state)!;
   const interval = formatInstant(start);
@@ -90,7 +90,8 @@ export function bookFor(state: State, start: number): Book {
   if (!config) throw new OpenlecError('E_NO_MARKET', `no market is configured for ${interval} (market.configure)`, { field: 'interval' });
   const network = networkAt(state, interval, c.intervalMinutes);
   const meters = metersOf(state);
-  const place = (m: MeterRow) => ({ node: network.node(m.feeder), renewable: m.technology !== null && RENEWABLE.has(m.technology) });
+  const renewable = (m: MeterRow) => m.technology !== null && RENEWABLE.has(m.technology);
+  const place = (m: MeterRow) => ({ node: network.node(m.feeder), renewable: renewable(m) });
   const date = localDateOf(start, c.timeZone);
   const minute = localMinuteOfDay(start, c.timeZone);
   const closes = formatInstant(gateClosure(config, start));
@@ -132,7 +133,7 @@ export function bookFor(state: State, start: number): Book {
       const sideOf = m.direction === 'export' ? 'sell' : 'buy';
       const limit = s?.limitMicroPerKwh ?? (sideOf === 'sell' ? config.feedInMicroPerKwh : config.retailMicroPerKwh);
       // Built directly (no spread): a book of a large community holds thousands of these.
-      const o: Order = { id: key, side: sideOf, quantityWh, limitMicroPerKwh: limit, seq: s?.entry ?? m.entry, node: network.node(m.feeder), renewable: m.technology !== null && RENEWABLE.has(m.technology) };
+      const o: Order = { id: key, side: sideOf, quantityWh, limitMicroPerKwh: limit, seq: s?.entry ?? m.entry, node: network.node(m.feeder), renewable: renewable(m) };
       add(s?.conditions ? { ...o, conditions: s.conditions } : o, m.meter);
     }
   }
@@ -190,16 +191,29 @@ type Cleared = { book: Book; clearing: BookClearing; records: TradeRecord[]; tex
 const NOT_READ_BY_BOOKS = ['clearings', 'participants'] as const;
 const computed = new WeakMap<State, Map<number, { revision: number; cleared: Cleared }>>();
 
-/** clearAtOnce is clearAt, reusing a clearing this process computed from the very same state. */
+/**
+ * clearAtOnce is the clearing market.clear's apply checks a body against: the one this
+ * process computed with clearAt from the very same state, else a fresh one (not kept: a
+ * replay has nobody to reuse it).
+ */
 export function clearAtOnce(state: State, start: number): Cleared {
   const memo = computed.get(state)?.get(start);
   computed.get(state)?.delete(start);
   if (memo && memo.revision === state.revision(NOT_READ_BY_BOOKS)) return memo.cleared;
-  return clearAt(state, start);
+  return clearBookAt(state, start);
 }
 
-/** clearAt clears the book of an interval as the state machine does. */
+/** clearAt clears the book of an interval as the state machine does, and keeps the result for the append that follows. */
 export function clearAt(state: State, start: number): Cleared {
+  const cleared = clearBookAt(state, start);
+  let memo = computed.get(state);
+  if (!memo) computed.set(state, (memo = new Map()));
+  if (memo.size >= 512) memo.clear();
+  memo.set(start, { revision: state.revision(NOT_READ_BY_BOOKS), cleared });
+  return cleared;
+}
+
+function clearBookAt(state: State, start: number): Cleared {
   const book = bookFor(state, start);
   const c = clearBook(book.orders, book.network, book.config.mechanism, book.config.kPpm);
   const records = tradeRecords(book, c);
@@ -208,10 +222,5 @@ export function clearAt(state: State, start: number): Cleared {
     interval: book.interval, mode: book.config.mode, mechanism: c.mechanism, path: c.path, orders: book.orders.length, priceMicroPerKwh: c.priceMicroPerKwh,
     volumeWh: c.volumeWh, feesMicro: c.feesMicro, surplusMicro: c.surplusMicro, trades: records.length, tradesRoot: toHex(tradesTree(texts).root()),
   };
-  let memo = computed.get(state);
-  if (!memo) computed.set(state, (memo = new Map()));
-  if (memo.size >= 512) memo.clear();
-  const cleared = { book, clearing: c, records, texts, body };
-  memo.set(start, { revision: state.revision(NOT_READ_BY_BOOKS), cleared });
-  return cleared;
+  return { book, clearing: c, records, texts, body };
 }
