@@ -20,8 +20,9 @@ const nodeCrypto = (globalThis as { process?: { getBuiltinModule?: (id: string) 
  * so that every Hash behaves the same everywhere.
  */
 const view = (d: NodeDigest): Hash => new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
-export const sha256: (data: Uint8Array) => Hash = nodeCrypto?.hash
-  ? ((hash) => (data: Uint8Array) => view(hash('sha256', data, 'buffer')))(nodeCrypto.hash)
+const oneShot = nodeCrypto?.hash;
+export const sha256: (data: Uint8Array) => Hash = oneShot
+  ? (data) => view(oneShot('sha256', data, 'buffer'))
   : nodeCrypto
     ? (data) => view(nodeCrypto.createHash('sha256').update(data).digest())
     : nobleSha256;

@@ -158,14 +158,16 @@ export function addDays(date: string, days: number): string {
   return Temporal.PlainDate.from(date).add({ days }).toString();
 }
 
-const localDates = memo(50_000, (k: string) => {
+/** The local date and wall-clock minute of an instant, from one time-zone conversion (a book needs both). */
+const localTimes = memo(50_000, (k: string) => {
   const i = k.indexOf('\u0000');
-  return Temporal.Instant.fromEpochMilliseconds(Number(k.slice(0, i))).toZonedDateTimeISO(k.slice(i + 1)).toPlainDate().toString();
+  const z = Temporal.Instant.fromEpochMilliseconds(Number(k.slice(0, i))).toZonedDateTimeISO(k.slice(i + 1));
+  return { date: z.toPlainDate().toString(), minute: z.hour * 60 + z.minute };
 });
 
 /** localDateOf returns the local calendar date (YYYY-MM-DD) of the instant `ms` in `timeZone`. */
 export function localDateOf(ms: number, timeZone: string): string {
-  return localDates(`${ms}\u0000${timeZone}`);
+  return localTimes(`${ms}\u0000${timeZone}`).date;
 }
 
 /** dayIntervals lists the starts of the intervals of a local day; 46 or 50 half-hours on DST days in Europe. */
@@ -190,11 +192,5 @@ export function formatLocal(ms: number, timeZone: string): string {
 
 /** localMinuteOfDay returns the local wall-clock minute of the day (0..1439) of the instant `ms` in `timeZone`. */
 export function localMinuteOfDay(ms: number, timeZone: string): number {
-  return localMinutes(`${ms}\u0000${timeZone}`);
+  return localTimes(`${ms}\u0000${timeZone}`).minute;
 }
-
-const localMinutes = memo(50_000, (k: string) => {
-  const i = k.indexOf('\u0000');
-  const z = Temporal.Instant.fromEpochMilliseconds(Number(k.slice(0, i))).toZonedDateTimeISO(k.slice(i + 1));
-  return z.hour * 60 + z.minute;
-});
