@@ -35,17 +35,14 @@ export async function anchor(o: AnchorOptions): Promise<{ contract: string; chai
   o.log?.(`anchor contract ${contract.address} on chain ${contract.chainId}`);
   const anchored: { size: number; tx: string; block: bigint; gasUsed: bigint }[] = [];
   for (;;) {
-    const ledger = SqliteLedger.open(o.db);
+    // Checkpoints and cosignatures only: the projections stay on disk.
+    const ledger = SqliteLedger.open(o.db, { projections: false });
     try {
-      const origin = ledger.origin();
-      const key = parseVerifierKey(ledger.operatorVerifierKey());
-      const done = (await contract.anchors(origin)).reduce((m, a) => Math.max(m, a.size), 0);
-      const next = ledger.checkpoints().reverse().find((c) => c.size > done && ledger.cosignatures(c.size).length >= o.quorum);
-      if (next) {
-        const cp = openCheckpoint(next.note, key, origin);
-        const r = await contract.anchor(origin, cp.size, cp.root);
-        anchored.push({ size: cp.size, ...r });
-        o.log?.(`anchored checkpoint ${cp.size} (root ${toHex(cp.root).slice(0, 16)}…) in block ${r.block}, tx ${r.tx}, gas ${r.gasUsed}`);
+      const done = (await contract.anchors(ledger.origin())).reduce((m, a) => Math.max(m, a.size), 0);
+      const r = await anchorNewest(ledger, contract, o.quorum, done);
+      if (r) {
+        anchored.push({ size: r.size, tx: r.tx, block: r.block, gasUsed: r.gasUsed });
+        o.log?.(`anchored checkpoint ${r.size} (root ${toHex(r.root).slice(0, 16)}…) in block ${r.block}, tx ${r.tx}, gas ${r.gasUsed}`);
       }
     } finally {
       await ledger.close();
@@ -53,6 +50,14 @@ export async function anchor(o: AnchorOptions): Promise<{ contract: string; chai
     if (o.every <= 0) return { contract: contract.address, chainId: contract.chainId, anchored };
     await new Promise((r) => setTimeout(r, o.every * 1000));
   }
+}
+
+/** anchorNewest anchors the newest stored checkpoint with `quorum` cosignatures larger than `after`, if there is one. */
+export async function anchorNewest(ledger: SqliteLedger, contract: AnchorContract, quorum: number, after: number) {
+  const next = ledger.newestCheckpoint(quorum, after);
+  if (!next) return undefined;
+  const cp = openCheckpoint(next.note, parseVerifierKey(ledger.operatorVerifierKey()), ledger.origin());
+  return { size: cp.size, root: cp.root, ...(await contract.anchor(ledger.origin(), cp.size, cp.root)) };
 }
 
 /** checkAnchors compares every root anchored for the log with the log's own root at that size. */

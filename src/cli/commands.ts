@@ -8,7 +8,7 @@ import { OpenlecError } from '../errors.ts';
 import { decodeEntry, encodeKey, fromUtf8, type KeyPair, leafHash, openCheckpoint, parseVerifierKey, toBase64, toHex } from '../ledger/index.ts';
 import { generateKeyPair, readKeyFile, writeKeyFile } from '../node/key-file.ts';
 import { nodeVerifySignature, WorkerSignatureChecker } from '../node/signatures.ts';
-import { SqliteLedger } from '../store/sqlite-ledger.ts';
+import { SqliteLedger, type SqliteLedgerOptions } from '../store/sqlite-ledger.ts';
 import { formatInstant } from '../units/index.ts';
 import { progress, table } from './output.ts';
 
@@ -91,8 +91,8 @@ export async function submitTx(o: SubmitOptions): Promise<{ entry: number }> {
   }
 }
 
-export function withLedger<T>(db: string, f: (l: SqliteLedger) => T | Promise<T>): Promise<T> {
-  const ledger = SqliteLedger.open(db);
+export function withLedger<T>(db: string, f: (l: SqliteLedger) => T | Promise<T>, options: SqliteLedgerOptions = {}): Promise<T> {
+  const ledger = SqliteLedger.open(db, options);
   return Promise.resolve()
     .then(() => f(ledger))
     .finally(() => ledger.close());
@@ -158,12 +158,8 @@ export async function verifyDb(db: string, showProgress: boolean): Promise<Verif
   const bar = showProgress ? progress('verify') : undefined;
   try {
     // Opened for auditing: the stored projections are compared from disk, never loaded.
-    const ledger = SqliteLedger.open(db, { projections: false });
-    try {
-      return await verifyLog(ledger, ledger.registry, { checkSignatures: (items) => checker.check(items), onProgress: (d, t) => bar?.update(d, t) });
-    } finally {
-      await ledger.close();
-    }
+    return await withLedger(db, (ledger) =>
+      verifyLog(ledger, ledger.registry, { checkSignatures: (items) => checker.check(items), onProgress: (d, t) => bar?.update(d, t) }), { projections: false });
   } finally {
     bar?.stop();
     await checker.close();

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { OpenlecError } from '../errors.ts';
-import { equalBytes, leafHash, MemoryTree, openCheckpoint, parseVerifierKey, proveInclusion, toBase64, utf8 } from '../ledger/index.ts';
+import { equalBytes, fromUtf8, leafHash, MemoryTree, openCheckpoint, parseVerifierKey, proveInclusion, toBase64, utf8 } from '../ledger/index.ts';
 import { readKeyFile } from '../node/key-file.ts';
 import { nodeVerifySignature, WorkerSignatureChecker } from '../node/signatures.ts';
 import { buildApp } from '../server/app.ts';
@@ -39,13 +39,20 @@ const CHUNK = 2000;
 export async function follow(o: FollowOptions): Promise<{ size: number; url?: string; close(): Promise<void>; done: Promise<void> }> {
   const remote = new Remote(o.from, readKeyFile(o.key));
   const log = o.log ?? (() => {});
-  const ledger = existsSync(o.db) ? SqliteLedger.open(o.db, { signatures: new WorkerSignatureChecker(1) }) : SqliteLedger.create(o.db, { signatures: new WorkerSignatureChecker(1) });
+  const options = { signatures: new WorkerSignatureChecker(1) };
+  const ledger = existsSync(o.db) ? SqliteLedger.open(o.db, options) : SqliteLedger.create(o.db, options);
   let verifierKey = ledger.size > 0 ? ledger.operatorVerifierKey() : o.verifierKey ?? (await remote.get<{ verifierKey: string }>('/v1/community')).verifierKey;
   if (o.verifierKey && o.verifierKey !== verifierKey) throw new OpenlecError('E_VERIFIER_KEY', `the replica's log is signed by ${verifierKey}, not the pinned ${o.verifierKey}`, { field: 'verifierKey' });
 
+  /** open checks a checkpoint of the operator's against the key the replica trusts. */
+  const open = (note: string) => {
+    const key = parseVerifierKey(verifierKey);
+    return openCheckpoint(note, key, key.name, nodeVerifySignature);
+  };
+
   const evidence = async (local: { size: number; note: string } | undefined, note: string, why: string): Promise<never> => {
     const observedAt = new Date().toISOString();
-    const remoteCp = openCheckpoint(note, parseVerifierKey(verifierKey), parseVerifierKey(verifierKey).name, nodeVerifySignature);
+    const remoteCp = open(note);
     let e: Evidence | undefined;
     if (local && local.size === remoteCp.size) e = { kind: 'split-view', verifierKey, observedAt, a: local.note, b: note };
     else if (local) e = await forkEvidence(local, note, remoteCp.size, observedAt);
@@ -59,11 +66,10 @@ export async function follow(o: FollowOptions): Promise<{ size: number; url?: st
     while (theirs.length < size) theirs.push(...(await remote.get<{ entries: string[] }>(`/v1/log/entries?from=${theirs.length}&limit=${CHUNK}`)).entries);
     const tree = new MemoryTree();
     for (const t of theirs.slice(0, size)) tree.appendLeaf(leafHash(utf8(t)));
-    const cp = openCheckpoint(note, parseVerifierKey(verifierKey), parseVerifierKey(verifierKey).name, nodeVerifySignature);
-    if (!equalBytes(tree.root(size), cp.root)) return undefined;
+    if (!equalBytes(tree.root(size), open(note).root)) return undefined;
     const n = Math.min(local.size, size);
     for (let i = 0; i < n; i++) {
-      const mine = new TextDecoder().decode(ledger.entry(i));
+      const mine = fromUtf8(ledger.entry(i));
       if (mine === theirs[i]) continue;
       return {
         kind: 'fork', verifierKey, observedAt, a: local.note, b: note, index: i,
@@ -76,8 +82,7 @@ export async function follow(o: FollowOptions): Promise<{ size: number; url?: st
 
   const round = async () => {
     const latest = await remote.get<{ size: number; note: string }>('/v1/checkpoints/latest');
-    const key = parseVerifierKey(verifierKey);
-    const cp = openCheckpoint(latest.note, key, key.name, nodeVerifySignature);
+    const cp = open(latest.note);
     const mine = ledger.size > 0 ? ledger.latestCheckpoint() : undefined;
     const local = mine ? { size: mine.checkpoint.size, note: mine.note } : undefined;
     if (cp.size <= ledger.size) {

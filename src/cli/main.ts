@@ -109,7 +109,7 @@ export function buildProgram(): Command {
       let anchors: Awaited<ReturnType<typeof checkAnchors>> | undefined;
       if (o.anchors) {
         if (!o.contract) throw new OpenlecError('E_USAGE', '--anchors needs --contract ADDRESS', { field: 'contract' });
-        anchors = await withLedger(o.db, (ledger) => checkAnchors(ledger, { rpc: o.anchors, contract: o.contract, ...(o.chainId ? { chainId: o.chainId } : {}) }));
+        anchors = await withLedger(o.db, (ledger) => checkAnchors(ledger, { rpc: o.anchors, contract: o.contract, ...(o.chainId ? { chainId: o.chainId } : {}) }), { projections: false });
       }
       const ok = r.ok && (anchors?.problems.length ?? 0) === 0;
       if (o.json) printJson(anchors ? { ...r, ok, anchors } : r);

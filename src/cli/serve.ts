@@ -8,6 +8,7 @@ import { OpenlecError } from '../errors.ts';
 import { encodeKey, type KeyPair, parseCosignerKey, toBase64Url } from '../ledger/index.ts';
 import { ANVIL_KEY, startAnvil } from '../anchor/anvil.ts';
 import { AnchorContract } from '../anchor/evm.ts';
+import { anchorNewest } from './anchor.ts';
 import { runMonth } from '../allocation/month.ts';
 import { clearAt } from '../market/book.ts';
 import { lastCleared } from '../market/tables.ts';
@@ -212,11 +213,7 @@ async function startDemoAnchoring(dir: string, ledger: SqliteLedger) {
     if (busy) return;
     busy = true;
     try {
-      const cp = ledger.latestCheckpoint()?.checkpoint;
-      if (cp && cp.size > anchored) {
-        await c.anchor(ledger.origin(), cp.size, cp.root);
-        anchored = cp.size;
-      }
+      anchored = (await anchorNewest(ledger, c, 0, anchored))?.size ?? anchored;
     } catch (e) {
       process.stderr.write(`openlec demo: anchoring failed: ${(e as Error).message.split('\n')[0]}\n`);
     } finally {

@@ -87,8 +87,9 @@ function routes(d: Required<Pick<AppDeps, 'ledger' | 'vault' | 'events'>> & Pick
     if (!participant(ledger.state, key)) throw new OpenlecError('E_NOT_FOUND', `no participant ${key}`, { field: 'key' });
   };
   const curves = (key: string, from: string, to: string) => {
-    const meters = new Set(ownedMeters(key).map((m) => `${m.meter}/${m.direction}`));
-    return [...new Set(ownedMeters(key).map((m) => m.meter))].flatMap((m) => ledger.state.lookup<ReadingsRow>('readings', 'meter', m))
+    const owned = ownedMeters(key);
+    const meters = new Set(owned.map((m) => `${m.meter}/${m.direction}`));
+    return [...new Set(owned.map((m) => m.meter))].flatMap((m) => ledger.state.lookup<ReadingsRow>('readings', 'meter', m))
       .filter((r) => meters.has(`${r.meter}/${r.direction}`) && r.date >= from && r.date <= to)
       .sort((a, b) => a.date.localeCompare(b.date) || a.meter.localeCompare(b.meter) || a.direction.localeCompare(b.direction))
       .map((r) => ({ meter: r.meter, direction: r.direction, date: r.date, values: r.values, entry: r.entry }));
@@ -165,7 +166,10 @@ function routes(d: Required<Pick<AppDeps, 'ledger' | 'vault' | 'events'>> & Pick
     },
     {
       method: 'GET', url: '/v1/checkpoints', summary: 'Signed checkpoints (C2SP signed notes), newest last.', access: 'public',
-      handler: () => ledger.checkpoints().map((c) => ({ size: c.size, note: c.note, cosigners: ledger.cosignatures(c.size).length })),
+      handler: () => {
+        const counts = ledger.cosignatureCounts();
+        return ledger.checkpoints().map((c) => ({ size: c.size, note: c.note, cosigners: counts.get(c.size) ?? 0 }));
+      },
     },
     {
       method: 'GET', url: '/v1/log/entries', summary: 'Raw log entries (the exact signed bytes, as text) from an index, for replicas: staff only.', access: { roles: staff },
@@ -198,7 +202,7 @@ function routes(d: Required<Pick<AppDeps, 'ledger' | 'vault' | 'events'>> & Pick
       method: 'GET', url: '/v1/checkpoints/final', summary: 'The newest checkpoint cosigned by a quorum of the configured witnesses, with their cosignatures (C2SP).', access: 'public',
       handler: () => {
         if (!witnesses) throw new OpenlecError('E_NO_WITNESSES', 'this log has no witnesses configured', { field: 'size' });
-        const final = ledger.checkpoints().reverse().find((c) => ledger.cosignatures(c.size).length >= witnesses.quorum);
+        const final = ledger.newestCheckpoint(witnesses.quorum);
         if (!final) throw new OpenlecError('E_NO_CHECKPOINT', `no checkpoint has ${witnesses.quorum} cosignatures yet`, { field: 'size' });
         const lines = ledger.cosignatures(final.size);
         return { size: final.size, quorum: witnesses.quorum, cosigners: lines.map((l) => l.witness), note: addSignatureLines(final.note, lines.map((l) => l.line)) };

@@ -26,7 +26,8 @@ export interface SqliteLedgerOptions {
   maxBatch?: number;
   /**
    * false opens the log for reading and auditing only: the projections stay on disk (no
-   * memory, no load time), which is all that verify needs; appends are refused.
+   * memory, no load time) but for the one community row that names the log and its
+   * operator key, which is all that verify, anchoring and proofs need; appends are refused.
    */
   projections?: boolean;
 }
@@ -78,7 +79,7 @@ export class SqliteLedger implements LogSource {
     this.stmts = this.prepareStatements();
     this.readOnly = options.projections === false;
     for (const spec of this.registry.tables) {
-      if (!this.readOnly) this.state.load(spec.name, this.tableRows(spec));
+      if (!this.readOnly || spec.name === 'community') this.state.load(spec.name, this.tableRows(spec));
       const cols = Object.keys(spec.columns);
       // An upsert updates a row in place (REPLACE would delete and re-insert it, touching every index).
       const set = cols.filter((c) => !spec.primaryKey.includes(c)).map((c) => `${sqlName(c)} = excluded.${sqlName(c)}`);
@@ -148,6 +149,7 @@ export class SqliteLedger implements LogSource {
       checkpoints: this.db.prepare('SELECT size, note FROM checkpoints ORDER BY size'),
       insertCosignature: this.db.prepare('INSERT OR IGNORE INTO cosignatures (size, witness, line) VALUES (?, ?, ?)'),
       cosignatures: this.db.prepare('SELECT witness, line FROM cosignatures WHERE size = ? ORDER BY witness'),
+      cosignatureCounts: this.db.prepare('SELECT size, count(*) AS n FROM cosignatures GROUP BY size'),
     };
   }
 
@@ -441,6 +443,17 @@ export class SqliteLedger implements LogSource {
 
   cosignatures(size: number): { witness: string; line: string }[] {
     return this.stmts.cosignatures.all(size) as { witness: string; line: string }[];
+  }
+
+  /** cosignatureCounts: how many witnesses cosigned each checkpoint that has cosignatures, in one query. */
+  cosignatureCounts(): Map<number, number> {
+    return new Map((this.stmts.cosignatureCounts.all() as { size: number; n: number }[]).map((r) => [r.size, r.n]));
+  }
+
+  /** newestCheckpoint returns the newest stored checkpoint with at least `quorum` cosignatures (and above `after`, when given). */
+  newestCheckpoint(quorum: number, after = -1): StoredCheckpoint | undefined {
+    const counts = quorum > 0 ? this.cosignatureCounts() : undefined;
+    return this.checkpoints().reverse().find((c) => c.size > after && (counts?.get(c.size) ?? 0) >= quorum);
   }
 
   /** latestCheckpoint returns the newest stored checkpoint, verified. */
