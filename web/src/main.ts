@@ -67,6 +67,9 @@ function period(c: Community, q: URLSearchParams, days = 7): { from: string; to:
   return { from: q.get('from') ?? addDays(to, -(days - 1)), to };
 }
 
+/** instants: a UTC window that surely covers the local days [from, to] in any time zone (a day either side), for instant-keyed queries. */
+const instants = (p: { from: string; to: string }) => ({ from: `${addDays(p.from, -1)}T00:00:00Z`, to: `${addDays(p.to, 2)}T00:00:00Z` });
+
 const periodForm = (route: string, p: { from: string; to: string }) => `<form class="period" data-route="${route}">
   <label>From <input type="date" name="from" value="${p.from}"></label>
   <label>To <input type="date" name="to" value="${p.to}"></label>
@@ -117,9 +120,8 @@ async function communityView(q: URLSearchParams): Promise<void> {
 async function marketView(q: URLSearchParams): Promise<void> {
   const c = await community(true);
   const p = period(c, q, 3);
-  const from = new Date(Date.parse(`${p.from}T00:00:00Z`) - 86_400_000).toISOString();
-  const to = new Date(Date.parse(`${p.to}T00:00:00Z`) + 2 * 86_400_000).toISOString();
-  const all = await api<Clearing[]>(`/v1/market/clearings?from=${from}&to=${to}`);
+  const w = instants(p);
+  const all = await api<Clearing[]>(`/v1/market/clearings?from=${w.from}&to=${w.to}`);
   const cl = all.filter((x) => { const d = localDate(x.interval, c.timeZone); return d >= p.from && d <= p.to; });
   // By default the latest interval in which members traded: a book with both sides.
   const interval = q.get('interval') ?? [...cl].reverse().find((x) => x.volumeWh > 0)?.interval ?? cl[cl.length - 1]?.interval ?? c.lastCleared;
@@ -237,7 +239,7 @@ async function meView(q: URLSearchParams): Promise<void> {
   const me = await api<{ key: string; roles: string[]; meters: { meter: string; direction: string; feeder: string }[] }>('/v1/me');
   const [curves, trades] = await Promise.all([
     api<CurveDay[]>(`/v1/members/${key}/curves?from=${p.from}&to=${p.to}`),
-    api<Trade[]>(`/v1/members/${key}/trades?from=${new Date(Date.parse(`${p.from}T00:00:00Z`) - 86_400_000).toISOString()}&to=${new Date(Date.parse(`${p.to}T00:00:00Z`) + 2 * 86_400_000).toISOString()}`),
+    api<Trade[]>(`/v1/members/${key}/trades?from=${instants(p).from}&to=${instants(p).to}`),
   ]);
   const month = p.to.slice(0, 7);
   const invoice = await api<Invoice | null>(`/v1/members/${key}/invoices/${month}`).catch((e: ApiError) => (e.code === 'E_NO_MARKET' ? null : Promise.reject(e)));
