@@ -50,6 +50,10 @@ function secretFile(path: string): Uint8Array {
 /** serve runs the API over a ledger; with --demo it first creates (or reopens) the demo community and then keeps it running in accelerated time. */
 export async function serve(o: ServeOptions) {
   const now = o.now ?? Date.now;
+  // Options first: a bad witness key or quorum stops serve before anything is opened.
+  const keys = (o.witness ?? []).map(parseCosignerKey);
+  if (o.quorum !== undefined && (o.quorum < 1 || o.quorum > keys.length)) throw new OpenlecError('E_USAGE', `--quorum must be between 1 and the ${keys.length} witness(es) given`, { field: 'quorum' });
+  const witnesses = keys.length ? { keys, quorum: o.quorum ?? keys.length } : undefined;
   let db = o.db;
   let operatorKey: KeyPair | undefined = o.key ? readKeyFile(o.key) : undefined;
   let logins: Record<string, { key: string; secretKey: string }> = {};
@@ -66,9 +70,6 @@ export async function serve(o: ServeOptions) {
   const webRoot = fileURLToPath(new URL('../../web/dist/', import.meta.url));
   const web = existsSync(join(webRoot, 'index.html'));
   if (!web) process.stderr.write('openlec serve: the dashboard is not built (npm run build); serving the API only\n');
-  const keys = (o.witness ?? []).map(parseCosignerKey);
-  if (o.quorum !== undefined && (o.quorum < 1 || o.quorum > keys.length)) throw new OpenlecError('E_USAGE', `--quorum must be between 1 and the ${keys.length} witness(es) given`, { field: 'quorum' });
-  const witnesses = keys.length ? { keys, quorum: o.quorum ?? keys.length } : undefined;
   const { app } = await buildApp({ ledger, vault, events, tokenSecret: secretFile(`${db}.token.key`), ...(operatorKey ? { operatorKey } : {}), ...(web ? { webRoot } : {}), ...(witnesses ? { witnesses } : {}), now });
   const url = await app.listen({ port: o.port, host: o.host });
   const live = o.demo ? startLiveDemo(ledger, events, o.tick) : undefined;
