@@ -18,7 +18,7 @@ export const READINGS_TABLE: TableSpec = {
   name: 'readings',
   columns: { meter: 'text', direction: 'text', date: 'text', values: 'json', corrections: 'integer', entry: 'integer' },
   primaryKey: ['meter', 'direction', 'date'],
-  indexes: [['meter']],
+  indexes: [['meter'], ['date']],
 };
 
 export interface ReadingsRow {

@@ -4,7 +4,7 @@ import type { Book } from '../market/book.ts';
 import type { ClearingRow } from '../market/tables.ts';
 import type { ReadingsRow } from '../metering/readings.ts';
 import type { State } from '../state/tables.ts';
-import { dayIntervals, formatInstant, localDay } from '../units/index.ts';
+import { addDays, dayIntervals, formatInstant, localDay } from '../units/index.ts';
 
 /**
  * Read models for the dashboard and the API: aggregates over the projection that name no
@@ -31,12 +31,14 @@ export function communityEnergy(state: State, from: string, to: string) {
     return e;
   };
   const days = new Map<string, number[]>();
-  for (const r of state.rows('readings') as IterableIterator<unknown> as IterableIterator<ReadingsRow>) {
-    if (r.date < from || r.date > to) continue;
-    let starts = days.get(r.date);
-    if (!starts) days.set(r.date, (starts = dayIntervals(localDay(r.date, c.timeZone), c.intervalMinutes)));
-    r.values.forEach((v, i) => {
-      const e = slot(starts![i]!);
+  // Day by day through the readings' date index, not a scan of every reading ever logged.
+  for (let date = from; date <= to; date = addDays(date, 1)) {
+    const rows = state.lookup<ReadingsRow>('readings', 'date', date);
+    if (rows.length === 0) continue;
+    const starts = dayIntervals(localDay(date, c.timeZone), c.intervalMinutes);
+    days.set(date, starts);
+    for (const r of rows) r.values.forEach((v, i) => {
+      const e = slot(starts[i]!);
       if (v === null) e.missing++;
       else if (r.direction === 'import') e.drawnWh += v;
       else e.fedInWh += v;
