@@ -1,28 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Signer } from '../client.ts';
 import { OpenlecError } from '../errors.ts';
-import { encodeKey, type KeyPair, parseCosignerKey, toBase64Url } from '../ledger/index.ts';
-import { ANVIL_KEY, startAnvil } from '../anchor/anvil.ts';
-import { AnchorContract } from '../anchor/evm.ts';
-import { anchorNewest } from './anchor.ts';
-import { runMonth } from '../allocation/month.ts';
-import { clearAt } from '../market/book.ts';
-import { lastCleared } from '../market/tables.ts';
-import { readKeyFile, writeKeyFile } from '../node/key-file.ts';
-import { nodeSign, WorkerSignatureChecker } from '../node/signatures.ts';
+import { type KeyPair, parseCosignerKey } from '../ledger/index.ts';
+import { readKeyFile } from '../node/key-file.ts';
+import { WorkerSignatureChecker } from '../node/signatures.ts';
 import { buildApp } from '../server/app.ts';
+import { prepareDemo, startDemoAnchoring, startLiveDemo } from '../server/demo.ts';
 import { EventHub } from '../server/events.ts';
 import { PersonalVault } from '../server/vault.ts';
-import { hasExportMeter, householdDay, type HouseholdDay } from '../sim/household.ts';
-import { Rng } from '../sim/rng.ts';
-import { DEMO_SCENARIO, parseScenario } from '../sim/scenario.ts';
 import { SqliteLedger } from '../store/sqlite-ledger.ts';
-import { addDays, formatInstant, localDateOf, localDay, parseInstant } from '../units/index.ts';
-import { households, simCommunityId, simDay, simKey, simulate } from './simulate.ts';
 
 export interface ServeOptions {
   db?: string;
@@ -96,139 +85,4 @@ export async function serve(o: ServeOptions) {
  */
 export function openServedLedger(db: string): SqliteLedger {
   return SqliteLedger.open(db, { signatures: new WorkerSignatureChecker(Math.max(1, availableParallelism() - 1)) });
-}
-
-const SEED = 'demo';
-/** The demo's allocation key: production shared in proportion to consumption. */
-const ALLOCATION_KEY = 'prorata';
-
-/** The demo community: the `demo` scenario backfilled over the last 7 days, plus an auditor; key files for logging in. */
-async function prepareDemo(dir: string, now: () => number) {
-  const out = join(dir, 'live');
-  const db = join(out, 'ledger.db');
-  const s = DEMO_SCENARIO;
-  const key = (label: string) => simKey(SEED, s.name, label);
-  if (!existsSync(db)) {
-    const today = localDateOf(now(), s.timeZone);
-    await simulate({ scenario: parseScenario({ ...s, start: addDays(today, -7), days: 7, allocationKey: ALLOCATION_KEY }, 'demo'), out, seed: SEED, showProgress: true });
-    const ledger = SqliteLedger.open(db);
-    try {
-      const operator = Signer.forState(ledger.state, key('operator'), () => new Date(now()).toISOString(), nodeSign);
-      const r = await ledger.submit(operator.sign('participant.register', { key: encodeKey(key('auditor').publicKey), roles: ['auditor'] }));
-      if (!r.ok) throw r.error;
-      ledger.checkpoint(key('operator'));
-    } finally {
-      await ledger.close();
-    }
-  }
-  const member = households(parseScenario(s, 'demo'), new Rng(`${SEED}/${s.name}`), (label) => new Signer(key(label), simCommunityId(s.name)))[0]!.label;
-  const logins: Record<string, { key: string; secretKey: string }> = {};
-  mkdirSync(join(out, 'keys'), { recursive: true });
-  for (const [role, label] of [['operator', 'operator'], ['dso', 'dso'], ['member', member], ['auditor', 'auditor']] as const) {
-    const k = key(label);
-    const file = join(out, 'keys', `${role}.key`);
-    if (!existsSync(file)) writeKeyFile(file, k);
-    logins[role] = { key: encodeKey(k.publicKey), secretKey: toBase64Url(k.secretKey) };
-  }
-  return { db, operator: key('operator'), logins };
-}
-
-/**
- * startLiveDemo advances the demo community one interval per tick: the DSO appends the
- * interval's metered values (merged into the day's readings, later values still null)
- * and the operator clears the interval ex-post, through the same ledger as the API.
- */
-function startLiveDemo(ledger: SqliteLedger, events: EventHub, tickSeconds: number) {
-  const s = parseScenario(DEMO_SCENARIO, 'demo');
-  const rng = new Rng(`${SEED}/${s.name}`);
-  let simNow = 0;
-  const clock = () => formatInstant(simNow);
-  const homes = households(s, rng, (label) => Signer.forState(ledger.state, simKey(SEED, s.name, label), clock, nodeSign));
-  const dso = Signer.forState(ledger.state, simKey(SEED, s.name, 'dso'), clock, nodeSign);
-  const operator = Signer.forState(ledger.state, simKey(SEED, s.name, 'operator'), clock, nodeSign);
-  let day: { date: string; starts: readonly number[]; energies: HouseholdDay[] } | undefined;
-  let busy = false;
-  const announce = (first: number, txs: readonly { type: string; body: unknown }[]) => {
-    for (const [i, tx] of txs.entries()) for (const e of EventHub.forEntry(first + i, tx.type, tx.body as Record<string, unknown>)) events.emit(e);
-  };
-  const allocate = async (month: string) => {
-    const run = operator.sign('allocation.run', runMonth(ledger.state, month, { kind: ALLOCATION_KEY }).summary);
-    const first = ledger.size;
-    await ledger.submitAtomic([run]);
-    announce(first, [run]);
-  };
-  const step = async () => {
-    if (busy) return;
-    busy = true;
-    try {
-      const last = lastCleared(ledger.state);
-      const next = last === '' ? localDay(s.start, s.timeZone).startMs : parseInstant(last) + s.intervalMinutes * 60_000;
-      const date = localDateOf(next, s.timeZone);
-      if (day?.date !== date) {
-        // A new local day: the operator re-runs the allocation of the month so far (the month's last run is the final one).
-        if (day) await allocate(day.date.slice(0, 7));
-        const d = simDay(s, rng, date, []);
-        day = { date, starts: d.starts, energies: homes.map((h) => householdDay(h, d)) };
-      }
-      const k = day.starts.indexOf(next);
-      simNow = next + s.intervalMinutes * 60_000 + 60_000;
-      const upTo = (values: number[]) => values.map((v, i) => (i <= k ? v : null));
-      const readings = homes.flatMap((h, i) => [
-        dso.sign('meter.readings', { meter: h.meter, direction: 'import', date, values: upTo(day!.energies[i]!.importWh) }),
-        ...(hasExportMeter(h) ? [dso.sign('meter.readings', { meter: h.meter, direction: 'export', date, values: upTo(day!.energies[i]!.exportWh) })] : []),
-      ]);
-      const first = ledger.size;
-      await ledger.submitAtomic(readings);
-      const c = clearAt(ledger.state, next);
-      const clear = operator.sign('market.clear', c.body);
-      await ledger.submitAtomic([clear]);
-      announce(first, [...readings, clear]);
-    } catch (e) {
-      process.stderr.write(`openlec demo: ${(e as Error).message}\n`);
-    } finally {
-      busy = false;
-    }
-  };
-  const timer = setInterval(() => void step(), tickSeconds * 1000);
-  return { stop: () => clearInterval(timer), step, allocate };
-}
-
-/**
- * startDemoAnchoring runs a local EVM chain (anvil, its state kept in the demo folder),
- * deploys the CheckpointAnchor contract once, and anchors the newest checkpoint every
- * 30 seconds, as an operator would every hour on a public or consortium chain.
- */
-async function startDemoAnchoring(dir: string, ledger: SqliteLedger) {
-  const anvil = await startAnvil({ statePath: join(dir, 'anvil-state.json') });
-  const file = join(dir, 'anchor.json');
-  let contract: AnchorContract | undefined;
-  if (existsSync(file)) contract = await AnchorContract.at({ rpc: anvil.rpc, address: (JSON.parse(readFileSync(file, 'utf8')) as { contract: string }).contract, privateKey: ANVIL_KEY }).catch(() => undefined);
-  if (!contract) {
-    contract = await AnchorContract.deploy({ rpc: anvil.rpc, privateKey: ANVIL_KEY });
-    writeFileSync(file, JSON.stringify({ contract: contract.address, chainId: contract.chainId }, null, 2) + '\n');
-  }
-  const c = contract;
-  let anchored = (await c.anchors(ledger.origin())).reduce((m, a) => Math.max(m, a.size), 0);
-  let busy = false;
-  const round = async () => {
-    if (busy) return;
-    busy = true;
-    try {
-      anchored = (await anchorNewest(ledger, c, 0, anchored))?.size ?? anchored;
-    } catch (e) {
-      process.stderr.write(`openlec demo: anchoring failed: ${(e as Error).message.split('\n')[0]}\n`);
-    } finally {
-      busy = false;
-    }
-  };
-  await round();
-  const timer = setInterval(() => void round(), 30_000);
-  return {
-    rpc: anvil.rpc, contract: c.address,
-    async stop() {
-      clearInterval(timer);
-      while (busy) await new Promise((r) => setTimeout(r, 50));
-      await anvil.stop();
-    },
-  };
 }
