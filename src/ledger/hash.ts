@@ -1,4 +1,5 @@
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
+import { OpenlecError } from '../errors.ts';
 
 /** A Hash is a 32-byte SHA-256 value. */
 export type Hash = Uint8Array;
@@ -41,11 +42,25 @@ export function leafHash(entry: Uint8Array): Hash {
   return sha256(buf);
 }
 
-/** nodeHash is SHA-256(0x01 || left || right) (RFC 9162 section 2.1.1). */
+/**
+ * nodeHash is SHA-256(0x01 || left || right) (RFC 9162 section 2.1.1). Both children must
+ * be 32-byte hashes: a shorter one would be zero-padded into a hash of some other pair,
+ * a longer one would spill into its sibling, and either would yield a plausible root.
+ */
 export function nodeHash(left: Hash, right: Hash): Hash {
+  assertHash(left, 'left');
+  assertHash(right, 'right');
   const buf = new Uint8Array(1 + 2 * HASH_SIZE);
   buf[0] = NODE_PREFIX;
   buf.set(left, 1);
   buf.set(right, 1 + HASH_SIZE);
   return sha256(buf);
+}
+
+/** isHash says whether `h` has the length of a SHA-256 hash; proof checks use it to refuse malformed input up front. */
+export const isHash = (h: Uint8Array): boolean => h.length === HASH_SIZE;
+
+/** assertHash refuses a value that is not a 32-byte hash, naming the argument. */
+export function assertHash(h: Uint8Array, field: string): void {
+  if (h.length !== HASH_SIZE) throw new OpenlecError('E_HASH_SIZE', `${field} is ${h.length} bytes, not a 32-byte SHA-256 hash`, { field });
 }

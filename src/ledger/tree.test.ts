@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { MemoryHashes } from '../../test/support/memory-hashes.ts';
-import { fromHex, toHex } from './bytes.ts';
-import { EMPTY_ROOT, type Hash, leafHash, nodeHash } from './hash.ts';
+import { concatBytes, fromHex, toHex } from './bytes.ts';
+import { EMPTY_ROOT, type Hash, leafHash, nodeHash, sha256 } from './hash.ts';
 import { checkConsistency, checkInclusion } from './proof.ts';
-import { proveConsistency, proveInclusion, splitStoredHashIndex, storedHashCount, storedHashesPerLeaf, storedHashIndex, treeHash } from './tree.ts';
+import { hashRanges, MemoryTree, proveConsistency, proveInclusion, splitStoredHashIndex, storedHashCount, storedHashesPerLeaf, storedHashIndex, treeHash } from './tree.ts';
 
 // A straightforward reference: RFC 9162 section 2.1 written as recursion over arrays.
 function k(n: number): number {
@@ -150,4 +150,74 @@ test('splitStoredHashIndex inverts the storage order', () => {
       assert.deepEqual(splitStoredHashIndex(storedHashCount(n) + p), { leaf: n, position: p });
     }
   }
+});
+
+// Issue 22: inputs that are not 32-byte hashes. Before the fix nodeHash zero-padded a
+// short child, so a short leaf or proof hash whose padded form is a real hash "verified".
+describe('hashes that are not 32 bytes are refused (issue 22)', () => {
+  const pad = (h: Uint8Array) => concatBytes(h, new Uint8Array(32 - h.length));
+  const h = (s: string) => sha256(new TextEncoder().encode(s));
+
+  test('nodeHash refuses a child of any other length, naming it', () => {
+    for (const n of [0, 1, 31, 33, 64]) {
+      assert.throws(() => nodeHash(new Uint8Array(n), h('r')), { code: 'E_HASH_SIZE', field: 'left' }, `left of ${n} bytes`);
+      assert.throws(() => nodeHash(h('l'), new Uint8Array(n)), { code: 'E_HASH_SIZE', field: 'right' }, `right of ${n} bytes`);
+    }
+    assert.equal(nodeHash(h('l'), h('r')).length, 32);
+  });
+
+  test('checkInclusion refuses an empty or short leaf, root or proof hash', () => {
+    // transparency-dev/merkle inclusion/single-entry/empty-root-and-leaf.json
+    assert.equal(checkInclusion(0, 1, new Uint8Array(0), [], new Uint8Array(0)), false);
+    const short = h('leaf').slice(0, 31);
+    assert.equal(checkInclusion(0, 1, short, [], short), false);
+    const sibling = h('sibling');
+    assert.equal(checkInclusion(0, 2, short, [sibling], nodeHash(pad(short), sibling)), false);
+    assert.equal(checkInclusion(0, 2, sibling, [short], nodeHash(sibling, pad(short))), false);
+    assert.equal(checkInclusion(0, 2, sibling, [h('x')], nodeHash(sibling, h('x')).slice(0, 31)), false);
+    assert.equal(checkInclusion(0, 2, sibling, [h('x')], nodeHash(sibling, h('x'))), true);
+  });
+
+  test('a leaf hash shortened by its trailing zero bytes never verifies', () => {
+    // Leaves whose hashes end in zero bytes: zero-padding would restore them exactly.
+    fc.assert(fc.property(fc.integer({ min: 2, max: 40 }), fc.nat(), fc.integer({ min: 1, max: 32 }), (n, mSeed, zeros) => {
+      const tree = new MemoryTree();
+      const leaves = Array.from({ length: n }, (_, i) => pad(h(`leaf ${i}`).slice(0, 32 - zeros)));
+      leaves.forEach((l) => tree.appendLeaf(l));
+      const m = mSeed % n;
+      const proof = proveInclusion(m, n, tree);
+      assert.equal(checkInclusion(m, n, leaves[m]!, proof, tree.root()), true);
+      assert.equal(checkInclusion(m, n, leaves[m]!.slice(0, 32 - zeros), proof, tree.root()), false);
+    }));
+  });
+
+  test('checkConsistency refuses short roots and proof hashes', () => {
+    const r1 = h('root 1');
+    const short = h('proof').slice(0, 31);
+    assert.equal(checkConsistency(1, r1, 2, nodeHash(r1, pad(short)), [short]), false);
+    assert.equal(checkConsistency(1, r1, 2, nodeHash(r1, h('p')), [h('p')]), true);
+    assert.equal(checkConsistency(1, r1.slice(0, 12), 1, r1.slice(0, 12), []), false);
+    assert.equal(checkConsistency(0, EMPTY_ROOT, 8, roots[8]!.slice(0, 31), []), false);
+  });
+
+  test('a tree of size 0 is consistent only as (0, EMPTY_ROOT), and equal sizes need equal roots', () => {
+    // transparency-dev/merkle consistency/additional/roots-do-not-match-and-sizes-are-zero.json, sizes-are-equal-zero-but-roots-are-not.json
+    const root = fc.oneof(fc.constant(EMPTY_ROOT), fc.uint8Array({ minLength: 32, maxLength: 32 }));
+    fc.assert(fc.property(root, root, (a, b) => {
+      const empty = toHex(a) === toHex(EMPTY_ROOT);
+      assert.equal(checkConsistency(0, a, 0, b, []), empty && toHex(b) === toHex(EMPTY_ROOT));
+      assert.equal(checkConsistency(0, a, 8, roots[8]!, []), empty);
+    }));
+    assert.equal(checkConsistency(0, EMPTY_ROOT, 0, roots[5]!, []), false);
+    assert.equal(checkConsistency(0, EMPTY_ROOT, 0, EMPTY_ROOT, [roots[1]!]), false);
+  });
+
+  test('the tree refuses a short leaf hash and a short hash read from storage', () => {
+    const tree = new MemoryTree();
+    assert.throws(() => tree.appendLeaf(new Uint8Array(31)), { code: 'E_HASH_SIZE', field: 'leaf' });
+    assert.equal(tree.size, 0);
+    const reader = { readHashes: (ix: readonly number[]) => ix.map(() => new Uint8Array(31)) };
+    assert.throws(() => hashRanges([[0, 1]], reader), { code: 'E_HASH_SIZE', field: 'hashes' });
+    assert.throws(() => treeHash(1, reader), { code: 'E_HASH_SIZE' });
+  });
 });

@@ -1,5 +1,5 @@
 import { invariant, OpenlecError } from '../errors.ts';
-import { EMPTY_ROOT, type Hash, nodeHash } from './hash.ts';
+import { assertHash, EMPTY_ROOT, type Hash, isHash, nodeHash } from './hash.ts';
 
 /**
  * The log's Merkle tree (RFC 9162 section 2.1), stored as in Go's
@@ -68,6 +68,8 @@ function trailingOnes(n: number): number {
  * `readHashes` must see every hash stored for leaves 0..n-1.
  */
 export function storedHashesForLeaf(n: number, leaf: Hash, reader: HashReader): Hash[] {
+  // An even leaf is stored as is, with no nodeHash to catch a short one.
+  assertHash(leaf, 'leaf');
   const m = trailingOnes(n);
   const indexes: number[] = new Array(m);
   for (let i = 0; i < m; i++) indexes[m - 1 - i] = storedHashIndex(i, Math.floor(n / 2 ** i) - 1);
@@ -115,6 +117,10 @@ export function hashRanges(ranges: readonly Range[], reader: HashReader): Hash[]
   const counts = ranges.map(([lo, hi]) => rangeIndexes(lo, hi, indexes));
   const stored = reader.readHashes(indexes);
   invariant(stored.length === indexes.length, 'reader returned a wrong number of hashes');
+  // A range that is one stored subtree returns that hash unhashed: check what storage gave.
+  for (let i = 0; i < stored.length; i++) {
+    if (!isHash(stored[i]!)) throw new OpenlecError('E_HASH_SIZE', `stored hash ${indexes[i]} is ${stored[i]!.length} bytes, not 32`, { field: 'hashes' });
+  }
   const out: Hash[] = [];
   let at = 0;
   for (const count of counts) {
