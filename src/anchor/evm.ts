@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import {
-  type Abi, type Address, createPublicClient, createWalletClient, defineChain, getAddress, type Hex, http, keccak256, parseEventLogs, toHex as viemHex,
+  type Abi, type Address, type Chain, createPublicClient, createWalletClient, defineChain, getAddress, type Hex, http, keccak256, parseEventLogs, toHex as viemHex,
 } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { OpenlecError } from '../errors.ts';
@@ -51,7 +51,7 @@ export interface ChainOptions {
   chainId?: number;
 }
 
-export async function chainOf(o: ChainOptions) {
+export async function chainOf(o: ChainOptions): Promise<Chain> {
   const probe = createPublicClient({ transport: http(o.rpc) });
   let id: number;
   try {
