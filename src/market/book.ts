@@ -8,7 +8,7 @@ import type { State } from '../state/tables.ts';
 import { dayIntervals, formatInstant, localDateOf, localDay, localMinuteOfDay } from '../units/index.ts';
 import { type BookClearing, clearBook } from './clear-book.ts';
 import { Network, NO_FEES } from './network.ts';
-import { gateClosure } from './orders.ts';
+import { gateClosure, standingApplies } from './orders.ts';
 import type { Order } from './order.ts';
 import { type ClearingSummary, type MarketConfigRow, marketConfig, type OrderRow, type StandingOrderRow, tariff, type TradeRecord } from './tables.ts';
 
@@ -39,14 +39,6 @@ export function networkAt(state: State, iso: string, minutes: number): Network {
     const l = overrides.get(f.id) ?? f;
     return { id: f.id, parent: f.parent, importLimitWh: limitWh(l.importLimitW, minutes), exportLimitWh: limitWh(l.exportLimitW, minutes) };
   }), tariff(state, iso) ?? NO_FEES);
-}
-
-/** standingApplies reports whether a standing order puts an order in the book whose local date, minute and gate closure are given. */
-function standingApplies(s: StandingOrderRow, date: string, minute: number, closes: string, cfg: MarketConfigRow): boolean {
-  const at = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
-  return s.placedAt <= closes && (s.cancelledAt === null || s.cancelledAt > closes) && s.fromDate <= date && date <= s.toDate
-    && at(s.window.start) <= minute && minute < at(s.window.end)
-    && s.limitMicroPerKwh >= cfg.feedInMicroPerKwh && s.limitMicroPerKwh <= cfg.retailMicroPerKwh;
 }
 
 /**

@@ -2,8 +2,9 @@ import { z } from 'zod';
 import { community } from '../community/tables.ts';
 import { OpenlecError } from '../errors.ts';
 import { canonicalJson } from '../ledger/index.ts';
+import { earliestTime } from '../state/apply.ts';
 import { defineTx } from '../state/registry.ts';
-import { formatInstant, parseInstant, parseIntervalStart } from '../units/index.ts';
+import { formatInstant, parseIntervalStart } from '../units/index.ts';
 import { clearAtOnce, recordsText } from './book.ts';
 import { MECHANISMS } from './clear-book.ts';
 import { isoInstant } from './configure.ts';
@@ -17,7 +18,9 @@ const int = z.number().int();
  * volume, fees, and the number and Merkle root of the trades. Its apply gathers the book from the log (orders,
  * standing orders or metered values, network fees and limits in force) and clears it
  * again, refusing any difference: `openlec verify` recomputes every clearing. An
- * interval is cleared once, after its gate closes.
+ * interval is cleared once, after its gate closes: at admission by both the issuedAt and
+ * the server's clock (earlier is stricter here), so no book is closed while members may
+ * still place orders in it.
  */
 export const marketClear = defineTx({
   type: 'market.clear',
@@ -36,14 +39,15 @@ export const marketClear = defineTx({
     trades: int,
     tradesRoot: z.string().regex(/^[0-9a-f]{64}$/, 'must be a SHA-256 hex digest'),
   }),
-  apply({ state, tx, entry }, body) {
+  apply(ctx, body) {
+    const { state, entry } = ctx;
     const start = parseIntervalStart(body.interval, community(state)!.intervalMinutes, 'body.interval');
     const iso = formatInstant(start);
     if (state.get('clearings', iso)) throw new OpenlecError('E_BOOK_CLEARED', `the book of ${iso} is already cleared`, { field: 'body.interval' });
     // The gate is checked before the book is cleared again; without rules, clearAt names the missing market.
     const cfg = marketConfig(state, iso);
     const closes = cfg ? gateClosure(cfg, start) : -Infinity;
-    if (parseInstant(tx.issuedAt) < closes) throw new OpenlecError('E_GATE_OPEN', `the gate of ${iso} closes at ${formatInstant(closes)}: the book is still open`, { field: 'body.interval' });
+    if (earliestTime(ctx) < closes) throw new OpenlecError('E_GATE_OPEN', `the gate of ${iso} closes at ${formatInstant(closes)}: the book is still open`, { field: 'body.interval' });
     const { body: want, texts } = clearAtOnce(state, start);
     for (const field of Object.keys(want) as (keyof typeof want)[]) {
       if (field === 'interval') continue;

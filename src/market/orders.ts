@@ -2,9 +2,10 @@ import { z } from 'zod';
 import { community } from '../community/tables.ts';
 import { OpenlecError } from '../errors.ts';
 import { type Direction, findMeter } from '../metering/meter-register.ts';
-import { defineTx } from '../state/registry.ts';
+import { latestTime } from '../state/apply.ts';
+import { type ApplyContext, defineTx } from '../state/registry.ts';
 import type { Json, Row, State } from '../state/tables.ts';
-import { formatInstant, localDay, MS_PER_MINUTE, parseInstant, parseIntervalStart } from '../units/index.ts';
+import { formatInstant, localDateOf, localDay, localMinuteOfDay, MS_PER_MINUTE, parseInstant, parseIntervalStart } from '../units/index.ts';
 import { isoInstant, MAX_PRICE, price } from './configure.ts';
 import { type MarketConfigRow, marketConfig, ORDERS_TABLE, type OrderRow, STANDING_ORDERS_TABLE, type StandingOrderRow } from './tables.ts';
 
@@ -46,6 +47,45 @@ export function gateClosure(cfg: MarketConfigRow, start: number): number {
   return start - cfg.gateClosureMinutes * MS_PER_MINUTE;
 }
 
+/** standingApplies reports whether a standing order puts an order in the book whose local date, minute and gate closure are given. */
+export function standingApplies(s: StandingOrderRow, date: string, minute: number, closes: string, cfg: MarketConfigRow): boolean {
+  const at = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
+  return s.placedAt <= closes && (s.cancelledAt === null || s.cancelledAt > closes) && s.fromDate <= date && date <= s.toDate
+    && at(s.window.start) <= minute && minute < at(s.window.end)
+    && s.limitMicroPerKwh >= cfg.feedInMicroPerKwh && s.limitMicroPerKwh <= cfg.retailMicroPerKwh;
+}
+
+/**
+ * A standing order starts (or ends) at its issuedAt, the time the log keeps and replay
+ * judges. At admission that time may lie a little before the operator's (within the
+ * clock skew the server allows), and a gate that closed in between would let a member
+ * add a rule to, or take one out of, a book that was already closed when the server
+ * received it. Such a transaction is refused, to be signed again with the current time.
+ * Without an admission time (replay) there is nothing to check.
+ */
+function refuseGateClosedSinceIssued(ctx: ApplyContext, s: StandingOrderRow): void {
+  const issued = parseInstant(ctx.tx.issuedAt, 'issuedAt');
+  if (ctx.now === undefined || ctx.now <= issued) return;
+  const { state } = ctx;
+  const c = community(state)!;
+  const step = c.intervalMinutes * MS_PER_MINUTE;
+  const gates = new Set<number>();
+  for (const r of state.rows('market_config')) gates.add((r as unknown as MarketConfigRow).gateClosureMinutes);
+  for (const minutes of gates) {
+    // The books whose gate (start - minutes) closed in [issued, now) start in [issued + minutes, now + minutes).
+    const lead = minutes * MS_PER_MINUTE;
+    for (let start = Math.ceil((issued + lead) / step) * step; start < ctx.now + lead; start += step) {
+      const iso = formatInstant(start);
+      const cfg = marketConfig(state, iso);
+      if (!cfg || cfg.gateClosureMinutes !== minutes || state.get('clearings', iso)) continue;
+      const closes = formatInstant(gateClosure(cfg, start));
+      if (standingApplies(s, localDateOf(start, c.timeZone), localMinuteOfDay(start, c.timeZone), closes, cfg)) {
+        throw new OpenlecError('E_GATE_CLOSED', `the gate of ${iso} closed at ${closes}, after this transaction's issuedAt (${ctx.tx.issuedAt}) but before the server received it: sign it again with the current time`, { field: 'issuedAt' });
+      }
+    }
+  }
+}
+
 /** openBook returns the config of an ex-ante book still open at `now`, or throws naming why not. */
 function openBook(state: State, start: number, now: number, field: string): MarketConfigRow {
   const iso = formatInstant(start);
@@ -76,10 +116,11 @@ export const orderPlace = defineTx({
     meter,
     conditions: conditionsSchema.optional(),
   }),
-  apply({ state, tx, entry }, body) {
+  apply(ctx, body) {
+    const { state, tx, entry } = ctx;
     const c = community(state)!;
     const start = parseIntervalStart(body.interval, c.intervalMinutes, 'body.interval');
-    const cfg = openBook(state, start, parseInstant(tx.issuedAt), 'body.interval');
+    const cfg = openBook(state, start, latestTime(ctx), 'body.interval');
     if (cfg.mode !== 'ex-ante') throw new OpenlecError('E_MARKET_MODE', `the market of ${formatInstant(start)} matches metered values ex-post: send a standing order instead`, { field: 'type' });
     checkPrice(cfg, body.limitMicroPerKwh);
     checkMeter(state, tx.actor, body.side, body.meter);
@@ -106,10 +147,11 @@ export const orderCancel = defineTx({
   roles: ['member', 'operator'],
   tables: [ORDERS_TABLE],
   body: z.strictObject({ order: z.string().regex(/^o\d+$/, 'must be an order id such as o42') }),
-  apply({ state, tx }, body) {
+  apply(ctx, body) {
+    const { state, tx } = ctx;
     const o = ownOrder<OrderRow>(state, 'orders', body.order, tx.actor);
     if (o.status !== 'open') throw new OpenlecError('E_ORDER_STATUS', `order ${body.order} is already ${o.status}`, { field: 'body.order' });
-    openBook(state, parseInstant(o.interval), parseInstant(tx.issuedAt), 'body.order');
+    openBook(state, parseInstant(o.interval), latestTime(ctx), 'body.order');
     state.put('orders', { ...o, status: 'cancelled' } as unknown as Row);
   },
 });
@@ -135,7 +177,8 @@ export const orderStanding = defineTx({
     limitMicroPerKwh: price,
     conditions: conditionsSchema.optional(),
   }),
-  apply({ state, tx, entry }, body) {
+  apply(ctx, body) {
+    const { state, tx, entry } = ctx;
     const c = community(state)!;
     localDay(body.fromDate, c.timeZone);
     localDay(body.toDate, c.timeZone);
@@ -147,10 +190,12 @@ export const orderStanding = defineTx({
     checkPrice(cfg, body.limitMicroPerKwh);
     checkMeter(state, tx.actor, body.side, body.meter);
     checkConditions(body.side, body.conditions);
-    state.put('standing_orders', {
+    const row: StandingOrderRow = {
       id: `s${entry}`, owner: tx.actor, side: body.side, meter: body.meter, fromDate: body.fromDate, toDate: body.toDate, window: body.window,
-      quantityWh: body.quantityWh, limitMicroPerKwh: body.limitMicroPerKwh, conditions: (body.conditions ?? null) as Json, placedAt: tx.issuedAt, cancelledAt: null, entry,
-    });
+      quantityWh: body.quantityWh, limitMicroPerKwh: body.limitMicroPerKwh, conditions: body.conditions ?? null, placedAt: tx.issuedAt, cancelledAt: null, entry,
+    };
+    refuseGateClosedSinceIssued(ctx, row);
+    state.put('standing_orders', row as unknown as Row);
   },
 });
 
@@ -160,9 +205,11 @@ export const standingCancel = defineTx({
   roles: ['member', 'operator'],
   tables: [STANDING_ORDERS_TABLE],
   body: z.strictObject({ order: z.string().regex(/^s\d+$/, 'must be a standing order id such as s42') }),
-  apply({ state, tx }, body) {
+  apply(ctx, body) {
+    const { state, tx } = ctx;
     const s = ownOrder<StandingOrderRow>(state, 'standing_orders', body.order, tx.actor);
     if (s.cancelledAt !== null) throw new OpenlecError('E_ORDER_STATUS', `standing order ${body.order} was cancelled at ${s.cancelledAt}`, { field: 'body.order' });
+    refuseGateClosedSinceIssued(ctx, s);
     state.put('standing_orders', { ...s, cancelledAt: tx.issuedAt } as unknown as Row);
   },
 });

@@ -1,6 +1,6 @@
 import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { frenchCoefficients, statements, statementsCsv } from '../allocation/exports.ts';
 import { type KeySpec, type MemberTotals, runMonth } from '../allocation/month.ts';
@@ -16,9 +16,13 @@ import { settleMonth } from '../settlement/invoice.ts';
 import type { Role } from '../state/registry.ts';
 import type { SqliteLedger } from '../store/sqlite-ledger.ts';
 import { addDays, parseInstant } from '../units/index.ts';
-import { Auth, type Session } from './auth.ts';
+import { Admission } from './admission.ts';
+import { Auth } from './auth.ts';
 import { EventHub } from './events.ts';
+import { clientErrorHandler, notFound, replyFailure } from './failures.ts';
+import { KeyLimits } from './limits.ts';
 import { openApiDocument } from './openapi.ts';
+import { allow, DATE, KEY, MONTH, parseRequest, type Route } from './route.ts';
 import { personalDataSchema, type PersonalVault } from './vault.ts';
 import { bookDepth, communityEnergy } from './views.ts';
 
@@ -35,13 +39,29 @@ export interface AppDeps {
   tokenSecret: Uint8Array;
   /** The operator's key, to sign checkpoints after writes. */
   operatorKey?: KeyPair;
+  /** The server's wall clock (epoch ms): challenges, tokens, rate-limit windows. */
   now?: () => number;
-  /** Requests per minute per key (or address). */
+  /**
+   * The time the operator vouches for when it admits a transaction (default: `now`): an
+   * issuedAt more than `maxSkewMs` from it is refused, and the time rules are judged at
+   * it as well. The live demo passes its accelerated simulated clock.
+   */
+  txClock?: () => number;
+  /** Largest accepted distance between a transaction's issuedAt and txClock (default 30 s). */
+  maxSkewMs?: number;
+  /** Requests per minute per verified key (token, message signature or transaction signature). */
   rateLimitPerMinute?: number;
+  /** Requests per minute per client address, before anything is verified (default: 10 times the per-key limit). */
+  addressRateLimitPerMinute?: number;
+  /** Transactions waiting for the store at most (default 10,000); beyond, 503. */
+  maxPendingWrites?: number;
+  /** Open event streams at most (default 1,000); beyond, 503. */
+  maxEventStreams?: number;
   /** Sign a checkpoint at most this often when the log grew. */
   checkpointEveryMs?: number;
   events?: EventHub;
-  logger?: boolean;
+  /** Fastify's logger (pino): requests, and every 5xx with its cause. A stream for tests. */
+  logger?: boolean | { stream: { write(line: string): void } };
   /** A built dashboard (web/dist) to serve at /. */
   webRoot?: string;
   /** Witnesses whose cosignatures the operator collects, and how many make a checkpoint final. */
@@ -50,36 +70,15 @@ export interface AppDeps {
   readOnly?: { operatorUrl: string };
 }
 
-export type Access = 'public' | 'signed' | { roles: readonly Role[]; self?: boolean };
-
-export interface Route {
-  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
-  url: string;
-  summary: string;
-  access: Access;
-  params?: z.ZodObject;
-  query?: z.ZodObject;
-  body?: z.ZodType;
-  status?: number;
-  handler(ctx: { params: any; query: any; body: any; session?: Session; reply: FastifyReply }): unknown;
-}
-
-const STATUS: [RegExp, number][] = [
-  [/^E_(AUTH|TX_SIGNATURE|COSIGNATURE)$/, 401],
-  [/^E_(TX_ROLE|TX_ACTOR|TX_UNKNOWN_ACTOR|METER_OWNER|ORDER_OWNER|FORBIDDEN|NOT_OPERATOR|ERASED|UNKNOWN_WITNESS)$/, 403],
-  [/^E_(NOT_FOUND|NO_ENTRY|NO_CHECKPOINT|NO_WITNESSES)$/, 404],
-  [/^E_(TX_NONCE|READING_CONFLICT|BOOK_CLEARED|READ_ONLY|[A-Z]+_EXISTS)$/, 409],
-  [/^E_(TX_FORMAT|TX_BODY|TX_UNKNOWN_TYPE|TX_COMMUNITY|BAD_[A-Z]+|REQUEST|BODY_JSON|INTERVAL_ALIGN|BAD_MONTH)$/, 400],
-  [/^E_RATE$/, 429],
-];
 const AGGREGATE_TYPES = new Set(['market.clear', 'allocation.run', 'community.create', 'market.configure', 'tariff.set']);
-const statusOf = (code: string) => STATUS.find(([re]) => re.test(code))?.[1] ?? 422;
 
-const DATE = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD');
-const KEY = z.object({ key: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be a 43-character base64url key') });
 const readAll = <T>(ledger: SqliteLedger, table: string) => [...ledger.state.rows(table)] as unknown as T[];
 
-function routes(d: Required<Pick<AppDeps, 'ledger' | 'vault' | 'events'>> & Pick<AppDeps, 'witnesses' | 'readOnly'> & { auth: Auth; now: () => number }): Route[] {
+type RouteDeps = Required<Pick<AppDeps, 'ledger' | 'vault' | 'events'>> & Pick<AppDeps, 'witnesses' | 'readOnly'> & {
+  auth: Auth; admission: Admission; limits: KeyLimits; now: () => number; txClock: () => number;
+};
+
+function routes(d: RouteDeps): Route[] {
   const { ledger, vault, auth, events, witnesses } = d;
   const ownedMeters = (key: string) => ledger.state.lookup<MeterRow>('meters', 'owner', key);
   const nowIso = () => new Date(d.now()).toISOString();
@@ -110,7 +109,7 @@ function routes(d: Required<Pick<AppDeps, 'ledger' | 'vault' | 'events'>> & Pick
       }));
     });
   };
-  const month = z.object({ month: z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'must be YYYY-MM') });
+  const month = MONTH;
   const range = z.object({ from: DATE, to: DATE });
   const instantRange = z.object({ from: z.string().min(1), to: z.string().min(1) });
   const staff: readonly Role[] = ['operator', 'dso', 'auditor'];
@@ -120,25 +119,31 @@ function routes(d: Required<Pick<AppDeps, 'ledger' | 'vault' | 'events'>> & Pick
       body: z.record(z.string(), z.unknown()),
       async handler({ body }) {
         if (d.readOnly) throw new OpenlecError('E_READ_ONLY', `this is a read-only replica: send transactions to the operator at ${d.readOnly.operatorUrl}`, { field: 'body' });
-        const r = await ledger.submit(body as never);
-        if (!r.ok) throw r.error;
+        const entry = await d.admission.submit(body);
         // Appended, so the type and body were checked: announce it.
-        for (const e of EventHub.forEntry(r.entry, body.type as string, body.body as Record<string, unknown>)) events.emit(e);
-        return { entry: r.entry, size: ledger.size };
+        for (const e of EventHub.forEntry(entry, body.type as string, body.body as Record<string, unknown>)) events.emit(e);
+        return { entry, size: ledger.size };
       },
     },
     {
-      method: 'POST', url: '/v1/auth/challenge', summary: 'A one-time challenge to sign with a participant key.', access: 'public',
+      method: 'POST', url: '/v1/auth/challenge', summary: 'A challenge to sign with a participant key, valid 5 minutes (stateless: it carries its expiry and the server\'s MAC).', access: 'public',
       handler: () => auth.challenge(),
     },
     {
       method: 'POST', url: '/v1/auth/token', summary: 'Exchange a signed challenge for a short-lived bearer token carrying the key\'s roles.', access: 'public',
       body: z.strictObject({ key: KEY.shape.key, challenge: z.string().min(1).max(100), signature: z.string().min(1).max(200) }),
-      handler: ({ body }) => auth.login(ledger.state, body.key, body.challenge, body.signature),
+      handler: ({ body }) => {
+        const token = auth.login(ledger.state, body.key, body.challenge, body.signature);
+        d.limits.count(body.key);
+        return token;
+      },
     },
     {
-      method: 'GET', url: '/v1/community', summary: 'The community, its log size and the operator\'s checkpoint verifier key.', access: 'public',
-      handler: () => ({ ...community(ledger.state), size: ledger.size, origin: ledger.origin(), verifierKey: ledger.operatorVerifierKey(), lastCleared: lastCleared(ledger.state) || null }),
+      method: 'GET', url: '/v1/community', summary: 'The community, its log size, the operator\'s checkpoint verifier key and the server\'s time (transactions are admitted by it).', access: 'public',
+      handler: () => ({
+        ...community(ledger.state), size: ledger.size, origin: ledger.origin(), verifierKey: ledger.operatorVerifierKey(), lastCleared: lastCleared(ledger.state) || null,
+        serverTime: new Date(d.txClock()).toISOString(),
+      }),
     },
     {
       method: 'GET', url: '/v1/me', summary: 'Who the token belongs to.', access: { roles: ['operator', 'dso', 'member', 'auditor'] },
@@ -364,45 +369,40 @@ function routes(d: Required<Pick<AppDeps, 'ledger' | 'vault' | 'events'>> & Pick
 /** buildApp assembles the API; the caller listens. */
 export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; events: EventHub; routes: Route[] }> {
   const now = deps.now ?? Date.now;
+  const txClock = deps.txClock ?? now;
   const events = deps.events ?? new EventHub();
   const auth = new Auth(deps.tokenSecret, deps.ledger.origin(), now, nodeVerifySignature);
-  const table = routes({ ledger: deps.ledger, vault: deps.vault, events, auth, now, witnesses: deps.witnesses, readOnly: deps.readOnly });
-  const app = Fastify({ logger: deps.logger ?? false, bodyLimit: 256 * 1024 });
+  const perKey = deps.rateLimitPerMinute ?? 60_000;
+  const limits = new KeyLimits(perKey, now);
+  const admission = new Admission({ ledger: deps.ledger, clock: txClock, maxSkewMs: deps.maxSkewMs ?? 30_000, limits, maxPending: deps.maxPendingWrites ?? 10_000 });
+  const table = routes({ ledger: deps.ledger, vault: deps.vault, events, auth, admission, limits, now, txClock, witnesses: deps.witnesses, readOnly: deps.readOnly });
+  const app = Fastify({ logger: deps.logger ?? false, bodyLimit: 256 * 1024, clientErrorHandler });
+  // Before anything is parsed or verified, only the address is known: a generous limit per
+  // address; the key's own limit applies once a signature or token proves the key.
   await app.register(rateLimit, {
-    max: deps.rateLimitPerMinute ?? 60_000, timeWindow: 60_000, hook: 'preHandler',
-    keyGenerator: (req) => {
-      const body = req.body as { actor?: unknown } | undefined;
-      if (typeof body?.actor === 'string') return `actor:${body.actor}`;
-      const m = /^Bearer ([A-Za-z0-9_-]+)\./.exec(req.headers.authorization ?? '');
-      return m ? `token:${m[1]}` : `ip:${req.ip}`;
-    },
-    errorResponseBuilder: (_req, ctx) => ({ statusCode: 429, code: 'E_RATE', message: `rate limit: ${ctx.max} requests per minute per key; retry in ${Math.ceil(ctx.ttl / 1000)} s`, field: 'key' }),
+    max: deps.addressRateLimitPerMinute ?? 10 * perKey, timeWindow: 60_000, hook: 'onRequest', keyGenerator: (req) => req.ip,
+    errorResponseBuilder: (_req, ctx) => ({ statusCode: 429, code: 'E_RATE', message: `rate limit: ${ctx.max} requests per minute per address; retry in ${Math.ceil(ctx.ttl / 1000)} s`, field: 'address' }),
   });
-  app.setErrorHandler((e: Error & { code?: string; statusCode?: number; field?: string }, _req, reply) => {
-    if (e instanceof OpenlecError) return reply.status(statusOf(e.code)).send({ code: e.code, message: e.message, field: e.field ?? null });
-    if (e.statusCode === 429) return reply.status(429).send(e);
-    if (e.statusCode && e.statusCode < 500) {
-      const code = e.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 'E_TOO_LARGE' : e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'E_MEDIA_TYPE' : 'E_REQUEST';
-      return reply.status(e.statusCode).send({ code, message: e.message, field: 'body' });
-    }
-    reply.log.error(e);
-    return reply.status(500).send({ code: 'E_INTERNAL', message: 'internal error', field: null });
-  });
+  app.setErrorHandler(replyFailure);
+  app.setNotFoundHandler(notFound);
   for (const r of table) {
     app.route({
       method: r.method, url: r.url,
       handler: async (req, reply) => {
         const session = auth.session(req.headers.authorization) ?? await auth.signedSession(deps.ledger.state, req, req.body !== undefined && req.body !== null);
-        const params = parse(r.params, req.params, 'params');
+        if (session) limits.take(session.key, 'authorization');
+        const params = parseRequest(r.params, req.params, 'params');
         allow(r.access, session, params as { key?: string });
-        const value = await r.handler({ params, query: parse(r.query, req.query, 'query'), body: parse(r.body, req.body, 'body'), session, reply });
+        const value = await r.handler({ params, query: parseRequest(r.query, req.query, 'query'), body: parseRequest(r.body, req.body, 'body'), session, reply });
         return reply.status(r.status ?? 200).send(value);
       },
     });
   }
   if (deps.webRoot) await app.register(fastifyStatic, { root: deps.webRoot, index: 'index.html', maxAge: 0 });
   app.get('/openapi.json', async () => openApiDocument(table, deps.ledger.registry));
+  const maxStreams = deps.maxEventStreams ?? 1000;
   app.get('/v1/events', (req, reply) => {
+    if (events.size >= maxStreams) throw new OpenlecError('E_BUSY', `${events.size} event streams are open`);
     reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
     reply.raw.write(`event: hello\ndata: ${JSON.stringify({ size: deps.ledger.size })}\n\n`);
     const off = events.on((e) => {
@@ -421,21 +421,4 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; e
     app.addHook('onClose', async () => clearInterval(timer));
   }
   return { app, events, routes: table };
-}
-
-function parse(schema: z.ZodType | undefined, value: unknown, where: string): unknown {
-  if (!schema) return value;
-  const r = schema.safeParse(value ?? {});
-  if (r.success) return r.data;
-  const issue = r.error.issues[0]!;
-  const field = [where, ...issue.path.map(String)].join('.');
-  throw new OpenlecError('E_REQUEST', `${field}: ${issue.message}`, { field });
-}
-
-function allow(access: Access, session: Session | undefined, params: { key?: string }): void {
-  if (access === 'public' || access === 'signed') return;
-  if (!session) throw new OpenlecError('E_AUTH', 'this needs a token: POST /v1/auth/challenge, sign it, POST /v1/auth/token', { field: 'authorization' });
-  if (access.self && params.key === session.key) return;
-  if (session.roles.some((r) => access.roles.includes(r))) return;
-  throw new OpenlecError('E_FORBIDDEN', `needs the role ${access.roles.join(' or ')}${access.self ? ' or to be the member' : ''}`, { field: 'authorization' });
 }

@@ -7,11 +7,14 @@ import type { Role } from '../state/registry.ts';
 import type { State } from '../state/tables.ts';
 
 /**
- * Reads are authorised by the participant's own key: the server hands out a one-time
- * challenge, the participant signs `openlec-login\n<origin>\n<challenge>\n` with the
- * Ed25519 key registered in the log, and gets a short-lived bearer token carrying the key
- * and its roles (from the log, at the time of login). Tokens are HMAC-SHA256 under a
- * server secret; nothing about them is stored.
+ * Reads are authorised by the participant's own key: the server hands out a challenge,
+ * the participant signs `openlec-login\n<origin>\n<challenge>\n` with the Ed25519 key
+ * registered in the log, and gets a short-lived bearer token carrying the key and its
+ * roles (from the log, at the time of login). Challenges and tokens are HMAC-SHA256 under
+ * a server secret, so issuing them stores nothing: a flood of anonymous challenge
+ * requests fills no table and cannot lock anyone out of logging in. A challenge carries
+ * its expiry; one used with a valid signature is remembered until it expires (a bounded
+ * set, filled only after a participant's signature), so a replay yields nothing.
  *
  * Scripts may instead sign each request (RFC 9421 HTTP message signatures, alg ed25519,
  * keyid = the participant key): see signedSession.
@@ -24,32 +27,40 @@ export interface Session {
 
 export const loginMessage = (origin: string, challenge: string) => utf8(`openlec-login\n${origin}\n${challenge}\n`);
 
+/** A challenge is valid this long: enough to sign it, short enough to bound the used set. */
+const CHALLENGE_TTL_MS = 5 * 60_000;
+const MAX_USED = 100_000;
+const CHALLENGE = /^([A-Za-z0-9_-]{22})\.([0-9a-z]{1,11})\.([A-Za-z0-9_-]{43})$/;
+
 export class Auth {
-  private readonly challenges = new Map<string, number>();
+  /** Challenges used with a valid signature, by expiry (insertion order is expiry order). */
+  private readonly used = new Map<string, number>();
 
   constructor(
     private readonly secret: Uint8Array, private readonly origin: string, private readonly now: () => number,
     private readonly verify: SignatureVerifier, private readonly ttlMs = 15 * 60_000,
   ) {}
 
+  /** challenge issues `<nonce>.<expiry, base 36 ms>.<MAC over origin, nonce and expiry>`; nothing is stored. */
   challenge(): { challenge: string; message: string; expiresAt: string } {
-    const t = this.now();
-    for (const [c, exp] of this.challenges) if (exp < t) this.challenges.delete(c);
-    if (this.challenges.size > 100_000) throw new OpenlecError('E_BUSY', 'too many open challenges; try again', { field: 'challenge' });
-    const challenge = toBase64Url(randomBytes(32));
-    this.challenges.set(challenge, t + 5 * 60_000);
-    return { challenge, message: `openlec-login\n${this.origin}\n${challenge}\n`, expiresAt: new Date(t + 5 * 60_000).toISOString() };
+    const expiresAt = this.now() + CHALLENGE_TTL_MS;
+    const id = `${toBase64Url(randomBytes(16))}.${expiresAt.toString(36)}`;
+    const challenge = `${id}.${this.challengeMac(id)}`;
+    return { challenge, message: `openlec-login\n${this.origin}\n${challenge}\n`, expiresAt: new Date(expiresAt).toISOString() };
   }
 
-  /** login turns a signed challenge into a token; the challenge is used up either way. */
+  /** login turns a signed challenge into a token: MAC (this server, this origin), expiry, participant, signature, not used before. */
   login(state: State, key: string, challenge: string, signature: string): { token: string; roles: readonly Role[]; expiresAt: string } {
-    const exp = this.challenges.get(challenge);
-    this.challenges.delete(challenge);
-    if (exp === undefined || exp < this.now()) throw new OpenlecError('E_AUTH', 'unknown or expired challenge: ask for a new one', { field: 'challenge' });
+    const m = CHALLENGE.exec(challenge);
+    if (!m || !equalText(this.challengeMac(`${m[1]}.${m[2]}`), m[3]!)) throw new OpenlecError('E_AUTH', 'not a challenge of this server: ask for one at POST /v1/auth/challenge', { field: 'challenge' });
+    const exp = parseInt(m[2]!, 36);
+    const t = this.now();
+    if (exp < t || exp > t + CHALLENGE_TTL_MS) throw new OpenlecError('E_AUTH', 'expired challenge: ask for a new one', { field: 'challenge' });
     const p = participant(state, key);
     if (!p) throw new OpenlecError('E_AUTH', `key ${key} is not a participant of this community`, { field: 'key' });
     const sig = fromBase64Url(signature);
     if (!sig || !this.verify(decodeKey(key), loginMessage(this.origin, challenge), sig)) throw new OpenlecError('E_AUTH', 'the signature does not match the key and challenge', { field: 'signature' });
+    this.useUp(challenge, exp, t);
     const session: Session = { key, roles: p.roles, expiresAt: this.now() + this.ttlMs };
     const payload = toBase64Url(utf8(JSON.stringify(session)));
     return { token: `${payload}.${this.mac(payload)}`, roles: p.roles, expiresAt: new Date(session.expiresAt).toISOString() };
@@ -60,9 +71,7 @@ export class Auth {
     if (!authorization) return undefined;
     const m = /^Bearer ([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$/.exec(authorization);
     if (!m) throw new OpenlecError('E_AUTH', 'Authorization must be "Bearer <token>"', { field: 'authorization' });
-    const want = Buffer.from(this.mac(m[1]!));
-    const got = Buffer.from(m[2]!);
-    if (want.length !== got.length || !timingSafeEqual(want, got)) throw new OpenlecError('E_AUTH', 'invalid token', { field: 'authorization' });
+    if (!equalText(this.mac(m[1]!), m[2]!)) throw new OpenlecError('E_AUTH', 'invalid token', { field: 'authorization' });
     const s = JSON.parse(Buffer.from(fromBase64Url(m[1]!)!).toString('utf8')) as Session;
     if (s.expiresAt < this.now()) throw new OpenlecError('E_AUTH', 'token expired: log in again', { field: 'authorization' });
     return s;
@@ -102,7 +111,28 @@ export class Auth {
     return { key, roles, expiresAt: this.now() };
   }
 
+  /** useUp remembers a challenge until it expires; past MAX_USED the oldest are forgotten (a replay of those yields a token for the same key, no more). */
+  private useUp(challenge: string, exp: number, t: number): void {
+    if (this.used.has(challenge)) throw new OpenlecError('E_AUTH', 'this challenge was used already: ask for a new one', { field: 'challenge' });
+    for (const [c, e] of this.used) {
+      if (e >= t && this.used.size < MAX_USED) break;
+      this.used.delete(c);
+    }
+    this.used.set(challenge, exp);
+  }
+
   private mac(payload: string): string {
     return toBase64Url(createHmac('sha256', this.secret).update(payload).digest());
   }
+
+  /** Domain-separated from token MACs: a token payload is base64url and never holds a newline. */
+  private challengeMac(id: string): string {
+    return this.mac(`openlec-challenge\n${this.origin}\n${id}`);
+  }
+}
+
+function equalText(want: string, got: string): boolean {
+  const a = Buffer.from(want);
+  const b = Buffer.from(got);
+  return a.length === b.length && timingSafeEqual(a, b);
 }

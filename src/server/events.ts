@@ -11,6 +11,11 @@ export interface LogEvent {
 export class EventHub {
   private readonly listeners = new Set<(e: LogEvent) => void>();
 
+  /** The listeners now (open event streams). */
+  get size(): number {
+    return this.listeners.size;
+  }
+
   on(listener: (e: LogEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

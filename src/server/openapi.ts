@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Registry } from '../state/registry.ts';
-import type { Route } from './app.ts';
+import type { Route } from './route.ts';
 
 /**
  * openApiDocument writes the OpenAPI 3.1 description of the API from the same zod schemas
@@ -9,7 +9,7 @@ import type { Route } from './app.ts';
  */
 export function openApiDocument(routes: readonly Route[], registry: Registry) {
   const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
-  const error = { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' }, field: { type: ['string', 'null'] } } };
+  const error = { type: 'object', required: ['code', 'message', 'field'], properties: { code: { type: 'string' }, message: { type: 'string' }, field: { type: ['string', 'null'] } } };
   const envelope = (type: string, body: Record<string, unknown>) => ({
     type: 'object', additionalProperties: false, required: ['v', 'type', 'community', 'actor', 'nonce', 'issuedAt', 'body', 'sig'],
     properties: {
@@ -38,6 +38,7 @@ export function openApiDocument(routes: readonly Route[], registry: Registry) {
         responses: {
           [String(r.status ?? 200)]: { description: 'OK', content: { 'application/json': { schema: {} } } },
           '4XX': { description: 'Refused; nothing was written', content: { 'application/json': { schema: error } } },
+          '5XX': { description: 'The server failed (500) or is overloaded (503, with Retry-After); nothing was written', content: { 'application/json': { schema: error } } },
         },
       },
     };

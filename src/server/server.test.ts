@@ -38,7 +38,11 @@ describe('HTTP API', () => {
     c = await smallCommunity();
     ledger = c.ledger;
     vault = PersonalVault.open(join(c.path, '..', 'personal.db'), randomBytes(32));
-    const { app } = await buildApp({ ledger, vault, tokenSecret: randomBytes(32), operatorKey: seededKey('operator'), checkpointEveryMs: 50, rateLimitPerMinute: 200 });
+    // The test signers date their transactions from 2026-01-01T00:00:00Z, one second apart.
+    const { app } = await buildApp({
+      ledger, vault, tokenSecret: randomBytes(32), operatorKey: seededKey('operator'), checkpointEveryMs: 50, rateLimitPerMinute: 200,
+      txClock: () => Date.UTC(2026, 0, 1, 0, 30), maxSkewMs: 3_600_000,
+    });
     base = await app.listen({ port: 0, host: '127.0.0.1' });
     close = async () => {
       await app.close();

@@ -11,6 +11,12 @@ export interface ApplyContext {
   readonly tx: SignedTransaction;
   /** Index of the entry in the log. */
   readonly entry: number;
+  /**
+   * The operator's time at admission (epoch ms), when the server appends a transaction it
+   * received; absent in replay. Time rules take whichever of it and issuedAt is stricter
+   * (apply.ts: latestTime, earliestTime), so what was admitted also replays on issuedAt.
+   */
+  readonly now?: number;
 }
 
 /**

@@ -34,6 +34,8 @@ export interface SqliteLedgerOptions {
 
 interface Queued {
   input: SubmitInput;
+  /** The operator's time when the server received it (applyEntry's admission time). */
+  now?: number;
   resolve(r: SubmitResult): void;
 }
 
@@ -206,11 +208,15 @@ export class SqliteLedger implements LogSource {
 
   // Appending --------------------------------------------------------------------
 
-  /** submit queues one signed transaction; it resolves once the entry is durable, or with the reason it was refused. */
-  submit(input: SubmitInput): Promise<SubmitResult> {
+  /**
+   * submit queues one signed transaction; it resolves once the entry is durable, or with
+   * the reason it was refused. `admission.now` is the time the server vouches for: the
+   * time rules are judged at it too (applyEntry).
+   */
+  submit(input: SubmitInput, admission: { now?: number } = {}): Promise<SubmitResult> {
     if (this.readOnly) return Promise.resolve({ ok: false, error: new OpenlecError('E_READ_ONLY', 'this log was opened for auditing only', { field: 'db' }) });
     return new Promise((resolve) => {
-      this.queue.push({ input, resolve });
+      this.queue.push({ input, resolve, ...(admission.now === undefined ? {} : { now: admission.now }) });
       this.kick();
     });
   }
@@ -318,7 +324,7 @@ export class SqliteLedger implements LogSource {
     let s = 0;
     try {
       this.writeAtomically(() => {
-        for (const d of batch.decoded) {
+        for (const [i, d] of batch.decoded.entries()) {
           if (d instanceof OpenlecError) {
             results.push({ ok: false, error: d });
             continue;
@@ -328,7 +334,7 @@ export class SqliteLedger implements LogSource {
             continue;
           }
           try {
-            applyEntry(this.state, this.registry, d, this.sizeNow);
+            applyEntry(this.state, this.registry, d, this.sizeNow, { now: batch.items[i]!.now });
           } catch (e) {
             results.push({ ok: false, error: asOpenlecError(e) });
             continue;

@@ -1,0 +1,62 @@
+import { participant } from '../community/tables.ts';
+import { OpenlecError } from '../errors.ts';
+import type { SqliteLedger, SubmitResult } from '../store/sqlite-ledger.ts';
+import type { KeyLimits } from './limits.ts';
+
+/**
+ * Admission of a transaction received over HTTP. The log stays deterministic: replay
+ * judges every rule on the signed issuedAt. But an actor chooses its issuedAt, so the
+ * operator vouches for time when it admits one: issuedAt must lie within `maxSkewMs` of
+ * the server's clock, and the time rules (gate closure, not in the past, standing-order
+ * cut-offs) are judged at the server's time as well (applyEntry's admission time). A
+ * member can then neither backdate an order past a closed gate nor date one years ahead.
+ */
+export interface AdmissionOptions {
+  ledger: SqliteLedger;
+  /** The time the operator vouches for (epoch ms). */
+  clock: () => number;
+  maxSkewMs: number;
+  limits: KeyLimits;
+  /** Transactions waiting for the store at most; beyond, 503 (overload, retry). */
+  maxPending: number;
+}
+
+// Refusals decided before the signature was checked (or by a store that wrote nothing
+// of the batch): they say nothing about who sent the request, so they count against no key.
+const UNVERIFIED = /^E_(TX_FORMAT|TX_SIGNATURE|READ_ONLY|INTERNAL|STORE_[A-Z_]+)$/;
+
+export class Admission {
+  private pending = 0;
+
+  constructor(private readonly o: AdmissionOptions) {}
+
+  /** submit admits one signed transaction and resolves with its entry once durable, or throws the refusal. */
+  async submit(body: Record<string, unknown>): Promise<number> {
+    if (this.pending >= this.o.maxPending) throw new OpenlecError('E_BUSY', `${this.pending} transactions are waiting for the store`, { field: 'body' });
+    const now = this.o.clock();
+    checkSkew(body.issuedAt, now, this.o.maxSkewMs);
+    // The actor named in the body is not verified yet: only a key that has spent its own
+    // budget with verified transactions is refused here.
+    const actor = typeof body.actor === 'string' ? body.actor : undefined;
+    if (actor !== undefined) this.o.limits.check(actor, 'actor');
+    this.pending++;
+    let r: SubmitResult;
+    try {
+      r = await this.o.ledger.submit(body as never, { now });
+    } finally {
+      this.pending--;
+    }
+    if (actor !== undefined && (r.ok || !UNVERIFIED.test(r.error.code)) && participant(this.o.ledger.state, actor)) this.o.limits.count(actor);
+    if (!r.ok) throw r.error;
+    return r.entry;
+  }
+}
+
+/** checkSkew refuses an issuedAt too far from the server's clock; a malformed one is left to the envelope's own check. */
+export function checkSkew(issuedAt: unknown, now: number, maxSkewMs: number): void {
+  const t = typeof issuedAt === 'string' ? Date.parse(issuedAt) : Number.NaN;
+  if (Number.isNaN(t) || Math.abs(t - now) <= maxSkewMs) return;
+  throw new OpenlecError('E_CLOCK_SKEW', `issuedAt ${issuedAt as string} is ${Math.round((t - now) / 1000)} s from the server's clock (${new Date(now).toISOString()}); at most ${maxSkewMs / 1000} s is accepted: sign with the current time`, {
+    field: 'issuedAt', details: { serverTime: new Date(now).toISOString() },
+  });
+}

@@ -1,0 +1,56 @@
+import type { FastifyReply } from 'fastify';
+import { z } from 'zod';
+import { OpenlecError } from '../errors.ts';
+import type { Role } from '../state/registry.ts';
+import type { Session } from './auth.ts';
+
+/**
+ * A route of the API as data: its access rule and zod schemas, read both by buildApp
+ * (validation, access) and by openApiDocument (/openapi.json). Kept apart from both so
+ * that neither imports the other.
+ */
+export type Access = 'public' | 'signed' | { roles: readonly Role[]; self?: boolean };
+
+export interface Route {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  url: string;
+  summary: string;
+  access: Access;
+  params?: z.ZodObject;
+  query?: z.ZodObject;
+  body?: z.ZodType;
+  status?: number;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each route has its own schemas
+  handler(ctx: { params: any; query: any; body: any; session?: Session; reply: FastifyReply }): unknown;
+}
+
+/** isCalendarDate: "2026-02-30" and "2026-13-01" match the pattern but name no day. */
+function isCalendarDate(s: string): boolean {
+  const [y, m, d] = s.split('-').map(Number) as [number, number, number];
+  const t = new Date(0);
+  t.setUTCFullYear(y, m - 1, d);
+  return t.getUTCFullYear() === y && t.getUTCMonth() === m - 1 && t.getUTCDate() === d;
+}
+
+export const DATE = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD').refine(isCalendarDate, 'is not a date of the calendar');
+export const KEY = z.object({ key: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be a 43-character base64url key') });
+export const MONTH = z.object({ month: z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'must be YYYY-MM') });
+
+/** parseRequest validates one part of a request, naming the first bad field ("query.from"). */
+export function parseRequest(schema: z.ZodType | undefined, value: unknown, where: string): unknown {
+  if (!schema) return value;
+  const r = schema.safeParse(value ?? {});
+  if (r.success) return r.data;
+  const issue = r.error.issues[0]!;
+  const field = [where, ...issue.path.map(String)].join('.');
+  throw new OpenlecError('E_REQUEST', `${field}: ${issue.message}`, { field });
+}
+
+/** allow applies a route's access rule to the caller's session. */
+export function allow(access: Access, session: Session | undefined, params: { key?: string }): void {
+  if (access === 'public' || access === 'signed') return;
+  if (!session) throw new OpenlecError('E_AUTH', 'this needs a token: POST /v1/auth/challenge, sign it, POST /v1/auth/token', { field: 'authorization' });
+  if (access.self && params.key === session.key) return;
+  if (session.roles.some((r) => access.roles.includes(r))) return;
+  throw new OpenlecError('E_FORBIDDEN', `needs the role ${access.roles.join(' or ')}${access.self ? ' or to be the member' : ''}`, { field: 'authorization' });
+}
