@@ -1,6 +1,14 @@
+import { execFileSync } from 'node:child_process';
+import { closeSync, openSync, statSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Signer } from '../src/client.ts';
+import { importMeterData } from '../src/cli/meter.ts';
 import { parseEnedis } from '../src/metering/import/enedis.ts';
 import { StepSet, toDays } from '../src/metering/import/steps.ts';
-import { printTable, round, timed } from './support.ts';
+import { generateKeyPair, writeKeyFile } from '../src/node/key-file.ts';
+import { SqliteLedger } from '../src/store/sqlite-ledger.ts';
+import { printTable, round, tempPath, timed } from './support.ts';
 
 /** A French DSO export of `meters` PRMs over 31 days at a 10-minute step (about 45 KB per PRM-week). */
 function enedisFile(meters: number): string {
@@ -12,6 +20,64 @@ function enedisFile(meters: number): string {
     for (let k = 1; k <= 31 * 144; k++) parts.push(`${new Date(start + k * 600_000).toISOString().slice(0, 19)}+00:00;${(k * 37 + m * 11) % 3000}`);
   }
   return parts.join('\n') + '\n';
+}
+
+const BIG_METERS = 120;
+const BIG_DAYS = 365;
+const prm = (m: number) => String(30000000000000 + m);
+
+/**
+ * writeGenericCsv writes, row by row (never the whole text in memory), a generic CSV of
+ * `meters` meters over `days` days of 15-minute kWh steps with decimal commas: about
+ * 210 MB for 120 meters over a year.
+ */
+function writeGenericCsv(path: string, meters: number, days: number): void {
+  const fd = openSync(path, 'w');
+  const start = Date.UTC(2025, 11, 31, 23);
+  let chunk = 'meter;start;value;direction\n';
+  for (let m = 0; m < meters; m++) {
+    for (let k = 0; k < days * 96; k++) {
+      const wh = (k * 37 + m * 11) % 900;
+      chunk += `${prm(m)};${new Date(start + k * 900_000).toISOString().slice(0, 19)}Z;0,${String(wh).padStart(3, '0')};import\n`;
+      if (chunk.length > 1 << 20) {
+        writeSync(fd, chunk);
+        chunk = '';
+      }
+    }
+  }
+  writeSync(fd, chunk);
+  closeSync(fd);
+}
+
+/** A community (Paris, 30 min) with `meters` registered import meters and the DSO key in a file. */
+async function bigCommunity(db: string, meters: number): Promise<string> {
+  const operatorKey = generateKeyPair();
+  const dsoKey = generateKeyPair();
+  const operator = new Signer(operatorKey, 'openlec.bench/import');
+  const dso = new Signer(dsoKey, 'openlec.bench/import');
+  const ledger = SqliteLedger.create(db);
+  const txs = [
+    operator.sign('community.create', { name: 'Import bench', timeZone: 'Europe/Paris', intervalMinutes: 30, currency: 'EUR', operator: operator.actor }),
+    operator.sign('participant.register', { key: dso.actor, roles: ['dso'] }),
+    dso.sign('feeder.define', { id: 'feeder-1' }),
+  ];
+  for (let m = 0; m < meters; m++) txs.push(dso.sign('meter.register', { meter: prm(m), scheme: 'PRM', direction: 'import', owner: dso.actor, feeder: 'feeder-1' }));
+  await ledger.submitAtomic(txs);
+  await ledger.close();
+  const key = join(dirname(db), 'dso.key');
+  writeKeyFile(key, dsoKey);
+  return key;
+}
+
+/** The whole `meter import` of one file in a process of its own, so that its peak memory is the import's. */
+function importInChild(db: string, key: string, file: string): { seconds: number; maxRssMb: number; values: number; transactions: number } {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', import.meta.filename, 'child', db, key, file], { stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
+  return JSON.parse(out.toString().trim().split('\n').pop()!);
+}
+
+async function child(db: string, key: string, file: string): Promise<void> {
+  const { value: r, seconds } = await timed(() => importMeterData({ db, key, format: 'csv', unit: 'kWh', step: 15, files: [file] }));
+  process.stdout.write(`${JSON.stringify({ seconds, maxRssMb: round(process.resourceUsage().maxRSS / 1024), values: r.values, transactions: r.transactions })}\n`);
 }
 
 export async function run(): Promise<Record<string, number>> {
@@ -31,5 +97,23 @@ export async function run(): Promise<Record<string, number>> {
     ['throughput', figures.enedisMBPerSec, 'MB/s'],
     ['throughput', figures.enedisValuesPerSec, 'values/s'],
   ], ['measure', 'value', 'unit']);
-  return figures;
+
+  const db = tempPath('import.db');
+  const file = join(dirname(db), 'big.csv');
+  writeGenericCsv(file, BIG_METERS, BIG_DAYS);
+  const key = await bigCommunity(db, BIG_METERS);
+  const big = importInChild(db, key, file);
+  const bigMB = statSync(file).size / 1e6;
+  const more = { csvFileMB: round(bigMB, 1), csvImportMBPerSec: round(bigMB / big.seconds, 1), csvImportSeconds: round(big.seconds, 1), csvImportPeakRssMb: big.maxRssMb, csvImportTransactions: big.transactions };
+  printTable(`generic CSV, whole meter import (parse, plan, sign, append) in its own process: ${BIG_METERS} meters, ${BIG_DAYS} days of 15-minute kWh`, [
+    ['file size', more.csvFileMB, 'MB'],
+    ['values', big.values, ''],
+    ['transactions', big.transactions, ''],
+    ['wall time', more.csvImportSeconds, 's'],
+    ['throughput', more.csvImportMBPerSec, 'MB/s'],
+    ['peak RSS', more.csvImportPeakRssMb, 'MB'],
+  ], ['measure', 'value', 'unit']);
+  return { ...figures, ...more };
 }
+
+if (process.argv[2] === 'child' && import.meta.url === pathToFileURL(process.argv[1]!).href) await child(process.argv[3]!, process.argv[4]!, process.argv[5]!);
