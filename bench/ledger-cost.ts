@@ -149,7 +149,7 @@ export async function run() {
   const tradedWh = trades.reduce((a, t) => a + t.wh, 0);
   await source.close();
   // The simulator's operator key (simKey): the checkpoints of the replays are signed with it.
-  const { simKey } = await import('../src/cli/simulate.ts');
+  const { simKey } = await import('../src/sim/community.ts');
   const operatorKey = simKey('1', 'town-1000', 'operator');
   process.stdout.write(`workload: ${entries.length} transactions (${members} members, ${DAYS} days), ${trades.length} trades of ${round(tradedWh / 1000)} kWh\n`);
 

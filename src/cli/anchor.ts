@@ -1,7 +1,7 @@
+import { anchorRound } from '../anchor/anchoring.ts';
 import { AnchorContract, type ChainOptions, readPrivateKey } from '../anchor/evm.ts';
 import { OpenlecError } from '../errors.ts';
-import { openCheckpoint, parseVerifierKey, toHex } from '../ledger/index.ts';
-import { SqliteLedger } from '../store/sqlite-ledger.ts';
+import { toHex } from '../ledger/index.ts';
 
 export interface AnchorOptions extends ChainOptions {
   db: string;
@@ -35,39 +35,12 @@ export async function anchor(o: AnchorOptions): Promise<{ contract: string; chai
   o.log?.(`anchor contract ${contract.address} on chain ${contract.chainId}`);
   const anchored: { size: number; tx: string; block: bigint; gasUsed: bigint }[] = [];
   for (;;) {
-    // Checkpoints and cosignatures only: the projections stay on disk.
-    const ledger = SqliteLedger.open(o.db, { projections: false });
-    try {
-      const done = (await contract.anchors(ledger.origin())).reduce((m, a) => Math.max(m, a.size), 0);
-      const r = await anchorNewest(ledger, contract, o.quorum, done);
-      if (r) {
-        anchored.push({ size: r.size, tx: r.tx, block: r.block, gasUsed: r.gasUsed });
-        o.log?.(`anchored checkpoint ${r.size} (root ${toHex(r.root).slice(0, 16)}…) in block ${r.block}, tx ${r.tx}, gas ${r.gasUsed}`);
-      }
-    } finally {
-      await ledger.close();
+    const r = await anchorRound(o.db, contract, o.quorum);
+    if (r) {
+      anchored.push({ size: r.size, tx: r.tx, block: r.block, gasUsed: r.gasUsed });
+      o.log?.(`anchored checkpoint ${r.size} (root ${toHex(r.root).slice(0, 16)}…) in block ${r.block}, tx ${r.tx}, gas ${r.gasUsed}`);
     }
     if (o.every <= 0) return { contract: contract.address, chainId: contract.chainId, anchored };
     await new Promise((r) => setTimeout(r, o.every * 1000));
   }
-}
-
-/** anchorNewest anchors the newest stored checkpoint with `quorum` cosignatures larger than `after`, if there is one. */
-export async function anchorNewest(ledger: SqliteLedger, contract: AnchorContract, quorum: number, after: number) {
-  const next = ledger.newestCheckpoint(quorum, after);
-  if (!next) return undefined;
-  const cp = openCheckpoint(next.note, parseVerifierKey(ledger.operatorVerifierKey()), ledger.origin());
-  return { size: cp.size, root: cp.root, ...(await contract.anchor(ledger.origin(), cp.size, cp.root)) };
-}
-
-/** checkAnchors compares every root anchored for the log with the log's own root at that size. */
-export async function checkAnchors(ledger: SqliteLedger, o: ChainOptions & { contract: string }) {
-  const contract = await AnchorContract.at({ ...o, address: o.contract });
-  const problems: { code: string; message: string; checkpoint: number }[] = [];
-  const anchors = (await contract.anchors(ledger.origin())).map((a) => ({ ...a, block: Number(a.block) }));
-  for (const a of anchors) {
-    if (a.size > ledger.size) problems.push({ code: 'E_ANCHOR_BEYOND', message: `size ${a.size} was anchored in block ${a.block} but the log has only ${ledger.size} entries`, checkpoint: a.size });
-    else if (toHex(ledger.root(a.size)) !== a.root) problems.push({ code: 'E_ANCHOR_MISMATCH', message: `the root anchored for size ${a.size} in block ${a.block} (tx ${a.tx}) is not the log's root at that size`, checkpoint: a.size });
-  }
-  return { anchors: anchors.length, latest: anchors[anchors.length - 1] ?? null, problems };
 }

@@ -5,18 +5,22 @@ import {
 import { defaultKeyPath } from './commands.ts';
 import { allocateMonth, printAllocation } from './allocate.ts';
 import { demo } from './demo.ts';
-import { printSimulation, SIM_KEYS, simulate } from './simulate.ts';
-import { compareRuns, printComparison } from './simulate-compare.ts';
+import { printSimulation } from './simulate.ts';
+import { printComparison } from './simulate-compare.ts';
+import { SIM_KEYS } from '../sim/community.ts';
+import { compareRuns } from '../sim/compare.ts';
+import { simulate } from '../sim/run.ts';
 import { serve } from './serve.ts';
 import { follow } from './follow.ts';
-import { anchor, checkAnchors, parseDuration } from './anchor.ts';
+import { anchor, parseDuration } from './anchor.ts';
+import { checkAnchors } from '../anchor/anchoring.ts';
 import { witness, witnessKey } from './witness.ts';
 import { checkEvidence, type Evidence } from '../trust/evidence.ts';
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { invoices, invoicesCsv, marketBook, marketClear, printBook, printClear, printInvoices } from './market.ts';
 import { chartCurve, FORMATS, importMeterData, meterCurve, printImport } from './meter.ts';
-import { reportError } from './output.ts';
+import { progress, reportError } from './output.ts';
 import { readKeyFile } from '../node/key-file.ts';
 import { OpenlecError } from '../errors.ts';
 
@@ -232,12 +236,12 @@ export function buildProgram(): Command {
     .option('--json', 'print the KPIs as JSON')
     .action(async (scenario: string, others: string[], o) => {
       if (scenario === 'compare') {
-        const r = await compareRuns({ scenarios: others, out: o.out, days: o.days, mechanism: o.mechanism, key: o.key, seed: o.seed, showProgress: !o.json });
+        const r = await compareRuns({ scenarios: others, out: o.out, days: o.days, mechanism: o.mechanism, key: o.key, seed: o.seed, ...(o.json ? {} : { progress }) });
         o.json ? printJson(r.runs.map((x) => x.kpis)) : print(printComparison(r));
         return;
       }
       if (others.length > 0) throw new OpenlecError('E_USAGE', `unexpected argument "${others[0]}" (did you mean "simulate compare"?)`, { field: 'scenario' });
-      const r = await simulate({ ...o, scenario, showProgress: !o.json });
+      const r = await simulate({ ...o, scenario, ...(o.json ? {} : { progress }) });
       o.json ? printJson(r.kpis) : print(printSimulation(r));
     });
 

@@ -12,6 +12,7 @@ import { prepareDemo, startDemoAnchoring, startLiveDemo } from '../server/demo.t
 import { EventHub } from '../server/events.ts';
 import { PersonalVault } from '../server/vault.ts';
 import { SqliteLedger } from '../store/sqlite-ledger.ts';
+import { progress } from './output.ts';
 
 export interface ServeOptions {
   db?: string;
@@ -47,7 +48,7 @@ export async function serve(o: ServeOptions) {
   let operatorKey: KeyPair | undefined = o.key ? readKeyFile(o.key) : undefined;
   let logins: Record<string, { key: string; secretKey: string }> = {};
   if (o.demo) {
-    const d = await prepareDemo(o.dir, now);
+    const d = await prepareDemo(o.dir, now, progress);
     db = d.db;
     operatorKey = d.operator;
     logins = d.logins;

@@ -4,7 +4,7 @@ import { Signer } from '../client.ts';
 import { encodeKey, toBase64Url } from '../ledger/index.ts';
 import { ANVIL_KEY, startAnvil } from '../anchor/anvil.ts';
 import { AnchorContract } from '../anchor/evm.ts';
-import { anchorNewest } from '../cli/anchor.ts';
+import { anchorNewest } from '../anchor/anchoring.ts';
 import { runMonth } from '../allocation/month.ts';
 import { clearAt } from '../market/book.ts';
 import { lastCleared } from '../market/tables.ts';
@@ -15,22 +15,33 @@ import { Rng } from '../sim/rng.ts';
 import { DEMO_SCENARIO, parseScenario } from '../sim/scenario.ts';
 import { SqliteLedger } from '../store/sqlite-ledger.ts';
 import { addDays, formatInstant, localDateOf, localDay, parseInstant } from '../units/index.ts';
-import { households, simCommunityId, simDay, simKey, simulate } from '../cli/simulate.ts';
+import { households, simCommunityId, simDay, simKey } from '../sim/community.ts';
+import { type Progress, simulate } from '../sim/run.ts';
+import { readDataFile } from '../sim/scenario-file.ts';
 import { EventHub } from './events.ts';
+
+/**
+ * The live demo that `openlec serve --demo` runs beside the API: the `demo` community
+ * backfilled by the simulator, then kept running one interval per tick through the
+ * served ledger, with its checkpoints anchored on a local anvil chain.
+ */
 
 const SEED = 'demo';
 /** The demo's allocation key: production shared in proportion to consumption. */
 const ALLOCATION_KEY = 'prorata';
 
-/** The demo community: the `demo` scenario backfilled over the last 7 days, plus an auditor; key files for logging in. */
-export async function prepareDemo(dir: string, now: () => number) {
+/**
+ * prepareDemo: the demo community, the `demo` scenario backfilled over the last 7 days
+ * (with `progress`, the caller's display of the backfill), plus an auditor; key files for logging in.
+ */
+export async function prepareDemo(dir: string, now: () => number, progress?: (label: string) => Progress) {
   const out = join(dir, 'live');
   const db = join(out, 'ledger.db');
   const s = DEMO_SCENARIO;
   const key = (label: string) => simKey(SEED, s.name, label);
   if (!existsSync(db)) {
     const today = localDateOf(now(), s.timeZone);
-    await simulate({ scenario: parseScenario({ ...s, start: addDays(today, -7), days: 7, allocationKey: ALLOCATION_KEY }, 'demo'), out, seed: SEED, showProgress: true });
+    await simulate({ scenario: parseScenario({ ...s, start: addDays(today, -7), days: 7, allocationKey: ALLOCATION_KEY }, 'demo'), out, seed: SEED, ...(progress ? { progress } : {}) });
     const ledger = SqliteLedger.open(db);
     try {
       const operator = Signer.forState(ledger.state, key('operator'), () => new Date(now()).toISOString(), nodeSign);
@@ -41,7 +52,7 @@ export async function prepareDemo(dir: string, now: () => number) {
       await ledger.close();
     }
   }
-  const member = households(parseScenario(s, 'demo'), new Rng(`${SEED}/${s.name}`), (label) => new Signer(key(label), simCommunityId(s.name)))[0]!.label;
+  const member = households(parseScenario(s, 'demo'), new Rng(`${SEED}/${s.name}`), (label) => new Signer(key(label), simCommunityId(s.name)), readDataFile)[0]!.label;
   const logins: Record<string, { key: string; secretKey: string }> = {};
   mkdirSync(join(out, 'keys'), { recursive: true });
   for (const [role, label] of [['operator', 'operator'], ['dso', 'dso'], ['member', member], ['auditor', 'auditor']] as const) {
@@ -63,7 +74,7 @@ export function startLiveDemo(ledger: SqliteLedger, events: EventHub, tickSecond
   const rng = new Rng(`${SEED}/${s.name}`);
   let simNow = 0;
   const clock = () => formatInstant(simNow);
-  const homes = households(s, rng, (label) => Signer.forState(ledger.state, simKey(SEED, s.name, label), clock, nodeSign));
+  const homes = households(s, rng, (label) => Signer.forState(ledger.state, simKey(SEED, s.name, label), clock, nodeSign), readDataFile);
   const dso = Signer.forState(ledger.state, simKey(SEED, s.name, 'dso'), clock, nodeSign);
   const operator = Signer.forState(ledger.state, simKey(SEED, s.name, 'operator'), clock, nodeSign);
   let day: { date: string; starts: readonly number[]; energies: HouseholdDay[] } | undefined;

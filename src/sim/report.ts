@@ -1,5 +1,5 @@
-import type { IntervalRow } from '../cli/simulate.ts';
 import { barChart, esc, lineChart } from '../charts/svg.ts';
+import type { IntervalRow } from './kpis.ts';
 import type { Scenario } from './scenario.ts';
 
 /**
@@ -44,6 +44,13 @@ ${barChart('chart-savings', r.members.map((m) => ({ label: m.label, value: m.sav
 <table>${kpiRows}</table>
 </body></html>
 `;
+}
+
+const INTERVAL_COLUMNS = ['start', 'loadWh', 'pvWh', 'evWh', 'batteryChargeWh', 'batteryDischargeWh', 'importWh', 'exportWh', 'tradedWh', 'priceMicroPerKwh'] as const;
+
+/** intervalsCsv writes the community's intervals, one line each (";"-separated, an empty cell where no price was set). */
+export function intervalsCsv(intervals: readonly IntervalRow[]): string {
+  return [INTERVAL_COLUMNS.join(';'), ...intervals.map((r) => INTERVAL_COLUMNS.map((c) => r[c] ?? '').join(';'))].join('\n') + '\n';
 }
 
 interface Money {

@@ -1,0 +1,103 @@
+import type { Scenario } from './scenario.ts';
+
+/** One interval of the whole community, summed over its households (Wh), and its clearing. */
+export interface IntervalRow {
+  start: string;
+  loadWh: number;
+  pvWh: number;
+  importWh: number;
+  exportWh: number;
+  evWh: number;
+  batteryChargeWh: number;
+  batteryDischargeWh: number;
+  tradedWh: number;
+  priceMicroPerKwh: number | null;
+}
+
+/** A member's bills over the run, with and without the community. */
+export interface MemberBill {
+  label: string;
+  group: string;
+  totalMicro: number;
+  withoutMicro: number;
+  savingsMicro: number;
+}
+
+/** The money flows of every month of the run added up (settleMonth's totals). */
+export interface MoneyFlows {
+  chargesMicro: number;
+  creditsMicro: number;
+  supplierMicro: number;
+  gridMicro: number;
+  peerPaidMicro: number;
+  peerProceedsMicro: number;
+  feesMicro: number;
+  surplusMicro: number;
+  peerWh: number;
+}
+
+/** What the settlement of the verified log gives back. */
+export interface SettledRun {
+  members: MemberBill[];
+  money: MoneyFlows;
+  entries: number;
+  verified: boolean;
+}
+
+/** What the run counted as it appended. */
+export interface RunFacts {
+  violations: number;
+  entryBytes: number;
+  soc: { minPct: number; maxPct: number };
+  allocations: unknown[];
+}
+
+/** runKpis: the key figures of a run (kpis.json, without the members), from its intervals and its settlement. */
+export function runKpis(s: Scenario, seed: string, members: number, intervals: readonly IntervalRow[], settled: SettledRun, run: RunFacts) {
+  const sum = (f: (r: IntervalRow) => number) => intervals.reduce((a, r) => a + f(r), 0);
+  const demand = sum((r) => r.loadWh + r.evWh);
+  const pv = sum((r) => r.pvWh);
+  const traded = sum((r) => r.tradedWh);
+  const gridImport = sum((r) => r.importWh - r.tradedWh);
+  const gridExport = sum((r) => r.exportWh - r.tradedWh);
+  const toKw = 60 / s.intervalMinutes / 1000;
+  const savings = settled.members.map((m) => m.savingsMicro);
+  const m = settled.money;
+  return {
+    scenario: s.name, seed, days: s.days, members, mechanism: s.market.mechanism, allocationKey: s.allocationKey ?? null, intervals: intervals.length,
+    loadKwh: sum((r) => r.loadWh) / 1000, evKwh: sum((r) => r.evWh) / 1000, pvKwh: pv / 1000,
+    selfConsumptionRate: pv === 0 ? null : round4((pv - gridExport) / pv),
+    selfSufficiency: demand === 0 ? null : round4((demand - gridImport) / demand),
+    gridImportKwh: gridImport / 1000, gridExportKwh: gridExport / 1000,
+    peakImportKw: Math.max(...intervals.map((r) => r.importWh - r.tradedWh)) * toKw,
+    peakExportKw: Math.max(...intervals.map((r) => r.exportWh - r.tradedWh)) * toKw,
+    tradedKwh: traded / 1000, meanPriceMicroPerKwh: traded === 0 ? null : Math.round((m.peerPaidMicro * 1000) / traded),
+    networkFeesMicro: m.feesMicro, feederLimitViolations: run.violations,
+    battery: { chargedKwh: sum((r) => r.batteryChargeWh) / 1000, dischargedKwh: sum((r) => r.batteryDischargeWh) / 1000, socMinPct: finite(run.soc.minPct), socMaxPct: finite(run.soc.maxPct) },
+    savings: { totalMicro: savings.reduce((a, x) => a + x, 0), minMicro: Math.min(...savings), maxMicro: Math.max(...savings), gini: round4(gini(savings)) },
+    // Members pay (charges − credits) = what the supplier, the DSO and the market's surplus receive, less what the grid pays for exports.
+    money: { ...m, balanceMicro: m.chargesMicro - m.creditsMicro - (m.supplierMicro - m.gridMicro + m.feesMicro + m.surplusMicro) },
+    allocation: run.allocations,
+    ledger: { transactions: settled.entries, entryBytes: run.entryBytes, bytesPerMemberDay: Math.round(run.entryBytes / (members * s.days)), verified: settled.verified },
+  };
+}
+
+export type RunKpis = ReturnType<typeof runKpis>;
+
+const finite = (x: number) => (Number.isFinite(x) ? round4(x) : null);
+
+function round4(x: number): number {
+  return Math.round(x * 1e4) / 1e4;
+}
+
+/** gini of a list (savings may be negative: shifted to be non-negative first). */
+export function gini(xs: readonly number[]): number {
+  if (xs.length === 0) return 0;
+  const min = Math.min(...xs);
+  const v = xs.map((x) => x - Math.min(0, min)).sort((a, b) => a - b);
+  const total = v.reduce((a, x) => a + x, 0);
+  if (total === 0) return 0;
+  let weighted = 0;
+  v.forEach((x, i) => (weighted += (i + 1) * x));
+  return (2 * weighted) / (v.length * total) - (v.length + 1) / v.length;
+}

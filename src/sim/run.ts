@@ -1,0 +1,257 @@
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { frenchCoefficients } from '../allocation/exports.ts';
+import { runMonth } from '../allocation/month.ts';
+import { verifyLog } from '../audit/verify.ts';
+import { Signer } from '../client.ts';
+import { OpenlecError } from '../errors.ts';
+import { clearAt } from '../market/book.ts';
+import { limitViolation } from '../market/clear-book.ts';
+import { nodeSign, WorkerSignatureChecker } from '../node/signatures.ts';
+import { settleMonth } from '../settlement/invoice.ts';
+import type { State } from '../state/tables.ts';
+import { SqliteLedger } from '../store/sqlite-ledger.ts';
+import { addDays, formatInstant, localDay } from '../units/index.ts';
+import { households, simAllocationKey, simCommunityId, simDay, simKey } from './community.ts';
+import { hasExportMeter, householdDay, type SimDay, type SimHousehold } from './household.ts';
+import { type IntervalRow, type MemberBill, type MoneyFlows, type RunFacts, runKpis, type SettledRun } from './kpis.ts';
+import { intervalsCsv, renderReport } from './report.ts';
+import { Rng } from './rng.ts';
+import { parseScenario, type Scenario } from './scenario.ts';
+import { loadScenario, readDataFile } from './scenario-file.ts';
+
+/**
+ * The batch run of a simulation: the simulated community (community.ts) drives the real
+ * ledger on disk, signing through node:crypto and checking signatures on worker threads,
+ * then the log is verified, settled and written out. This is the part of src/sim that
+ * does I/O; the CLI only parses its options and prints its result.
+ */
+
+/** A progress display (the CLI's bar on a terminal); the run reports its days to it. */
+export interface Progress {
+  update(done: number, total: number): void;
+  stop(): void;
+}
+
+export interface SimulateOptions {
+  /** A built-in name, a file, or a parsed scenario. */
+  scenario: string | Scenario;
+  out: string;
+  days?: number;
+  mechanism?: string;
+  key?: string;
+  seed?: string;
+  /** Makes the progress display for a label ("simulating demo"); none by default. */
+  progress?: (label: string) => Progress;
+}
+
+type Tx = ReturnType<Signer['sign']>;
+type Home = SimHousehold & { signer: Signer };
+
+/** A run under way: its scenario and seed, the parties' seeded keys, and one clock for every signature (the simulation's, not the machine's). */
+interface Run {
+  s: Scenario;
+  seed: string;
+  rng: Rng;
+  out: string;
+  months: readonly string[];
+  clock: { ms: number };
+  operator: Signer;
+  dso: Signer;
+  homes: Home[];
+}
+
+function scenarioFor(o: SimulateOptions): Scenario {
+  const base = typeof o.scenario === 'string' ? loadScenario(o.scenario) : o.scenario;
+  const source = typeof o.scenario === 'string' ? o.scenario : base.name;
+  return parseScenario({
+    ...base, days: o.days ?? base.days, market: { ...base.market, mechanism: o.mechanism ?? base.market.mechanism },
+    ...(o.key ? { allocationKey: o.key } : {}),
+  }, source);
+}
+
+function runOf(s: Scenario, seed: string, out: string): Run {
+  const rng = new Rng(`${seed}/${s.name}`);
+  const id = simCommunityId(s.name);
+  const clock = { ms: localDay(s.start, s.timeZone).startMs - 86_400_000 };
+  const now = () => formatInstant(clock.ms);
+  const signer = (label: string) => new Signer(simKey(seed, s.name, label), id, 0, now, nodeSign);
+  const months = [...new Set(Array.from({ length: s.days }, (_, d) => addDays(s.start, d).slice(0, 7)))];
+  return { s, seed, rng, out, months, clock, operator: signer('operator'), dso: signer('dso'), homes: households(s, rng, signer, readDataFile) };
+}
+
+/**
+ * simulate drives the real platform over simulated time: seeded keys sign every
+ * transaction, each simulated day's meter readings are appended by the DSO, every
+ * interval is cleared ex-post by the operator, each month is allocated with the
+ * scenario's key (if any) and invoiced from the log, and the log is verified.
+ * Outputs are byte-identical for the same scenario and seed (timings go to timing.json).
+ */
+export async function simulate(o: SimulateOptions) {
+  const cpu0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  const s = scenarioFor(o);
+  mkdirSync(o.out, { recursive: true });
+  const db = join(o.out, 'ledger.db');
+  for (const f of [db, `${db}-wal`, `${db}-shm`]) rmSync(f, { force: true });
+  const run = runOf(s, o.seed ?? '1', o.out);
+  const { intervals, facts } = await appendRun(db, run, o.progress?.(`simulating ${s.name}`) ?? { update() {}, stop() {} });
+  const settled = await settleAndVerify(db, run.months, new Map(run.homes.map((h) => [h.signer.actor, h])));
+  const kpis = runKpis(s, run.seed, run.homes.length, intervals, settled, facts);
+  const cpu = process.cpuUsage(cpu0);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+  const timing = { wallSeconds: Number(process.hrtime.bigint() - t0) / 1e9, cpuSeconds, cpuMicrosecondsPerTransaction: Math.round((cpuSeconds * 1e6) / settled.entries), peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024) };
+  const members = settled.members;
+  writeFileSync(join(o.out, 'kpis.json'), JSON.stringify({ ...kpis, perMember: members }, null, 2) + '\n');
+  writeFileSync(join(o.out, 'intervals.csv'), intervalsCsv(intervals));
+  writeFileSync(join(o.out, 'report.html'), renderReport({ scenario: s, kpis, intervals, members }));
+  writeFileSync(join(o.out, 'timing.json'), JSON.stringify(timing, null, 2) + '\n');
+  return { kpis, timing, out: o.out, intervals, members };
+}
+
+/**
+ * appendRun writes the whole run into a new ledger: the community, every day's readings
+ * and clearings, the monthly allocations, a checkpoint. It closes its ledger, so that the
+ * ledger and its state can be collected before the log is read back for settlement and verify.
+ */
+async function appendRun(db: string, run: Run, bar: Progress) {
+  const { s } = run;
+  const intervals: IntervalRow[] = [];
+  const facts: RunFacts = { violations: 0, entryBytes: 0, soc: { minPct: Infinity, maxPct: -Infinity }, allocations: [] };
+  // Signatures are checked on worker threads as each day is appended.
+  const ledger = SqliteLedger.create(db, { signatures: new WorkerSignatureChecker(2) });
+  try {
+    const submit = async (txs: Tx[]) => {
+      for (const r of await ledger.submitMany(txs)) if (!r.ok) throw r.error;
+    };
+    await openCommunity(submit, run);
+    let yesterday: IntervalRow[] = [];
+    for (let d = 0; d < s.days; d++) {
+      const date = addDays(s.start, d);
+      const day = simDay(s, run.rng, date, yesterday);
+      const rows = await meterDay(submit, run, day, facts);
+      run.clock.ms += 30 * 60_000;
+      await ledger.submitAtomic(day.starts.map((t, k) => signClearing(ledger, run, t, rows[k]!, facts)));
+      intervals.push(...rows);
+      yesterday = rows;
+      bar.update(d + 1, s.days);
+    }
+    bar.stop();
+    if (s.allocationKey) await allocateMonths(ledger, submit, run, facts);
+    ledger.checkpoint(simKey(run.seed, s.name, 'operator'));
+    for (let i = 0; i < ledger.size; i++) facts.entryBytes += ledger.entry(i).length;
+  } finally {
+    bar.stop();
+    await ledger.close();
+  }
+  return { intervals, facts };
+}
+
+/** openCommunity: the operator creates the community, registers everyone and opens the ex-post market; the DSO defines the network and meters; standing orders last the whole run. */
+async function openCommunity(submit: (txs: Tx[]) => Promise<void>, { s, operator, dso, homes }: Run) {
+  const from = formatInstant(localDay(s.start, s.timeZone).startMs);
+  await submit([operator.sign('community.create', { name: s.name, timeZone: s.timeZone, intervalMinutes: s.intervalMinutes, currency: s.currency, operator: operator.actor })]);
+  await submit([
+    operator.sign('participant.register', { key: dso.actor, roles: ['dso'] }),
+    ...homes.map((h) => operator.sign('participant.register', { key: h.signer.actor, roles: ['member'] })),
+    operator.sign('market.configure', { from, mode: 'ex-post', mechanism: s.market.mechanism, kPpm: s.market.kPpm, gateClosureMinutes: 0, ...s.prices }),
+  ]);
+  await submit([
+    ...s.feeders.map((f) => dso.sign('feeder.define', f)),
+    ...(s.fees ? [dso.sign('tariff.set', { from, feesMicroPerKwh: s.fees })] : []),
+  ]);
+  // Every meter that can export is registered as such: a battery or a data file may export too.
+  await submit(homes.flatMap((h) => [
+    dso.sign('meter.register', { meter: h.meter, scheme: 'other', direction: 'import', owner: h.signer.actor, feeder: h.feeder }),
+    ...(hasExportMeter(h) ? [dso.sign('meter.register', { meter: h.meter, scheme: 'other', direction: 'export', owner: h.signer.actor, feeder: h.feeder, technology: h.pv || h.series ? 'solar' : 'storage' })] : []),
+  ]));
+  const lastDate = addDays(s.start, s.days - 1);
+  await submit(homes.flatMap((h) => [
+    ...(h.standing?.buyMaxMicroPerKwh !== undefined ? [h.signer.sign('order.standing', { side: 'buy', meter: h.meter, fromDate: s.start, toDate: lastDate, quantityWh: null, limitMicroPerKwh: h.standing.buyMaxMicroPerKwh })] : []),
+    ...(h.standing?.sellMinMicroPerKwh !== undefined && hasExportMeter(h) ? [h.signer.sign('order.standing', { side: 'sell', meter: h.meter, fromDate: s.start, toDate: lastDate, quantityWh: null, limitMicroPerKwh: h.standing.sellMinMicroPerKwh })] : []),
+  ]));
+}
+
+/** meterDay runs every household through the day, adds up the community's intervals, and appends the DSO's readings half an hour after the day ends. */
+async function meterDay(submit: (txs: Tx[]) => Promise<void>, { s, clock, dso, homes }: Run, day: SimDay, facts: RunFacts): Promise<IntervalRow[]> {
+  const rows: IntervalRow[] = day.starts.map((t) => ({ start: formatInstant(t), loadWh: 0, pvWh: 0, importWh: 0, exportWh: 0, evWh: 0, batteryChargeWh: 0, batteryDischargeWh: 0, tradedWh: 0, priceMicroPerKwh: null }));
+  clock.ms = localDay(day.date, s.timeZone).endMs + 30 * 60_000;
+  const readings: Tx[] = [];
+  for (const h of homes) {
+    const e = householdDay(h, day);
+    rows.forEach((row, k) => {
+      row.loadWh += e.loadWh[k]!;
+      row.pvWh += e.pvWh[k]!;
+      row.evWh += e.evWh[k]!;
+      row.batteryChargeWh += e.chargeWh[k]!;
+      row.batteryDischargeWh += e.dischargeWh[k]!;
+      row.importWh += e.importWh[k]!;
+      row.exportWh += e.exportWh[k]!;
+    });
+    if (h.battery) {
+      for (const w of e.socWh) {
+        facts.soc.minPct = Math.min(facts.soc.minPct, (100 * w) / h.battery.capacityWh);
+        facts.soc.maxPct = Math.max(facts.soc.maxPct, (100 * w) / h.battery.capacityWh);
+      }
+    }
+    readings.push(dso.sign('meter.readings', { meter: h.meter, direction: 'import', date: day.date, values: e.importWh }));
+    if (hasExportMeter(h)) readings.push(dso.sign('meter.readings', { meter: h.meter, direction: 'export', date: day.date, values: e.exportWh }));
+  }
+  await submit(readings);
+  return rows;
+}
+
+/** signClearing clears one interval's book as the state machine will, notes it in the interval's row, and signs the operator's market.clear. */
+function signClearing(ledger: SqliteLedger, { operator }: Run, start: number, row: IntervalRow, facts: RunFacts): Tx {
+  const c = clearAt(ledger.state, start);
+  row.tradedWh = c.body.volumeWh;
+  row.priceMicroPerKwh = c.body.priceMicroPerKwh;
+  if (limitViolation(c.clearing.trades, c.book.orders, c.book.network)) facts.violations++;
+  return operator.sign('market.clear', c.body);
+}
+
+/** allocateMonths records the monthly collective self-consumption run, as `openlec allocate` does, and writes the DSO's coefficient file. */
+async function allocateMonths(ledger: SqliteLedger, submit: (txs: Tx[]) => Promise<void>, { s, out, months, operator, homes }: Run, facts: RunFacts) {
+  const key = s.allocationKey!;
+  const importMeters = homes.map((h) => h.meter).sort();
+  for (const month of months) {
+    const { input, result, summary } = runMonth(ledger.state, month, simAllocationKey(key, importMeters));
+    await submit([operator.sign('allocation.run', summary)]);
+    const file = `coefficients-fr-${month}.csv`;
+    writeFileSync(join(out, file), frenchCoefficients(input, result, s.timeZone));
+    facts.allocations.push({ month, key, productionWh: summary.productionWh, allocatedWh: summary.allocatedWh, surplusWh: summary.surplusWh, file });
+  }
+}
+
+/** settleAndVerify replays the log from disk (verify), then bills every month from the verified replay. */
+async function settleAndVerify(db: string, months: readonly string[], byActor: ReadonlyMap<string, SimHousehold>): Promise<SettledRun> {
+  const ledger = SqliteLedger.open(db, { projections: false });
+  const bills = new Map<string, MemberBill>();
+  const money: MoneyFlows = { chargesMicro: 0, creditsMicro: 0, supplierMicro: 0, gridMicro: 0, peerPaidMicro: 0, peerProceedsMicro: 0, feesMicro: 0, surplusMicro: 0, peerWh: 0 };
+  try {
+    let state: State | undefined;
+    const checker = new WorkerSignatureChecker();
+    let verified: boolean;
+    try {
+      verified = (await verifyLog(ledger, ledger.registry, { checkSignatures: (items) => checker.check(items), onReplayed: (s) => (state = s) })).ok;
+    } finally {
+      await checker.close();
+    }
+    if (!state) throw new OpenlecError('E_VERIFY', 'the simulated log did not replay', { field: 'db' });
+    for (const month of months) {
+      const settlement = settleMonth(state, month);
+      for (const k of Object.keys(money) as (keyof MoneyFlows)[]) money[k] += settlement.totals[k];
+      for (const inv of settlement.invoices) {
+        const h = byActor.get(inv.participant)!;
+        const b = bills.get(h.label) ?? { label: h.label, group: h.group, totalMicro: 0, withoutMicro: 0, savingsMicro: 0 };
+        b.totalMicro += inv.totalMicro;
+        b.withoutMicro += inv.withoutCommunityMicro;
+        b.savingsMicro = b.withoutMicro - b.totalMicro;
+        bills.set(h.label, b);
+      }
+    }
+    return { members: [...bills.values()], money, entries: ledger.size, verified };
+  } finally {
+    await ledger.close();
+  }
+}
