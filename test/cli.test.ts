@@ -203,3 +203,51 @@ describe('openlec serve --demo (npm start)', () => {
     }
   });
 });
+
+describe('openlec serve: --log and the demo\'s public keys', () => {
+  test('--demo on a non-loopback --host is refused before anything is created (--public-demo would allow it)', async () => {
+    const dir = join(tempDb(), '..');
+    const r = await openlec('serve', '--demo', '--dir', dir, '--host', '0.0.0.0', '--port', '0');
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /anyone reaching port 0 could act as the operator.*--public-demo/s);
+    assert.deepEqual(readdirSync(dir), [], 'no demo was backfilled');
+  });
+
+  test('--log writes every request, and a 500 with its cause', async () => {
+    const { spawn } = await import('node:child_process');
+    const { Signer } = await import('../src/client.ts');
+    const { readKeyFile } = await import('../src/node/key-file.ts');
+    const db = tempDb();
+    assert.equal((await openlec('init', '--db', db, '--name', 'Logged', '--tz', 'Europe/Paris')).code, 0);
+    // The store fails every append, as a full disk would.
+    const raw = new Database(db);
+    raw.exec("CREATE TRIGGER disk_full BEFORE INSERT ON entries BEGIN SELECT RAISE(FAIL, 'disk full'); END");
+    const communityId = (raw.prepare('SELECT id FROM community').get() as { id: string }).id;
+    raw.close();
+    const child = spawn(process.execPath, [BIN, 'serve', '--db', db, '--port', '0', '--log'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      let out = '';
+      child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+      const url = await new Promise<string>((resolve, reject) => {
+        const poll = setInterval(() => {
+          const m = /serving (http:\/\/\S+)/.exec(out);
+          if (m) clearInterval(poll), resolve(m[1]!);
+        }, 50);
+        child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
+      });
+      const operator = new Signer(readKeyFile(db.replace(/\.db$/, '.operator.key')), communityId, 1);
+      const tx = operator.sign('participant.register', { key: 'A'.repeat(43), roles: ['member'] });
+      const res = await fetch(`${url}/v1/transactions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(tx) });
+      assert.equal(res.status, 500);
+      assert.equal(((await res.json()) as { code: string }).code, 'E_STORE_WRITE');
+      await new Promise((r) => setTimeout(r, 200));
+      const lines = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: number; msg: string; res?: { statusCode: number } });
+      assert.ok(lines.some((l) => l.msg === 'request completed' && l.res?.statusCode === 500), out);
+      const error = lines.find((l) => l.level === 50);
+      assert.ok(error && /E_STORE_WRITE/.test(error.msg) && /disk full/.test(JSON.stringify(error)), out);
+    } finally {
+      child.kill('SIGINT');
+      await new Promise((r) => child.once('exit', r));
+    }
+  });
+});

@@ -257,6 +257,9 @@ export function buildProgram(): Command {
     .option('--no-anchor', 'demo: do not anchor checkpoints on a local anvil chain')
     .option('--witness <vkey>', 'a witness\'s cosigner key (repeat for each witness)', (v: string, all: string[]) => [...all, v], [] as string[])
     .option('--quorum <k>', 'cosignatures that make a checkpoint final (default: all witnesses)', integer('--quorum'))
+    .option('--log', 'log every request and every server error (Fastify\'s logger, JSON lines on stdout)')
+    .option('--max-skew <seconds>', 'refuse transactions whose issuedAt is further than this from the server\'s clock', integer('--max-skew'), 30)
+    .option('--public-demo', 'allow --demo on a non-loopback --host (its keys are public: anyone reaching the port can act as the operator)')
     .action(async (o) => {
       const r = await serve(o);
       const lines = [`openlec is serving ${r.url}  (API: ${r.url}/v1, OpenAPI: ${r.url}/openapi.json, events: ${r.url}/v1/events)`];

@@ -12,6 +12,9 @@ import { prepareDemo, startDemoAnchoring, startLiveDemo } from '../server/demo.t
 import { EventHub } from '../server/events.ts';
 import { PersonalVault } from '../server/vault.ts';
 import { SqliteLedger } from '../store/sqlite-ledger.ts';
+import { community } from '../community/tables.ts';
+import { lastCleared } from '../market/tables.ts';
+import { parseInstant } from '../units/index.ts';
 import { progress } from './output.ts';
 
 export interface ServeOptions {
@@ -28,7 +31,40 @@ export interface ServeOptions {
   /** Witnesses' cosigner keys, and how many cosignatures make a checkpoint final. */
   witness?: string[];
   quorum?: number;
+  /** Fastify's logger on stdout: every request, and every 5xx with its cause. */
+  log?: boolean;
+  /** Seconds a transaction's issuedAt may lie from the server's clock (default 30). */
+  maxSkew?: number;
+  /** Demo on a non-loopback --host: its keys are public, so only when asked for. */
+  publicDemo?: boolean;
   now?: () => number;
+}
+
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|::1|\[::1\])$/;
+
+/**
+ * checkDemoHost: the demo's keys (operator, DSO, member, auditor) are derived from a fixed
+ * seed, the same on every machine, and printed at start. On an address others can reach,
+ * anyone could act as the operator: refused unless --public-demo says it is meant.
+ */
+function checkDemoHost(o: ServeOptions): void {
+  if (!o.demo || LOOPBACK.test(o.host)) return;
+  if (!o.publicDemo) {
+    throw new OpenlecError('E_USAGE', `--demo uses keys that are the same on every machine and prints them: on --host ${o.host} anyone reaching port ${o.port} could act as the operator. Use a loopback address (127.0.0.1), or add --public-demo if that is what you want`, { field: 'host' });
+  }
+  process.stderr.write(`openlec serve: WARNING: --public-demo on ${o.host}: the demo's operator, DSO, member and auditor keys are public; anyone reaching port ${o.port} can act as any of them\n`);
+}
+
+/**
+ * demoClock is the live demo's simulated time, the clock its DSO and operator sign with
+ * (startLiveDemo): a minute after the end of the last cleared interval. Transactions sent
+ * to the demo over HTTP are admitted by this clock, not the wall clock it runs ahead of.
+ */
+function demoClock(ledger: SqliteLedger, now: () => number): () => number {
+  return () => {
+    const last = lastCleared(ledger.state);
+    return last === '' ? now() : parseInstant(last) + (community(ledger.state)!.intervalMinutes + 1) * 60_000;
+  };
 }
 
 /** secretFile reads a 32-byte secret beside the database, creating it on first start. */
@@ -40,7 +76,8 @@ function secretFile(path: string): Uint8Array {
 /** serve runs the API over a ledger; with --demo it first creates (or reopens) the demo community and then keeps it running in accelerated time. */
 export async function serve(o: ServeOptions) {
   const now = o.now ?? Date.now;
-  // Options first: a bad witness key or quorum stops serve before anything is opened.
+  // Options first: a bad witness key or quorum, or a public demo, stops serve before anything is opened.
+  checkDemoHost(o);
   const keys = (o.witness ?? []).map(parseCosignerKey);
   if (o.quorum !== undefined && (o.quorum < 1 || o.quorum > keys.length)) throw new OpenlecError('E_USAGE', `--quorum must be between 1 and the ${keys.length} witness(es) given`, { field: 'quorum' });
   const witnesses = keys.length ? { keys, quorum: o.quorum ?? keys.length } : undefined;
@@ -60,7 +97,9 @@ export async function serve(o: ServeOptions) {
   const webRoot = fileURLToPath(new URL('../../web/dist/', import.meta.url));
   const web = existsSync(join(webRoot, 'index.html'));
   if (!web) process.stderr.write('openlec serve: the dashboard is not built (npm run build); serving the API only\n');
-  const { app } = await buildApp({ ledger, vault, events, tokenSecret: secretFile(`${db}.token.key`), ...(operatorKey ? { operatorKey } : {}), ...(web ? { webRoot } : {}), ...(witnesses ? { witnesses } : {}), now });
+  const { app } = await buildApp({ ledger, vault, events, tokenSecret: secretFile(`${db}.token.key`), ...(operatorKey ? { operatorKey } : {}), ...(web ? { webRoot } : {}), ...(witnesses ? { witnesses } : {}), now,
+    txClock: o.demo ? demoClock(ledger, now) : now, maxSkewMs: (o.maxSkew ?? 30) * 1000, logger: o.log === true,
+  });
   const url = await app.listen({ port: o.port, host: o.host });
   const live = o.demo ? startLiveDemo(ledger, events, o.tick) : undefined;
   const anchoring = o.demo && o.anchor !== false ? await startDemoAnchoring(join(o.dir, 'live'), ledger).catch((e: Error) => {
