@@ -5,13 +5,14 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { serve } from '../src/cli/serve.ts';
+import { findChromium } from './support/chromium.ts';
 
 /**
- * The dashboard in a real browser: Debian's chromium driven by playwright-core, against
+ * The dashboard in a real browser: chromium (CHROMIUM_PATH, the system's, or the one inside
+ * the npm package @sparticuz/chromium; see support/chromium.ts) driven by playwright-core, against
  * the live demo served by `openlec serve --demo` (started in-process on a free port).
  * Screenshots are kept in test-artifacts/browser/. `npm test` builds the dashboard first.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SHOTS = join(import.meta.dirname, '..', 'test-artifacts', 'browser');
 
 describe('dashboard in chromium', () => {
@@ -43,14 +44,11 @@ describe('dashboard in chromium', () => {
 
   before(async () => {
     assert.ok(existsSync(join(import.meta.dirname, '..', 'web', 'dist', 'index.html')), 'the dashboard is built by `npm run build` (npm test does it first)');
-    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH`);
     mkdirSync(SHOTS, { recursive: true });
     // A slow tick: the views stay still while the test reads them.
     server = await serve({ demo: true, dir: mkdtempSync(join(tmpdir(), 'openlec-web-')), port: 0, host: '127.0.0.1', tick: 600 });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM, headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    const found = await findChromium();
+    browser = await chromium.launch({ executablePath: found.executablePath, headless: true, args: found.args });
   });
   after(async () => {
     for (const c of contexts) await c.close();
