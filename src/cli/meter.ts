@@ -1,4 +1,6 @@
 import { createReadStream, statSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
 import { Signer } from '../client.ts';
 import { community } from '../community/tables.ts';
 import { OpenlecError } from '../errors.ts';
@@ -6,10 +8,11 @@ import { CSV_DEFAULTS, type CsvOptions, parseCsv } from '../metering/import/csv.
 import { parseEnedis } from '../metering/import/enedis.ts';
 import { parseEspi } from '../metering/import/espi.ts';
 import { type Correction, planImport } from '../metering/import/plan.ts';
-import { importError, StepSet, toDays } from '../metering/import/steps.ts';
+import { importError, StepSet } from '../metering/import/steps.ts';
 import { DIRECTIONS, type Direction } from '../metering/meter-register.ts';
 import { CORRECTION_REASONS, findReadings } from '../metering/readings.ts';
 import { readKeyFile } from '../node/key-file.ts';
+import { nodeSign } from '../node/signatures.ts';
 import { SqliteLedger } from '../store/sqlite-ledger.ts';
 import { addDays, dayIntervals, formatLocal, localDay } from '../units/index.ts';
 import { progress, table } from './output.ts';
@@ -32,14 +35,54 @@ export interface ImportCommand {
   showProgress?: boolean;
 }
 
-async function readWithProgress(path: string, bar: ReturnType<typeof progress>, done: { bytes: number }, total: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of createReadStream(path)) {
-    chunks.push(chunk as Buffer);
-    done.bytes += (chunk as Buffer).length;
-    bar.update(done.bytes, total);
+/**
+ * ESPI is parsed as one XML document, which takes about 14 times the file's size in
+ * memory; beyond this a file is refused rather than exhausting memory (the CSV formats
+ * are streamed and have no such limit).
+ */
+export const ESPI_MAX_BYTES = 16 * 1024 * 1024;
+
+/** fileSizes checks that every input file can be read before anything is parsed: E_FILE names the path, never a stack trace. */
+function fileSizes(files: readonly string[]): number[] {
+  return files.map((f) => {
+    let size: number;
+    try {
+      const st = statSync(f);
+      if (st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+      size = st.size;
+    } catch (e) {
+      throw fileError(f, e);
+    }
+    return size;
+  });
+}
+
+function fileError(path: string, e: unknown): OpenlecError {
+  const code = (e as { code?: string }).code;
+  const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (e as Error).message;
+  return new OpenlecError('E_FILE', `${path}: cannot read the file: ${why}`, { field: 'file', details: { path, ...(code ? { errno: code } : {}) } });
+}
+
+/** chunksOf streams a file, counting its bytes for the progress bar: the text is never held whole. */
+async function* chunksOf(path: string, read: (bytes: number) => void): AsyncGenerator<Buffer> {
+  try {
+    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
+      read((chunk as Buffer).length);
+      yield chunk as Buffer;
+    }
+  } catch (e) {
+    throw (e as { code?: string }).code ? fileError(path, e) : e;
   }
-  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** parseFile adds one file's steps to the StepSet, in the reader its format needs. */
+async function parseFile(c: ImportCommand, file: string, steps: StepSet, intervalMinutes: number, read: (bytes: number) => void): Promise<void> {
+  if (c.format === 'csv') return parseCsv(chunksOf(file, read), steps, csvOptions(c, intervalMinutes));
+  // node:readline ends lines at \n, \r\n or a lone \r.
+  if (c.format === 'enedis') return parseEnedis(createInterface({ input: Readable.from(chunksOf(file, read)), crlfDelay: Infinity }), steps);
+  const parts: Buffer[] = [];
+  for await (const chunk of chunksOf(file, read)) parts.push(chunk);
+  parseEspi(Buffer.concat(parts).toString('utf8'), steps, c.meter!, c.direction);
 }
 
 function csvOptions(c: ImportCommand, intervalMinutes: number): CsvOptions {
@@ -60,26 +103,35 @@ export async function importMeterData(c: ImportCommand) {
     throw new OpenlecError('E_CORRECTION_REASON', `--correct takes a reason: ${CORRECTION_REASONS.join(', ')}`, { field: 'correct' });
   }
   if (c.format === 'espi' && !c.meter) throw new OpenlecError('E_ESPI_METER', 'ESPI files carry no metering point id: give --meter', { field: 'meter' });
+  const sizes = fileSizes(c.files);
+  const total = sizes.reduce((s, n) => s + n, 0);
+  const large = c.format === 'espi' ? c.files.findIndex((_, k) => sizes[k]! > ESPI_MAX_BYTES) : -1;
+  if (large >= 0) {
+    throw new OpenlecError('E_ESPI_TOO_LARGE', `${c.files[large]}: ${(sizes[large]! / 1e6).toFixed(1)} MB is more than the ${ESPI_MAX_BYTES / 1024 / 1024} MiB an ESPI file may have (it is parsed as one XML document): download shorter periods`, { field: 'file' });
+  }
   const ledger = SqliteLedger.open(c.db);
   try {
     const com = community(ledger.state);
     if (!com) throw new OpenlecError('E_NO_COMMUNITY', 'the log has no community yet', { field: 'db' });
-    const steps = new StepSet(com.intervalMinutes, c.format === 'enedis' ? 60 : 1000, '');
-    const total = c.files.reduce((s, f) => s + statSync(f).size, 0);
+    const steps = new StepSet(com.intervalMinutes, c.format === 'enedis' ? 60 : 1000);
     const bar = c.showProgress ? progress('import') : progress('');
-    const done = { bytes: 0 };
-    for (const file of c.files) {
-      const text = await readWithProgress(file, bar, done, total);
-      steps.file = file;
-      if (c.format === 'enedis') parseEnedis(text, steps);
-      else if (c.format === 'csv') parseCsv(text, steps, csvOptions(c, com.intervalMinutes));
-      else parseEspi(text, steps, c.meter!, c.direction);
+    let done = 0;
+    const read = (bytes: number) => bar.update((done += bytes), total);
+    try {
+      for (const file of c.files) {
+        steps.beginFile(file);
+        await parseFile(c, file, steps, com.intervalMinutes, read);
+      }
+    } finally {
+      bar.stop();
     }
-    bar.stop();
-    if (steps.errors.length > 0) throw importError(steps.errors);
-    const days = toDays(steps.intervals(), com.timeZone, com.intervalMinutes);
+    // Every value is checked (lines, duplicates, range) before anything is signed, and
+    // every problem of every file is reported at once.
+    const days = steps.days(com.timeZone);
+    if (steps.errors.length > 0) throw importError(steps.errors, c.files);
     const plan = planImport(ledger.state, days, c.correct ? { reason: c.correct as Correction['reason'], ...(c.ref ? { ref: c.ref } : {}) } : undefined);
-    const signer = Signer.forState(ledger.state, key);
+    // node:crypto signs the same (deterministic Ed25519) bytes as @noble/curves, faster.
+    const signer = Signer.forState(ledger.state, key, undefined, nodeSign);
     const entries = await ledger.submitAtomic(plan.txs.map((t) => signer.sign(t.type, t.body)));
     return {
       files: c.files.length,

@@ -1,6 +1,6 @@
 import { parseInstant } from '../../units/index.ts';
 import type { Direction } from '../meter-register.ts';
-import type { StepSet } from './steps.ts';
+import { READING_MAX_WH, type StepSet } from './steps.ts';
 
 /**
  * The French DSO's load-curve export: header blocks ("Identifiant PRM;...;Grandeur
@@ -10,97 +10,160 @@ import type { StepSet } from './steps.ts';
  * a file, so the step of a row is the time since the previous row when that is a
  * plausible step confirmed by the next two rows; otherwise the previous (or declared) step,
  * which leaves the missing time as a gap. Energy is kept exactly in W·min (divisor 60).
+ * The file is read line by line (EnedisReader), so its text is never held whole; only the
+ * current block's rows are, in typed columns.
  */
 const STEPS = new Set([5, 10, 15, 30, 60]);
 
-interface Row {
-  endMs: number;
-  watts: number;
-  line: number;
+/** Rows of one header block: END time, average W and line, in columns that grow by doubling. */
+class Rows {
+  endMs = new Float64Array(1024);
+  watts = new Float64Array(1024);
+  line = new Uint32Array(1024);
+  length = 0;
+
+  push(endMs: number, watts: number, line: number): void {
+    if (this.length === this.endMs.length) {
+      const grow = <T extends Float64Array | Uint32Array>(a: T): T => {
+        const b = new (a.constructor as new (n: number) => T)(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.endMs = grow(this.endMs);
+      this.watts = grow(this.watts);
+      this.line = grow(this.line);
+    }
+    this.endMs[this.length] = endMs;
+    this.watts[this.length] = watts;
+    this.line[this.length++] = line;
+  }
+
+  /** byTime lists the rows by END time; rows with equal times keep their order in the file. */
+  byTime(): Uint32Array {
+    const order = new Uint32Array(this.length);
+    let sorted = true;
+    for (let k = 0; k < this.length; k++) {
+      order[k] = k;
+      if (k > 0 && this.endMs[k - 1]! > this.endMs[k]!) sorted = false;
+    }
+    if (!sorted) order.sort((a, b) => this.endMs[a]! - this.endMs[b]! || a - b);
+    return order;
+  }
 }
 
-export function parseEnedis(text: string, steps: StepSet): void {
-  const lines = text.split(/\r?\n/);
-  let prm: string | undefined;
-  let direction: Direction = 'import';
-  let declared: number | undefined;
-  let rows: Row[] = [];
-  const flush = () => {
-    if (prm && rows.length > 0) emit(prm, direction, declared, rows, steps);
-    rows = [];
-  };
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!.trim();
-    const n = i + 1;
-    if (line === '') continue;
+/** EnedisReader takes the lines of one export in order (`line`), then `end`, and adds its steps to a StepSet. */
+export class EnedisReader {
+  private n = 0;
+  private prm: string | undefined;
+  private direction: Direction = 'import';
+  private declared: number | undefined;
+  /** The header line of a block whose value line is the next line. */
+  private header: string[] | undefined;
+  private readonly rows = new Rows();
+  private values = 0;
+  private readonly errorsBefore: number;
+
+  constructor(private readonly steps: StepSet) {
+    this.errorsBefore = steps.errors.length;
+  }
+
+  line(raw: string): void {
+    const n = ++this.n;
+    const line = raw.trim();
+    if (this.header) return this.blockValues(line, n);
+    if (line === '') return;
     const sep = line.indexOf(';');
     const first = sep < 0 ? line : line.slice(0, sep);
     if (first === 'Identifiant PRM') {
-      const cells = line.split(';');
-      flush();
-      const header = cells.map((c) => c.trim());
-      const v = (lines[++i] ?? '').split(';').map((c) => c.trim());
-      const at = (name: string) => v[header.indexOf(name)];
-      prm = at('Identifiant PRM');
-      if (!prm || !/^\d{14}$/.test(prm)) steps.errors.push({ file: steps.file, line: i + 1, message: `Identifiant PRM "${prm ?? ''}" is not 14 digits` });
-      const metier = (at('Grandeur metier') ?? at('Grandeur métier') ?? '').toLowerCase();
-      direction = metier.startsWith('prod') || metier.startsWith('inj') ? 'export' : 'import';
-      const unit = at('Unite') ?? at('Unité');
-      if (unit && unit !== 'W') steps.errors.push({ file: steps.file, line: i + 1, message: `unit "${unit}" is not W (average power)` });
-      const pas = Number(at('Pas en minutes'));
-      declared = STEPS.has(pas) ? pas : undefined;
-      continue;
+      this.flush();
+      this.header = line.split(';').map((c) => c.trim());
+      return;
     }
-    if (first === 'Horodate') continue;
-    if (!prm) {
-      steps.errors.push({ file: steps.file, line: n, message: 'a value before any "Identifiant PRM" header' });
-      continue;
-    }
+    if (first === 'Horodate') return;
+    if (!this.prm) return this.steps.fail(n, 'a value before any "Identifiant PRM" header');
+    this.values++;
     const end = line.indexOf(';', sep + 1);
     const valueText = (end < 0 ? line.slice(sep + 1) : line.slice(sep + 1, end)).trim();
-    if (sep < 0 || !/^\d+$/.test(valueText)) {
-      steps.errors.push({ file: steps.file, line: n, message: `expected "Horodate;Valeur" with a non-negative integer in W, got "${line}"` });
-      continue;
-    }
+    if (sep < 0 || !/^\d+$/.test(valueText)) return this.steps.fail(n, `expected "Horodate;Valeur" with a non-negative integer in W, got "${line}"`);
     let endMs: number;
     try {
       endMs = parseInstant(first.trim(), 'Horodate');
     } catch (e) {
-      steps.errors.push({ file: steps.file, line: n, message: (e as Error).message });
-      continue;
+      return this.steps.fail(n, (e as Error).message);
     }
-    rows.push({ endMs, watts: Number(valueText), line: n });
+    this.rows.push(endMs, Number(valueText), n);
   }
-  flush();
+
+  /** blockValues reads the line after an "Identifiant PRM" header: the block's PRM, direction, unit and declared step. */
+  private blockValues(line: string, n: number): void {
+    const header = this.header!;
+    this.header = undefined;
+    const v = line.split(';').map((c) => c.trim());
+    const at = (name: string) => v[header.indexOf(name)];
+    this.prm = at('Identifiant PRM');
+    if (!this.prm || !/^\d{14}$/.test(this.prm)) this.steps.fail(n, `Identifiant PRM "${this.prm ?? ''}" is not 14 digits`);
+    const metier = (at('Grandeur metier') ?? at('Grandeur métier') ?? '').toLowerCase();
+    this.direction = metier.startsWith('prod') || metier.startsWith('inj') ? 'export' : 'import';
+    const unit = at('Unite') ?? at('Unité');
+    if (unit && unit !== 'W') this.steps.fail(n, `unit "${unit}" is not W (average power)`);
+    const pas = Number(at('Pas en minutes'));
+    this.declared = STEPS.has(pas) ? pas : undefined;
+  }
+
+  end(): void {
+    if (this.header) this.blockValues('', this.n + 1);
+    this.flush();
+    // A file that yields nothing is an error too, unless its lines already said why.
+    if (this.values > 0 || this.steps.errors.length > this.errorsBefore) return;
+    this.steps.fail(undefined, this.n === 0 ? 'the file is empty' : this.prm ? 'no values (no "Horodate;Valeur" rows)' : 'no "Identifiant PRM" header block: not a French DSO load-curve export');
+  }
+
+  private flush(): void {
+    if (this.prm && this.rows.length > 0) emit(this.prm, this.direction, this.declared, this.rows, this.steps);
+    this.rows.length = 0;
+  }
+}
+
+/** parseEnedis reads the lines of one export (any iterable, e.g. node:readline over a file stream). */
+export async function parseEnedis(lines: AsyncIterable<string> | Iterable<string>, steps: StepSet): Promise<void> {
+  const reader = new EnedisReader(steps);
+  for await (const line of lines) reader.line(line);
+  reader.end();
 }
 
 /** persists tells whether the step `minutes` also separates the next two rows (or all remaining ones). */
-function persists(rows: Row[], k: number, minutes: number): boolean {
-  for (let j = k + 1; j <= k + 2 && j < rows.length; j++) if ((rows[j]!.endMs - rows[j - 1]!.endMs) / 60_000 !== minutes) return false;
+function persists(rows: Rows, order: Uint32Array, k: number, minutes: number): boolean {
+  for (let j = k + 1; j <= k + 2 && j < order.length; j++) if ((rows.endMs[order[j]!]! - rows.endMs[order[j - 1]!]!) / 60_000 !== minutes) return false;
   return true;
 }
 
-function emit(prm: string, direction: Direction, declared: number | undefined, rows: Row[], steps: StepSet): void {
-  rows.sort((a, b) => a.endMs - b.endMs);
+function emit(prm: string, direction: Direction, declared: number | undefined, rows: Rows, steps: StepSet): void {
+  const order = rows.byTime();
+  const endAt = (k: number) => rows.endMs[order[k]!]!;
   let previous: number | undefined = declared;
-  for (let k = 0; k < rows.length; k++) {
-    const r = rows[k]!;
-    const before = k > 0 ? rows[k - 1]! : undefined;
-    if (before && before.endMs === r.endMs) {
-      if (before.watts !== r.watts) steps.errors.push({ file: steps.file, line: r.line, message: `time ${new Date(r.endMs).toISOString()} is also on line ${before.line} with another value` });
+  for (let k = 0; k < order.length; k++) {
+    const r = order[k]!;
+    const endMs = endAt(k);
+    const before = k > 0 ? order[k - 1]! : undefined;
+    if (before !== undefined && rows.endMs[before] === endMs) {
+      if (rows.watts[before] !== rows.watts[r]) steps.fail(rows.line[r]!, `time ${new Date(endMs).toISOString()} is also on line ${rows.line[before]} with another value`);
       continue;
     }
-    const next = k + 1 < rows.length ? (rows[k + 1]!.endMs - r.endMs) / 60_000 : undefined;
-    let minutes = before ? (r.endMs - before.endMs) / 60_000 : undefined;
+    const next = k + 1 < order.length ? (endAt(k + 1) - endMs) / 60_000 : undefined;
+    let minutes = before !== undefined ? (endMs - rows.endMs[before]!) / 60_000 : undefined;
     if (minutes === undefined) minutes = declared ?? (next !== undefined && STEPS.has(next) ? next : undefined);
     // A new step length counts only if the next two rows confirm it: a real change of
     // step persists, while a longer difference is a gap in the data, never filled.
-    else if (minutes !== previous && previous !== undefined && (!STEPS.has(minutes) || !persists(rows, k, minutes))) minutes = previous;
+    else if (minutes !== previous && previous !== undefined && (!STEPS.has(minutes) || !persists(rows, order, k, minutes))) minutes = previous;
     if (minutes === undefined) {
-      steps.errors.push({ file: steps.file, line: r.line, message: 'cannot tell the step of this value (no "Pas en minutes" and no neighbour)' });
+      steps.fail(rows.line[r]!, 'cannot tell the step of this value (no "Pas en minutes" and no neighbour)');
       continue;
     }
     previous = minutes;
-    steps.add(prm, direction, r.endMs - minutes * 60_000, minutes, r.watts * minutes, r.line);
+    if (rows.watts[r]! * minutes > READING_MAX_WH * 60) {
+      steps.fail(rows.line[r]!, `${rows.watts[r]} W over ${minutes} minutes is above the ${READING_MAX_WH} Wh an interval may hold`);
+      continue;
+    }
+    steps.add(prm, direction, endMs - minutes * 60_000, minutes, rows.watts[r]! * minutes, rows.line[r]!);
   }
 }

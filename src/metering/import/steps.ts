@@ -1,81 +1,20 @@
-import { OpenlecError } from '../../errors.ts';
-import { addDays, dayIntervals, formatInstant, type IntervalMinutes, localDateOf, localDay, MS_PER_MINUTE, mulDivRound } from '../../units/index.ts';
+import { invariant, OpenlecError } from '../../errors.ts';
+import { dayIntervals, formatInstant, type IntervalMinutes, localDateOf, localDay, MS_PER_MINUTE, mulDivRound } from '../../units/index.ts';
 import type { Direction } from '../meter-register.ts';
 
-/** Where a value came from, for error messages. */
-export interface Origin {
+/** A problem with one line of an input file (no line: the file as a whole). */
+export interface LineError {
   readonly file: string;
-  readonly line: number;
-}
-
-/** A problem with one line of an input file. */
-export interface LineError extends Origin {
+  readonly line?: number;
   readonly message: string;
 }
 
-interface Step {
-  readonly minutes: number;
-  readonly numerator: number;
-  readonly line: number;
-}
-
 /**
- * StepSet collects metered steps as the formats deliver them (any order, any step of
- * 1..60 minutes), each as an exact integer `numerator` of energy in units of
- * 1/`divisor` Wh: W·min for average-power curves (divisor 60), mWh for decimal energies
- * (1000). A step must not straddle two community intervals; a step given twice with a
- * different value is an error.
+ * READING_MAX_WH is the most energy one interval of meter.readings may hold (its schema's
+ * bound, readings.ts): the import refuses more at the line that carries it, before
+ * anything is signed. A test keeps the two in step.
  */
-export class StepSet {
-  private readonly series = new Map<string, Map<number, Step>>();
-  readonly errors: LineError[] = [];
-  values = 0;
-
-  /** `file` names the file being read, for error messages; set it before each file. */
-  constructor(readonly intervalMinutes: IntervalMinutes, readonly divisor: number, public file: string) {}
-
-  add(meter: string, direction: Direction, startMs: number, minutes: number, numerator: number, line: number): void {
-    const fail = (message: string) => this.errors.push({ file: this.file, line, message });
-    if (!Number.isSafeInteger(numerator) || numerator < 0) return void fail(`value must be a non-negative number, got ${numerator}`);
-    const len = this.intervalMinutes * MS_PER_MINUTE;
-    if (Math.floor(startMs / len) !== Math.floor((startMs + minutes * MS_PER_MINUTE - 1) / len)) {
-      return void fail(`a ${minutes}-minute step starting ${formatInstant(startMs)} spans two ${this.intervalMinutes}-minute intervals: it cannot be split without estimating`);
-    }
-    const key = `${meter}\u001f${direction}`;
-    let steps = this.series.get(key);
-    if (!steps) this.series.set(key, (steps = new Map()));
-    const prior = steps.get(startMs);
-    if (prior) {
-      if (prior.numerator !== numerator || prior.minutes !== minutes) fail(`the step at ${formatInstant(startMs)} is also on line ${prior.line} with another value`);
-      return;
-    }
-    steps.set(startMs, { minutes, numerator, line });
-    this.values++;
-  }
-
-  /** intervals sums the steps into community intervals: Wh, or null where the steps do not cover the whole interval. */
-  intervals(): Map<string, Map<number, number | null>> {
-    const len = this.intervalMinutes * MS_PER_MINUTE;
-    const out = new Map<string, Map<number, number | null>>();
-    for (const [key, steps] of this.series) {
-      const sums = new Map<number, { numerator: number; minutes: number }>();
-      for (const [start, s] of steps) {
-        const interval = Math.floor(start / len) * len;
-        const acc = sums.get(interval) ?? { numerator: 0, minutes: 0 };
-        acc.numerator += s.numerator;
-        acc.minutes += s.minutes;
-        sums.set(interval, acc);
-      }
-      const series = new Map<number, number | null>();
-      for (const [interval, acc] of sums) {
-        // Rounded once per interval, half to even: the only rounding on the way to Wh.
-        series.set(interval, acc.minutes === this.intervalMinutes ? mulDivRound(acc.numerator, 1, this.divisor) : null);
-      }
-      out.set(key, series);
-    }
-    return out;
-  }
-}
+export const READING_MAX_WH = 1e12;
 
 /** A local day of one meter, ready to become a meter.readings transaction. */
 export interface DayReadings {
@@ -86,33 +25,260 @@ export interface DayReadings {
   readonly gaps: number;
 }
 
-/** toDays cuts interval series into local days of the community's time zone; intervals with no data are null (gaps). */
-export function toDays(series: Map<string, Map<number, number | null>>, timeZone: string, minutes: IntervalMinutes): DayReadings[] {
-  const days: DayReadings[] = [];
-  for (const [key, values] of series) {
-    const [meter = '', direction = 'import'] = key.split('\u001f');
-    // Walk the local dates from the first interval to the last: a few time-zone
-    // conversions per series rather than one per interval.
-    let first = Infinity;
-    let last = -Infinity;
-    for (const start of values.keys()) {
-      if (start < first) first = start;
-      if (start > last) last = start;
+/**
+ * Steps live in columns of fixed-size chunks (25 bytes a step, no object per step, no
+ * copying as they grow), in the order the formats deliver them; `days` sorts them.
+ */
+const CHUNK_BITS = 16;
+const CHUNK = 1 << CHUNK_BITS;
+const MASK = CHUNK - 1;
+
+class StepColumns {
+  readonly start: Float64Array[] = [];
+  readonly numerator: Float64Array[] = [];
+  readonly origin: Uint32Array[] = [];
+  readonly series: Uint32Array[] = [];
+  readonly minutes: Uint8Array[] = [];
+  length = 0;
+
+  push(series: number, startMs: number, minutes: number, numerator: number, origin: number): void {
+    const c = this.length >>> CHUNK_BITS;
+    if (c === this.start.length) {
+      this.start.push(new Float64Array(CHUNK));
+      this.numerator.push(new Float64Array(CHUNK));
+      this.origin.push(new Uint32Array(CHUNK));
+      this.series.push(new Uint32Array(CHUNK));
+      this.minutes.push(new Uint8Array(CHUNK));
     }
-    if (first === Infinity) continue;
-    const end = localDateOf(last, timeZone);
-    for (let date = localDateOf(first, timeZone); date <= end; date = addDays(date, 1)) {
-      const starts = dayIntervals(localDay(date, timeZone), minutes);
-      if (!starts.some((s) => values.has(s))) continue;
-      const v = starts.map((s) => values.get(s) ?? null);
-      days.push({ meter, direction: direction as Direction, date, values: v, gaps: v.filter((x) => x === null).length });
-    }
+    const i = this.length & MASK;
+    this.start[c]![i] = startMs;
+    this.numerator[c]![i] = numerator;
+    this.origin[c]![i] = origin;
+    this.series[c]![i] = series;
+    this.minutes[c]![i] = minutes;
+    this.length++;
   }
-  return days.sort((a, b) => (a.meter + a.direction + a.date < b.meter + b.direction + b.date ? -1 : 1));
+
+  startAt = (k: number) => this.start[k >>> CHUNK_BITS]![k & MASK]!;
+  numeratorAt = (k: number) => this.numerator[k >>> CHUNK_BITS]![k & MASK]!;
+  originAt = (k: number) => this.origin[k >>> CHUNK_BITS]![k & MASK]!;
+  seriesAt = (k: number) => this.series[k >>> CHUNK_BITS]![k & MASK]!;
+  minutesAt = (k: number) => this.minutes[k >>> CHUNK_BITS]![k & MASK]!;
 }
 
-export function importError(errors: readonly LineError[]): OpenlecError {
-  const shown = errors.slice(0, 20).map((e) => `${e.file}:${e.line}: ${e.message}`).join('\n  ');
+/**
+ * StepSet collects metered steps as the formats deliver them (any order, any step of
+ * 1..60 minutes, from one or more files), each as an exact integer `numerator` of energy
+ * in units of 1/`divisor` Wh: W·min for average-power curves (divisor 60), mWh for
+ * decimal energies (1000). A step must not straddle two community intervals; a step given
+ * twice with a different value is an error. Each step keeps where it came from (file and
+ * line, as one 32-bit ordinal) so that any later error names it.
+ */
+export class StepSet {
+  readonly errors: LineError[] = [];
+  /** Steps kept (a step given twice with the same value counts once); known after `days`. */
+  values = 0;
+  private readonly columns = new StepColumns();
+  private readonly seriesIds = new Map<string, number>();
+  private readonly seriesKeys: { meter: string; direction: Direction }[] = [];
+  /** Files read, with the ordinal their line 0 maps to. */
+  private readonly files: { name: string; base: number }[] = [];
+  private lastLine = 0;
+
+  constructor(readonly intervalMinutes: IntervalMinutes, readonly divisor: number, file?: string) {
+    if (file !== undefined) this.beginFile(file);
+  }
+
+  /** beginFile names the file whose steps and errors follow. */
+  beginFile(name: string): void {
+    const previous = this.files.at(-1);
+    this.files.push({ name, base: previous ? previous.base + this.lastLine + 1 : 0 });
+    this.lastLine = 0;
+  }
+
+  /** The file being read. */
+  get file(): string {
+    return this.files.at(-1)?.name ?? '';
+  }
+
+  /** fail records a problem at a line of the current file (none: the file as a whole). */
+  fail(line: number | undefined, message: string): void {
+    this.errors.push(line === undefined ? { file: this.file, message } : { file: this.file, line, message });
+  }
+
+  add(meter: string, direction: Direction, startMs: number, minutes: number, numerator: number, line: number): void {
+    if (!Number.isSafeInteger(numerator) || numerator < 0) {
+      return this.fail(line, numerator >= 0 ? `the energy of this step is out of range (above ${READING_MAX_WH} Wh)` : `value must be a non-negative number, got ${numerator}`);
+    }
+    if (numerator > READING_MAX_WH * this.divisor) return this.fail(line, `the energy of this step, ${mulDivRound(numerator, 1, this.divisor)} Wh, is above the ${READING_MAX_WH} Wh an interval may hold`);
+    if (!Number.isInteger(minutes) || minutes < 1) return this.fail(line, `a step of ${minutes} minutes: steps are whole minutes`);
+    const len = this.intervalMinutes * MS_PER_MINUTE;
+    if (Math.floor(startMs / len) !== Math.floor((startMs + minutes * MS_PER_MINUTE - 1) / len)) {
+      return this.fail(line, `a ${minutes}-minute step starting ${formatInstant(startMs)} spans two ${this.intervalMinutes}-minute intervals: it cannot be split without estimating`);
+    }
+    const key = `${meter}\u001f${direction}`;
+    let series = this.seriesIds.get(key);
+    if (series === undefined) {
+      series = this.seriesKeys.length;
+      this.seriesIds.set(key, series);
+      this.seriesKeys.push({ meter, direction });
+    }
+    this.columns.push(series, startMs, minutes, numerator, this.ordinal(line));
+  }
+
+  private ordinal(line: number): number {
+    if (line > this.lastLine) this.lastLine = line;
+    const o = (this.files.at(-1)?.base ?? 0) + line;
+    if (o > 0xffffffff) throw new OpenlecError('E_IMPORT_TOO_LARGE', `${this.file}: more than 4,294,967,295 lines in one import; import the files in several commands`, { field: 'file' });
+    return o;
+  }
+
+  /** where turns an ordinal back into its file and line. */
+  private where(ordinal: number): { file: string; line: number } {
+    let f = this.files.length - 1;
+    while (f > 0 && this.files[f]!.base > ordinal) f--;
+    const file = this.files[f] ?? { name: '', base: 0 };
+    return { file: file.name, line: ordinal - file.base };
+  }
+
+  private failAt(ordinal: number, message: string): void {
+    const at = this.where(ordinal);
+    this.errors.push({ file: at.file, line: at.line, message });
+  }
+
+  /**
+   * days sums the steps into community intervals, exactly, rounded to Wh once per
+   * interval (half to even), null where the steps do not cover the whole interval, and
+   * cuts them into local days of `timeZone` (a day is listed when a step falls in it).
+   * A step given twice with another value, or an interval above READING_MAX_WH, is an
+   * error naming the line.
+   */
+  days(timeZone: string): DayReadings[] {
+    const { order, ends } = this.bySeries();
+    const days: DayReadings[] = [];
+    this.values = 0;
+    for (const [s, { meter, direction }] of this.seriesKeys.entries()) {
+      this.seriesDays(order.subarray(s === 0 ? 0 : ends[s - 1], ends[s]), meter, direction, timeZone, days);
+    }
+    return days.sort((a, b) => (a.meter + a.direction + a.date < b.meter + b.direction + b.date ? -1 : 1));
+  }
+
+  /** bySeries lists the steps grouped by series (a counting sort: within a series, in the order they came) and where each series ends. */
+  private bySeries(): { order: Uint32Array; ends: Uint32Array } {
+    const c = this.columns;
+    const ends = new Uint32Array(this.seriesKeys.length);
+    for (let k = 0; k < c.length; k++) ends[c.seriesAt(k)]!++;
+    for (let s = 1; s < ends.length; s++) ends[s]! += ends[s - 1]!;
+    const next = new Uint32Array(ends.length);
+    for (let s = 1; s < next.length; s++) next[s] = ends[s - 1]!;
+    const order = new Uint32Array(c.length);
+    for (let k = 0; k < c.length; k++) order[next[c.seriesAt(k)]!++] = k;
+    return { order, ends };
+  }
+
+  /** seriesDays walks one series' steps in time order into intervals and days. */
+  private seriesDays(order: Uint32Array, meter: string, direction: Direction, timeZone: string, out: DayReadings[]): void {
+    const c = this.columns;
+    let sorted = true;
+    for (let j = 1; j < order.length && sorted; j++) sorted = c.startAt(order[j - 1]!) <= c.startAt(order[j]!);
+    // Ties keep the order of arrival, so "also on line" names the first occurrence.
+    if (!sorted) order.sort((a, b) => c.startAt(a) - c.startAt(b) || a - b);
+    const len = this.intervalMinutes * MS_PER_MINUTE;
+    const cutter = new DayCutter(meter, direction, timeZone, this.intervalMinutes, out);
+    let interval = NaN;
+    let sum = 0;
+    let minutes = 0;
+    let first = 0;
+    const close = () => {
+      if (Number.isNaN(interval)) return;
+      // Rounded once per interval, half to even: the only rounding on the way to Wh.
+      let wh: number | null = minutes === this.intervalMinutes ? mulDivRound(sum, 1, this.divisor) : null;
+      if (wh !== null && wh > READING_MAX_WH) {
+        this.failAt(first, `meter ${meter} (${direction}) interval ${formatInstant(interval)} sums to ${wh} Wh, above the ${READING_MAX_WH} Wh an interval may hold`);
+        wh = null;
+      }
+      cutter.put(interval, wh);
+    };
+    for (let j = 0; j < order.length; j++) {
+      const k = order[j]!;
+      const start = c.startAt(k);
+      if (j > 0 && start === c.startAt(order[j - 1]!)) {
+        const prior = this.firstAt(order, j);
+        if (c.numeratorAt(prior) !== c.numeratorAt(k) || c.minutesAt(prior) !== c.minutesAt(k)) {
+          const at = this.where(c.originAt(prior));
+          this.failAt(c.originAt(k), `the step at ${formatInstant(start)} is also on ${at.file === this.where(c.originAt(k)).file ? '' : `${at.file} `}line ${at.line} with another value`);
+        }
+        continue;
+      }
+      this.values++;
+      const iv = Math.floor(start / len) * len;
+      if (iv !== interval) {
+        close();
+        interval = iv;
+        sum = 0;
+        minutes = 0;
+        first = c.originAt(k);
+      }
+      sum += c.numeratorAt(k);
+      minutes += c.minutesAt(k);
+    }
+    close();
+    cutter.end();
+  }
+
+  /** firstAt finds the first step of the run of equal starts that ends at position j. */
+  private firstAt(order: Uint32Array, j: number): number {
+    const start = this.columns.startAt(order[j]!);
+    let i = j;
+    while (i > 0 && this.columns.startAt(order[i - 1]!) === start) i--;
+    return order[i]!;
+  }
+}
+
+/**
+ * DayCutter receives one series' intervals in time order and emits its local days: one
+ * time-zone conversion per day, not per interval.
+ */
+class DayCutter {
+  private starts: number[] = [];
+  private values: (number | null)[] = [];
+  private date = '';
+  private endMs = -Infinity;
+
+  constructor(private readonly meter: string, private readonly direction: Direction, private readonly timeZone: string, private readonly minutes: IntervalMinutes, private readonly out: DayReadings[]) {}
+
+  put(interval: number, wh: number | null): void {
+    if (interval >= this.endMs) {
+      this.end();
+      this.date = localDateOf(interval, this.timeZone);
+      const day = localDay(this.date, this.timeZone);
+      this.endMs = day.endMs;
+      this.starts = dayIntervals(day, this.minutes);
+      this.values = this.starts.map(() => null);
+    }
+    const guess = (interval - this.starts[0]!) / (this.minutes * MS_PER_MINUTE);
+    const k = this.starts[guess] === interval ? guess : this.starts.indexOf(interval);
+    invariant(k >= 0, 'an interval falls in the local day of its start');
+    this.values[k] = wh;
+  }
+
+  end(): void {
+    if (this.date === '') return;
+    const gaps = this.values.reduce((n: number, v) => (v === null ? n + 1 : n), 0);
+    this.out.push({ meter: this.meter, direction: this.direction, date: this.date, values: this.values, gaps });
+    this.date = '';
+  }
+}
+
+/** formatLineError writes "file:line: message", or "file: message" for the file as a whole. */
+export function formatLineError(e: LineError): string {
+  return `${e.file}${e.line === undefined ? '' : `:${e.line}`}: ${e.message}`;
+}
+
+/** importError lists the rejected lines in the order of `files` (else of first mention) and of their lines. */
+export function importError(errors: readonly LineError[], files: readonly string[] = [...new Set(errors.map((e) => e.file))]): OpenlecError {
+  const sorted = errors.map((e, k) => ({ e, k })).sort((a, b) => files.indexOf(a.e.file) - files.indexOf(b.e.file) || (a.e.line ?? 0) - (b.e.line ?? 0) || a.k - b.k).map((x) => x.e);
+  const shown = sorted.slice(0, 20).map(formatLineError).join('\n  ');
   const more = errors.length > 20 ? `\n  ... and ${errors.length - 20} more` : '';
-  return new OpenlecError('E_IMPORT_LINES', `${errors.length} rejected line(s), nothing imported:\n  ${shown}${more}`, { field: 'file', details: { errors: errors.slice(0, 100) } });
+  return new OpenlecError('E_IMPORT_LINES', `${errors.length} rejected line(s), nothing imported:\n  ${shown}${more}`, { field: 'file', details: { errors: sorted.slice(0, 100) } });
 }
