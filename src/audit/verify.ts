@@ -21,6 +21,10 @@ export interface VerifyProblem {
 
 export interface VerifyReport {
   readonly ok: boolean;
+  /** The tree size verified: the source's size when verify began (for a live database, its snapshot's). */
+  readonly size: number;
+  /** The size of the newest stored checkpoint within it, if any. */
+  readonly latestCheckpoint: number | null;
   readonly entries: number;
   readonly checkpoints: number;
   readonly root: string;
@@ -43,9 +47,11 @@ const CHUNK = 4096;
 /**
  * verifyLog replays a whole log from an empty state and checks everything a store
  * holds against it: each entry's canonical form, signature, authorisation and nonce;
- * every stored tree hash; every checkpoint's signature and root; and every projection
- * row. The first bad entry stops the replay (what follows it has no meaning); other
- * problems are all listed. Nothing here touches a database: the store is a LogSource.
+ * every stored tree hash and the index each entry is filed under; every checkpoint's
+ * signature and root; every projection row; and the store's own integrity check. The
+ * first bad entry stops the replay (what follows it has no meaning); other problems are
+ * all listed. Nothing here touches a database: the store is a LogSource, which must show
+ * one state throughout (a live database is read through a snapshot).
  */
 export async function verifyLog(source: LogSource, registry: Registry, options: VerifyOptions = {}): Promise<VerifyReport> {
   const verify: SignatureVerifier = verifySignature;
@@ -57,17 +63,23 @@ export async function verifyLog(source: LogSource, registry: Registry, options: 
   const total = source.size;
   let replayed = false;
   // Reported after the entries' own problems, which say more about what happened.
-  const hashProblems: VerifyProblem[] = [];
+  const storeProblems: VerifyProblem[] = [];
+  const storeProblem = (p: VerifyProblem) => {
+    if (storeProblems.length < max) storeProblems.push(p);
+  };
 
   /** read decodes a chunk, extends the tree and starts checking its signatures (on workers, when given). */
   const read = (lo: number) => {
     const hi = Math.min(total, lo + CHUNK);
     const decoded: (DecodedEntry | OpenlecError)[] = [];
-    for (const { bytes, hashes } of source.entries(lo, hi)) {
+    for (const { index, bytes, hashes } of source.entries(lo, hi)) {
+      const entry = lo + decoded.length;
+      // The bytes may be right and yet filed under another number, where no proof finds them.
+      if (index !== entry) storeProblem({ code: 'E_STORE_INDEX', message: `entry ${entry}: stored as entry ${index}, so it is not found by its index (its proof fails)`, entry });
       const first = tree.hashes.length;
       tree.appendLeaf(leafHash(bytes));
       if (!equalBytes(hashes, concatBytes(...tree.hashes.slice(first)))) {
-        if (hashProblems.length < max) hashProblems.push({ code: 'E_STORE_HASH', message: `entry ${lo + decoded.length}: its stored tree hashes differ from the ones its bytes give`, entry: lo + decoded.length });
+        storeProblem({ code: 'E_STORE_HASH', message: `entry ${entry}: its stored tree hashes differ from the ones its bytes give`, entry });
       }
       try {
         decoded.push(decodeEntry(bytes));
@@ -115,7 +127,8 @@ export async function verifyLog(source: LogSource, registry: Registry, options: 
   // A chunk read ahead of a bad entry is not needed any more.
   next?.sigs.catch(() => undefined);
   if (total === 0) replayed = true;
-  problems.push(...hashProblems);
+  problems.push(...storeProblems);
+  for (const found of (source.checkIntegrity?.() ?? []).slice(0, max)) problems.push({ code: 'E_STORE_INTEGRITY', message: `the store's integrity check: ${found}` });
   // After a bad entry the replayed state means nothing, so only a full replay is compared.
   if (replayed) {
     checkCheckpoints(source, state, tree, problems, max);
@@ -124,8 +137,9 @@ export async function verifyLog(source: LogSource, registry: Registry, options: 
   }
   const rows: Record<string, number> = {};
   for (const spec of registry.tables) rows[spec.name] = state.count(spec.name);
-  const checkpoints = source.checkpoints().length;
-  return { ok: problems.length === 0, entries: total, checkpoints, root: toHex(tree.root()), rows, problems };
+  const stored = source.checkpoints();
+  const latestCheckpoint = stored.length > 0 ? stored[stored.length - 1]!.size : null;
+  return { ok: problems.length === 0, size: total, latestCheckpoint, entries: total, checkpoints: stored.length, root: toHex(tree.root()), rows, problems };
 }
 
 function checkCheckpoints(source: LogSource, state: State, tree: MemoryTree, problems: VerifyProblem[], max: number): void {

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, extname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { checkEntryProof, type EntryProof } from '../audit/entry-proof.ts';
 import { verifyLog, type VerifyReport } from '../audit/verify.ts';
 import { Signer } from '../client.ts';
@@ -9,12 +9,19 @@ import { decodeEntry, encodeKey, fromUtf8, type KeyPair, leafHash, openCheckpoin
 import { generateKeyPair, readKeyFile, writeKeyFile } from '../node/key-file.ts';
 import { nodeVerifySignature, WorkerSignatureChecker } from '../node/signatures.ts';
 import { SqliteLedger, type SqliteLedgerOptions } from '../store/sqlite-ledger.ts';
+import { lockPath } from '../store/writer-lock.ts';
 import { formatInstant } from '../units/index.ts';
 import { progress, table } from './output.ts';
 
-/** defaultKeyPath is where `init` keeps the operator key: beside the database. */
+/**
+ * defaultKeyPath is where the operator key of a database is, for every command that signs
+ * as the operator (init writes it there; checkpoint, allocate, market clear, serve read
+ * it): `keys/operator.key` in the database's folder. One rule for every key file openlec
+ * makes: `keys/` beside the database (the walkthrough's and the live demo's DSO, members
+ * and auditor too).
+ */
 export function defaultKeyPath(db: string): string {
-  return join(dirname(db), `${basename(db, extname(db))}.operator.key`);
+  return join(dirname(db), 'keys', 'operator.key');
 }
 
 const now = () => formatInstant(Math.floor(Date.now() / 1000) * 1000);
@@ -47,7 +54,7 @@ export async function init(o: InitOptions): Promise<{ id: string; key: string; o
     ledger.checkpoint(key);
   } catch (e) {
     await ledger.close();
-    for (const f of [o.db, `${o.db}-wal`, `${o.db}-shm`]) rmSync(f, { force: true });
+    for (const f of [o.db, `${o.db}-wal`, `${o.db}-shm`, lockPath(o.db)]) rmSync(f, { force: true });
     throw e;
   }
   await ledger.close();
@@ -131,7 +138,8 @@ export function entryProof(ledger: SqliteLedger, entry: number): EntryProof {
   if (!Number.isSafeInteger(entry) || entry < 0 || entry >= ledger.size) {
     throw new OpenlecError('E_NO_ENTRY', `entry ${entry} does not exist (the log has ${ledger.size})`, { field: 'entry' });
   }
-  const covering = ledger.checkpoints().filter((c) => c.size > entry).pop();
+  // Within the size this process read: a server may have signed a newer checkpoint since.
+  const covering = ledger.checkpoints().filter((c) => c.size > entry && c.size <= ledger.size).pop();
   if (!covering) throw new OpenlecError('E_NO_CHECKPOINT', `no checkpoint covers entry ${entry} yet: run "openlec checkpoint" first`, { field: 'entry' });
   return {
     entry,
@@ -152,14 +160,18 @@ export function checkProofFile(path: string, verifierKey?: string) {
   return checkEntryProof(p, verifierKey ?? p.verifierKey, nodeVerifySignature);
 }
 
-/** verifyDb replays a database's log, with signatures checked on worker threads and a progress bar. */
+/**
+ * verifyDb replays a database's log, with signatures checked on worker threads and a
+ * progress bar. It reads one snapshot of the file, so a database that a server or a
+ * replica is writing is verified as of the moment verify started (the report's size).
+ */
 export async function verifyDb(db: string, showProgress: boolean): Promise<VerifyReport> {
   const checker = new WorkerSignatureChecker();
   const bar = showProgress ? progress('verify') : undefined;
   try {
     // Opened for auditing: the stored projections are compared from disk, never loaded.
-    return await withLedger(db, (ledger) =>
-      verifyLog(ledger, ledger.registry, { checkSignatures: (items) => checker.check(items), onProgress: (d, t) => bar?.update(d, t) }), { projections: false });
+    return await withLedger(db, (ledger) => ledger.snapshot((source) =>
+      verifyLog(source, ledger.registry, { checkSignatures: (items) => checker.check(items), onProgress: (d, t) => bar?.update(d, t) })), { projections: false });
   } finally {
     bar?.stop();
     await checker.close();
@@ -169,10 +181,12 @@ export async function verifyDb(db: string, showProgress: boolean): Promise<Verif
 export function printVerify(r: VerifyReport): string {
   if (r.ok) {
     const rows = Object.entries(r.rows).map(([t, n]) => `${t} ${n}`).join(', ');
-    return `ok: ${r.entries} entries replayed, ${r.checkpoints} checkpoints and every projection match\nroot ${r.root}\nrows: ${rows}`;
+    return `ok: ${r.entries} entries replayed, ${r.checkpoints} checkpoints and every projection match\nroot ${r.root}\nrows: ${rows}\n${verifiedSize(r)}`;
   }
-  return ['FAILED', ...r.problems.map((p) => `  [${p.code}] ${p.message}`)].join('\n');
+  return ['FAILED', ...r.problems.map((p) => `  [${p.code}] ${p.message}`), verifiedSize(r)].join('\n');
 }
+
+const verifiedSize = (r: VerifyReport) => `verified size ${r.size} (${r.latestCheckpoint === null ? 'no checkpoint yet' : `newest checkpoint at size ${r.latestCheckpoint}`})`;
 
 export function writeJson(path: string, value: unknown): void {
   writeFileSync(path, JSON.stringify(value, null, 2) + '\n');

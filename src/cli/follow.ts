@@ -39,7 +39,8 @@ const CHUNK = 2000;
 export async function follow(o: FollowOptions): Promise<{ size: number; url?: string; close(): Promise<void>; done: Promise<void> }> {
   const remote = new Remote(o.from, readKeyFile(o.key));
   const log = o.log ?? (() => {});
-  const options = { signatures: new WorkerSignatureChecker(1) };
+  // The replica is its file's writer from the start: a second follow (or any writer) on it is refused.
+  const options = { signatures: new WorkerSignatureChecker(1), writer: true };
   const ledger = existsSync(o.db) ? SqliteLedger.open(o.db, options) : SqliteLedger.create(o.db, options);
   let verifierKey = ledger.size > 0 ? ledger.operatorVerifierKey() : o.verifierKey ?? (await remote.get<{ verifierKey: string }>('/v1/community')).verifierKey;
   if (o.verifierKey && o.verifierKey !== verifierKey) throw new OpenlecError('E_VERIFIER_KEY', `the replica's log is signed by ${verifierKey}, not the pinned ${o.verifierKey}`, { field: 'verifierKey' });

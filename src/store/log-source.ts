@@ -3,6 +3,8 @@ import type { Row, TableSpec } from '../state/tables.ts';
 
 /** A stored entry: its bytes and the tree hashes its append wrote (leaf hash first), concatenated. */
 export interface StoredEntry {
+  /** The index the store files it under (its row number): a proof finds the entry by it, so verify checks it. */
+  readonly index: number;
   readonly bytes: Uint8Array;
   readonly hashes: Uint8Array;
 }
@@ -24,4 +26,6 @@ export interface LogSource extends HashReader {
   entries(from: number, to: number): Iterable<StoredEntry>;
   checkpoints(): StoredCheckpoint[];
   tableRows(spec: TableSpec): Iterable<Row>;
+  /** checkIntegrity runs the store's own consistency check (SQLite's integrity_check): what it reports, [] when sound. */
+  checkIntegrity?(): string[];
 }

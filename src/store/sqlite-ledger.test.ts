@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { smallCommunity, tempDb } from '../../test/support/community.ts';
 import { verifyLog } from '../audit/verify.ts';
-import { checkInclusion, encodeEntry, leafHash, parseCheckpoint, parseNote } from '../ledger/index.ts';
+import { checkInclusion, type DecodedEntry, encodeEntry, leafHash, parseCheckpoint, parseNote, verifySignature } from '../ledger/index.ts';
 import { SqliteLedger } from './sqlite-ledger.ts';
 
 describe('SQLite ledger', () => {
@@ -199,5 +201,167 @@ describe('tamper detection by verify', () => {
     assert.match(report.problems[0]!.message, /canonical/);
     assert.notDeepEqual(encodeEntry(JSON.parse(spaced.toString())), spaced);
     await reopened.close();
+  });
+});
+
+/**
+ * moveRow rewrites, in the file's own bytes, the row number under which entry `from` is
+ * filed as `to` (a varint of the same length in its b-tree cell): the damage a flipped bit
+ * does, which SQL cannot make (an UPDATE would move the row to its sorted place).
+ */
+function moveRow(path: string, from: number, to: number): void {
+  const db = new Database(path);
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  const root = db.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'entries'").pluck().get() as number;
+  const pageSize = db.pragma('page_size', { simple: true }) as number;
+  db.close();
+  const file = readFileSync(path);
+  const varint = (at: number): [number, number] => {
+    let v = 0;
+    for (let i = 0; i < 8; i++) {
+      v = v * 128 + (file[at + i]! & 0x7f);
+      if (file[at + i]! < 0x80) return [v, i + 1];
+    }
+    return [v * 256 + file[at + 8]!, 9];
+  };
+  const visit = (page: number): boolean => {
+    const base = (page - 1) * pageSize;
+    const header = page === 1 ? base + 100 : base;
+    const interior = file[header] === 0x05;
+    const pointers = header + (interior ? 12 : 8);
+    for (let c = 0; c < file.readUInt16BE(header + 3); c++) {
+      const cell = base + file.readUInt16BE(pointers + 2 * c);
+      if (interior) {
+        if (visit(file.readUInt32BE(cell))) return true;
+        continue;
+      }
+      const [, sizeBytes] = varint(cell);
+      const [rowid, rowidBytes] = varint(cell + sizeBytes);
+      if (rowid !== from) continue;
+      assert.ok(rowidBytes <= 2 && (to < 128) === (rowidBytes === 1) && to < 16384, 'the new row number takes as many bytes');
+      if (rowidBytes === 1) file[cell + sizeBytes] = to;
+      else file.set([0x80 | (to >> 7), to & 0x7f], cell + sizeBytes);
+      return true;
+    }
+    return interior && visit(file.readUInt32BE(header + 8));
+  };
+  assert.ok(visit(root), `entry ${from} found in the file`);
+  writeFileSync(path, file);
+}
+
+describe('row numbers and the store\'s own integrity', () => {
+  test('an entry filed under another row number is caught by verify (index check and SQLite integrity_check), and its proof fails', async () => {
+    const { path, ledger, operator } = await smallCommunity();
+    ledger.checkpoint(operator.key);
+    await ledger.close();
+    moveRow(path, 3, 5);
+    const damaged = SqliteLedger.open(path, { projections: false });
+    assert.throws(() => damaged.entry(3), { code: 'E_NO_ENTRY' });
+    const report = await damaged.snapshot((source) => verifyLog(source, damaged.registry));
+    await damaged.close();
+    assert.equal(report.ok, false);
+    assert.deepEqual(report.problems.filter((p) => p.code === 'E_STORE_INDEX').map((p) => [p.entry, p.message]), [[3, 'entry 3: stored as entry 5, so it is not found by its index (its proof fails)']]);
+    assert.ok(report.problems.some((p) => p.code === 'E_STORE_INTEGRITY' && /out of order/i.test(p.message)), JSON.stringify(report.problems));
+  });
+
+  test('a sound file passes SQLite\'s integrity check', async () => {
+    const { ledger } = await smallCommunity();
+    assert.deepEqual(ledger.checkIntegrity(), []);
+    await ledger.close();
+  });
+});
+
+describe('one consistent snapshot for verify', () => {
+  test('verify of a log that another connection appends to meanwhile checks the state of one moment and reports its size', async () => {
+    const { path, ledger, dso } = await smallCommunity();
+    // The writer appends (a new feeder row, the DSO's changed nonce) while verify waits for a chunk's signatures.
+    let n = 0;
+    const checkSignatures = async (items: readonly DecodedEntry[]) => {
+      const r = await ledger.submit(dso.sign('feeder.define', { id: `live-${n++}` }));
+      assert.ok(r.ok, JSON.stringify(r));
+      return items.map((d) => verifySignature(d.publicKey, d.message, d.signature));
+    };
+    const auditor = SqliteLedger.open(path, { projections: false });
+    // Without a snapshot the replay of the older log is compared with newer projections: a false alarm.
+    const torn = await verifyLog(auditor, auditor.registry, { checkSignatures });
+    assert.deepEqual(torn.problems.map((p) => [p.code, p.table]), [['E_PROJECTION', 'participants'], ['E_PROJECTION', 'feeders']]);
+    const before = ledger.size;
+    const report = await auditor.snapshot((source) => verifyLog(source, auditor.registry, { checkSignatures }));
+    assert.deepEqual(report.problems, []);
+    assert.equal(report.size, before);
+    assert.equal(ledger.size, before + 1, 'the writer appended during the verify');
+    await auditor.close();
+    await ledger.close();
+  });
+});
+
+/** holdWriter runs a process that opens the log as its writer and waits; it resolves with the child once the lock is held. */
+function holdWriter(path: string) {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', `
+    import { SqliteLedger } from ${JSON.stringify(new URL('./sqlite-ledger.ts', import.meta.url).pathname)};
+    globalThis.ledger = SqliteLedger.open(${JSON.stringify(path)}, { writer: true });
+    process.stdout.write('holding\\n');
+    setInterval(() => {}, 1000);
+  `], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise<typeof child>((resolve, reject) => {
+    child.stdout.once('data', () => resolve(child));
+    child.once('exit', (code) => reject(new Error(`the writer process exited with ${code}`)));
+  });
+}
+
+describe('one writer per file', () => {
+  test('a second ledger of the same file is refused as a writer (E_LOCKED) and still reads; the first keeps writing', async () => {
+    const { path, ledger, dso } = await smallCommunity();
+    const second = SqliteLedger.open(path);
+    const r = await second.submit(dso.sign('feeder.define', { id: 'from-second' }));
+    assert.equal(!r.ok && r.error.code, 'E_LOCKED');
+    assert.match(!r.ok ? r.error.message : '', /log\.db is being written by another ledger of this process \(pid \d+\)/);
+    assert.throws(() => SqliteLedger.open(path, { writer: true }), { code: 'E_LOCKED' });
+    await assert.rejects(second.submitAtomic([dso.sign('feeder.define', { id: 'from-second' })]), { code: 'E_LOCKED' });
+    assert.throws(() => second.checkpoint(dso.key), { code: 'E_LOCKED' });
+    assert.equal(second.state.count('meters'), 3, 'it reads');
+    dso.nonce -= 2;
+    assert.equal((await ledger.submit(dso.sign('feeder.define', { id: 'from-first' }))).ok, true);
+    await second.close();
+    await ledger.close();
+  });
+
+  test('a writer picks up what another writer appended after it read the file, and appends after it', async () => {
+    const { path, ledger, dso } = await smallCommunity();
+    await ledger.close();
+    const early = SqliteLedger.open(path);
+    const other = SqliteLedger.open(path);
+    assert.equal((await other.submit(dso.sign('feeder.define', { id: 'by-other' }))).ok, true);
+    await other.close();
+    assert.equal(early.size, 9);
+    const r = await early.submit(dso.sign('feeder.define', { id: 'by-early', parent: 'by-other' }));
+    assert.ok(r.ok, JSON.stringify(r));
+    assert.equal(r.entry, 10);
+    assert.ok(early.state.get('feeders', 'by-other'));
+    const report = await verifyLog(early, early.registry);
+    assert.deepEqual(report.problems, []);
+    await early.close();
+  });
+
+  test('another process holding the file is named by its pid; once it is killed (SIGKILL) a new writer opens, with no stale lock', async () => {
+    const { path, ledger, dso } = await smallCommunity();
+    await ledger.close();
+    const child = await holdWriter(path);
+    try {
+      assert.throws(() => SqliteLedger.open(path, { writer: true }), { code: 'E_LOCKED', message: new RegExp(`being written by another process \\(pid ${child.pid}\\)`) });
+      const reader = SqliteLedger.open(path);
+      const refused = await reader.submit(dso.sign('feeder.define', { id: 'refused' }));
+      assert.equal(!refused.ok && refused.error.code, 'E_LOCKED');
+      assert.equal((await verifyLog(reader, reader.registry)).ok, true, 'readers read while it holds the file');
+      dso.nonce--;
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+      assert.equal((await reader.submit(dso.sign('feeder.define', { id: 'after-crash' }))).ok, true);
+      await reader.close();
+      const writer = SqliteLedger.open(path, { writer: true });
+      await writer.close();
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 });

@@ -13,6 +13,7 @@ import { applyEntry } from '../state/apply.ts';
 import type { Registry } from '../state/registry.ts';
 import type { Row, State, TableSpec } from '../state/tables.ts';
 import type { LogSource, StoredCheckpoint, StoredEntry } from './log-source.ts';
+import { WriterLock } from './writer-lock.ts';
 
 const FORMAT = 'openlec-log-1';
 
@@ -30,6 +31,12 @@ export interface SqliteLedgerOptions {
    * operator key, which is all that verify, anchoring and proofs need; appends are refused.
    */
   projections?: boolean;
+  /**
+   * true takes the writer lock at open (serve, replicas): a second writer of the file is
+   * refused now (E_LOCKED) rather than at its first write. Otherwise the lock is taken at
+   * the first write, so that a ledger opened only to read never holds it.
+   */
+  writer?: boolean;
 }
 
 interface Queued {
@@ -70,8 +77,12 @@ export class SqliteLedger implements LogSource {
   private readonly deletes = new Map<string, Database.Statement>();
   /** Opened without its projections: for reading and auditing only. */
   readonly readOnly: boolean;
+  private readonly path: string;
+  /** Set once this ledger is the file's writer: the lock it holds (none for an in-memory log). */
+  private lock: WriterLock | 'memory' | undefined;
 
-  private constructor(db: Database.Database, options: SqliteLedgerOptions) {
+  private constructor(path: string, db: Database.Database, options: SqliteLedgerOptions) {
+    this.path = path;
     this.db = db;
     this.registry = options.registry ?? createRegistry();
     this.signatures = options.signatures ?? new InlineSignatureChecker();
@@ -81,15 +92,39 @@ export class SqliteLedger implements LogSource {
     this.stmts = this.prepareStatements();
     this.readOnly = options.projections === false;
     for (const spec of this.registry.tables) {
-      if (!this.readOnly || spec.name === 'community') this.state.load(spec.name, this.tableRows(spec));
       const cols = Object.keys(spec.columns);
       // An upsert updates a row in place (REPLACE would delete and re-insert it, touching every index).
       const set = cols.filter((c) => !spec.primaryKey.includes(c)).map((c) => `${sqlName(c)} = excluded.${sqlName(c)}`);
       this.upserts.set(spec.name, db.prepare(`INSERT INTO ${sqlName(spec.name)} (${cols.map(sqlName).join(',')}) VALUES (${cols.map(() => '?').join(',')}) ON CONFLICT (${spec.primaryKey.map(sqlName).join(',')}) ${set.length ? `DO UPDATE SET ${set.join(', ')}` : 'DO NOTHING'}`));
       this.deletes.set(spec.name, db.prepare(`DELETE FROM ${sqlName(spec.name)} WHERE ${spec.primaryKey.map((c) => `${sqlName(c)} = ?`).join(' AND ')}`));
     }
-    this.sizeNow = (this.stmts.count.get() as { n: number }).n;
-    this.loadFrontier();
+    // One read transaction: the tables, the size and the frontier of one moment, even while another process appends.
+    this.readTransaction(() => {
+      for (const spec of this.registry.tables) if (!this.readOnly || spec.name === 'community') this.state.load(spec.name, this.tableRows(spec));
+      this.sizeNow = (this.stmts.count.get() as { n: number }).n;
+      this.loadFrontier();
+    });
+    if (options.writer) this.ensureWriter();
+  }
+
+  /** construct builds a ledger over an opened file; if that fails, the file and the signature workers are closed again. */
+  private static construct(path: string, db: Database.Database, options: SqliteLedgerOptions): SqliteLedger {
+    try {
+      return new SqliteLedger(path, db, options);
+    } catch (e) {
+      db.close();
+      void options.signatures?.close();
+      throw e;
+    }
+  }
+
+  private readTransaction<T>(read: () => T): T {
+    this.db.exec('BEGIN');
+    try {
+      return read();
+    } finally {
+      if (this.db.inTransaction) this.db.exec('COMMIT');
+    }
   }
 
   /** create makes a new, empty log file; it refuses to overwrite one. */
@@ -98,7 +133,7 @@ export class SqliteLedger implements LogSource {
     const db = new Database(path);
     db.prepare('CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT').run();
     db.prepare('INSERT INTO meta VALUES (?, ?)').run('format', FORMAT);
-    return new SqliteLedger(SqliteLedger.tune(db), options);
+    return SqliteLedger.construct(path, SqliteLedger.tune(db), options);
   }
 
   /** open opens an existing log file. */
@@ -115,7 +150,7 @@ export class SqliteLedger implements LogSource {
       db.close();
       throw new OpenlecError('E_DB_FORMAT', `${path} is not an openlec log (format ${format ?? 'unknown'})`, { field: 'db' });
     }
-    return new SqliteLedger(SqliteLedger.tune(db), options);
+    return SqliteLedger.construct(path, SqliteLedger.tune(db), options);
   }
 
   private static tune(db: Database.Database): Database.Database {
@@ -144,9 +179,10 @@ export class SqliteLedger implements LogSource {
   private prepareStatements() {
     return {
       count: this.db.prepare('SELECT count(*) AS n FROM entries'),
+      next: this.db.prepare('SELECT coalesce(max(seq) + 1, 0) FROM entries').pluck(),
       insertEntry: this.db.prepare('INSERT INTO entries (seq, bytes, hashes) VALUES (?, ?, ?)'),
       entryHashes: this.db.prepare('SELECT hashes FROM entries WHERE seq = ?').pluck(),
-      entryRange: this.db.prepare('SELECT bytes, hashes FROM entries WHERE seq >= ? AND seq < ? ORDER BY seq'),
+      entryRange: this.db.prepare('SELECT seq, bytes, hashes FROM entries WHERE seq >= ? AND seq < ? ORDER BY seq'),
       insertCheckpoint: this.db.prepare('INSERT OR IGNORE INTO checkpoints (size, note) VALUES (?, ?)'),
       checkpoints: this.db.prepare('SELECT size, note FROM checkpoints ORDER BY size'),
       insertCosignature: this.db.prepare('INSERT OR IGNORE INTO cosignatures (size, witness, line) VALUES (?, ?, ?)'),
@@ -183,8 +219,8 @@ export class SqliteLedger implements LogSource {
   *entries(from: number, to: number): Iterable<StoredEntry> {
     const chunk = 4096;
     for (let lo = from; lo < to; lo += chunk) {
-      for (const r of this.stmts.entryRange.all(lo, Math.min(to, lo + chunk)) as { bytes: Buffer; hashes: Buffer }[]) {
-        yield { bytes: new Uint8Array(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength), hashes: new Uint8Array(r.hashes.buffer, r.hashes.byteOffset, r.hashes.byteLength) };
+      for (const r of this.stmts.entryRange.all(lo, Math.min(to, lo + chunk)) as { seq: number; bytes: Buffer; hashes: Buffer }[]) {
+        yield { index: r.seq, bytes: new Uint8Array(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength), hashes: new Uint8Array(r.hashes.buffer, r.hashes.byteOffset, r.hashes.byteLength) };
       }
     }
   }
@@ -206,7 +242,90 @@ export class SqliteLedger implements LogSource {
     }
   }
 
+  /** checkIntegrity runs SQLite's integrity_check on the file (pages, b-tree order, indexes): its complaints, [] when sound. */
+  checkIntegrity(): string[] {
+    const found = (this.db.pragma('integrity_check') as { integrity_check: string }[]).map((r) => r.integrity_check);
+    return found.length === 1 && found[0] === 'ok' ? [] : found;
+  }
+
+  /**
+   * snapshot runs `read` on one consistent state of the file: a single read transaction,
+   * which in WAL mode goes on seeing the file as it was at its first read while other
+   * processes append and commit. Verify reads the entries, checkpoints and every
+   * projection through it, so a live database is checked as of one moment (a newer
+   * projection compared with an older replay would be a false tamper alarm), and the
+   * source's `size` is the snapshot's: the size verify reports. Only a ledger opened for
+   * auditing takes one, since its connection never writes.
+   */
+  async snapshot<T>(read: (source: LogSource) => T | Promise<T>): Promise<T> {
+    if (!this.readOnly) throw new OpenlecError('E_SNAPSHOT', 'snapshots are taken on a log opened for auditing (projections: false)', { field: 'db' });
+    if (this.db.inTransaction) throw new OpenlecError('E_SNAPSHOT', 'a snapshot of this log is already open', { field: 'db' });
+    this.db.exec('BEGIN');
+    try {
+      // The first read fixes the snapshot; every later read of this connection sees the same file.
+      const size = (this.stmts.count.get() as { n: number }).n;
+      return await read({
+        size,
+        entries: (from, to) => this.entries(from, Math.min(to, size)),
+        checkpoints: () => this.checkpoints(),
+        tableRows: (spec) => this.tableRows(spec),
+        readHashes: (indexes) => this.readHashes(indexes),
+        checkIntegrity: () => this.checkIntegrity(),
+      });
+    } finally {
+      if (this.db.inTransaction) this.db.exec('COMMIT');
+    }
+  }
+
   // Appending --------------------------------------------------------------------
+
+  /**
+   * ensureWriter makes this ledger the file's only writer before it writes anything: it
+   * takes the writer lock (E_LOCKED while another process, or another ledger of this one,
+   * writes the file) and then picks up what another writer appended since this ledger read
+   * the file, so that it never numbers an entry from a stale view. Reads never take it.
+   */
+  private ensureWriter(): void {
+    if (this.readOnly) throw new OpenlecError('E_READ_ONLY', 'this log was opened for auditing only', { field: 'db' });
+    if (this.lock) return;
+    if (this.path === ':memory:') {
+      this.lock = 'memory';
+      return;
+    }
+    const lock = WriterLock.acquire(this.path);
+    try {
+      this.catchUp();
+    } catch (e) {
+      lock.release();
+      throw e;
+    }
+    this.lock = lock;
+  }
+
+  /**
+   * catchUp applies to the in-memory state the entries another writer appended after this
+   * ledger was opened (their projection rows are on disk already): the replay is the one
+   * verify makes, rules included, without writing anything.
+   */
+  private catchUp(): void {
+    const size = this.stmts.next.get() as number;
+    if (size === this.sizeNow) return;
+    if (size < this.sizeNow) throw new OpenlecError('E_STORE_SIZE', `${this.path} has ${size} entries, fewer than the ${this.sizeNow} this process read from it`, { field: 'db' });
+    const mark = this.state.mark();
+    let entry = this.sizeNow;
+    try {
+      for (const { bytes } of this.entries(this.sizeNow, size)) applyEntry(this.state, this.registry, decodeEntry(bytes), entry++);
+      if (entry !== size) throw new OpenlecError('E_STORE_ENTRY', `entry ${entry} is missing`, { field: 'db' });
+    } catch (e) {
+      this.state.rollback(mark);
+      this.state.takeDirty();
+      throw new OpenlecError('E_STORE_CATCH_UP', `${this.path}: entry ${entry}, appended by another writer, does not replay on this process's state: ${(e as Error).message}`, { field: 'db', cause: e });
+    }
+    this.state.takeDirty();
+    this.state.forget();
+    this.sizeNow = size;
+    this.loadFrontier();
+  }
 
   /**
    * submit queues one signed transaction; it resolves once the entry is durable, or with
@@ -277,6 +396,7 @@ export class SqliteLedger implements LogSource {
    * same writes are undone in memory, so the store and the state never part.
    */
   private writeAtomically(append: () => void): void {
+    this.ensureWriter();
     const startMark = this.state.mark();
     const startSize = this.sizeNow;
     try {
@@ -344,7 +464,8 @@ export class SqliteLedger implements LogSource {
         }
       });
     } catch (e) {
-      const error = new OpenlecError('E_STORE_WRITE', `the batch could not be written: ${(e as Error).message}`, { cause: e });
+      // The store's own refusals (another writer holds the file, ...) keep their code.
+      const error = e instanceof OpenlecError ? e : new OpenlecError('E_STORE_WRITE', `the batch could not be written: ${(e as Error).message}`, { cause: e });
       for (const q of batch.items) q.resolve({ ok: false, error });
       return;
     }
@@ -407,6 +528,7 @@ export class SqliteLedger implements LogSource {
   /** checkpoint signs and stores a checkpoint of the current tree with the operator's key. */
   checkpoint(signer: Omit<NoteSigner, 'name'>): { checkpoint: Checkpoint; note: string } {
     const origin = this.origin();
+    this.ensureWriter();
     if (encodeKey(signer.publicKey) !== community(this.state)!.operator) {
       throw new OpenlecError('E_NOT_OPERATOR', 'checkpoints are signed by the operator key of the community', { field: 'key' });
     }
@@ -422,6 +544,7 @@ export class SqliteLedger implements LogSource {
    * log's root at that size.
    */
   storeCheckpoint(note: string): Checkpoint {
+    this.ensureWriter();
     const c = openCheckpoint(note, parseVerifierKey(this.operatorVerifierKey()), this.origin());
     if (c.size > this.sizeNow) throw new OpenlecError('E_TREE_SIZE', `checkpoint of size ${c.size} is beyond the log's ${this.sizeNow} entries`, { field: 'size' });
     if (!equalBytes(this.root(c.size), c.root)) throw new OpenlecError('E_CHECKPOINT_ROOT', `checkpoint of size ${c.size} does not have this log's root`, { field: 'root' });
@@ -444,6 +567,7 @@ export class SqliteLedger implements LogSource {
 
   /** addCosignature keeps a witness's cosignature line of a stored checkpoint (checked by the caller). */
   addCosignature(size: number, witness: string, line: string): void {
+    this.ensureWriter();
     this.stmts.insertCosignature.run(size, witness, line);
   }
 
@@ -490,6 +614,7 @@ export class SqliteLedger implements LogSource {
     await this.running;
     await this.signatures.close();
     this.db.close();
+    if (this.lock !== 'memory') this.lock?.release();
   }
 }
 
