@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { tempDb } from './support/community.ts';
@@ -18,7 +18,8 @@ describe('openlec CLI', () => {
 
     const dso = (await openlec('keygen', '--out', dsoKey)).stdout.trim();
     assert.match(dso, /^[A-Za-z0-9_-]{43}$/);
-    const opKey = join(dir, 'log.operator.key');
+    const opKey = join(dir, 'keys', 'operator.key');
+    assert.match(created.stdout, new RegExp(`operator key [A-Za-z0-9_-]{43} in ${opKey.replace(/[.\\/]/g, '\\$&')}`));
     const reg = await openlec('tx', 'submit', '--db', db, '--key', opKey, '--type', 'participant.register', '--body', JSON.stringify({ key: dso, roles: ['dso'] }));
     assert.equal(reg.code, 0, reg.stderr);
     assert.deepEqual(JSON.parse(reg.stdout), { entry: 1 });
@@ -78,16 +79,16 @@ describe('openlec CLI', () => {
 });
 
 describe('openlec CLI: meter data and allocation', () => {
-  test('demo imports a week of load curves and allocates; meter curve and allocate work from the command line', async () => {
-    const dir = join(tempDb(), '..', 'demo');
-    const demo = await openlec('demo', '--dir', dir);
+  test('walkthrough imports a week of load curves and allocates; meter curve and allocate work from the command line', async () => {
+    const dir = join(tempDb(), '..', 'walkthrough');
+    const demo = await openlec('walkthrough', '--dir', dir);
     assert.equal(demo.code, 0, demo.stderr);
     assert.match(demo.stdout, /49 transaction\(s\) appended/);
     assert.match(demo.stdout, /allocation \d{4}-\d{2} \(prorata\) recorded as entry 67/);
     // 68 entries of setup, meter data and allocation; 4 market rules; 7 days of 48 ex-post clearings.
     assert.match(demo.stdout, /ok: 408 entries replayed/);
     assert.match(demo.stdout, /cleared 48 intervals ex-post/);
-    const db = join(dir, 'demo.db');
+    const db = join(dir, 'walkthrough.db');
     assert.match(JSON.parse(readFileSync(join(dir, 'member-01.proof.json'), 'utf8')).transaction, /"type":"participant.register"/);
 
     const summary = JSON.parse(readFileSync(readdirSync(dir).filter((f) => f.startsWith('allocation-')).map((f) => join(dir, f, `summary-${f.slice(11)}.json`))[0]!, 'utf8'));
@@ -101,10 +102,11 @@ describe('openlec CLI: meter data and allocation', () => {
     const chart = await openlec('meter', 'curve', '--db', db, '--meter', '12345678900001', '--from', day, '--to', day);
     assert.match(chart.stdout, new RegExp(`${day} [ ▁▂▃▄▅▆▇█]{46,50}\\n`));
 
-    const bad = await openlec('allocate', '--db', db, '--month', month, '--key', 'fair-share', '--signer', join(dir, 'keys', 'operator.key'));
-    assert.equal(bad.code, 1);
+    const bad = await openlec('allocate', '--db', db, '--month', month, '--key', 'fair-share');
+    assert.equal(bad.code, 2, 'a usage error');
     assert.match(bad.stderr, /--key must be one of prorata, static/);
-    const again = await openlec('allocate', '--db', db, '--month', month, '--signer', join(dir, 'keys', 'operator.key'), '--json', '--out', join(dir, 'again'));
+    // The operator key is found where the walkthrough (like init) put it: no --signer.
+    const again = await openlec('allocate', '--db', db, '--month', month, '--json', '--out', join(dir, 'again'));
     assert.equal(again.code, 0, again.stderr);
     const r = JSON.parse(again.stdout);
     assert.equal(r.summary.allocationRoot, summary.allocationRoot);
@@ -116,9 +118,9 @@ describe('openlec CLI: meter data and allocation', () => {
   });
 
   test('market book, market clear and invoice from the command line', async () => {
-    const dir = join(tempDb(), '..', 'demo');
-    assert.equal((await openlec('demo', '--dir', dir)).code, 0);
-    const db = join(dir, 'demo.db');
+    const dir = join(tempDb(), '..', 'walkthrough');
+    assert.equal((await openlec('walkthrough', '--dir', dir)).code, 0);
+    const db = join(dir, 'walkthrough.db');
     const log = JSON.parse((await openlec('log', '--db', db, '--json', '--from', '100', '--limit', '1')).stdout);
     const noon = log.entries[0].body.interval as string;
     assert.match(noon, /T\d\d:\d\d:00Z$/);
@@ -129,8 +131,8 @@ describe('openlec CLI: meter data and allocation', () => {
     assert.equal(b.cleared, 100);
     const chart = await openlec('market', 'book', '--db', db, '--interval', noon);
     assert.match(chart.stdout, /price\/kWh  demand/);
-    const again = await openlec('market', 'clear', '--db', db, '--interval', noon, '--signer', join(dir, 'keys', 'operator.key'));
-    assert.equal(again.code, 1);
+    const again = await openlec('market', 'clear', '--db', db, '--interval', noon);
+    assert.equal(again.code, 3, 'a refused transaction');
     assert.match(again.stderr, /is already cleared \[E_BOOK_CLEARED, field body.interval\]/);
     const misaligned = await openlec('market', 'book', '--db', db, '--interval', noon.replace(':00:00Z', ':10:00Z').replace(':30:00Z', ':10:00Z'));
     assert.match(misaligned.stderr, /not the start of a 30-minute interval \[E_INTERVAL_ALIGN, field interval\]/);
@@ -218,7 +220,9 @@ describe('openlec serve: --log and the demo\'s public keys', () => {
     const { Signer } = await import('../src/client.ts');
     const { readKeyFile } = await import('../src/node/key-file.ts');
     const db = tempDb();
-    assert.equal((await openlec('init', '--db', db, '--name', 'Logged', '--tz', 'Europe/Paris')).code, 0);
+    const keyFile = join(db, '..', 'operator.key');
+    assert.equal((await openlec('keygen', '--out', keyFile)).code, 0);
+    assert.equal((await openlec('init', '--db', db, '--name', 'Logged', '--tz', 'Europe/Paris', '--key', keyFile)).code, 0);
     // The store fails every append, as a full disk would.
     const raw = new Database(db);
     raw.exec("CREATE TRIGGER disk_full BEFORE INSERT ON entries BEGIN SELECT RAISE(FAIL, 'disk full'); END");
@@ -235,7 +239,7 @@ describe('openlec serve: --log and the demo\'s public keys', () => {
         }, 50);
         child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
       });
-      const operator = new Signer(readKeyFile(db.replace(/\.db$/, '.operator.key')), communityId, 1);
+      const operator = new Signer(readKeyFile(keyFile), communityId, 1);
       const tx = operator.sign('participant.register', { key: 'A'.repeat(43), roles: ['member'] });
       const res = await fetch(`${url}/v1/transactions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(tx) });
       assert.equal(res.status, 500);

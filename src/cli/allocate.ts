@@ -35,7 +35,7 @@ function readParams(paramsFile?: string): unknown {
 
 function keySpec(kind: string, paramsFile?: string): KeySpec {
   if (!(KEY_KINDS as readonly string[]).includes(kind)) {
-    throw new OpenlecError('E_KEY_KIND', `--key must be one of ${KEY_KINDS.join(', ')} (got "${kind}")`, { field: 'key' });
+    throw new OpenlecError('E_USAGE', `--key must be one of ${KEY_KINDS.join(', ')} (got "${kind}")`, { field: 'key' });
   }
   if (kind === 'full-dynamic') return { kind };
   // The Spanish key with hourly betas takes them, like full-dynamic, from recorded days.

@@ -4,7 +4,7 @@ import {
 } from './commands.ts';
 import { defaultKeyPath } from './commands.ts';
 import { allocateMonth, printAllocation } from './allocate.ts';
-import { demo } from './demo.ts';
+import { walkthrough } from './walkthrough.ts';
 import { printSimulation } from './simulate.ts';
 import { printComparison } from './simulate-compare.ts';
 import { SIM_KEYS } from '../sim/community.ts';
@@ -20,7 +20,7 @@ import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { invoices, invoicesCsv, marketBook, marketClear, printBook, printClear, printInvoices } from './market.ts';
 import { chartCurve, FORMATS, importMeterData, meterCurve, printImport } from './meter.ts';
-import { progress, reportError } from './output.ts';
+import { checked, EXIT, progress, reportError } from './output.ts';
 import { readKeyFile } from '../node/key-file.ts';
 import { OpenlecError } from '../errors.ts';
 
@@ -28,6 +28,11 @@ const integer = (field: string) => (v: string) => {
   if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`${field} must be a non-negative integer`);
   return Number(v);
 };
+
+/** packageVersion is the version in openlec's package.json (two folders up from src/cli and from dist/cli). */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
 
 const print = (text: string): void => {
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
@@ -37,7 +42,9 @@ const printJson = (value: unknown) => print(JSON.stringify(value, null, 2));
 export function buildProgram(): Command {
   const program = new Command('openlec')
     .description('Local energy communities on a verifiable ledger')
+    .version(packageVersion(), '-V, --version', 'print the version of openlec')
     .showHelpAfterError()
+    .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
   program.command('init')
@@ -48,7 +55,7 @@ export function buildProgram(): Command {
     .option('--interval <minutes>', 'settlement interval: 15, 30 or 60', '30')
     .option('--currency <code>', 'ISO 4217 currency', 'EUR')
     .option('--id <id>', 'community id, also the checkpoint origin (default openlec.local/<name>)')
-    .option('--key <file>', 'operator key file (default: <db>.operator.key beside the database)')
+    .option('--key <file>', 'operator key file (default: keys/operator.key beside the database)')
     .action(async (o) => {
       const r = await init(o);
       print(`created community ${r.id} in ${o.db}\noperator key ${r.operator} in ${r.key}`);
@@ -83,7 +90,7 @@ export function buildProgram(): Command {
   program.command('checkpoint')
     .description('sign a checkpoint (C2SP tlog-checkpoint) of the current log with the operator key')
     .requiredOption('--db <path>', 'log database')
-    .option('--key <file>', 'operator key file (default: beside the database)')
+    .option('--key <file>', 'operator key file (default: keys/operator.key beside the database)')
     .action((o) => withLedger(o.db, (l) => print(signCheckpointNow(l, readKeyFile(o.key ?? defaultKeyPath(o.db))))));
 
   program.command('proof')
@@ -96,8 +103,8 @@ export function buildProgram(): Command {
     .description('check a proof file offline: checkpoint signature, transaction signature, inclusion')
     .argument('<file>', 'proof JSON from "openlec proof"')
     .option('--verifier-key <key>', 'trusted operator verifier key (default: the one in the file)')
-    .action((file, o) => {
-      const r = checkProofFile(file, o.verifierKey);
+    .action(async (file, o) => {
+      const r = await checked(() => checkProofFile(file, o.verifierKey));
       print(`ok: ${r.transaction.type} by ${r.transaction.actor} is entry of the log ${r.checkpoint.origin} at size ${r.checkpoint.size}`);
     });
 
@@ -121,7 +128,7 @@ export function buildProgram(): Command {
         print(printVerify(r));
         if (anchors) print(anchors.problems.length ? ['anchors FAILED', ...anchors.problems.map((p) => `  [${p.code}] ${p.message}`)].join('\n') : `anchors ok: ${anchors.anchors} anchored root(s) match the log${anchors.latest ? `, the latest for size ${anchors.latest.size} in block ${anchors.latest.block}` : ''}`);
       }
-      if (!ok) process.exitCode = 1;
+      if (!ok) process.exitCode = EXIT.failed;
     });
 
   program.command('anchor')
@@ -155,7 +162,7 @@ export function buildProgram(): Command {
     .option('--ref <id>', 'ticket or reference of the correction')
     .option('--json', 'print the summary as JSON')
     .action(async (files, o) => {
-      if (!FORMATS.includes(o.format)) throw new InvalidArgumentError(`--format must be one of ${FORMATS.join(', ')}`);
+      if (!FORMATS.includes(o.format)) throw new OpenlecError('E_USAGE', `--format must be one of ${FORMATS.join(', ')}`, { field: 'format' });
       const r = await importMeterData({ ...o, files, showProgress: !o.json });
       o.json ? printJson(r) : print(printImport(r));
     });
@@ -181,7 +188,7 @@ export function buildProgram(): Command {
     .requiredOption('--month <YYYY-MM>', 'local calendar month')
     .option('--key <key>', 'prorata (default), static, redistribute, full-dynamic, cascade or spain', 'prorata')
     .option('--params <file>', 'JSON with the key parameters per meter: {"sharesPpm": {...}}, {"groups": {...}}, {"betasPpm": {...}}, or for full-dynamic {"days": {date: {meter: [ppm per interval]}}}')
-    .option('--signer <file>', 'operator key file (default: beside the database)')
+    .option('--signer <file>', 'operator key file (default: keys/operator.key beside the database)')
     .option('--out <dir>', 'folder for the files (default: allocation-YYYY-MM beside the database)')
     .option('--precision <n>', 'decimals of the French coefficients', integer('--precision'), 2)
     .option('--json', 'print JSON')
@@ -205,7 +212,7 @@ export function buildProgram(): Command {
     .requiredOption('--db <path>', 'log database')
     .option('--interval <iso>', 'interval start')
     .option('--day <date>', 'every interval of a local day not yet cleared, YYYY-MM-DD')
-    .option('--signer <file>', 'operator key file (default: beside the database)')
+    .option('--signer <file>', 'operator key file (default: keys/operator.key beside the database)')
     .option('--json', 'print JSON')
     .action(async (o) => {
       const r = await marketClear(o);
@@ -318,21 +325,21 @@ export function buildProgram(): Command {
   program.command('verify-evidence')
     .description('check, offline, evidence that an operator equivocated (split view, fork, inconsistent checkpoints)')
     .argument('<file>', 'evidence JSON written by follow or witness')
-    .action((file: string) => {
+    .action(async (file: string) => {
       let e: Evidence;
       try {
         e = JSON.parse(readFileSync(file, 'utf8')) as Evidence;
       } catch (err) {
         throw new OpenlecError('E_EVIDENCE', `${file}: ${(err as Error).message}`, { field: 'file' });
       }
-      const v = checkEvidence(e);
+      const v = await checked(() => checkEvidence(e));
       print(`${v.conclusive ? 'CONCLUSIVE' : 'NOT CONCLUSIVE ALONE'}: ${v.summary}`);
     });
 
-  program.command('demo')
-    .description('create or reopen a demo community in ./data, verify it and prove a record')
-    .option('--dir <dir>', 'folder for the demo', 'data')
-    .action(async (o) => print(await demo(o.dir)));
+  program.command('walkthrough')
+    .description('the command line\'s guided tour: create or reopen a small community (6 households, EUR) in --dir, import a week of DSO load curves, allocate, trade, invoice, verify and prove a record; prints the commands to go on with (the live demo of `npm start` is `serve --demo`)')
+    .option('--dir <dir>', 'folder for the walkthrough (walkthrough.db, keys/)', 'data')
+    .action(async (o) => print(await walkthrough(o.dir)));
 
   return program;
 }

@@ -1,4 +1,5 @@
 import { SingleBar } from 'cli-progress';
+import { CommanderError } from 'commander';
 import { OpenlecError } from '../errors.ts';
 
 /** table prints rows as aligned columns. */
@@ -25,12 +26,47 @@ export function progress(label: string): { update(done: number, total: number): 
   };
 }
 
-/** fail prints an error the way every command does and sets the exit code. */
+/**
+ * EXIT are the CLI's exit codes, so scripts can tell a log that failed a check from a
+ * command they called wrongly: 0 done (or the check passed), 1 a check failed (verify,
+ * check-proof, verify-evidence found the log, proof or evidence bad), 2 usage (unknown
+ * command or option, missing or invalid option value), 3 any other error (bad input
+ * file, refused transaction, a database another process writes, network).
+ */
+export const EXIT = { ok: 0, failed: 1, usage: 2, error: 3 } as const;
+
+/** CheckFailed marks an error that is the answer of a check (exit 1), not a failure to run it. */
+export class CheckFailed extends OpenlecError {}
+
+/** checked runs a check and reports what it throws as a failed check (exit 1), except usage and file errors. */
+export async function checked<T>(f: () => T | Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    if (e instanceof OpenlecError && !['E_USAGE', 'E_FILE'].includes(e.code) && !(e instanceof CheckFailed)) {
+      throw new CheckFailed(e.code, e.message, { ...(e.field ? { field: e.field } : {}), details: e.details, cause: e });
+    }
+    throw e;
+  }
+}
+
+/** exitCodeOf is the exit code an error ends the command with (see EXIT). */
+export function exitCodeOf(e: unknown): number {
+  if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  if (e instanceof CheckFailed) return EXIT.failed;
+  if (e instanceof OpenlecError && e.code === 'E_USAGE') return EXIT.usage;
+  return EXIT.error;
+}
+
+/** reportError prints an error the way every command does and sets the exit code. */
 export function reportError(e: unknown): void {
-  if (e instanceof OpenlecError) {
+  // commander has already printed its own usage errors (and help or version).
+  if (e instanceof CommanderError) {
+    /* printed */
+  } else if (e instanceof OpenlecError) {
     process.stderr.write(`openlec: ${e.message} [${e.code}${e.field ? `, field ${e.field}` : ''}]\n`);
   } else {
     process.stderr.write(`openlec: ${(e as Error)?.stack ?? String(e)}\n`);
   }
-  process.exitCode = 1;
+  process.exitCode = exitCodeOf(e);
 }

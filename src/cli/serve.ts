@@ -16,6 +16,7 @@ import { community } from '../community/tables.ts';
 import { lastCleared } from '../market/tables.ts';
 import { parseInstant } from '../units/index.ts';
 import { progress } from './output.ts';
+import { defaultKeyPath } from './commands.ts';
 
 export interface ServeOptions {
   db?: string;
@@ -82,7 +83,9 @@ export async function serve(o: ServeOptions) {
   if (o.quorum !== undefined && (o.quorum < 1 || o.quorum > keys.length)) throw new OpenlecError('E_USAGE', `--quorum must be between 1 and the ${keys.length} witness(es) given`, { field: 'quorum' });
   const witnesses = keys.length ? { keys, quorum: o.quorum ?? keys.length } : undefined;
   let db = o.db;
-  let operatorKey: KeyPair | undefined = o.key ? readKeyFile(o.key) : undefined;
+  // The operator key signs checkpoints: --key, else the one where init put it, if there.
+  const keyFile = o.key ?? (o.db && existsSync(defaultKeyPath(o.db)) ? defaultKeyPath(o.db) : undefined);
+  let operatorKey: KeyPair | undefined = keyFile ? readKeyFile(keyFile) : undefined;
   let logins: Record<string, { key: string; secretKey: string }> = {};
   if (o.demo) {
     const d = await prepareDemo(o.dir, now, progress);

@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Signer } from '../client.ts';
 import { community } from '../community/tables.ts';
 import { encodeKey, type KeyPair, type SignedTransaction } from '../ledger/index.ts';
@@ -8,17 +8,17 @@ import { SqliteLedger } from '../store/sqlite-ledger.ts';
 import { formatInstant } from '../units/index.ts';
 import { writeFileSync } from 'node:fs';
 import { allocateMonth, printAllocation } from './allocate.ts';
-import { checkProofFile, entryProof, init, printVerify, verifyDb, writeJson } from './commands.ts';
+import { checkProofFile, defaultKeyPath, entryProof, init, printVerify, verifyDb, writeJson } from './commands.ts';
 import { invoices, marketClear, printClear, printInvoices } from './market.ts';
 import { importMeterData, printImport } from './meter.ts';
 import { addDays, dayIntervals, localDateOf, localDay } from '../units/index.ts';
 
 /**
- * demoCurves writes the last 7 full local days of the six households and the shared PV
+ * walkthroughCurves writes the last 7 full local days of the six households and the shared PV
  * plant as a French DSO load-curve export (average W, END time stamps): smooth shapes,
  * so the figures are easy to follow, and the same on every run for the same dates.
  */
-function demoCurves(days: string[]): string {
+function walkthroughCurves(days: string[]): string {
   const blocks: string[] = [];
   const header = 'Identifiant PRM;Type de donnees;Date de debut;Date de fin;Grandeur physique;Grandeur metier;Etape metier;Unite;Pas en minutes';
   const meters = [...MEMBERS.map((_, i) => [`1234567890${String(i + 1).padStart(4, '0')}`, 'Consommation', i] as const), ['12345678909999', 'Production', -1] as const];
@@ -37,28 +37,28 @@ function demoCurves(days: string[]): string {
   return blocks.join('\n') + '\n';
 }
 
-async function demoMeterData(dir: string, db: string): Promise<string> {
+async function walkthroughMeterData(dir: string, db: string): Promise<string> {
   const today = localDateOf(Date.now(), 'Europe/Paris');
   const days = Array.from({ length: 7 }, (_, k) => addDays(today, k - 7));
   const file = join(dir, `enedis-${days[0]}-${days[6]}.csv`);
-  writeFileSync(file, demoCurves(days));
+  writeFileSync(file, walkthroughCurves(days));
   const imported = await importMeterData({ db, key: join(dir, 'keys', 'dso.key'), format: 'enedis', files: [file] });
   const lines = [printImport(imported)];
   if (imported.transactions > 0) {
     const month = days[6]!.slice(0, 7);
-    lines.push(printAllocation(await allocateMonth({ db, month, signer: join(dir, 'keys', 'operator.key'), out: join(dir, `allocation-${month}`) })));
+    lines.push(printAllocation(await allocateMonth({ db, month, out: join(dir, `allocation-${month}`) })));
   }
-  lines.push(await demoMarket(dir, db, days));
+  lines.push(await walkthroughMarket(dir, db, days));
   return lines.join('\n');
 }
 
 /**
- * demoMarket runs the community's market ex-post on the metered week: the operator sets
+ * walkthroughMarket runs the community's market ex-post on the metered week: the operator sets
  * the rules once (uniform price, feed-in 0.06 and retail 0.20 EUR/kWh), the DSO its fees,
  * two members their standing prices; then every read interval is cleared and the month
  * is invoiced.
  */
-async function demoMarket(dir: string, db: string, days: string[]): Promise<string> {
+async function walkthroughMarket(dir: string, db: string, days: string[]): Promise<string> {
   const keys = join(dir, 'keys');
   const ledger = SqliteLedger.open(db);
   try {
@@ -81,15 +81,30 @@ async function demoMarket(dir: string, db: string, days: string[]): Promise<stri
   const lines: string[] = [];
   let lastDay: Awaited<ReturnType<typeof marketClear>> = [];
   for (const day of days) {
-    const r = await marketClear({ db, day, signer: join(keys, 'operator.key') });
+    const r = await marketClear({ db, day });
     if (r.length > 0) lines.push(`${day}: cleared ${r.length} intervals ex-post, ${(r.reduce((s, x) => s + x.volumeWh, 0) / 1000).toFixed(1)} kWh between neighbours`);
     lastDay = r;
   }
   const last = days[6]!;
   if (lastDay.length > 0) lines.push('', `market of ${last}: ${printClear(lastDay)}`);
   lines.push('', printInvoices(await invoices({ db, month: last.slice(0, 7), participant: encodeKey(readKeyFile(join(keys, `${MEMBERS[0]}.key`)).publicKey) })));
-  lines.push(`all invoices: openlec invoice --db ${db} --month ${last.slice(0, 7)}; a book: openlec market book --db ${db} --interval <ISO>`);
   return lines.join('\n');
+}
+
+/** nextCommands are the commands a newcomer can run next on the walkthrough's community, as they are (keys where the commands look for them). */
+function nextCommands(db: string, keys: string): string {
+  const month = localDateOf(Date.now(), 'Europe/Paris').slice(0, 7);
+  return [
+    'next, as they are:',
+    `  openlec log --db ${db}`,
+    `  openlec checkpoint --db ${db}`,
+    `  openlec allocate --db ${db} --month ${month} --key static`,
+    `  openlec market clear --day ${localDateOf(Date.now(), 'Europe/Paris')} --db ${db}`,
+    `  openlec invoice --db ${db} --month ${month}`,
+    `  openlec meter curve --db ${db} --meter 12345678900001 --from ${addDays(localDateOf(Date.now(), 'Europe/Paris'), -1)} --to ${addDays(localDateOf(Date.now(), 'Europe/Paris'), -1)}`,
+    `  openlec verify --db ${db}`,
+    `  openlec serve --db ${db}     (then the dashboard at http://localhost:8080, logging in with a key file from ${keys})`,
+  ].join('\n');
 }
 
 const MEMBERS = ['member-01', 'member-02', 'member-03', 'member-04', 'member-05', 'member-06'];
@@ -103,21 +118,26 @@ function keyIn(dir: string, name: string): KeyPair {
 }
 
 /**
- * demo creates (or reopens) a small community in `dir`: an operator, a DSO, six
- * households on two feeders and a shared PV plant, then checkpoints, verifies and
- * proves one member's record, printing what a newcomer should look at.
+ * walkthrough creates (or reopens) a small community in `dir`, the command line's guided
+ * tour (not the live demo of `npm start`): an operator, a DSO, six households on two
+ * feeders and a shared PV plant in Europe/Paris, in EUR; a week of DSO load curves
+ * imported, allocated, traded ex-post and invoiced; then checkpoints, verifies and proves
+ * one member's record, printing what a newcomer should look at and the commands to go
+ * on with. Its key files are where every command looks for them: `keys/` beside the
+ * database.
  */
-export async function demo(dir: string): Promise<string> {
-  mkdirSync(join(dir, 'keys'), { recursive: true });
-  const db = join(dir, 'demo.db');
+export async function walkthrough(dir: string): Promise<string> {
+  const db = join(dir, 'walkthrough.db');
+  const keys = dirname(defaultKeyPath(db));
+  mkdirSync(keys, { recursive: true });
   const out: string[] = [];
   if (!existsSync(db)) {
-    await init({ db, name: 'Demo Solar Street', tz: 'Europe/Paris', interval: '30', currency: 'EUR', id: 'openlec.local/demo', key: join(dir, 'keys', 'operator.key') });
+    await init({ db, name: 'Solar Street walkthrough', tz: 'Europe/Paris', interval: '30', currency: 'EUR', id: 'openlec.local/walkthrough' });
     out.push(`created ${db}`);
   } else {
     out.push(`reopened ${db}`);
   }
-  const operatorKey = readKeyFile(join(dir, 'keys', 'operator.key'));
+  const operatorKey = readKeyFile(defaultKeyPath(db));
   const ledger = SqliteLedger.open(db);
   try {
     const c = community(ledger.state)!;
@@ -125,8 +145,8 @@ export async function demo(dir: string): Promise<string> {
     const signerFor = (key: KeyPair) => Signer.forState(ledger.state, key, now);
     if (ledger.state.count('meters') === 0) {
       const operator = signerFor(operatorKey);
-      const dsoKey = keyIn(join(dir, 'keys'), 'dso');
-      const members = MEMBERS.map((m) => keyIn(join(dir, 'keys'), m));
+      const dsoKey = keyIn(keys, 'dso');
+      const members = MEMBERS.map((m) => keyIn(keys, m));
       const txs: SignedTransaction[] = [
         operator.sign('participant.register', { key: encodeKey(dsoKey.publicKey), roles: ['dso'] }),
         ...members.map((k) => operator.sign('participant.register', { key: encodeKey(k.publicKey), roles: ['member'] })),
@@ -148,7 +168,7 @@ export async function demo(dir: string): Promise<string> {
     ledger.checkpoint(operatorKey);
     out.push(`community ${c.name} (${c.id}), ${c.timeZone}, ${c.intervalMinutes}-minute intervals, ${c.currency}`);
     out.push(`log: ${ledger.size} entries, ${ledger.state.count('participants')} participants, ${ledger.state.count('feeders')} feeders, ${ledger.state.count('meters')} meters`);
-    const member = readKeyFile(join(dir, 'keys', `${MEMBERS[0]}.key`));
+    const member = readKeyFile(join(keys, `${MEMBERS[0]}.key`));
     const registration = [...Array(ledger.size).keys()].find((i) => new TextDecoder().decode(ledger.entry(i)).includes(`"key":"${encodeKey(member.publicKey)}"`));
     if (registration !== undefined) {
       const proofPath = join(dir, 'member-01.proof.json');
@@ -160,8 +180,8 @@ export async function demo(dir: string): Promise<string> {
   } finally {
     await ledger.close();
   }
-  out.push(await demoMeterData(dir, db));
+  out.push(await walkthroughMeterData(dir, db));
   out.push(printVerify(await verifyDb(db, false)));
-  out.push(`next: openlec log --db ${db}; openlec verify --db ${db}`);
+  out.push(nextCommands(db, keys));
   return out.join('\n');
 }

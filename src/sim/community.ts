@@ -79,5 +79,5 @@ export function simAllocationKey(kind: string, meters: readonly string[]): KeySp
   if (kind === 'prorata') return { kind };
   if (kind === 'static' || kind === 'redistribute') return { kind, sharesPpm: equalPpm(meters) };
   if (kind === 'spain') return { kind, betasPpm: equalPpm(meters) };
-  throw new OpenlecError('E_KEY_KIND', `--key must be one of ${SIM_KEYS.join(', ')} (got "${kind}")`, { field: 'key' });
+  throw new OpenlecError('E_USAGE', `--key must be one of ${SIM_KEYS.join(', ')} (got "${kind}")`, { field: 'key' });
 }
