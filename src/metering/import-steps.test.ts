@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { mulDivRound } from '../units/index.ts';
+import { CSV_DEFAULTS, parseCsv } from './import/csv.ts';
+import { parseEnedis } from './import/enedis.ts';
+import { READING_MAX_WH, StepSet } from './import/steps.ts';
+import { meterReadings } from './readings.ts';
+
+const HALF_HOUR = 1_800_000;
+const T0 = Date.UTC(2026, 5, 1, 22); // local midnight in Paris (summer time)
+
+/** A step of one of two meters: quarter-hour `q` after T0 with `numerator` mWh. */
+const stepArb = fc.record({ meter: fc.constantFrom('A', 'B'), q: fc.integer({ min: 0, max: 200 }), numerator: fc.integer({ min: 0, max: 10_000_000 }) });
+
+function daysOf(steps: { meter: string; q: number; numerator: number }[], files = 1) {
+  const set = new StepSet(30, 1000);
+  steps.forEach((s, k) => {
+    if (k % Math.ceil(steps.length / files) === 0) set.beginFile(`f${k}.csv`);
+    set.add(s.meter, 'import', T0 + s.q * 900_000, 15, s.numerator, k + 1);
+  });
+  return { days: set.days('Europe/Paris'), values: set.values, errors: set.errors };
+}
+
+/** Keep the first of each (meter, quarter-hour): a step given twice must carry the same value. */
+const distinct = (steps: { meter: string; q: number; numerator: number }[]) => steps.filter((s, k) => steps.findIndex((t) => t.meter === s.meter && t.q === s.q) === k);
+
+describe('StepSet: steps in typed columns, summed into local days', () => {
+  test('the days do not depend on the order the steps come in, nor on how they are split into files', () => {
+    fc.assert(fc.property(fc.array(stepArb, { minLength: 1, maxLength: 300 }).map(distinct), fc.integer({ min: 1, max: 4 }), (steps, files) => {
+      const a = daysOf(steps);
+      const shuffled = [...steps].sort((x, y) => (x.numerator * 7919 + x.q) % 101 - (y.numerator * 7919 + y.q) % 101);
+      const b = daysOf(shuffled, files);
+      assert.deepEqual(a.errors, []);
+      assert.deepEqual(b.days, a.days);
+      assert.equal(b.values, steps.length);
+    }));
+  });
+
+  test('every whole half-hour is its two quarter-hours summed exactly and rounded once, half to even; others are null', () => {
+    fc.assert(fc.property(fc.array(stepArb, { minLength: 1, maxLength: 300 }).map(distinct), (steps) => {
+      const { days } = daysOf(steps);
+      for (const d of days) {
+        d.values.forEach((v, k) => {
+          const start = Date.UTC(2026, 5, 1, 22) + (Number(d.date.slice(8)) - 2) * 86_400_000 + k * HALF_HOUR;
+          const parts = steps.filter((s) => s.meter === d.meter && Math.floor((T0 + s.q * 900_000) / HALF_HOUR) * HALF_HOUR === start);
+          assert.equal(v, parts.length === 2 ? mulDivRound(parts[0]!.numerator + parts[1]!.numerator, 1, 1000) : null);
+        });
+        assert.equal(d.gaps, d.values.filter((v) => v === null).length);
+      }
+    }));
+  });
+
+  test('a step given twice: once when the value is the same, an error naming the first line when it differs', () => {
+    const set = new StepSet(30, 1000, 'a.csv');
+    set.add('A', 'import', T0, 30, 5000, 2);
+    set.add('A', 'import', T0, 30, 5000, 3);
+    set.add('A', 'import', T0, 30, 6000, 4);
+    const days = set.days('Europe/Paris');
+    assert.equal(set.values, 1);
+    assert.equal(days[0]!.values[0], 5);
+    assert.deepEqual(set.errors, [{ file: 'a.csv', line: 4, message: 'the step at 2026-06-01T22:00:00Z is also on line 2 with another value' }]);
+  });
+
+  test('READING_MAX_WH is the bound of meter.readings: at it a body is accepted, above it refused', () => {
+    const body = (wh: number) => ({ meter: '30001234567890', direction: 'import', date: '2026-06-02', values: [wh] });
+    assert.equal(meterReadings.body.safeParse(body(READING_MAX_WH)).success, true);
+    assert.equal(meterReadings.body.safeParse(body(READING_MAX_WH + 1)).success, false);
+    const set = new StepSet(30, 1000, 'x.csv');
+    set.add('A', 'import', T0, 30, READING_MAX_WH * 1000, 2);
+    set.add('A', 'import', T0 + HALF_HOUR, 30, READING_MAX_WH * 1000 + 1000, 3);
+    assert.equal(set.days('Europe/Paris')[0]!.values[0], READING_MAX_WH);
+    assert.deepEqual(set.errors.map((e) => e.line), [3]);
+  });
+});
+
+describe('streamed readers', () => {
+  const rows = (n: number) => ['meter;start;value', ...Array.from({ length: n }, (_, k) => `Zähler-${k % 2};${new Date(T0 + k * HALF_HOUR).toISOString()};"${k},${k % 10}"`)];
+
+  async function csvDays(chunks: string[] | Buffer[]) {
+    const set = new StepSet(30, 1000, 'g.csv');
+    await parseCsv(chunks, set, { ...CSV_DEFAULTS, unit: 'kWh' });
+    return { days: set.days('Europe/Paris'), errors: set.errors };
+  }
+
+  test('generic CSV: the same days whatever the chunk boundaries (inside quotes, line ends, a BOM or a multi-byte character) and line ends', async () => {
+    await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 60 }), fc.constantFrom('\n', '\r\n', '\r'), fc.array(fc.nat(), { maxLength: 8 }), async (n, eol, cuts) => {
+      const text = `\uFEFF${rows(n).join(eol)}${eol}`;
+      const whole = await csvDays([text]);
+      assert.deepEqual(whole.errors, []);
+      const bytes = Buffer.from(text);
+      const at = [...new Set(cuts.map((c) => c % bytes.length))].sort((a, b) => a - b);
+      const chunks = [0, ...at].map((from, k) => bytes.subarray(from, at[k] ?? bytes.length)).filter((c) => c.length > 0);
+      assert.deepEqual(await csvDays(chunks), whole);
+      assert.equal(whole.days.flatMap((d) => d.values).filter((v) => v !== null).length, n);
+    }), { numRuns: 60 });
+  });
+
+  test('generic CSV: a header cut anywhere still gives the separator', async () => {
+    const text = rows(3).join('\n');
+    for (let cut = 1; cut < 20; cut++) assert.deepEqual(await csvDays([text.slice(0, cut), text.slice(cut)]), await csvDays([text]));
+  });
+
+  test('DSO CSV: lines from any iterable, one block per direction of a PRM', async () => {
+    const header = 'Identifiant PRM;Type de donnees;Date de debut;Date de fin;Grandeur physique;Grandeur metier;Etape metier;Unite;Pas en minutes';
+    const block = (prm: string, kind: string) => [header, `${prm};Courbe de charge;;;Energie active;${kind};Comptage Brut;W;30`, '', 'Horodate;Valeur',
+      ...Array.from({ length: 3000 }, (_, k) => `${new Date(T0 + (k + 1) * HALF_HOUR).toISOString().replace('.000Z', '+00:00')};${k % 500}`)];
+    const lines = [...block('30001234567890', 'Consommation'), ...block('30001234567890', 'Production')];
+    const set = new StepSet(30, 60, 'e.csv');
+    await parseEnedis((function* () {
+      yield* lines;
+    })(), set);
+    const days = set.days('Europe/Paris');
+    assert.deepEqual(set.errors, []);
+    assert.equal(set.values, 6000);
+    assert.deepEqual(days.map((d) => d.direction).filter((d, k, a) => a.indexOf(d) === k), ['export', 'import']);
+    const [exp, imp] = [days.find((d) => d.direction === 'export')!, days.find((d) => d.direction === 'import')!];
+    assert.deepEqual(exp.values, imp.values);
+    // k W over 30 minutes is k/2 Wh, rounded half to even.
+    assert.deepEqual(imp.values.slice(0, 6), [0, 0, 1, 2, 2, 2]);
+  });
+});
