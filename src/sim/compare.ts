@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { barChart, esc, lineChart } from '../charts/svg.ts';
 import { OpenlecError } from '../errors.ts';
+import type { IntervalRow } from './kpis.ts';
 import { simulate, type SimulateOptions } from './run.ts';
 
 export interface CompareOptions extends Omit<SimulateOptions, 'scenario' | 'out'> {
@@ -59,6 +60,12 @@ const pct = (x: number | null) => (x === null ? '-' : `${(x * 100).toFixed(1)} %
 const money = (micro: number) => (micro / 1e6).toFixed(2);
 const COLORS = ['#2980b9', '#c0392b'];
 
+/** chartedPrice: an interval's price per kWh, the clearing's single price or else the mean of its trades' prices, so that runs of every mechanism can be drawn side by side. */
+const chartedPrice = (x: IntervalRow): number | null => {
+  const micro = x.priceMicroPerKwh ?? x.meanPriceMicroPerKwh;
+  return micro === null ? null : micro / 1e6;
+};
+
 /** compareRuns simulates two variants and writes compare.html and compare.json with their KPIs side by side. */
 export async function compareRuns(o: CompareOptions) {
   const runs: ComparedRun[] = [];
@@ -71,8 +78,8 @@ export async function compareRuns(o: CompareOptions) {
 <style>body{font:14px system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}h2{font-size:1.1em;margin-top:2em}table{border-collapse:collapse}th,td{padding:2px 12px;text-align:left;border-bottom:1px solid #eee}svg{background:#fafafa;border:1px solid #ddd}.legend span{display:inline-block;margin-right:1.5em}.legend i{display:inline-block;width:12px;height:12px;margin-right:4px}</style></head>
 <body><h1>openlec simulation: ${runs.map((r) => esc(r.label)).join(' vs ')}</h1>
 <h2>Key figures</h2>${table}
-<h2>Clearing price per kWh</h2>
-${lineChart('chart-price-compare', runs.map((r, i) => ({ name: r.label, color: COLORS[i]!, values: r.intervals.map((x) => (x.priceMicroPerKwh === null ? null : x.priceMicroPerKwh / 1e6)) })))}
+<h2>Clearing price per kWh (where trades have their own prices, their volume-weighted mean)</h2>
+${lineChart('chart-price-compare', runs.map((r, i) => ({ name: r.label, color: COLORS[i]!, values: r.intervals.map(chartedPrice) })))}
 <h2>Energy traded between members per interval (kWh)</h2>
 ${lineChart('chart-traded-compare', runs.map((r, i) => ({ name: r.label, color: COLORS[i]!, values: r.intervals.map((x) => x.tradedWh / 1000) })))}
 <h2>Savings per member, sorted (${runs.map((r) => esc(r.label)).join(' / ')})</h2>

@@ -11,7 +11,24 @@ export interface IntervalRow {
   batteryChargeWh: number;
   batteryDischargeWh: number;
   tradedWh: number;
+  /** The clearing's single price, where its mechanism has one. */
   priceMicroPerKwh: number | null;
+  /** The volume-weighted mean of the trades' prices (null without trades): midpoint pairing prices each trade on its own. */
+  meanPriceMicroPerKwh: number | null;
+}
+
+/**
+ * meanTradePrice is the volume-weighted mean of the prices buyers pay for the energy of
+ * an interval's trades, rounded to the micro-unit per kWh; null when nothing traded.
+ */
+export function meanTradePrice(trades: readonly { quantityWh: number; buyerPriceMicroPerKwh: number }[]): number | null {
+  let wh = 0;
+  let weighted = 0;
+  for (const t of trades) {
+    wh += t.quantityWh;
+    weighted += t.quantityWh * t.buyerPriceMicroPerKwh;
+  }
+  return wh === 0 ? null : Math.round(weighted / wh);
 }
 
 /** A member's bills over the run, with and without the community. */

@@ -14,7 +14,7 @@ import { SqliteLedger } from '../store/sqlite-ledger.ts';
 import { addDays, formatInstant, localDay } from '../units/index.ts';
 import { households, simAllocationKey, simCommunityId, simDay, simKey } from './community.ts';
 import { hasExportMeter, householdDay, type SimDay, type SimHousehold } from './household.ts';
-import { type IntervalRow, type MemberBill, type MoneyFlows, type RunFacts, runKpis, type SettledRun } from './kpis.ts';
+import { type IntervalRow, meanTradePrice, type MemberBill, type MoneyFlows, type RunFacts, runKpis, type SettledRun } from './kpis.ts';
 import { intervalsCsv, renderReport } from './report.ts';
 import { Rng } from './rng.ts';
 import { parseScenario, type Scenario } from './scenario.ts';
@@ -174,7 +174,7 @@ async function openCommunity(submit: (txs: Tx[]) => Promise<void>, { s, operator
 
 /** meterDay runs every household through the day, adds up the community's intervals, and appends the DSO's readings half an hour after the day ends. */
 async function meterDay(submit: (txs: Tx[]) => Promise<void>, { s, clock, dso, homes }: Run, day: SimDay, facts: RunFacts): Promise<IntervalRow[]> {
-  const rows: IntervalRow[] = day.starts.map((t) => ({ start: formatInstant(t), loadWh: 0, pvWh: 0, importWh: 0, exportWh: 0, evWh: 0, batteryChargeWh: 0, batteryDischargeWh: 0, tradedWh: 0, priceMicroPerKwh: null }));
+  const rows: IntervalRow[] = day.starts.map((t) => ({ start: formatInstant(t), loadWh: 0, pvWh: 0, importWh: 0, exportWh: 0, evWh: 0, batteryChargeWh: 0, batteryDischargeWh: 0, tradedWh: 0, priceMicroPerKwh: null, meanPriceMicroPerKwh: null }));
   clock.ms = localDay(day.date, s.timeZone).endMs + 30 * 60_000;
   const readings: Tx[] = [];
   for (const h of homes) {
@@ -206,6 +206,7 @@ function signClearing(ledger: SqliteLedger, { operator }: Run, start: number, ro
   const c = clearAt(ledger.state, start);
   row.tradedWh = c.body.volumeWh;
   row.priceMicroPerKwh = c.body.priceMicroPerKwh;
+  row.meanPriceMicroPerKwh = meanTradePrice(c.clearing.trades);
   if (limitViolation(c.clearing.trades, c.book.orders, c.book.network)) facts.violations++;
   return operator.sign('market.clear', c.body);
 }

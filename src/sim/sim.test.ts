@@ -135,6 +135,11 @@ describe('openlec simulate', () => {
     const html = readFileSync(join(out, 'compare.html'), 'utf8');
     for (const id of ['chart-price-compare', 'chart-traded-compare', 'chart-savings-compare', 'chart-rates-compare']) assert.match(html, new RegExp(`<svg id="${id}"[^>]*>.*<(path|rect) `, 's'));
     assert.match(html, /<th>uniform<\/th><th>midpoint<\/th>/);
+    // Midpoint pairing prices each trade on its own: its line is the volume-weighted mean price of the interval's trades (issue 21).
+    const line = (name: string) => new RegExp(`<svg id="chart-price-compare".*?<path d="([^"]*)"[^>]*><title>${name}</title>`, 's').exec(html)?.[1];
+    assert.ok(r.runs[1]!.intervals.every((x) => x.priceMicroPerKwh === null), 'midpoint has no single clearing price');
+    assert.notEqual(line('midpoint'), '', 'the midpoint run has a price line');
+    assert.notEqual(line('uniform'), '', 'the uniform run keeps its price line');
     await assert.rejects(compareRuns({ scenarios: ['demo'], out, days: 1 }), { code: 'E_COMPARE' });
   });
 });
