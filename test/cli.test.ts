@@ -3,8 +3,10 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import Database from 'better-sqlite3';
-import { tempDb } from './support/community.ts';
+import { smallCommunity, tempDb } from './support/community.ts';
 import { BIN, openlec } from './support/cli.ts';
+import { EXIT } from '../src/cli/output.ts';
+import { writeKeyFile } from '../src/node/key-file.ts';
 
 describe('openlec CLI', () => {
   const db = tempDb();
@@ -253,5 +255,24 @@ describe('openlec serve: --log and the demo\'s public keys', () => {
       child.kill('SIGINT');
       await new Promise((r) => child.once('exit', r));
     }
+  });
+});
+
+describe('openlec CLI: meter import errors (issue 13)', () => {
+  test('a missing input file is E_FILE naming the path, without a stack trace; an empty file names the file; both are errors', async () => {
+    const c = await smallCommunity();
+    await c.ledger.close();
+    const dir = join(c.path, '..');
+    const key = join(dir, 'dso.key');
+    writeKeyFile(key, c.dso.key);
+    const missing = join(dir, 'nope.csv');
+    const r = await openlec('meter', 'import', '--db', c.path, '--key', key, '--format', 'csv', missing);
+    assert.equal(r.code, EXIT.error);
+    assert.equal(r.stderr, `openlec: ${missing}: cannot read the file: no such file [E_FILE, field file]\n`);
+    const empty = join(dir, 'empty.csv');
+    writeFileSync(empty, '');
+    const e = await openlec('meter', 'import', '--db', c.path, '--key', key, '--format', 'enedis', empty);
+    assert.equal(e.code, EXIT.error);
+    assert.equal(e.stderr, `openlec: 1 rejected line(s), nothing imported:\n  ${empty}: the file is empty [E_IMPORT_LINES, field file]\n`);
   });
 });
