@@ -72,6 +72,14 @@ describe('StepSet: steps in typed columns, summed into local days', () => {
     assert.equal(set.days('Europe/Paris')[0]!.values[0], READING_MAX_WH);
     assert.deepEqual(set.errors.map((e) => e.line), [3]);
   });
+
+  test('an interval whose steps sum beyond exact integers is refused at its first line, not rounded', () => {
+    const set = new StepSet(30, 1000, 'x.csv');
+    for (let m = 0; m < 30; m++) set.add('A', 'import', T0 + m * 60_000, 1, READING_MAX_WH * 1000, m + 2);
+    const days = set.days('Europe/Paris');
+    assert.equal(days[0]!.values[0], null);
+    assert.deepEqual(set.errors, [{ file: 'x.csv', line: 2, message: 'meter A (import) interval 2026-06-01T22:00:00Z sums to more than 1000000000001 Wh, above the 1000000000000 Wh an interval may hold' }]);
+  });
 });
 
 describe('streamed readers', () => {

@@ -191,10 +191,13 @@ export class StepSet {
     let first = 0;
     const close = () => {
       if (Number.isNaN(interval)) return;
-      // Rounded once per interval, half to even: the only rounding on the way to Wh.
-      let wh: number | null = minutes === this.intervalMinutes ? mulDivRound(sum, 1, this.divisor) : null;
-      if (wh !== null && wh > READING_MAX_WH) {
-        this.failAt(first, `meter ${meter} (${direction}) interval ${formatInstant(interval)} sums to ${wh} Wh, above the ${READING_MAX_WH} Wh an interval may hold`);
+      // Rounded once per interval, half to even: the only rounding on the way to Wh. A
+      // sum far above the bound is not rounded at all (it may not even be exact).
+      const whole = minutes === this.intervalMinutes;
+      const far = sum > (READING_MAX_WH + 1) * this.divisor;
+      let wh: number | null = whole && !far ? mulDivRound(sum, 1, this.divisor) : null;
+      if (whole && (far || wh! > READING_MAX_WH)) {
+        this.failAt(first, `meter ${meter} (${direction}) interval ${formatInstant(interval)} sums to ${far ? `more than ${READING_MAX_WH + 1}` : wh} Wh, above the ${READING_MAX_WH} Wh an interval may hold`);
         wh = null;
       }
       cutter.put(interval, wh);
