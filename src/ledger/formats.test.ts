@@ -90,4 +90,28 @@ describe('signed notes and checkpoints (C2SP)', () => {
     assert.throws(() => parseVerifierKey(vkey.replace(/\+[0-9a-f]{8}\+/, '+00000000+')), { code: 'E_NOTE_VERIFIER_KEY' });
     assert.throws(() => signNote('no newline', [{ name: origin, ...key }]), { code: 'E_NOTE_FORMAT' });
   });
+
+  test('a note holds at most 100 signature lines, and only the first signature by each known key is verified (as Go\'s sumdb/note)', () => {
+    const note = signNote('hello\n', [{ name: origin, ...key }]);
+    const line = note.slice('hello\n\n'.length);
+    const other = signNote('hello\n', [{ name: 'example.com/other', ...keyPairFromSeed(new Uint8Array(32).fill(9)) }]).slice('hello\n\n'.length);
+    let calls = 0;
+    const counting: typeof verifySignature = (pub, msg, sig) => (calls++, verifySignature(pub, msg, sig));
+    const known = [parseVerifierKey(vkey)];
+
+    // 100 lines, 99 of them repeats of the known key's: one verification.
+    assert.deepEqual(openNote(`hello\n\n${line.repeat(99)}${other}`, known, counting).signedBy.map((k) => k.name), [origin]);
+    assert.equal(calls, 1);
+    // 101 lines are refused before any is verified, whoever signed them.
+    calls = 0;
+    for (const block of [line.repeat(101), other.repeat(101), `${line}${other.repeat(100)}`]) {
+      assert.throws(() => openNote(`hello\n\n${block}`, known, counting), { code: 'E_NOTE_FORMAT', field: 'note', message: 'signed note: 101 signature lines, more than the 100 allowed' });
+    }
+    assert.equal(calls, 0);
+    // A later line by a key already verified is not looked at, as in Go.
+    const forged = line.replace(/[A-Za-z0-9+/]{4}=\n$/, 'AAAA=\n');
+    assert.notEqual(forged, line);
+    assert.throws(() => openNote(`hello\n\n${forged}${line}`, known), { code: 'E_NOTE_SIGNATURE' });
+    assert.deepEqual(openNote(`hello\n\n${line}${forged}`, known).signedBy.map((k) => k.name), [origin]);
+  });
 });

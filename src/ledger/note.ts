@@ -31,6 +31,11 @@ export interface NoteSignature {
 const ALG_ED25519 = 0x01;
 const SIGNATURE_PREFIX = '\u2014 ';
 const MAX_NOTE_BYTES = 1 << 20;
+/**
+ * At most 100 signature lines, as Go's sumdb/note: within 1 MiB a note could hold about
+ * 9,500 lines, each a signature to check, seconds of work for a browser or a witness.
+ */
+const MAX_NOTE_SIGNATURES = 100;
 
 function assertKeyName(name: string): void {
   if (name.length === 0 || /[\s+]/u.test(name)) {
@@ -94,8 +99,10 @@ export function parseNote(note: string): { text: string; signatures: NoteSignatu
   if (split < 0 || !note.endsWith('\n')) throw bad('no blank line before the signatures');
   const text = note.slice(0, split + 1);
   assertText(text);
+  const lines = note.slice(split + 2, -1).split('\n');
+  if (lines.length > MAX_NOTE_SIGNATURES) throw bad(`${lines.length} signature lines, more than the ${MAX_NOTE_SIGNATURES} allowed`);
   const signatures: NoteSignature[] = [];
-  for (const line of note.slice(split + 2, -1).split('\n')) {
+  for (const line of lines) {
     if (!line.startsWith(SIGNATURE_PREFIX)) throw bad(`signature line "${line}" does not start with an em dash`);
     const [name = '', b64 = '', ...rest] = line.slice(SIGNATURE_PREFIX.length).split(' ');
     const raw = fromBase64(b64);
@@ -110,6 +117,8 @@ export function parseNote(note: string): { text: string; signatures: NoteSignatu
  * openNote checks a signed note against known keys and returns its text and the keys
  * that signed it. Signatures by unknown keys are ignored, as C2SP says; a signature by a
  * known key that does not verify is an error, and so is a note no known key signed.
+ * Only the first signature by each known key is verified, later ones skipped, as Go's
+ * sumdb/note: repeating one key's line costs the verifier nothing.
  */
 export function openNote(note: string, keys: readonly NoteVerifierKey[], verify: SignatureVerifier = verifySignature): { text: string; signedBy: NoteVerifierKey[] } {
   const { text, signatures } = parseNote(note);
@@ -117,11 +126,11 @@ export function openNote(note: string, keys: readonly NoteVerifierKey[], verify:
   const signedBy: NoteVerifierKey[] = [];
   for (const s of signatures) {
     const key = keys.find((k) => k.name === s.name && equalBytes(k.keyId, s.keyId));
-    if (!key) continue;
+    if (!key || signedBy.includes(key)) continue;
     if (!verify(key.publicKey, message, s.signature)) {
       throw new OpenlecError('E_NOTE_SIGNATURE', `signed note: the signature of "${s.name}" does not verify`, { field: 'signature', details: { key: s.name } });
     }
-    if (!signedBy.includes(key)) signedBy.push(key);
+    signedBy.push(key);
   }
   if (signedBy.length === 0) throw new OpenlecError('E_NOTE_UNVERIFIED', 'signed note: no signature by a known key', { field: 'signature' });
   return { text, signedBy };
