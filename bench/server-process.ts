@@ -10,7 +10,9 @@ import { openServedLedger } from '../src/cli/serve.ts';
 const [db, keyFile] = process.argv.slice(2) as [string, string];
 const ledger = openServedLedger(db);
 const vault = PersonalVault.open(`${db}.personal.db`, randomBytes(32));
-const { app } = await buildApp({ ledger, vault, tokenSecret: randomBytes(32), operatorKey: readKeyFile(keyFile), rateLimitPerMinute: 1e9 });
+const { app } = await buildApp({ ledger, vault, tokenSecret: randomBytes(32), operatorKey: readKeyFile(keyFile), rateLimitPerMinute: 1e9, addressRateLimitPerMinute: 1e9,
+  // The orders are signed the evening before the benchmark's day (2026-06-01T01:00Z): the server's clock says so too.
+  txClock: () => Date.UTC(2026, 5, 1, 1) });
 const url = await app.listen({ port: 0, host: '127.0.0.1' });
 const cpu0 = process.cpuUsage();
 process.stdout.write(`listening ${url}\n`);

@@ -4,17 +4,7 @@ import {
 } from './commands.ts';
 import { defaultKeyPath } from './commands.ts';
 import { allocateMonth, printAllocation } from './allocate.ts';
-import { walkthrough } from './walkthrough.ts';
-import { printSimulation } from './simulate.ts';
-import { printComparison } from './simulate-compare.ts';
 import { SIM_KEYS } from '../sim/community.ts';
-import { compareRuns } from '../sim/compare.ts';
-import { simulate } from '../sim/run.ts';
-import { serve } from './serve.ts';
-import { follow } from './follow.ts';
-import { anchor, parseDuration } from './anchor.ts';
-import { checkAnchors } from '../anchor/anchoring.ts';
-import { witness, witnessKey } from './witness.ts';
 import { checkEvidence, type Evidence } from '../trust/evidence.ts';
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -23,6 +13,16 @@ import { chartCurve, FORMATS, importMeterData, meterCurve, printImport } from '.
 import { checked, EXIT, progress, reportError } from './output.ts';
 import { readKeyFile } from '../node/key-file.ts';
 import { OpenlecError } from '../errors.ts';
+
+// Commands that need the HTTP server (fastify), an EVM client (viem) or the simulator load
+// them when they run, not at every start of the CLI: `openlec --version` or `openlec log`
+// should not pay for them.
+const servers = () => import('./serve.ts');
+const remote = async () => ({ ...(await import('./follow.ts')), ...(await import('./witness.ts')) });
+const chains = async () => ({ ...(await import('./anchor.ts')), ...(await import('../anchor/anchoring.ts')) });
+const simulator = async () => ({
+  ...(await import('./simulate.ts')), ...(await import('./simulate-compare.ts')), ...(await import('../sim/compare.ts')), ...(await import('../sim/run.ts')),
+});
 
 const integer = (field: string) => (v: string) => {
   if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`${field} must be a non-negative integer`);
@@ -109,7 +109,7 @@ export function buildProgram(): Command {
     });
 
   program.command('verify')
-    .description('replay the whole log and check signatures, nonces, rules, tree hashes, checkpoints and projections')
+    .description('replay the whole log and check signatures, nonces, rules, tree hashes, checkpoints, projections and the file\'s integrity, on one snapshot (a live database is verified as of the moment verify starts, and the size verified is printed)')
     .requiredOption('--db <path>', 'log database')
     .option('--json', 'print the report as JSON')
     .option('--anchors <rpc>', 'also check every root anchored on this EVM JSON-RPC endpoint against the log')
@@ -117,9 +117,10 @@ export function buildProgram(): Command {
     .option('--chain-id <id>', 'the chain id the endpoint must have', integer('--chain-id'))
     .action(async (o) => {
       const r = await verifyDb(o.db, !o.json);
-      let anchors: Awaited<ReturnType<typeof checkAnchors>> | undefined;
+      let anchors: Awaited<ReturnType<typeof import('../anchor/anchoring.ts').checkAnchors>> | undefined;
       if (o.anchors) {
         if (!o.contract) throw new OpenlecError('E_USAGE', '--anchors needs --contract ADDRESS', { field: 'contract' });
+        const { checkAnchors } = await chains();
         anchors = await withLedger(o.db, (ledger) => checkAnchors(ledger, { rpc: o.anchors, contract: o.contract, ...(o.chainId ? { chainId: o.chainId } : {}) }), { projections: false });
       }
       const ok = r.ok && (anchors?.problems.length ?? 0) === 0;
@@ -142,6 +143,7 @@ export function buildProgram(): Command {
     .option('--quorum <k>', 'anchor only checkpoints with at least k witness cosignatures', integer('--quorum'), 0)
     .option('--every <duration>', 'anchor again every duration (e.g. 1h); 0 = once', '0')
     .action(async (o) => {
+      const { anchor, parseDuration } = await chains();
       const r = await anchor({ ...o, every: parseDuration(o.every, 'every'), log: (line: string) => print(line) });
       print(`${r.anchored.length} checkpoint(s) anchored on chain ${r.chainId} at ${r.contract}`);
     });
@@ -243,11 +245,13 @@ export function buildProgram(): Command {
     .option('--json', 'print the KPIs as JSON')
     .action(async (scenario: string, others: string[], o) => {
       if (scenario === 'compare') {
+        const { compareRuns, printComparison } = await simulator();
         const r = await compareRuns({ scenarios: others, out: o.out, days: o.days, mechanism: o.mechanism, key: o.key, seed: o.seed, ...(o.json ? {} : { progress }) });
         o.json ? printJson(r.runs.map((x) => x.kpis)) : print(printComparison(r));
         return;
       }
       if (others.length > 0) throw new OpenlecError('E_USAGE', `unexpected argument "${others[0]}" (did you mean "simulate compare"?)`, { field: 'scenario' });
+      const { simulate, printSimulation } = await simulator();
       const r = await simulate({ ...o, scenario, ...(o.json ? {} : { progress }) });
       o.json ? printJson(r.kpis) : print(printSimulation(r));
     });
@@ -268,7 +272,7 @@ export function buildProgram(): Command {
     .option('--max-skew <seconds>', 'refuse transactions whose issuedAt is further than this from the server\'s clock', integer('--max-skew'), 30)
     .option('--public-demo', 'allow --demo on a non-loopback --host (its keys are public: anyone reaching the port can act as the operator)')
     .action(async (o) => {
-      const r = await serve(o);
+      const r = await (await servers()).serve(o);
       const lines = [`openlec is serving ${r.url}  (API: ${r.url}/v1, OpenAPI: ${r.url}/openapi.json, events: ${r.url}/v1/events)`];
       for (const [role, k] of Object.entries(r.logins)) lines.push(`  log in as ${role.padEnd(8)} key ${k.key}  secret ${k.secretKey}`);
       if (o.demo) lines.push(`  one 30-minute interval every ${o.tick} s; key files in ${o.dir}/live/keys; Ctrl-C to stop`);
@@ -290,6 +294,7 @@ export function buildProgram(): Command {
     .option('--port <n>', 'serve read queries of the replica on this port', integer('--port'))
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .action(async (o) => {
+      const { follow } = await remote();
       const r = await follow({ ...o, evidence: o.evidence ?? dirname(o.db), log: (line: string) => print(line) });
       if (r.url) print(`replica serving reads at ${r.url}, following ${o.from}`);
       if (o.every > 0 || r.url) {
@@ -315,6 +320,7 @@ export function buildProgram(): Command {
     .option('--every <seconds>', 'seconds between polls; 0 = once and exit', (v) => Number(v), 2)
     .option('--show-key', 'print the witness\'s cosigner key (for serve --witness) and exit')
     .action(async (o) => {
+      const { witness, witnessKey } = await remote();
       if (o.showKey) return print(witnessKey(o.key, o.name));
       const state = o.state ?? `${o.key}.state.json`;
       print(`witness ${witnessKey(o.key, o.name)} following ${o.from}`);
@@ -339,7 +345,7 @@ export function buildProgram(): Command {
   program.command('walkthrough')
     .description('the command line\'s guided tour: create or reopen a small community (6 households, EUR) in --dir, import a week of DSO load curves, allocate, trade, invoice, verify and prove a record; prints the commands to go on with (the live demo of `npm start` is `serve --demo`)')
     .option('--dir <dir>', 'folder for the walkthrough (walkthrough.db, keys/)', 'data')
-    .action(async (o) => print(await walkthrough(o.dir)));
+    .action(async (o) => print(await (await import('./walkthrough.ts')).walkthrough(o.dir)));
 
   return program;
 }

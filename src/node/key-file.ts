@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { linkSync, readFileSync, unlinkSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { z } from 'zod';
 import { OpenlecError } from '../errors.ts';
 import { writeSyncedTemp } from './files.ts';
@@ -19,6 +20,8 @@ export function generateKeyPair(): KeyPair {
 /** writeKeyFile writes a key file atomically and refuses to replace an existing one. */
 export function writeKeyFile(path: string, key: KeyPair): void {
   const text = JSON.stringify({ type: 'ed25519', publicKey: encodeKey(key.publicKey), secretKey: toBase64Url(key.secretKey) }, null, 2) + '\n';
+  // The folder (keys/ beside a database, usually) is made readable by its owner only.
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const tmp = writeSyncedTemp(path, text);
   // link() creates the name only if it is free, atomically: a key is never overwritten.
   try {
