@@ -57,7 +57,7 @@ describe('openlec CLI', () => {
 
   test('bad input gets a clear error naming the field, and nothing is appended', async () => {
     const badBody = await openlec('tx', 'submit', '--db', db, '--key', dsoKey, '--type', 'feeder.define', '--body', '{"id":"feeder-2","exportLimitW":-5}');
-    assert.equal(badBody.code, 1);
+    assert.equal(badBody.code, 3, 'a refused transaction is an error, not a failed check');
     assert.match(badBody.stderr, /feeder.define body.exportLimitW: .*\[E_TX_BODY, field body.exportLimitW\]/);
     const notJson = await openlec('tx', 'submit', '--db', db, '--key', dsoKey, '--type', 'feeder.define', '--body', '{id:');
     assert.match(notJson.stderr, /--body is not JSON/);
@@ -65,6 +65,7 @@ describe('openlec CLI', () => {
     assert.match(role.stderr, /needs role operator.*E_TX_ROLE/);
     const missing = await openlec('verify', '--db', join(dir, 'nope.db'));
     assert.match(missing.stderr, /does not exist.*E_DB_MISSING/);
+    assert.equal(missing.code, 3, 'verify could not run: not a failed verification');
     const size = JSON.parse((await openlec('log', '--db', db, '--json')).stdout).size;
     assert.equal(size, 3);
   });
@@ -77,6 +78,29 @@ describe('openlec CLI', () => {
     const r = await openlec('verify', '--db', db);
     assert.equal(r.code, 1);
     assert.match(r.stdout, /FAILED\n {2}\[E_TX_SIGNATURE\] entry 2: the signature does not verify/);
+  });
+
+  test('exit codes tell usage errors (2) and other errors (3) from a failed check (1); --version prints the version', async () => {
+    const { version } = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as { version: string };
+    const v = await openlec('--version');
+    assert.deepEqual([v.code, v.stdout.trim()], [0, version]);
+    for (const args of [['no-such-command'], ['log'], ['log', '--db', db, '--limit', 'many'], ['log', '--db', db, '--no-such-option']]) {
+      const r = await openlec(...args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /error|must be/);
+    }
+    const proof = join(dir, 'entry1.proof.json');
+    writeFileSync(proof, (await openlec('proof', '--db', db, '--entry', '1')).stdout);
+    assert.equal((await openlec('check-proof', proof)).code, 0);
+    const p = JSON.parse(readFileSync(proof, 'utf8'));
+    p.transaction = p.transaction.replace('"roles":["dso"]', '"roles":["operator"]');
+    writeFileSync(proof, JSON.stringify(p));
+    const bad = await openlec('check-proof', proof);
+    assert.equal(bad.code, 1, bad.stderr);
+    const none = await openlec('check-proof', join(dir, 'no-such.proof.json'));
+    assert.equal(none.code, 3, 'a missing file: the check could not run');
+    assert.match(none.stderr, /no-such.proof.json: no such file or directory \[E_FILE/);
+    assert.doesNotMatch(none.stderr, /    at /, 'no stack trace');
   });
 });
 
@@ -116,6 +140,14 @@ describe('openlec CLI: meter data and allocation', () => {
     assert.equal(readFileSync(r.files.coefficientsFr, 'utf8'), readFileSync(join(dir, `allocation-${month}`, `coefficients-fr-${month}.csv`), 'utf8'));
     const verified = await openlec('verify', '--db', db, '--json');
     assert.equal(JSON.parse(verified.stdout).rows.allocations, 1);
+    // The commands the walkthrough suggests work as printed (the operator key found where they look).
+    const next = demo.stdout.slice(demo.stdout.indexOf('next, as they are:')).split('\n').slice(1)
+      .map((l) => l.trim()).filter((l) => l.startsWith('openlec ') && !l.startsWith('openlec serve'));
+    assert.ok(next.some((l) => l.startsWith('openlec checkpoint')) && next.some((l) => l.startsWith('openlec allocate')), demo.stdout);
+    for (const line of next) {
+      const r = await openlec(...line.split(/\s+/).slice(1));
+      assert.equal(r.code, 0, `${line}: ${r.stderr}`);
+    }
     assert.equal(JSON.parse(verified.stdout).rows.clearings, 336);
   });
 

@@ -151,9 +151,10 @@ export function entryProof(ledger: SqliteLedger, entry: number): EntryProof {
 }
 
 export function checkProofFile(path: string, verifierKey?: string) {
+  const text = readFileSync(path, 'utf8'); // a missing file is not a bad proof
   let p: EntryProof;
   try {
-    p = JSON.parse(readFileSync(path, 'utf8')) as EntryProof;
+    p = JSON.parse(text) as EntryProof;
   } catch (e) {
     throw new OpenlecError('E_PROOF_FORMAT', `${path} is not a proof JSON file: ${(e as Error).message}`, { field: 'file' });
   }

@@ -50,6 +50,15 @@ export async function checked<T>(f: () => T | Promise<T>): Promise<T> {
   }
 }
 
+const FILE_ERRORS: Record<string, string> = {
+  ENOENT: 'no such file or directory', EACCES: 'permission denied', EISDIR: 'is a folder, not a file', ENOTDIR: 'a part of the path is not a folder',
+};
+
+function isFileError(e: unknown): e is NodeJS.ErrnoException & { code: string; path: string } {
+  const x = e as NodeJS.ErrnoException;
+  return x instanceof Error && typeof x.path === 'string' && typeof x.code === 'string' && x.code in FILE_ERRORS;
+}
+
 /** exitCodeOf is the exit code an error ends the command with (see EXIT). */
 export function exitCodeOf(e: unknown): number {
   if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
@@ -65,6 +74,9 @@ export function reportError(e: unknown): void {
     /* printed */
   } else if (e instanceof OpenlecError) {
     process.stderr.write(`openlec: ${e.message} [${e.code}${e.field ? `, field ${e.field}` : ''}]\n`);
+  } else if (isFileError(e)) {
+    // A file that is missing or not readable is the user's input, not a bug: no stack trace.
+    process.stderr.write(`openlec: ${e.path}: ${FILE_ERRORS[e.code]} [E_FILE, field ${e.path}]\n`);
   } else {
     process.stderr.write(`openlec: ${(e as Error)?.stack ?? String(e)}\n`);
   }

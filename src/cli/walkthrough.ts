@@ -37,9 +37,14 @@ function walkthroughCurves(days: string[]): string {
   return blocks.join('\n') + '\n';
 }
 
-async function walkthroughMeterData(dir: string, db: string): Promise<string> {
+/** walkthroughDays are the last 7 full local days, the week the walkthrough imports. */
+function walkthroughDays(): string[] {
   const today = localDateOf(Date.now(), 'Europe/Paris');
-  const days = Array.from({ length: 7 }, (_, k) => addDays(today, k - 7));
+  return Array.from({ length: 7 }, (_, k) => addDays(today, k - 7));
+}
+
+async function walkthroughMeterData(dir: string, db: string): Promise<string> {
+  const days = walkthroughDays();
   const file = join(dir, `enedis-${days[0]}-${days[6]}.csv`);
   writeFileSync(file, walkthroughCurves(days));
   const imported = await importMeterData({ db, key: join(dir, 'keys', 'dso.key'), format: 'enedis', files: [file] });
@@ -91,19 +96,21 @@ async function walkthroughMarket(dir: string, db: string, days: string[]): Promi
   return lines.join('\n');
 }
 
-/** nextCommands are the commands a newcomer can run next on the walkthrough's community, as they are (keys where the commands look for them). */
-function nextCommands(db: string, keys: string): string {
-  const month = localDateOf(Date.now(), 'Europe/Paris').slice(0, 7);
+/** nextCommands are the commands a newcomer can run next on the walkthrough's community, as printed (keys where the commands look for them). */
+function nextCommands(db: string, keys: string, days: readonly string[]): string {
+  const yesterday = days[days.length - 1]!;
+  const noon = formatInstant(dayIntervals(localDay(yesterday, 'Europe/Paris'), 30)[24]!);
+  const month = yesterday.slice(0, 7);
   return [
     'next, as they are:',
     `  openlec log --db ${db}`,
     `  openlec checkpoint --db ${db}`,
-    `  openlec allocate --db ${db} --month ${month} --key static`,
-    `  openlec market clear --day ${localDateOf(Date.now(), 'Europe/Paris')} --db ${db}`,
+    `  openlec meter curve --db ${db} --meter 12345678900001 --from ${yesterday} --to ${yesterday}`,
+    `  openlec allocate --db ${db} --month ${month}`,
+    `  openlec market book --db ${db} --interval ${noon}`,
     `  openlec invoice --db ${db} --month ${month}`,
-    `  openlec meter curve --db ${db} --meter 12345678900001 --from ${addDays(localDateOf(Date.now(), 'Europe/Paris'), -1)} --to ${addDays(localDateOf(Date.now(), 'Europe/Paris'), -1)}`,
     `  openlec verify --db ${db}`,
-    `  openlec serve --db ${db}     (then the dashboard at http://localhost:8080, logging in with a key file from ${keys})`,
+    `  openlec serve --db ${db}     (the dashboard at http://localhost:8080; log in with a key file from ${keys})`,
   ].join('\n');
 }
 
@@ -182,6 +189,6 @@ export async function walkthrough(dir: string): Promise<string> {
   }
   out.push(await walkthroughMeterData(dir, db));
   out.push(printVerify(await verifyDb(db, false)));
-  out.push(nextCommands(db, keys));
+  out.push(nextCommands(db, keys, walkthroughDays()));
   return out.join('\n');
 }
