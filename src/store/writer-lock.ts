@@ -31,7 +31,7 @@ export class WriterLock {
     } catch (e) {
       file.close();
       if (e instanceof OpenlecError) throw e;
-      throw new OpenlecError('E_LOCK_FILE', `${lockPath(db)} could not be locked: ${(e as Error).message}`, { field: 'db', cause: e });
+      throw new OpenlecError('E_STORE_LOCK_FILE', `${lockPath(db)} could not be locked: ${(e as Error).message}`, { field: 'db', cause: e });
     }
     return new WriterLock(file);
   }
