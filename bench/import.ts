@@ -72,33 +72,39 @@ async function bigCommunity(db: string, meters: number): Promise<string> {
 }
 
 /** The whole `meter import` of one file in a process of its own, so that its peak memory is the import's. */
-function importInChild(db: string, key: string, file: string): { seconds: number; maxRssMb: number; values: number; transactions: number } {
+function importInChild(db: string, key: string, file: string): { seconds: number; cpuSeconds: number; maxRssMb: number; values: number; transactions: number } {
   const out = execFileSync(process.execPath, ['--import', 'tsx', import.meta.filename, 'child', db, key, file], { stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
   return JSON.parse(out.toString().trim().split('\n').pop()!);
 }
 
 async function child(db: string, key: string, file: string): Promise<void> {
+  const cpu = process.cpuUsage();
   const { value: r, seconds } = await timed(() => importMeterData({ db, key, format: 'csv', unit: 'kWh', step: 15, files: [file] }));
-  process.stdout.write(`${JSON.stringify({ seconds, maxRssMb: round(process.resourceUsage().maxRSS / 1024), values: r.values, transactions: r.transactions })}\n`);
+  const used = process.cpuUsage(cpu);
+  process.stdout.write(`${JSON.stringify({ seconds, cpuSeconds: (used.user + used.system) / 1e6, maxRssMb: round(process.resourceUsage().maxRSS / 1024), values: r.values, transactions: r.transactions })}\n`);
 }
 
 export async function run(): Promise<Record<string, number>> {
   const enedis = tempPath('enedis.csv');
   writeFileSync(enedis, enedisFile(100));
   const bytes = statSync(enedis).size;
+  const cpu = process.cpuUsage();
   const { value: steps, seconds } = await timed(async () => {
     const s = new StepSet(30, 60, enedis);
     await parseEnedis(createInterface({ input: createReadStream(enedis), crlfDelay: Infinity }), s);
     s.days('Europe/Paris');
     return s;
   });
+  const used = process.cpuUsage(cpu);
+  const cpuSeconds = (used.user + used.system) / 1e6;
   if (steps.errors.length > 0) throw new Error(steps.errors[0]!.message);
-  const figures = { enedisMBPerSec: round(bytes / 1e6 / seconds, 1), enedisValuesPerSec: round(steps.values / seconds), enedisFileMB: round(bytes / 1e6, 1) };
+  const figures = { enedisMBPerSec: round(bytes / 1e6 / seconds, 1), enedisValuesPerSec: round(steps.values / seconds), enedisFileMB: round(bytes / 1e6, 1), enedisMBPerCpuSec: round(bytes / 1e6 / cpuSeconds, 1) };
   printTable('French DSO CSV import (streamed file: parse, steps to half-hours, local days), one core', [
     ['file size', figures.enedisFileMB, 'MB'],
     ['values', steps.values, ''],
     ['throughput', figures.enedisMBPerSec, 'MB/s'],
     ['throughput', figures.enedisValuesPerSec, 'values/s'],
+    ['throughput per CPU second', figures.enedisMBPerCpuSec, 'MB'],
   ], ['measure', 'value', 'unit']);
 
   const db = tempPath('import.db');
@@ -107,13 +113,18 @@ export async function run(): Promise<Record<string, number>> {
   const key = await bigCommunity(db, BIG_METERS);
   const big = importInChild(db, key, file);
   const bigMB = statSync(file).size / 1e6;
-  const more = { csvFileMB: round(bigMB, 1), csvImportMBPerSec: round(bigMB / big.seconds, 1), csvImportSeconds: round(big.seconds, 1), csvImportPeakRssMb: big.maxRssMb, csvImportTransactions: big.transactions };
+  const more = {
+    csvFileMB: round(bigMB, 1), csvImportMBPerSec: round(bigMB / big.seconds, 1), csvImportSeconds: round(big.seconds, 1), csvImportCpuSeconds: round(big.cpuSeconds, 1),
+    csvImportMBPerCpuSec: round(bigMB / big.cpuSeconds, 1), csvImportPeakRssMb: big.maxRssMb, csvImportTransactions: big.transactions,
+  };
   printTable(`generic CSV, whole meter import (parse, plan, sign, append) in its own process: ${BIG_METERS} meters, ${BIG_DAYS} days of 15-minute kWh`, [
     ['file size', more.csvFileMB, 'MB'],
     ['values', big.values, ''],
     ['transactions', big.transactions, ''],
     ['wall time', more.csvImportSeconds, 's'],
     ['throughput', more.csvImportMBPerSec, 'MB/s'],
+    ['CPU time', more.csvImportCpuSeconds, 's'],
+    ['throughput per CPU second', more.csvImportMBPerCpuSec, 'MB'],
     ['peak RSS', more.csvImportPeakRssMb, 'MB'],
   ], ['measure', 'value', 'unit']);
   return { ...figures, ...more };

@@ -8,13 +8,13 @@ import { CSV_DEFAULTS, type CsvOptions, parseCsv } from '../metering/import/csv.
 import { parseEnedis } from '../metering/import/enedis.ts';
 import { parseEspi } from '../metering/import/espi.ts';
 import { type Correction, planImport } from '../metering/import/plan.ts';
-import { importError, StepSet } from '../metering/import/steps.ts';
+import { type DayReadings, importError, StepSet } from '../metering/import/steps.ts';
 import { DIRECTIONS, type Direction } from '../metering/meter-register.ts';
 import { CORRECTION_REASONS, findReadings } from '../metering/readings.ts';
 import { readKeyFile } from '../node/key-file.ts';
 import { nodeSign } from '../node/signatures.ts';
 import { SqliteLedger } from '../store/sqlite-ledger.ts';
-import { addDays, dayIntervals, formatLocal, localDay } from '../units/index.ts';
+import { addDays, dayIntervals, formatLocal, type IntervalMinutes, localDay } from '../units/index.ts';
 import { progress, table } from './output.ts';
 
 export const FORMATS = ['csv', 'enedis', 'espi'] as const;
@@ -96,6 +96,30 @@ function csvOptions(c: ImportCommand, intervalMinutes: number): CsvOptions {
   return o;
 }
 
+/**
+ * readDays parses every file into local days, checking every value (lines, duplicates,
+ * range) before anything is signed and reporting every problem of every file at once.
+ * Its StepSet, the bulk of the memory while parsing, is garbage once it returns, before
+ * the transactions are signed and appended.
+ */
+async function readDays(c: ImportCommand, com: { intervalMinutes: IntervalMinutes; timeZone: string }, total: number): Promise<{ days: DayReadings[]; values: number }> {
+  const steps = new StepSet(com.intervalMinutes, c.format === 'enedis' ? 60 : 1000);
+  const bar = c.showProgress ? progress('import') : progress('');
+  let done = 0;
+  const read = (bytes: number) => bar.update((done += bytes), total);
+  try {
+    for (const file of c.files) {
+      steps.beginFile(file);
+      await parseFile(c, file, steps, com.intervalMinutes, read);
+    }
+  } finally {
+    bar.stop();
+  }
+  const days = steps.days(com.timeZone);
+  if (steps.errors.length > 0) throw importError(steps.errors, c.files);
+  return { days, values: steps.values };
+}
+
 /** importMeterData parses the files, plans the transactions and appends them all or none. */
 export async function importMeterData(c: ImportCommand) {
   const key = readKeyFile(c.key);
@@ -113,22 +137,7 @@ export async function importMeterData(c: ImportCommand) {
   try {
     const com = community(ledger.state);
     if (!com) throw new OpenlecError('E_NO_COMMUNITY', 'the log has no community yet', { field: 'db' });
-    const steps = new StepSet(com.intervalMinutes, c.format === 'enedis' ? 60 : 1000);
-    const bar = c.showProgress ? progress('import') : progress('');
-    let done = 0;
-    const read = (bytes: number) => bar.update((done += bytes), total);
-    try {
-      for (const file of c.files) {
-        steps.beginFile(file);
-        await parseFile(c, file, steps, com.intervalMinutes, read);
-      }
-    } finally {
-      bar.stop();
-    }
-    // Every value is checked (lines, duplicates, range) before anything is signed, and
-    // every problem of every file is reported at once.
-    const days = steps.days(com.timeZone);
-    if (steps.errors.length > 0) throw importError(steps.errors, c.files);
+    const { days, values } = await readDays(c, com, total);
     const plan = planImport(ledger.state, days, c.correct ? { reason: c.correct as Correction['reason'], ...(c.ref ? { ref: c.ref } : {}) } : undefined);
     // node:crypto signs the same (deterministic Ed25519) bytes as @noble/curves, faster.
     const signer = Signer.forState(ledger.state, key, undefined, nodeSign);
@@ -136,7 +145,7 @@ export async function importMeterData(c: ImportCommand) {
     return {
       files: c.files.length,
       bytes: total,
-      values: steps.values,
+      values,
       meters: new Set(days.map((d) => `${d.meter} ${d.direction}`)).size,
       days: days.length,
       transactions: entries.length,

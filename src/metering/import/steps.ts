@@ -192,12 +192,13 @@ export class StepSet {
     const close = () => {
       if (Number.isNaN(interval)) return;
       // Rounded once per interval, half to even: the only rounding on the way to Wh. A
-      // sum far above the bound is not rounded at all (it may not even be exact).
+      // sum beyond exact integers is not rounded at all.
       const whole = minutes === this.intervalMinutes;
-      const far = sum > (READING_MAX_WH + 1) * this.divisor;
+      const far = !Number.isSafeInteger(sum);
       let wh: number | null = whole && !far ? mulDivRound(sum, 1, this.divisor) : null;
       if (whole && (far || wh! > READING_MAX_WH)) {
-        this.failAt(first, `meter ${meter} (${direction}) interval ${formatInstant(interval)} sums to ${far ? `more than ${READING_MAX_WH + 1}` : wh} Wh, above the ${READING_MAX_WH} Wh an interval may hold`);
+        const total = far ? `more than ${Math.floor(Number.MAX_SAFE_INTEGER / this.divisor)}` : wh;
+        this.failAt(first, `meter ${meter} (${direction}) interval ${formatInstant(interval)} sums to ${total} Wh, above the ${READING_MAX_WH} Wh an interval may hold`);
         wh = null;
       }
       cutter.put(interval, wh);
