@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { smallCommunity, tempDb } from '../../test/support/community.ts';
 import { verifyLog } from '../audit/verify.ts';
-import { importMeterData } from '../cli/meter.ts';
+import { ESPI_MAX_BYTES, importMeterData } from '../cli/meter.ts';
 import { writeKeyFile } from '../node/key-file.ts';
 import { dayIntervals, localDay } from '../units/index.ts';
 import { findReadings } from './readings.ts';
@@ -285,6 +285,21 @@ describe('meter data import: malformed files are refused at their line, nothing 
     await rejectsNothingAppended(s.db, () => importMeterData({ db: s.db, key: s.key, format: 'espi', meter: PRM, files: [huge] }), (e) => {
       assert.match(e.message, new RegExp(`huge.xml:${line}: entry\\[\\d+\\]/IntervalBlock\\[1\\]/IntervalReading\\[8\\] \\(start \\d{4}-\\d\\d-\\d\\dT[\\d:]+Z, value "2000000000000"\\): 2000000000000 x 10\\^0 Wh is above the 1000000000000 Wh an interval may hold`));
       assert.doesNotMatch(e.message, /transaction 1 of|body\.values/);
+    });
+  });
+
+  test('ESPI: XML that is not well-formed names its line; a file too large to parse as a document is refused before it is read', async () => {
+    const s = await setup();
+    const bad = s.file('bad.xml', '<feed>\n<entry>\n<a></b>\n</entry></feed>');
+    await rejectsNothingAppended(s.db, () => importMeterData({ db: s.db, key: s.key, format: 'espi', meter: PRM, files: [bad] }), (e) => {
+      assert.equal(e.code, 'E_ESPI_XML');
+      assert.equal(e.message, `${bad}:3: not well-formed XML: Expected closing tag 'a' (opened in line 3, col 1) instead of closing tag 'b'`);
+    });
+    const large = s.file('large.xml', '');
+    truncateSync(large, ESPI_MAX_BYTES + 1);
+    await rejectsNothingAppended(s.db, () => importMeterData({ db: s.db, key: s.key, format: 'espi', meter: PRM, files: [large] }), (e) => {
+      assert.equal(e.code, 'E_ESPI_TOO_LARGE');
+      assert.match(e.message, /large.xml: 16.8 MB is more than the 16 MiB an ESPI file may have/);
     });
   });
 

@@ -47,7 +47,9 @@ export function parseEspi(text: string, steps: StepSet, meter: string, direction
   try {
     doc = xml.parse(text, true) as Node;
   } catch (e) {
-    throw new OpenlecError('E_ESPI_XML', `${steps.file}: not well-formed XML: ${(e as Error).message}`, { field: 'file' });
+    // fast-xml-parser ends its message with ":line:column".
+    const m = /^(.*?)\.?:(\d+):\d+$/s.exec((e as Error).message);
+    throw new OpenlecError('E_ESPI_XML', `${steps.file}${m ? `:${m[2]}` : ''}: not well-formed XML: ${m ? m[1] : (e as Error).message}`, { field: 'file' });
   }
   const lines = new Lines(text);
   const entries = asArray((doc.feed as Node | undefined)?.entry as Node | Node[]);
