@@ -28,6 +28,7 @@ export const CSV_DEFAULTS: CsvOptions = { meterColumn: 'meter', startColumn: 'st
 const MAX_ROW_CHARS = 100_000;
 /** How far the separator is looked for when the first line is longer than that. */
 const HEAD_BYTES = 64 * 1024;
+const LINE_BREAKS = /\r\n|\r|\n/g;
 
 type Chunks = AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>;
 
@@ -43,20 +44,20 @@ export async function parseCsv(chunks: Chunks, steps: StepSet, o: CsvOptions): P
   const head = await firstLine(it);
   const separator = o.separator ?? (lineOf(head.bytes).includes(';') ? ';' : ',');
   const rows = new CsvRows(steps, o);
-  const parser = parse({
-    delimiter: separator, bom: true, trim: true, relax_column_count: true, skip_empty_lines: true, max_record_size: MAX_ROW_CHARS,
-    on_record: (record: string[], info) => rows.row(record, info.lines),
-  });
+  // Blank lines come as records too (skip_empty_lines off), so that counting records and
+  // the line breaks inside quoted cells gives each row's line without csv-parse's
+  // per-record info object (which costs more than the parsing).
+  const parser = parse({ delimiter: separator, bom: true, trim: true, relax_column_count: true, skip_empty_lines: false, max_record_size: MAX_ROW_CHARS });
   try {
     await pipeline(async function* () {
       yield head.bytes;
       if (!head.done) for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
-    }, parser, async (records: AsyncIterable<unknown>) => {
-      for await (const _ of records);
+    }, parser, async (records: AsyncIterable<string[]>) => {
+      for await (const record of records) rows.row(record);
     });
   } catch (e) {
     if (!(e instanceof CsvError)) throw e;
-    steps.fail(csvErrorLine(e, rows.lastLine), csvErrorMessage(e));
+    steps.fail(csvErrorLine(e, rows.line), csvErrorMessage(e));
     return;
   }
   rows.end();
@@ -71,20 +72,21 @@ class CsvRows {
   private directionAt = -1;
   private readonly scale: number;
   private rows = 0;
-  lastLine = 0;
+  /** The line the last record ended on. */
+  line = 0;
 
   constructor(private readonly steps: StepSet, private readonly o: CsvOptions) {
     // Wh with 3 decimals and kWh with 6 are both mWh.
     this.scale = o.unit === 'kWh' ? 6 : 3;
   }
 
-  /** row reads one record; it returns null so that csv-parse keeps nothing. */
-  row(cells: string[], line: number): null {
-    this.lastLine = line;
-    if (cells.length === 1 && cells[0] === '') return null;
+  /** row reads one record: a blank line, the header or a row. */
+  row(cells: string[]): void {
+    this.line++;
+    for (const cell of cells) if (cell.includes('\n') || cell.includes('\r')) this.line += cell.match(LINE_BREAKS)!.length;
+    if (cells.length === 1 && cells[0] === '') return;
     if (!this.header) this.readHeader(cells);
-    else this.readRow(cells, line);
-    return null;
+    else this.readRow(cells, this.line);
   }
 
   private readHeader(cells: string[]): void {
@@ -92,7 +94,7 @@ class CsvRows {
     this.header = header;
     const col = (name: string, required: boolean) => {
       const k = header.indexOf(name);
-      if (k < 0 && required) throw new OpenlecError('E_CSV_HEADER', `${this.steps.file}:${this.lastLine}: no column "${name}" in the header (${header.join(', ')})`, { field: 'columns' });
+      if (k < 0 && required) throw new OpenlecError('E_CSV_HEADER', `${this.steps.file}:${this.line}: no column "${name}" in the header (${header.join(', ')})`, { field: 'columns' });
       return k;
     };
     this.meterAt = col(this.o.meterColumn, true);
@@ -102,33 +104,40 @@ class CsvRows {
   }
 
   private readRow(cells: string[], line: number): void {
+    this.rows++;
+    const problem = this.rowProblem(cells, line);
+    if (problem) this.steps.fail(line, problem);
+  }
+
+  /** rowProblem adds the row's step, or says what is wrong with the row. */
+  private rowProblem(cells: string[], line: number): string | undefined {
     const o = this.o;
     const header = this.header!;
-    const fail = (message: string) => this.steps.fail(line, message);
-    this.rows++;
     if (cells.length !== header.length) {
       const missing = cells.length < header.length;
       const k = missing ? cells.length : header.length;
-      return fail(`${cells.length} cell(s) where the header has ${header.length}: ${missing ? `no "${header[k]}" (column ${k + 1})` : `cell ${k + 1} ("${cells[k]}") has no column`}`);
+      return `${cells.length} cell(s) where the header has ${header.length}: ${missing ? `no "${header[k]}" (column ${k + 1})` : `cell ${k + 1} ("${cells[k]}") has no column`}`;
     }
+    // csv-parse keeps the spaces inside quotes; cells are read as trimmed all the same.
     const meter = cells[this.meterAt]!.trim();
-    if (!meter) return fail(`empty ${o.meterColumn}`);
+    if (!meter) return `empty ${o.meterColumn}`;
     let direction = o.direction;
     const d = this.directionAt >= 0 ? cells[this.directionAt]!.trim() : '';
     if (d) {
-      if (!DIRECTIONS.includes(d as Direction)) return fail(`${o.directionColumn} must be import or export, got "${d}"`);
+      if (!DIRECTIONS.includes(d as Direction)) return `${o.directionColumn} must be import or export, got "${d}"`;
       direction = d as Direction;
     }
     const value = cells[this.valueAt]!;
     try {
       const start = parseInstant(cells[this.startAt]!.trim(), o.startColumn);
       const mwh = parseDecimal(value, this.scale, o.valueColumn);
-      if (mwh < 0) return fail(`${o.valueColumn} is negative (${value})`);
-      if (mwh > READING_MAX_WH * 1000) return fail(`${o.valueColumn} "${value}" ${o.unit} is above the ${READING_MAX_WH} Wh an interval may hold`);
+      if (mwh < 0) return `${o.valueColumn} is negative (${value})`;
+      if (mwh > READING_MAX_WH * 1000) return `${o.valueColumn} "${value}" ${o.unit} is above the ${READING_MAX_WH} Wh an interval may hold`;
       this.steps.add(meter, direction, start, o.stepMinutes, mwh, line);
     } catch (e) {
-      fail((e as Error).message);
+      return (e as Error).message;
     }
+    return undefined;
   }
 
   end(): void {

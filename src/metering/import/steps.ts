@@ -84,6 +84,7 @@ export class StepSet {
   /** Files read, with the ordinal their line 0 maps to. */
   private readonly files: { name: string; base: number }[] = [];
   private lastLine = 0;
+  private lastSeries = -1;
 
   constructor(readonly intervalMinutes: IntervalMinutes, readonly divisor: number, file?: string) {
     if (file !== undefined) this.beginFile(file);
@@ -116,6 +117,13 @@ export class StepSet {
     if (Math.floor(startMs / len) !== Math.floor((startMs + minutes * MS_PER_MINUTE - 1) / len)) {
       return this.fail(line, `a ${minutes}-minute step starting ${formatInstant(startMs)} spans two ${this.intervalMinutes}-minute intervals: it cannot be split without estimating`);
     }
+    this.columns.push(this.seriesOf(meter, direction), startMs, minutes, numerator, this.ordinal(line));
+  }
+
+  /** seriesOf numbers each meter and direction; rows of one meter usually follow each other, so the last one is kept at hand. */
+  private seriesOf(meter: string, direction: Direction): number {
+    const last = this.seriesKeys[this.lastSeries];
+    if (last && last.meter === meter && last.direction === direction) return this.lastSeries;
     const key = `${meter}\u001f${direction}`;
     let series = this.seriesIds.get(key);
     if (series === undefined) {
@@ -123,7 +131,7 @@ export class StepSet {
       this.seriesIds.set(key, series);
       this.seriesKeys.push({ meter, direction });
     }
-    this.columns.push(series, startMs, minutes, numerator, this.ordinal(line));
+    return (this.lastSeries = series);
   }
 
   private ordinal(line: number): number {
