@@ -64,6 +64,8 @@ describe('anchoring checkpoints on an EVM chain (anvil)', () => {
     const mismatch = await openlec('verify', '--db', c.path, '--anchors', anvil.rpc, '--contract', address);
     assert.equal(mismatch.code, 1);
     assert.match(mismatch.stdout, /\[E_ANCHOR_MISMATCH\] the root anchored for size \d+ in block \d+/);
-    assert.equal((await openlec('verify', '--db', c.path, '--anchors', anvil.rpc, '--contract', address, '--chain-id', '1')).code, 1, 'a wrong chain id is refused');
+    const wrongChain = await openlec('verify', '--db', c.path, '--anchors', anvil.rpc, '--contract', address, '--chain-id', '1');
+    assert.equal(wrongChain.code, 3, 'a wrong chain id is refused: the anchors could not be checked');
+    assert.match(wrongChain.stderr, /E_CHAIN_ID/);
   });
 });

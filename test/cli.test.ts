@@ -181,7 +181,7 @@ describe('openlec CLI: meter data and allocation', () => {
     const totals = csv.filter((l) => l.split(';')[2] === 'total').map((l) => Number(l.split(';')[5]));
     assert.equal(totals.reduce((a, x) => a + x, 0), t.chargesMicro - t.creditsMicro);
     const unknown = await openlec('invoice', '--db', db, '--month', month, '--participant', 'nobody');
-    assert.equal(unknown.code, 1);
+    assert.equal(unknown.code, 3);
     assert.match(unknown.stderr, /field participant/);
   });
 });

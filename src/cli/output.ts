@@ -29,7 +29,8 @@ export function progress(label: string): { update(done: number, total: number): 
 /**
  * EXIT are the CLI's exit codes, so scripts can tell a log that failed a check from a
  * command they called wrongly: 0 done (or the check passed), 1 a check failed (verify,
- * check-proof, verify-evidence found the log, proof or evidence bad), 2 usage (unknown
+ * check-proof, verify-evidence found the log, proof or evidence bad; witness or follow
+ * caught the operator equivocating), 2 usage (unknown
  * command or option, missing or invalid option value), 3 any other error (bad input
  * file, refused transaction, a database another process writes, network).
  */
@@ -62,7 +63,7 @@ function isFileError(e: unknown): e is NodeJS.ErrnoException & { code: string; p
 /** exitCodeOf is the exit code an error ends the command with (see EXIT). */
 export function exitCodeOf(e: unknown): number {
   if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
-  if (e instanceof CheckFailed) return EXIT.failed;
+  if (e instanceof CheckFailed || (e instanceof OpenlecError && e.code === 'E_EQUIVOCATION')) return EXIT.failed;
   if (e instanceof OpenlecError && e.code === 'E_USAGE') return EXIT.usage;
   return EXIT.error;
 }
