@@ -104,6 +104,14 @@ describe('streamed readers', () => {
     }), { numRuns: 60 });
   });
 
+  test('generic CSV: lines are counted across blank lines and line breaks inside quoted cells', async () => {
+    for (const eol of ['\n', '\r\n', '\r']) {
+      const text = ['meter;start;value;direction', '', `A;${new Date(T0).toISOString()};1;"imp${eol}ort"`, '  ', `A;${new Date(T0 + HALF_HOUR).toISOString()};x;import`, ''].join(eol);
+      const { errors } = await csvDays([text]);
+      assert.deepEqual(errors.map((e) => [e.line, e.message.slice(0, 18)]), [[3, 'direction must be '], [6, 'value: "x" is not ']], JSON.stringify(eol));
+    }
+  });
+
   test('generic CSV: a header cut anywhere still gives the separator', async () => {
     const text = rows(3).join('\n');
     for (let cut = 1; cut < 20; cut++) assert.deepEqual(await csvDays([text.slice(0, cut), text.slice(cut)]), await csvDays([text]));

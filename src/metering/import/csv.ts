@@ -72,7 +72,7 @@ class CsvRows {
   private directionAt = -1;
   private readonly scale: number;
   private rows = 0;
-  /** The line the last record ended on. */
+  /** The line the last record ended on (a quoted cell may hold line breaks). */
   line = 0;
 
   constructor(private readonly steps: StepSet, private readonly o: CsvOptions) {
@@ -80,21 +80,21 @@ class CsvRows {
     this.scale = o.unit === 'kWh' ? 6 : 3;
   }
 
-  /** row reads one record: a blank line, the header or a row. */
+  /** row reads one record: a blank line, the header or a row, named by the line it starts on. */
   row(cells: string[]): void {
-    this.line++;
+    const start = ++this.line;
     for (const cell of cells) if (cell.includes('\n') || cell.includes('\r')) this.line += cell.match(LINE_BREAKS)!.length;
     if (cells.length === 1 && cells[0] === '') return;
-    if (!this.header) this.readHeader(cells);
-    else this.readRow(cells, this.line);
+    if (!this.header) this.readHeader(cells, start);
+    else this.readRow(cells, start);
   }
 
-  private readHeader(cells: string[]): void {
+  private readHeader(cells: string[], line: number): void {
     const header = cells.map((h) => h.trim());
     this.header = header;
     const col = (name: string, required: boolean) => {
       const k = header.indexOf(name);
-      if (k < 0 && required) throw new OpenlecError('E_CSV_HEADER', `${this.steps.file}:${this.line}: no column "${name}" in the header (${header.join(', ')})`, { field: 'columns' });
+      if (k < 0 && required) throw new OpenlecError('E_CSV_HEADER', `${this.steps.file}:${line}: no column "${name}" in the header (${header.join(', ')})`, { field: 'columns' });
       return k;
     };
     this.meterAt = col(this.o.meterColumn, true);
