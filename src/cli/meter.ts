@@ -75,11 +75,25 @@ async function* chunksOf(path: string, read: (bytes: number) => void): AsyncGene
   }
 }
 
+/** The longest line of a DSO export read: node:readline would otherwise hold a file without line breaks whole. */
+const MAX_LINE_BYTES = 1 << 20;
+
+/** linesBounded passes chunks on, refusing a line longer than MAX_LINE_BYTES. */
+async function* linesBounded(path: string, chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  let run = 0;
+  for await (const chunk of chunks) {
+    const last = Math.max(chunk.lastIndexOf(0x0a), chunk.lastIndexOf(0x0d));
+    run = last < 0 ? run + chunk.length : chunk.length - 1 - last;
+    if (run > MAX_LINE_BYTES) throw new OpenlecError('E_IMPORT_LINES', `${path}: a line longer than ${MAX_LINE_BYTES} bytes: not a French DSO load-curve export`, { field: 'file' });
+    yield chunk;
+  }
+}
+
 /** parseFile adds one file's steps to the StepSet, in the reader its format needs. */
 async function parseFile(c: ImportCommand, file: string, steps: StepSet, intervalMinutes: number, read: (bytes: number) => void): Promise<void> {
   if (c.format === 'csv') return parseCsv(chunksOf(file, read), steps, csvOptions(c, intervalMinutes));
   // node:readline ends lines at \n, \r\n or a lone \r.
-  if (c.format === 'enedis') return parseEnedis(createInterface({ input: Readable.from(chunksOf(file, read)), crlfDelay: Infinity }), steps);
+  if (c.format === 'enedis') return parseEnedis(createInterface({ input: Readable.from(linesBounded(file, chunksOf(file, read))), crlfDelay: Infinity }), steps);
   const parts: Buffer[] = [];
   for await (const chunk of chunksOf(file, read)) parts.push(chunk);
   parseEspi(Buffer.concat(parts).toString('utf8'), steps, c.meter!, c.direction);

@@ -303,6 +303,15 @@ describe('meter data import: malformed files are refused at their line, nothing 
     });
   });
 
+  test('DSO CSV: a file without line breaks is refused once a line passes 1 MiB, not held whole', async () => {
+    const s = await setup();
+    const path = s.file('one-line.csv', 'x'.repeat((1 << 20) + 10));
+    await rejectsNothingAppended(s.db, () => importMeterData({ db: s.db, key: s.key, format: 'enedis', files: [path] }), (e) => {
+      assert.equal(e.code, 'E_IMPORT_LINES');
+      assert.equal(e.message, `${path}: a line longer than 1048576 bytes: not a French DSO load-curve export`);
+    });
+  });
+
   test('a missing or unreadable file is E_FILE naming the path, checked before anything is read', async () => {
     const s = await setup();
     const missing = join(s.db, '..', 'nope.csv');
