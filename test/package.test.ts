@@ -11,8 +11,8 @@ const ROOT = join(import.meta.dirname, '..');
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 
 /**
- * The published package, as a user gets it: `npm pack` (which builds dist/ and the
- * dashboard through `prepack`), then an install of the tarball into an empty folder, with
+ * The published package, as a user gets it: `npm pack` (of dist/ and the dashboard as
+ * `prepack` builds them; `npm test` builds them first), then an install of the tarball into an empty folder, with
  * only the dependencies the package declares (no tsx, no TypeScript, no sources). The
  * installed `openlec` must print its version, serve the live demo with its dashboard, and
  * give integrators `import { verify, signRequest } from 'openlec'`.
@@ -27,7 +27,9 @@ describe('the packed tarball', () => {
   let tarball = '';
 
   before(async () => {
-    const packed = await run(NPM, ['pack', '--json', '--pack-destination', work], { cwd: ROOT, maxBuffer: 64 << 20, timeout: 600_000 });
+    // `npm test` has built dist/ and web/dist (pretest) as prepack would: packing without
+    // scripts keeps them in place for the other test files, which run the CLI from dist/.
+    const packed = await run(NPM, ['pack', '--json', '--ignore-scripts', '--pack-destination', work], { cwd: ROOT, maxBuffer: 64 << 20, timeout: 600_000 });
     const [info] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[];
     tarball = join(work, info!.filename);
     const files = info!.files.map((f) => f.path);

@@ -56,8 +56,9 @@ describe('witnesses, replicas and an equivocating operator, as separate processe
     const dir = join(db, '..');
     const keyFile = (label: string) => join(dir, `${label}.key`);
     for (const label of ['operator', 'auditor', 'w1', 'w2', 'w3']) writeKeyFile(keyFile(label), seededKey(label));
-    let clock = Date.UTC(2026, 5, 1);
-    const signerOf = (label: string) => new Signer(seededKey(label), COMMUNITY, 0, () => new Date((clock += 1000)).toISOString());
+    // The server admits a transaction only if its issuedAt is within --max-skew of its own clock.
+    const clock = () => new Date().toISOString();
+    const signerOf = (label: string) => new Signer(seededKey(label), COMMUNITY, 0, clock);
     const operator = signerOf('operator');
     const dso = signerOf('dso');
     const genesis = [
@@ -117,7 +118,7 @@ describe('witnesses, replicas and an equivocating operator, as separate processe
       const original = SqliteLedger.open(db);
       for (let i = 0; i < 4; i++) assert.ok((await f.submit(original.entry(i))).ok);
       await original.close();
-      const evil = new Signer(seededKey('dso'), COMMUNITY, 1, () => new Date((clock += 1000)).toISOString());
+      const evil = new Signer(seededKey('dso'), COMMUNITY, 1, clock);
       for (let i = 0; i < extra; i++) assert.ok((await f.submit(evil.sign('feeder.define', { id: `rewritten-${i}` }))).ok);
       f.checkpoint(seededKey('operator'));
       await f.close();

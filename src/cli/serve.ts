@@ -127,5 +127,7 @@ export async function serve(o: ServeOptions) {
  * requests and commits batches while the workers verify the next batch.
  */
 export function openServedLedger(db: string): SqliteLedger {
-  return SqliteLedger.open(db, { signatures: new WorkerSignatureChecker(Math.max(1, availableParallelism() - 1)) });
+  // The server is the log's one writer from the start: a second server (or a CLI writer) on
+  // the same file is refused, instead of the server failing at its first write.
+  return SqliteLedger.open(db, { writer: true, signatures: new WorkerSignatureChecker(Math.max(1, availableParallelism() - 1)) });
 }

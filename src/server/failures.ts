@@ -17,7 +17,7 @@ const STATUS: [RegExp, number][] = [
   [/^E_(TX_NONCE|READING_CONFLICT|BOOK_CLEARED|READ_ONLY|[A-Z]+_EXISTS)$/, 409],
   [/^E_(TX_FORMAT|TX_BODY|TX_UNKNOWN_TYPE|TX_COMMUNITY|BAD_[A-Z]+|REQUEST|BODY_JSON|INTERVAL_ALIGN|BAD_MONTH|CLOCK_SKEW)$/, 400],
   [/^E_RATE$/, 429],
-  [/^E_(BUSY|STORE_BUSY)$/, 503],
+  [/^E_(BUSY|STORE_BUSY|LOCKED)$/, 503], // LOCKED: another process holds the log's writer lock
   [/^E_(INTERNAL|STORE_[A-Z_]+)$/, 500],
 ];
 export const statusOf = (code: string) => STATUS.find(([re]) => re.test(code))?.[1] ?? 422;
