@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { Signer } from '../src/client.ts';
 import { writeKeyFile } from '../src/node/key-file.ts';
 import { SqliteLedger } from '../src/store/sqlite-ledger.ts';
-import { BIN, openlec } from './support/cli.ts';
+import { openlec, startOpenlec, stopProcess } from './support/cli.ts';
 import { COMMUNITY, seededKey, tempDb } from './support/community.ts';
 
 /**
@@ -15,26 +15,13 @@ import { COMMUNITY, seededKey, tempDb } from './support/community.ts';
  * a second writer on the served file is refused while the server goes on writing.
  */
 const children: ChildProcess[] = [];
-/** start runs a long-lived openlec process and resolves with the first URL it prints. */
-function start(...args: string[]): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let out = '';
-  return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (b: Buffer) => {
-      out += b.toString();
-      const m = /(http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (m) resolve({ url: m[1]!, child });
-    });
-    child.stderr!.on('data', (b: Buffer) => { out += b.toString(); });
-    child.on('exit', (code) => reject(new Error(`openlec ${args[0]} exited with ${code}: ${out}`)));
-  });
+/** start runs a long-lived openlec process, stopped after the tests. */
+async function start(...args: string[]): Promise<{ url: string; child: ChildProcess }> {
+  const started = await startOpenlec(...args);
+  children.push(started.child);
+  return started;
 }
-const stop = async (child: ChildProcess) => {
-  if (child.exitCode !== null) return;
-  child.kill('SIGINT');
-  await new Promise((r) => child.once('exit', r));
-};
+const stop = stopProcess;
 
 const METER = '30001234567890';
 /** The d-th day of readings: from 2025-11-01 on, 140 days without a DST change in Europe/Paris (48 intervals each). */

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { startProcess, stopProcess } from './support/cli.ts';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -70,25 +71,14 @@ describe('the packed tarball', () => {
   });
 
   test('openlec serve --demo serves the live demo and its dashboard', async () => {
-    const child = spawn(bin(), ['serve', '--demo', '--dir', join(work, 'data'), '--port', '0', '--no-anchor'], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'] });
+    const served = await startProcess(bin(), ['serve', '--demo', '--dir', join(work, 'data'), '--port', '0', '--no-anchor'], { cwd: app });
     try {
-      let out = '';
-      const url = await new Promise<string>((resolve, reject) => {
-        child.stdout.on('data', (b: Buffer) => {
-          out += b.toString();
-          const m = /serving (http:\/\/\S+)/.exec(out);
-          if (m) resolve(m[1]!);
-        });
-        child.stderr.on('data', (b: Buffer) => { out += b.toString(); });
-        child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
-      });
-      const page = await (await fetch(`${url}/`)).text();
+      const page = await (await fetch(`${served.url}/`)).text();
       assert.match(page, /<script type="module"[^>]+src="\/assets\/index-[\w-]+\.js"/, 'the built dashboard is served at /');
-      const community = (await (await fetch(`${url}/v1/community`)).json()) as { size: number };
+      const community = (await (await fetch(`${served.url}/v1/community`)).json()) as { size: number };
       assert.ok(community.size > 100, 'the demo community was simulated into the log');
     } finally {
-      child.kill('SIGINT');
-      await new Promise((r) => child.once('exit', r));
+      await stopProcess(served.child);
     }
   });
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -7,7 +7,7 @@ import { Signer } from '../src/client.ts';
 import { cosignaturesOf, parseCosignerKey } from '../src/ledger/index.ts';
 import { writeKeyFile } from '../src/node/key-file.ts';
 import { SqliteLedger } from '../src/store/sqlite-ledger.ts';
-import { BIN, openlec } from './support/cli.ts';
+import { openlec, startOpenlec, stopProcess } from './support/cli.ts';
 import { COMMUNITY, seededKey, tempDb } from './support/community.ts';
 
 /**
@@ -15,26 +15,13 @@ import { COMMUNITY, seededKey, tempDb } from './support/community.ts';
  * and a replica, each its own `openlec` process; then an operator that equivocates.
  */
 const children: ChildProcess[] = [];
-/** start runs a long-lived openlec process and resolves with the first URL it prints. */
-function start(...args: string[]): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let out = '';
-  return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (b: Buffer) => {
-      out += b.toString();
-      const m = /(http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (m) resolve({ url: m[1]!, child });
-    });
-    child.stderr!.on('data', (b: Buffer) => { out += b.toString(); });
-    child.on('exit', (code) => reject(new Error(`openlec ${args[0]} exited with ${code}: ${out}`)));
-  });
+/** start runs a long-lived openlec process, stopped after the tests. */
+async function start(...args: string[]): Promise<{ url: string; child: ChildProcess }> {
+  const started = await startOpenlec(...args);
+  children.push(started.child);
+  return started;
 }
-const stop = async (child: ChildProcess) => {
-  if (child.exitCode !== null) return;
-  child.kill('SIGINT');
-  await new Promise((r) => child.once('exit', r));
-};
+const stop = stopProcess;
 const getJson = async (url: string) => (await fetch(url)).json() as Promise<any>;
 const until = async <T>(f: () => Promise<T | undefined>, what: string, ms = 20_000): Promise<T> => {
   const end = Date.now() + ms;

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -14,4 +14,36 @@ export async function openlec(...args: string[]): Promise<{ code: number; stdout
     const err = e as { code: number; stdout: string; stderr: string };
     return { code: err.code, stdout: err.stdout, stderr: err.stderr };
   }
+}
+
+export interface Started {
+  readonly url: string;
+  readonly child: ChildProcess;
+  /** output is what the process has printed so far, stdout and stderr. */
+  output(): string;
+}
+
+/** startProcess runs a long-lived process and resolves with the first loopback URL it prints; it rejects if the process exits first. */
+export function startProcess(command: string, args: readonly string[], o: { cwd?: string } = {}): Promise<Started> {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(o.cwd ? { cwd: o.cwd } : {}) });
+  let out = '';
+  return new Promise((resolve, reject) => {
+    child.stdout!.on('data', (b: Buffer) => {
+      out += b.toString();
+      const m = /(http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      if (m) resolve({ url: m[1]!, child, output: () => out });
+    });
+    child.stderr!.on('data', (b: Buffer) => { out += b.toString(); });
+    child.on('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}: ${out}`)));
+  });
+}
+
+/** startOpenlec runs a long-lived `openlec` command (serve, follow) of this checkout. */
+export const startOpenlec = (...args: string[]) => startProcess(process.execPath, [BIN, ...args]);
+
+/** stopProcess ends a started process with SIGINT, as Ctrl-C would, and waits for it. */
+export async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  child.kill('SIGINT');
+  await new Promise((r) => child.once('exit', r));
 }
