@@ -155,7 +155,17 @@ export async function importMeterData(c: ImportCommand) {
     const plan = planImport(ledger.state, days, c.correct ? { reason: c.correct as Correction['reason'], ...(c.ref ? { ref: c.ref } : {}) } : undefined);
     // node:crypto signs the same (deterministic Ed25519) bytes as @noble/curves, faster.
     const signer = Signer.forState(ledger.state, key, undefined, nodeSign);
-    const entries = await ledger.submitAtomic(plan.txs.map((t) => signer.sign(t.type, t.body)));
+    // Signed as they are appended, a chunk at a time: the whole set is never in memory twice.
+    function* signed() {
+      for (const t of plan.txs) yield signer.sign(t.type, t.body);
+    }
+    const bar = c.showProgress ? progress('append') : progress('');
+    let entries: number[];
+    try {
+      entries = await ledger.submitAtomic(signed(), { onProgress: (n) => bar.update(n, plan.txs.length) });
+    } finally {
+      bar.stop();
+    }
     return {
       files: c.files.length,
       bytes: total,

@@ -16,6 +16,8 @@ import type { LogSource, StoredCheckpoint, StoredEntry } from './log-source.ts';
 import { WriterLock } from './writer-lock.ts';
 
 const FORMAT = 'openlec-log-1';
+/** Transactions decoded and checked at a time by submitAtomic. */
+const ATOMIC_CHUNK = 1024;
 
 export type SubmitInput = SignedTransaction | Uint8Array | string;
 export type SubmitResult = { ok: true; entry: number } | { ok: false; error: OpenlecError };
@@ -360,33 +362,109 @@ export class SqliteLedger implements LogSource {
   /**
    * submitAtomic appends all the transactions or none: the first refusal rolls the whole
    * set back (SQLite and state) and is thrown, naming its position. For imports, where a
-   * file is recorded whole or not at all. It waits for queued submissions first.
+   * file is recorded whole or not at all. It waits for queued submissions first, and
+   * submissions that arrive meanwhile wait for it.
+   *
+   * `inputs` may be any iterable, such as a generator that signs as it goes: a set larger
+   * than one chunk is decoded, checked and applied a chunk at a time inside a single
+   * SQLite transaction, so memory holds one chunk of transactions, not the whole set
+   * (a year of a meter fleet is tens of thousands of them). `onProgress` is told how many
+   * have been applied.
    */
-  async submitAtomic(inputs: readonly SubmitInput[]): Promise<number[]> {
+  async submitAtomic(inputs: Iterable<SubmitInput>, options: { chunk?: number; onProgress?: (applied: number) => void } = {}): Promise<number[]> {
     if (this.readOnly) throw new OpenlecError('E_READ_ONLY', 'this log was opened for auditing only', { field: 'db' });
-    await this.running;
-    const batch = this.prepare(inputs.map((input) => ({ input, resolve: () => {} })));
-    const signaturesOk = await batch.signaturesOk;
-    const entries: number[] = [];
+    // Take the writer's turn: no batch of the queue may commit while this set is open.
+    while (this.running) await this.running;
+    const work = this.appendAtomically(inputs, options.chunk ?? ATOMIC_CHUNK, options.onProgress);
+    this.running = work.then(
+      () => {},
+      () => {},
+    ).finally(() => {
+      this.running = undefined;
+      if (this.queue.length > 0) this.kick();
+    });
     try {
-      this.writeAtomically(() => {
-        let s = 0;
-        batch.decoded.forEach((d, k) => {
-          const at = (e: OpenlecError) => new OpenlecError(e.code, `transaction ${k + 1} of ${inputs.length}: ${e.message}`, { field: e.field, details: { ...e.details, index: k } });
-          if (d instanceof OpenlecError) throw at(d);
-          if (!signaturesOk[s++]) throw at(new OpenlecError('E_TX_SIGNATURE', 'the signature does not verify for this actor and content', { field: 'sig' }));
-          try {
-            applyEntry(this.state, this.registry, d, this.sizeNow);
-          } catch (e) {
-            throw at(asOpenlecError(e));
-          }
-          this.appendLeaf(d.bytes);
-          entries.push(this.sizeNow - 1);
-        });
-      });
+      return await work;
     } catch (e) {
       throw asOpenlecError(e);
     }
+  }
+
+  private async appendAtomically(inputs: Iterable<SubmitInput>, chunk: number, onProgress?: (applied: number) => void): Promise<number[]> {
+    const entries: number[] = [];
+    const iterator = inputs[Symbol.iterator]();
+    let k = 0;
+    const total = Array.isArray(inputs) ? ` of ${inputs.length}` : '';
+    const at = (e: OpenlecError, index: number) =>
+      new OpenlecError(e.code, `transaction ${index + 1}${total}: ${e.message}`, { field: e.field, details: { ...e.details, index } });
+    const nextChunk = (): Queued[] => {
+      const items: Queued[] = [];
+      while (items.length < chunk) {
+        const r = iterator.next();
+        if (r.done) break;
+        items.push({ input: r.value, resolve: () => {} });
+      }
+      return items;
+    };
+    const applyChunk = (batch: Prepared, signaturesOk: boolean[]) => {
+      let s = 0;
+      for (const d of batch.decoded) {
+        if (d instanceof OpenlecError) throw at(d, k);
+        if (!signaturesOk[s++]) throw at(new OpenlecError('E_TX_SIGNATURE', 'the signature does not verify for this actor and content', { field: 'sig' }), k);
+        try {
+          applyEntry(this.state, this.registry, d, this.sizeNow);
+        } catch (e) {
+          throw at(asOpenlecError(e), k);
+        }
+        this.appendLeaf(d.bytes);
+        entries.push(this.sizeNow - 1);
+        k++;
+      }
+    };
+    const first = this.prepare(nextChunk());
+    const firstOk = await first.signaturesOk;
+    const more = nextChunk();
+    if (more.length === 0) {
+      // One chunk: one synchronous SQLite transaction, as for a batch of the queue.
+      this.writeAtomically(() => applyChunk(first, firstOk));
+      onProgress?.(k);
+      return entries;
+    }
+    // Several chunks: one SQLite transaction held open across the signature checks; the
+    // writer's turn (this.running) keeps every other write of this connection out of it.
+    this.ensureWriter();
+    const startMark = this.state.mark();
+    const startSize = this.sizeNow;
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      let batch: Prepared | undefined = first;
+      let ok = firstOk;
+      let pending: Queued[] = more;
+      while (batch) {
+        // Check the next chunk's signatures on the workers while this one is applied.
+        const next = pending.length > 0 ? this.prepare(pending) : undefined;
+        applyChunk(batch, ok);
+        this.writeProjections();
+        this.pruneRecent();
+        onProgress?.(k);
+        batch = next;
+        if (next) {
+          ok = await next.signaturesOk;
+          pending = nextChunk();
+        }
+      }
+      this.db.exec('COMMIT');
+    } catch (e) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      this.state.rollback(startMark);
+      this.state.takeDirty();
+      this.sizeNow = startSize;
+      this.recent.clear();
+      this.loadFrontier();
+      throw e;
+    }
+    this.state.forget();
+    this.pruneRecent();
     return entries;
   }
 
