@@ -1,5 +1,10 @@
 import { allocationRun } from './allocation/allocation-run.ts';
 import { allocationShares } from './allocation/allocation-shares.ts';
+import { deviceRegister } from './certificates/device-register.ts';
+import { certificateAutoClaim, certificateCancel, certificateTransfer } from './certificates/holder.ts';
+import { certificatesIssue } from './certificates/issue.ts';
+import { certificatesConfigure, certificatesExpire } from './certificates/lifecycle.ts';
+import { certificatesSettle } from './certificates/settle.ts';
 import { communityCreate } from './community/community-create.ts';
 import { participantRegister } from './community/participant-register.ts';
 import { COMMUNITY_TABLE, PARTICIPANTS_TABLE } from './community/tables.ts';
@@ -17,6 +22,7 @@ export function createRegistry(): Registry {
   return new Registry([COMMUNITY_TABLE, PARTICIPANTS_TABLE], [
     communityCreate, participantRegister, feederDefine, meterRegister, meterReadings, meterCorrect, allocationShares, allocationRun,
     marketConfigure, tariffSet, feederLimit, orderPlace, orderCancel, orderStanding, standingCancel, marketClear,
+    deviceRegister, certificatesConfigure, certificatesIssue, certificatesSettle, certificateTransfer, certificateCancel, certificateAutoClaim, certificatesExpire,
   ]);
 }
 

@@ -1,0 +1,252 @@
+import { z } from 'zod';
+import { apportion, ApportionScratch } from '../allocation/apportion.ts';
+import { type KeySpec, monthDays, runMonth } from '../allocation/month.ts';
+import { OpenlecError } from '../errors.ts';
+import type { TradeRecord } from '../market/tables.ts';
+import { findMeter, type MeterRow } from '../metering/meter-register.ts';
+import { findReadings } from '../metering/readings.ts';
+import { defineTx } from '../state/registry.ts';
+import type { Json, State } from '../state/tables.ts';
+import { activeWh, copyInterval, moveWh } from './bundles.ts';
+import { dayGrid, type DayGrid, recordsRoot } from './calendar.ts';
+import {
+  autoClaims, CERT_HOLDERS_TABLE, CERT_MONTHS_TABLE, CERTIFICATES_TABLE, type CertificatesRow, CLAIMS_TABLE, claimsKey, type ClaimsRow, type DeviceRow, deviceOfMeter,
+  findCertificates,
+} from './tables.ts';
+
+/** One move or claim of a settlement: `via` a trade, an allocation, or an automatic claim. */
+export interface SettleRecord {
+  [field: string]: string | number;
+  interval: string;
+  device: string;
+  via: 'trade' | 'allocation' | 'claim';
+  to: string;
+  wh: number;
+  /** Wh the trade or allocation asked for that the producer's certificates could not cover. */
+  shortWh: number;
+}
+
+export interface SettleSummary {
+  month: string;
+  movedWh: number;
+  claimedWh: number;
+  shortWh: number;
+  records: number;
+  root: string;
+}
+
+/**
+ * Working copies of a month's certificate rows: a row is copied when first touched
+ * (the state journals rows by reference) and written back once at the end.
+ */
+class MonthRows {
+  private readonly rows = new Map<string, CertificatesRow>();
+  constructor(private readonly state: State) {}
+  get(device: string, date: string): CertificatesRow | undefined {
+    const key = `${device}\u001f${date}`;
+    let row = this.rows.get(key);
+    if (!row) {
+      const stored = findCertificates(this.state, device, date);
+      if (!stored) return undefined;
+      row = { ...stored, intervals: stored.intervals.map(copyInterval) };
+      this.rows.set(key, row);
+    }
+    return row;
+  }
+  write(entry: number): void {
+    for (const row of this.rows.values()) this.state.put('certificates', { ...row, entry });
+  }
+}
+
+function ownerOfMeter(state: State, meter: string): string | undefined {
+  return (findMeter(state, meter, 'import') ?? findMeter(state, meter, 'export'))?.owner;
+}
+
+/** checkIssued refuses to settle a month while an export reading of it has no certificates, or newer readings than its certificates. */
+function checkIssued(state: State, devices: DeviceRow[], days: string[]): void {
+  for (const d of devices) {
+    for (const date of days) {
+      const readings = findReadings(state, d.meter, 'export', date);
+      if (!readings) continue;
+      const row = findCertificates(state, d.device, date);
+      if (!row) throw new OpenlecError('E_NOT_ISSUED', `device ${d.device} has export readings on ${date} but no certificates: issue that day first`, { field: 'body.month', details: { device: d.device, date } });
+      if (row.readingsEntry !== readings.entry) {
+        throw new OpenlecError('E_ISSUANCE_STALE', `device ${d.device}: the readings of ${date} were corrected (entry ${readings.entry}) after its certificates were issued (from entry ${row.readingsEntry}): issue that day again first`, { field: 'body.month', details: { device: d.device, date } });
+      }
+    }
+  }
+}
+
+/**
+ * settleMonth moves the certificates of a month the way the energy went, then claims
+ * them for the members who asked for it:
+ * 1. P2P trades: a trade of q Wh from seller meter s to buyer b in interval t moves q Wh of
+ *    the certificates of s's device for t from its owner to b's owner.
+ * 2. The month's allocation (its recorded key, recomputed): a member's allocated Wh of t
+ *    move from the producers' devices, apportioned by D'Hondt over the Wh each still holds.
+ * 3. Automatic claims: a holder who opted in has the active certificates of t cancelled
+ *    against the metered consumption of their import meters, first in t, then in the other
+ *    intervals of the same local clock hour, never above what is metered and not yet claimed.
+ * What a trade or allocation asked for beyond the producer's certificates is recorded as short.
+ */
+export function settleMonth(state: State, month: string, entry: number): { summary: SettleSummary; records: SettleRecord[] } {
+  const days = monthDays(month);
+  const devices = ([...state.rows('devices')] as DeviceRow[]).sort((a, b) => (a.device < b.device ? -1 : a.device > b.device ? 1 : 0));
+  checkIssued(state, devices, days);
+  const rows = new MonthRows(state);
+  const records: SettleRecord[] = [];
+  const allocation = state.get<{ key: KeySpec }>('allocations', month);
+  const run = allocation ? runMonth(state, month, allocation.key) : undefined;
+  const producers = run ? run.input.producers.map((p) => deviceOfMeter(state, p)) : [];
+  const memberOwners = run ? run.input.members.map((m) => ownerOfMeter(state, m)!) : [];
+  const scratch = new ApportionScratch();
+  let t = 0;
+  const grids: DayGrid[] = [];
+  for (const date of days) {
+    const grid = dayGrid(state, date);
+    grids.push(grid);
+    grid.iso.forEach((iso, k) => {
+      moveTrades(state, rows, date, k, iso, records, entry);
+      if (run) moveAllocation(run, t, producers, memberOwners, rows, date, k, iso, records, entry, scratch);
+      t++;
+    });
+  }
+  for (const grid of grids) claimDay(state, rows, devices, grid, records, entry);
+  rows.write(entry);
+  const sum = (via: SettleRecord['via'][], f: (r: SettleRecord) => number) => records.filter((r) => via.includes(r.via)).reduce((s, r) => s + f(r), 0);
+  return {
+    records,
+    summary: { month, movedWh: sum(['trade', 'allocation'], (r) => r.wh), claimedWh: sum(['claim'], (r) => r.wh), shortWh: sum(['trade', 'allocation'], (r) => r.shortWh), records: records.length, root: recordsRoot(records) },
+  };
+}
+
+function moveTrades(state: State, rows: MonthRows, date: string, k: number, iso: string, records: SettleRecord[], entry: number): void {
+  const clearing = state.get<{ trades: string }>('clearings', iso);
+  if (!clearing) return;
+  for (const trade of JSON.parse(clearing.trades) as TradeRecord[]) {
+    const device = deviceOfMeter(state, trade.seller);
+    const buyer = ownerOfMeter(state, trade.buyer);
+    if (!device || !buyer || buyer === device.owner) continue;
+    const iv = rows.get(device.device, date)?.intervals[k];
+    const moved = iv ? moveWh(iv, device.owner, trade.wh, { holder: buyer, status: 'active', reason: 'trade', claim: null }, entry) : 0;
+    records.push({ interval: iso, device: device.device, via: 'trade', to: buyer, wh: moved, shortWh: trade.wh - moved });
+  }
+}
+
+function moveAllocation(
+  run: ReturnType<typeof runMonth>, t: number, producers: (DeviceRow | undefined)[], owners: string[], rows: MonthRows, date: string, k: number, iso: string, records: SettleRecord[], entry: number, scratch: ApportionScratch,
+): void {
+  const m = run.input.members.length;
+  const ivs = producers.map((d) => (d ? rows.get(d.device, date)?.intervals[k] : undefined));
+  const held = new Float64Array(producers.length);
+  const out = new Float64Array(producers.length);
+  const open = new Int32Array(producers.length);
+  for (let i = 0; i < m; i++) {
+    const want = run.result.allocation[t * m + i]!;
+    if (want <= 0) continue;
+    let count = 0;
+    let total = 0;
+    producers.forEach((d, p) => {
+      held[p] = d && ivs[p] && d.owner !== owners[i] ? activeWh(ivs[p]!, d.owner) : 0;
+      out[p] = 0;
+      if (held[p]! > 0) open[count++] = p;
+      total += held[p]!;
+    });
+    const give = Math.min(want, total);
+    if (give > 0) apportion(give, held, held, open, count, out, scratch);
+    for (let c = 0; c < count; c++) {
+      const p = open[c]!;
+      if (out[p]! === 0) continue;
+      const moved = moveWh(ivs[p]!, producers[p]!.owner, out[p]!, { holder: owners[i]!, status: 'active', reason: 'allocation', claim: null }, entry);
+      records.push({ interval: iso, device: producers[p]!.device, via: 'allocation', to: owners[i]!, wh: moved, shortWh: 0 });
+    }
+    if (want > give) records.push({ interval: iso, device: '', via: 'allocation', to: owners[i]!, wh: 0, shortWh: want - give });
+  }
+}
+
+/** claimDay cancels opted-in holders' active certificates of a day against their metered consumption in the same clock hour. */
+function claimDay(state: State, rows: MonthRows, devices: DeviceRow[], grid: DayGrid, records: SettleRecord[], entry: number): void {
+  const claims = new Map<string, ClaimsRow>();
+  const claimRow = (meter: string): ClaimsRow => {
+    let row = claims.get(meter);
+    if (!row) {
+      const stored = state.get<ClaimsRow>('claims', claimsKey(meter, grid.date));
+      row = stored ? { ...stored, claimedWh: [...stored.claimedWh] } : { meter, date: grid.date, claimedWh: grid.starts.map(() => 0), entry };
+      claims.set(meter, row);
+    }
+    return row;
+  };
+  const importMeters = new Map<string, MeterRow[]>();
+  const metersOf = (holder: string) => {
+    let list = importMeters.get(holder);
+    if (!list) importMeters.set(holder, (list = (state.lookup<MeterRow>('meters', 'owner', holder)).filter((m) => m.direction === 'import').sort((a, b) => (a.meter < b.meter ? -1 : 1))));
+    return list;
+  };
+  for (const device of devices) {
+    const row = rows.get(device.device, grid.date);
+    if (!row) continue;
+    row.intervals.forEach((iv, k) => {
+      const holders = [...new Set(iv.bundles.filter((b) => b.status === 'active').map((b) => b.holder))].filter((h) => autoClaims(state, h)).sort();
+      for (const holder of holders) {
+        for (const meter of metersOf(holder)) {
+          const values = findReadings(state, meter.meter, 'import', grid.date)?.values;
+          if (!values) continue;
+          // The same interval first, then the other intervals of its clock hour, in time order.
+          const targets = [k, ...grid.hour.map((h, j) => (h === grid.hour[k] && j !== k ? j : -1)).filter((j) => j >= 0)];
+          for (const j of targets) {
+            const have = activeWh(iv, holder);
+            if (have === 0) break;
+            const claimed = claimRow(meter.meter);
+            const room = (values[j] ?? 0) - claimed.claimedWh[j]!;
+            if (room <= 0) continue;
+            const n = moveWh(iv, holder, Math.min(have, room), { holder, status: 'cancelled', reason: 'claim', claim: { meter: meter.meter, interval: grid.iso[j]!, beneficiary: holder } }, entry);
+            claimed.claimedWh[j] = claimed.claimedWh[j]! + n;
+            records.push({ interval: iv.start, device: device.device, via: 'claim', to: holder, wh: n, shortWh: 0 });
+          }
+        }
+      }
+    });
+  }
+  for (const row of claims.values()) state.put('claims', { ...row, entry });
+}
+
+const int = z.number().int().min(0);
+
+/**
+ * certificates.settle records the month's automatic movements of certificates (by P2P
+ * trades and by the self-consumption allocation) and the automatic claims, as totals and
+ * the Merkle root of each move. Nobody chooses these moves: apply recomputes them from
+ * the log and refuses any difference, and a month is settled once, after every export
+ * reading of it has been issued.
+ */
+export const certificatesSettle = defineTx({
+  type: 'certificates.settle',
+  roles: ['operator'],
+  tables: [CERTIFICATES_TABLE, CLAIMS_TABLE, CERT_MONTHS_TABLE, CERT_HOLDERS_TABLE],
+  body: z.strictObject({
+    month: z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'must be YYYY-MM'),
+    movedWh: int, claimedWh: int, shortWh: int, records: int,
+    root: z.string().regex(/^[0-9a-f]{64}$/, 'must be a SHA-256 hex digest'),
+  }),
+  apply({ state, entry }, body) {
+    const done = state.get<{ settled: { entry: number } | null; expired: Json }>('certificate_months', body.month);
+    if (done?.settled) throw new OpenlecError('E_MONTH_SETTLED', `the certificates of ${body.month} were settled by entry ${done.settled.entry}`, { field: 'body.month' });
+    const { summary } = settleMonth(state, body.month, entry);
+    for (const field of Object.keys(summary) as (keyof SettleSummary)[]) {
+      if (summary[field] !== body[field]) {
+        throw new OpenlecError('E_SETTLEMENT_MISMATCH', `certificates of ${body.month}: ${field} recorded ${String(body[field])}, recomputed from the log ${String(summary[field])}`, { field: `body.${field}` });
+      }
+    }
+    state.put('certificate_months', { month: body.month, settled: { entry, movedWh: summary.movedWh, claimedWh: summary.claimedWh, shortWh: summary.shortWh }, expired: done?.expired ?? null, entry });
+  },
+});
+
+/** planSettle computes the body of certificates.settle for a month without keeping its writes. */
+export function planSettle(state: State, month: string): SettleSummary {
+  const mark = state.mark();
+  try {
+    return settleMonth(state, month, -1).summary;
+  } finally {
+    state.rollback(mark);
+  }
+}
