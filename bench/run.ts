@@ -17,6 +17,10 @@ const BENCHES: Record<string, () => Promise<void>> = {
     const figures = await (await import('./sim.ts')).run31();
     process.stdout.write(`${JSON.stringify({ bench: 'sim', ...figures })}\n`);
   },
+  certificates: async () => {
+    const figures = await (await import('./certificates.ts')).run();
+    process.stdout.write(`${JSON.stringify({ bench: 'certificates', ...figures })}\n`);
+  },
 };
 
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -12,7 +12,7 @@ export function townScenario() {
 }
 
 /** One run in its own process, so that peak memory is the run's own. */
-function run(scenario: string, days: number, out: string) {
+export function run(scenario: string, days: number, out: string) {
   execFileSync(process.execPath, ['--import', 'tsx', join(ROOT, 'bin', 'openlec.js'), 'simulate', scenario, '--days', String(days), '--out', out, '--json'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
   const timing = JSON.parse(readFileSync(join(out, 'timing.json'), 'utf8'));
   const kpis = JSON.parse(readFileSync(join(out, 'kpis.json'), 'utf8'));

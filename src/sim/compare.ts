@@ -52,6 +52,8 @@ export const COMPARE_ROWS: [string, (k: ComparedRun['kpis']) => string][] = [
   ['savings, min / max', (k) => `${money(k.savings.minMicro)} / ${money(k.savings.maxMicro)}`],
   ['savings Gini', (k) => String(k.savings.gini)],
   ['feeder limit violations', (k) => String(k.feederLimitViolations)],
+  ['certificates issued / claimed, kWh', (k) => (k.certificates ? `${(k.certificates.issuedWh / 1000).toFixed(1)} / ${(k.certificates.claimedWh / 1000).toFixed(1)}` : '-')],
+  ['hourly / monthly matching', (k) => (k.certificates ? `${(k.certificates.hourlyMatchingPpm / 10_000).toFixed(1)} % / ${(k.certificates.monthlyMatchingPpm / 10_000).toFixed(1)} %` : '-')],
   ['ledger transactions', (k) => String(k.ledger.transactions)],
   ['bytes per member-day', (k) => String(k.ledger.bytesPerMemberDay)],
   ['log verifies', (k) => (k.ledger.verified ? 'yes' : 'NO')],

@@ -1,3 +1,4 @@
+import { type CertificateFacts, certificateKpis, type CertificateMonth } from './certificates.ts';
 import type { Scenario } from './scenario.ts';
 
 /** One interval of the whole community, summed over its households (Wh), and its clearing. */
@@ -59,6 +60,8 @@ export interface SettledRun {
   money: MoneyFlows;
   entries: number;
   verified: boolean;
+  /** Each month's certificates in the verified replay; null when the run had none. */
+  certificates: CertificateMonth[] | null;
 }
 
 /** What the run counted as it appended. */
@@ -67,6 +70,8 @@ export interface RunFacts {
   entryBytes: number;
   soc: { minPct: number; maxPct: number };
   allocations: unknown[];
+  /** Devices, opt-ins, and the bodies of certificates.issue and .settle appended; null when certificates are off. */
+  certificates: CertificateFacts | null;
 }
 
 /** runKpis: the key figures of a run (kpis.json, without the members), from its intervals and its settlement. */
@@ -95,6 +100,7 @@ export function runKpis(s: Scenario, seed: string, members: number, intervals: r
     // Members pay (charges − credits) = what the supplier, the DSO and the market's surplus receive, less what the grid pays for exports.
     money: { ...m, balanceMicro: m.chargesMicro - m.creditsMicro - (m.supplierMicro - m.gridMicro + m.feesMicro + m.surplusMicro) },
     allocation: run.allocations,
+    certificates: run.certificates && settled.certificates ? certificateKpis(run.certificates, settled.certificates) : null,
     ledger: { transactions: settled.entries, entryBytes: run.entryBytes, bytesPerMemberDay: Math.round(run.entryBytes / (members * s.days)), verified: settled.verified },
   };
 }

@@ -1,11 +1,13 @@
 import { barChart, esc, lineChart } from '../charts/svg.ts';
+import type { CertificateKpis } from './certificates.ts';
 import type { IntervalRow } from './kpis.ts';
 import type { Scenario } from './scenario.ts';
 
 /**
  * renderReport writes a self-contained HTML page (inline SVG, no script, no network):
  * community load, PV and traded energy over time, the clearing price, the energy flows,
- * the money flows and the savings per member.
+ * the money flows, the savings per member, and the certificates of origin (issued, moved,
+ * claimed, and hourly against monthly matching per month).
  */
 export function renderReport(r: { scenario: Scenario; kpis: Record<string, unknown>; intervals: readonly IntervalRow[]; members: readonly { label: string; savingsMicro: number }[] }): string {
   const kwh = (wh: number) => wh / 1000;
@@ -40,7 +42,7 @@ ${barChart('chart-flows', Object.entries(flows).map(([k, v]) => ({ label: k, val
 ${barChart('chart-money', moneyBars(r.kpis.money as Money))}
 <h2>Savings per member against the supplier alone (${esc(r.scenario.currency)})</h2>
 ${barChart('chart-savings', r.members.map((m) => ({ label: m.label, value: m.savingsMicro / 1e6 })))}
-<h2>Key figures</h2>
+${certificatesSection(r.kpis.certificates as CertificateKpis | null | undefined)}<h2>Key figures</h2>
 <table>${kpiRows}</table>
 </body></html>
 `;
@@ -70,4 +72,19 @@ function moneyBars(m: Money): { label: string; value: number }[] {
     ['to the supplier', m.supplierMicro], ['from the grid for exports', -m.gridMicro],
     ['between members', m.peerPaidMicro], ['network fees to the DSO', m.feesMicro], ['market surplus', m.surplusMicro],
   ].map(([label, v]) => ({ label: label as string, value: (v as number) / 1e6 }));
+}
+
+const pctOfPpm = (ppm: number) => `${(ppm / 10_000).toFixed(1)} %`;
+
+/** certificatesSection: one line per month (kWh issued, moved, claimed; hourly and monthly matching) and a bar per month and score; empty when the run had none. */
+function certificatesSection(c: CertificateKpis | null | undefined): string {
+  if (!c) return '';
+  const kwh = (wh: number) => (wh / 1000).toFixed(1);
+  const rows = [...c.perMonth.map((m) => [m.month, m.issuedWh, m.movedWh, m.claimedWh, m.hourlyMatchingPpm, m.monthlyMatchingPpm] as const), ['run', c.issuedWh, c.movedWh, c.claimedWh, c.hourlyMatchingPpm, c.monthlyMatchingPpm] as const]
+    .map(([month, issued, moved, claimed, hourly, monthly]) => `<tr><th>${esc(month)}</th><td>${kwh(issued)}</td><td>${kwh(moved)}</td><td>${kwh(claimed)}</td><td>${pctOfPpm(hourly)}</td><td>${pctOfPpm(monthly)}</td></tr>`).join('');
+  return `<h2>Certificates of origin (1 Wh each, ${c.devices} PV devices, ${c.autoClaimMembers} members claiming automatically)</h2>
+<table><tr><th>month</th><th>issued kWh</th><th>moved kWh</th><th>claimed kWh</th><th>hourly matching</th><th>monthly matching</th></tr>${rows}</table>
+<h2>Consumption matched by certificates: hourly (24/7) against monthly (%)</h2>
+${barChart('chart-certificates', c.perMonth.flatMap((m) => [{ label: `${m.month} hourly`, value: m.hourlyMatchingPpm / 10_000 }, { label: `${m.month} monthly`, value: m.monthlyMatchingPpm / 10_000 }]))}
+`;
 }

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { frenchCoefficients } from '../allocation/exports.ts';
 import { runMonth } from '../allocation/month.ts';
 import { verifyLog } from '../audit/verify.ts';
+import { planIssue } from '../certificates/issue.ts';
+import { planSettle } from '../certificates/settle.ts';
 import { Signer } from '../client.ts';
 import { OpenlecError } from '../errors.ts';
 import { clearAt } from '../market/book.ts';
@@ -12,6 +14,7 @@ import { settleMonth } from '../settlement/invoice.ts';
 import type { State } from '../state/tables.ts';
 import { SqliteLedger } from '../store/sqlite-ledger.ts';
 import { addDays, formatInstant, localDay } from '../units/index.ts';
+import { autoClaimers, certificateMonths, type CertificateOptions, certificateOptions, deviceBody } from './certificates.ts';
 import { households, simAllocationKey, simCommunityId, simDay, simKey } from './community.ts';
 import { hasExportMeter, householdDay, type SimDay, type SimHousehold } from './household.ts';
 import { type IntervalRow, meanTradePrice, type MemberBill, type MoneyFlows, type RunFacts, runKpis, type SettledRun } from './kpis.ts';
@@ -59,6 +62,8 @@ interface Run {
   operator: Signer;
   dso: Signer;
   homes: Home[];
+  /** Certificates of origin, unless the scenario turned them off. */
+  certs: CertificateOptions | null;
 }
 
 function scenarioFor(o: SimulateOptions): Scenario {
@@ -77,7 +82,7 @@ function runOf(s: Scenario, seed: string, out: string): Run {
   const now = () => formatInstant(clock.ms);
   const signer = (label: string) => new Signer(simKey(seed, s.name, label), id, 0, now, nodeSign);
   const months = [...new Set(Array.from({ length: s.days }, (_, d) => addDays(s.start, d).slice(0, 7)))];
-  return { s, seed, rng, out, months, clock, operator: signer('operator'), dso: signer('dso'), homes: households(s, rng, signer, readDataFile) };
+  return { s, seed, rng, out, months, clock, operator: signer('operator'), dso: signer('dso'), homes: households(s, rng, signer, readDataFile), certs: certificateOptions(s) };
 }
 
 /**
@@ -96,7 +101,7 @@ export async function simulate(o: SimulateOptions) {
   for (const f of [db, `${db}-wal`, `${db}-shm`]) rmSync(f, { force: true });
   const run = runOf(s, o.seed ?? '1', o.out);
   const { intervals, facts } = await appendRun(db, run, o.progress?.(`simulating ${s.name}`) ?? { update() {}, stop() {} });
-  const settled = await settleAndVerify(db, run.months, new Map(run.homes.map((h) => [h.signer.actor, h])));
+  const settled = await settleAndVerify(db, run.months, new Map(run.homes.map((h) => [h.signer.actor, h])), run.certs !== null);
   const kpis = runKpis(s, run.seed, run.homes.length, intervals, settled, facts);
   const cpu = process.cpuUsage(cpu0);
   const cpuSeconds = (cpu.user + cpu.system) / 1e6;
@@ -117,21 +122,25 @@ export async function simulate(o: SimulateOptions) {
 async function appendRun(db: string, run: Run, bar: Progress) {
   const { s } = run;
   const intervals: IntervalRow[] = [];
-  const facts: RunFacts = { violations: 0, entryBytes: 0, soc: { minPct: Infinity, maxPct: -Infinity }, allocations: [] };
+  const facts: RunFacts = { violations: 0, entryBytes: 0, soc: { minPct: Infinity, maxPct: -Infinity }, allocations: [], certificates: run.certs ? { devices: 0, autoClaimMembers: 0, issues: [], settles: [] } : null };
   // Signatures are checked on worker threads as each day is appended.
   const ledger = SqliteLedger.create(db, { signatures: new WorkerSignatureChecker(2) });
   try {
     const submit = async (txs: Tx[]) => {
       for (const r of await ledger.submitMany(txs)) if (!r.ok) throw r.error;
     };
-    await openCommunity(submit, run);
+    await openCommunity(submit, run, facts);
     let yesterday: IntervalRow[] = [];
     for (let d = 0; d < s.days; d++) {
       const date = addDays(s.start, d);
       const day = simDay(s, run.rng, date, yesterday);
       const rows = await meterDay(submit, run, day, facts);
+      if (facts.certificates) await issueDay(ledger, submit, run, date, facts);
       run.clock.ms += 30 * 60_000;
       await ledger.submitAtomic(day.starts.map((t, k) => signClearing(ledger, run, t, rows[k]!, facts)));
+      // Without an allocation, a month's certificates move along its trades once its last day is cleared.
+      const monthEnds = d === s.days - 1 || addDays(date, 1).slice(0, 7) !== date.slice(0, 7);
+      if (facts.certificates && !s.allocationKey && monthEnds) await settleCertificates(ledger, submit, run, date.slice(0, 7), facts);
       intervals.push(...rows);
       yesterday = rows;
       bar.update(d + 1, s.days);
@@ -148,7 +157,7 @@ async function appendRun(db: string, run: Run, bar: Progress) {
 }
 
 /** openCommunity: the operator creates the community, registers everyone and opens the ex-post market; the DSO defines the network and meters; standing orders last the whole run. */
-async function openCommunity(submit: (txs: Tx[]) => Promise<void>, { s, operator, dso, homes }: Run) {
+async function openCommunity(submit: (txs: Tx[]) => Promise<void>, { s, seed, operator, dso, homes, certs }: Run, facts: RunFacts) {
   const from = formatInstant(localDay(s.start, s.timeZone).startMs);
   await submit([operator.sign('community.create', { name: s.name, timeZone: s.timeZone, intervalMinutes: s.intervalMinutes, currency: s.currency, operator: operator.actor })]);
   await submit([
@@ -165,11 +174,34 @@ async function openCommunity(submit: (txs: Tx[]) => Promise<void>, { s, operator
     dso.sign('meter.register', { meter: h.meter, scheme: 'other', direction: 'import', owner: h.signer.actor, feeder: h.feeder }),
     ...(hasExportMeter(h) ? [dso.sign('meter.register', { meter: h.meter, scheme: 'other', direction: 'export', owner: h.signer.actor, feeder: h.feeder, technology: h.pv || h.series ? 'solar' : 'storage' })] : []),
   ]));
+  // A certificate device for every home with PV (a battery alone produces nothing renewable of its own).
+  const devices = certs ? homes.flatMap((h) => (hasExportMeter(h) ? [deviceBody(h, s, certs)] : [])).filter((b) => b !== null) : [];
+  if (devices.length > 0) await submit(devices.map((b) => dso.sign('device.register', b)));
   const lastDate = addDays(s.start, s.days - 1);
   await submit(homes.flatMap((h) => [
     ...(h.standing?.buyMaxMicroPerKwh !== undefined ? [h.signer.sign('order.standing', { side: 'buy', meter: h.meter, fromDate: s.start, toDate: lastDate, quantityWh: null, limitMicroPerKwh: h.standing.buyMaxMicroPerKwh })] : []),
     ...(h.standing?.sellMinMicroPerKwh !== undefined && hasExportMeter(h) ? [h.signer.sign('order.standing', { side: 'sell', meter: h.meter, fromDate: s.start, toDate: lastDate, quantityWh: null, limitMicroPerKwh: h.standing.sellMinMicroPerKwh })] : []),
   ]));
+  if (!certs || !facts.certificates) return;
+  const claimers = autoClaimers(homes, seed, s, certs.autoClaimShare);
+  if (claimers.size > 0) await submit(homes.filter((h) => claimers.has(h)).map((h) => h.signer.sign('certificate.autoclaim', { enabled: true })));
+  facts.certificates.devices = devices.length;
+  facts.certificates.autoClaimMembers = claimers.size;
+}
+
+/** issueDay: the DSO issues the certificates of a day's export readings, as soon as they are in the log. */
+async function issueDay(ledger: SqliteLedger, submit: (txs: Tx[]) => Promise<void>, { dso }: Run, date: string, facts: RunFacts) {
+  const body = planIssue(ledger.state, date);
+  if (body.deviceDays === 0) return;
+  await submit([dso.sign('certificates.issue', body)]);
+  facts.certificates!.issues.push(body);
+}
+
+/** settleCertificates: the operator settles a month's certificates (moves by trades and the allocation, automatic claims). */
+async function settleCertificates(ledger: SqliteLedger, submit: (txs: Tx[]) => Promise<void>, { operator }: Run, month: string, facts: RunFacts) {
+  const body = planSettle(ledger.state, month);
+  await submit([operator.sign('certificates.settle', body)]);
+  facts.certificates!.settles.push(body);
 }
 
 /** meterDay runs every household through the day, adds up the community's intervals, and appends the DSO's readings half an hour after the day ends. */
@@ -212,20 +244,22 @@ function signClearing(ledger: SqliteLedger, { operator }: Run, start: number, ro
 }
 
 /** allocateMonths records the monthly collective self-consumption run, as `openlec allocate` does, and writes the DSO's coefficient file. */
-async function allocateMonths(ledger: SqliteLedger, submit: (txs: Tx[]) => Promise<void>, { s, out, months, operator, homes }: Run, facts: RunFacts) {
+async function allocateMonths(ledger: SqliteLedger, submit: (txs: Tx[]) => Promise<void>, run: Run, facts: RunFacts) {
+  const { s, out, months, operator, homes } = run;
   const key = s.allocationKey!;
   const importMeters = homes.map((h) => h.meter).sort();
   for (const month of months) {
     const { input, result, summary } = runMonth(ledger.state, month, simAllocationKey(key, importMeters));
     await submit([operator.sign('allocation.run', summary)]);
+    if (facts.certificates) await settleCertificates(ledger, submit, run, month, facts);
     const file = `coefficients-fr-${month}.csv`;
     writeFileSync(join(out, file), frenchCoefficients(input, result, s.timeZone));
     facts.allocations.push({ month, key, productionWh: summary.productionWh, allocatedWh: summary.allocatedWh, surplusWh: summary.surplusWh, file });
   }
 }
 
-/** settleAndVerify replays the log from disk (verify), then bills every month from the verified replay. */
-async function settleAndVerify(db: string, months: readonly string[], byActor: ReadonlyMap<string, SimHousehold>): Promise<SettledRun> {
+/** settleAndVerify replays the log from disk (verify), then bills every month and reads its certificates from the verified replay. */
+async function settleAndVerify(db: string, months: readonly string[], byActor: ReadonlyMap<string, SimHousehold>, certificates: boolean): Promise<SettledRun> {
   const ledger = SqliteLedger.open(db, { projections: false });
   const bills = new Map<string, MemberBill>();
   const money: MoneyFlows = { chargesMicro: 0, creditsMicro: 0, supplierMicro: 0, gridMicro: 0, peerPaidMicro: 0, peerProceedsMicro: 0, feesMicro: 0, surplusMicro: 0, peerWh: 0 };
@@ -251,7 +285,7 @@ async function settleAndVerify(db: string, months: readonly string[], byActor: R
         bills.set(h.label, b);
       }
     }
-    return { members: [...bills.values()], money, entries: ledger.size, verified };
+    return { members: [...bills.values()], money, entries: ledger.size, verified, certificates: certificates ? certificateMonths(state, months) : null };
   } finally {
     await ledger.close();
   }

@@ -63,6 +63,17 @@ export const scenarioSchema = z.strictObject({
   clearness: z.number().min(0).max(1).default(0.6),
   feeders: z.array(feeder).default([]),
   members: z.array(member).min(1),
+  /**
+   * Certificates of origin (src/certificates): a device per home with PV, daily issuance,
+   * monthly settlement. On by default; `false` turns them off; an object sets the share
+   * of members who opt in to automatic claims (0.5 by default), the bidding zone (from
+   * the time zone by default) and the grid area (from the name) of the devices.
+   */
+  certificates: z.union([z.boolean(), z.strictObject({
+    autoClaimShare: z.number().min(0).max(1).optional(),
+    zone: z.string().regex(/^[A-Z0-9][A-Z0-9-]{1,15}$/, 'must be a bidding-zone code (EIC or short)').optional(),
+    gridArea: z.string().min(1).max(64).optional(),
+  })]).default(true),
 });
 export type Scenario = z.infer<typeof scenarioSchema>;
 

@@ -10,7 +10,7 @@ import { simulate } from './run.ts';
 import { clearAt } from '../market/book.ts';
 import { SqliteLedger } from '../store/sqlite-ledger.ts';
 import { dayIntervals, localDay } from '../units/index.ts';
-import { VILLAGE_SCENARIO } from './scenario.ts';
+import { DEMO_SCENARIO, VILLAGE_SCENARIO } from './scenario.ts';
 import { dynamisation, h0YearWh, householdLoad } from './load.ts';
 import { Rng } from './rng.ts';
 import { parseScenario } from './scenario.ts';
@@ -86,8 +86,39 @@ describe('openlec simulate', () => {
     assert.equal(k.money.peerWh, Math.round(k.tradedKwh * 1000));
     assert.ok(k.savings.minMicro >= 0, 'ex-post matching between feed-in and retail saves money for everyone');
     const html = readFileSync(join(dir, 'a', 'report.html'), 'utf8');
-    for (const id of ['chart-energy', 'chart-price', 'chart-flows', 'chart-money', 'chart-savings']) assert.match(html, new RegExp(`<svg id="${id}"[^>]*>.*<(path|rect) `, 's'));
+    for (const id of ['chart-energy', 'chart-price', 'chart-flows', 'chart-money', 'chart-savings', 'chart-certificates']) assert.match(html, new RegExp(`<svg id="${id}"[^>]*>.*<(path|rect) `, 's'));
     assert.doesNotMatch(html, /<script|https?:\/\//);
+    // Certificates of origin: every PV home's export is issued (nothing refused), moved along the trades and claimed for those who opted in.
+    const c = k.certificates!;
+    assert.equal(c.devices, 9, 'the demo has 9 homes with PV');
+    assert.equal(c.autoClaimMembers, Math.round(39 / 2));
+    assert.equal(c.refusedIntervals, 0);
+    assert.ok(c.issuedWh > 0 && c.movedWh > 0 && c.claimedWh > 0, JSON.stringify(c));
+    assert.ok(c.claimedWh <= c.issuedWh && c.movedWh <= c.issuedWh);
+    assert.ok(c.hourlyMatchingPpm > 0 && c.hourlyMatchingPpm <= c.monthlyMatchingPpm && c.monthlyMatchingPpm <= 1_000_000);
+    assert.deepEqual(c.perMonth.map((m) => m.month), ['2026-06']);
+    assert.equal(c.perMonth[0]!.hourlyMatchedWh, c.claimedWh, 'every claim lies in the hour of its certificate');
+    const ledger = SqliteLedger.open(join(dir, 'a', 'ledger.db'));
+    try {
+      const devices = [...ledger.state.rows('devices')] as { meter: string }[];
+      const pvMeters = new Set(devices.map((d) => d.meter));
+      assert.equal(pvMeters.size, 9);
+      let exported = 0;
+      for (const r of ledger.state.rows('readings') as IterableIterator<{ meter: string; direction: string; values: (number | null)[] }>) {
+        if (r.direction === 'export' && pvMeters.has(r.meter)) exported += r.values.reduce<number>((s, v) => s + (v ?? 0), 0);
+      }
+      assert.equal(c.issuedWh, exported, 'issued = the PV homes\' metered export');
+    } finally {
+      await ledger.close();
+    }
+    // Without certificates, the same run: the same intervals and the same figures apart from the certificates and the log's size.
+    const off = await simulate({ scenario: parseScenario({ ...DEMO_SCENARIO, certificates: false }), out: join(dir, 'off'), days: 2, seed: '7' });
+    assert.equal(off.kpis.certificates, null);
+    assert.equal(readFileSync(join(dir, 'off', 'intervals.csv'), 'utf8'), readFileSync(join(dir, 'a', 'intervals.csv'), 'utf8'));
+    const strip = (x: typeof k) => ({ ...x, certificates: null, ledger: null });
+    assert.deepEqual(strip(off.kpis), strip(k));
+    assert.ok(off.kpis.ledger.transactions < k.ledger.transactions && off.kpis.ledger.verified);
+    assert.doesNotMatch(readFileSync(join(dir, 'off', 'report.html'), 'utf8'), /chart-certificates/);
   });
 
   test('village: the solar feeder\'s export limit binds around noon and is never exceeded', async () => {
@@ -119,6 +150,10 @@ describe('openlec simulate', () => {
     assert.equal(r.kpis.allocationKey, 'static');
     const [alloc] = r.kpis.allocation as { allocatedWh: number; productionWh: number; file: string }[];
     assert.ok(alloc!.allocatedWh > 0 && alloc!.allocatedWh <= alloc!.productionWh);
+    // Devices for the two homes with PV from their data, none for the battery-only homes; the allocation moves certificates.
+    assert.equal(r.kpis.certificates!.devices, 2);
+    assert.equal(r.kpis.certificates!.refusedIntervals, 0);
+    assert.ok(r.kpis.certificates!.movedWh > 0 && r.kpis.certificates!.issuedWh > 0);
     const coefficients = readFileSync(join(out, alloc!.file), 'utf8').split('\r\n');
     assert.equal(coefficients[0], 'Identifiant PRM;Horodate debut;Coefficient (%)');
     assert.ok(coefficients.some((l) => l.startsWith('sim-konstanz-residential4;2026-06-10T12:00:00+02:00;')));
