@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { closeSync, createReadStream, openSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, openSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
@@ -33,7 +33,7 @@ const prm = (m: number) => String(30000000000000 + m);
  * `meters` meters over `days` days of 15-minute kWh steps with decimal commas: about
  * 210 MB for 120 meters over a year.
  */
-function writeGenericCsv(path: string, meters: number, days: number): void {
+export function writeGenericCsv(path: string, meters: number, days: number): void {
   const fd = openSync(path, 'w');
   const start = Date.UTC(2025, 11, 31, 23);
   let chunk = 'meter;start;value;direction\n';
@@ -52,7 +52,7 @@ function writeGenericCsv(path: string, meters: number, days: number): void {
 }
 
 /** A community (Paris, 30 min) with `meters` registered import meters and the DSO key in a file. */
-async function bigCommunity(db: string, meters: number): Promise<string> {
+export async function bigCommunity(db: string, meters: number): Promise<string> {
   const operatorKey = generateKeyPair();
   const dsoKey = generateKeyPair();
   const operator = new Signer(operatorKey, 'openlec.bench/import');
@@ -130,4 +130,12 @@ export async function run(): Promise<Record<string, number>> {
   return { ...figures, ...more };
 }
 
-if (process.argv[2] === 'child' && import.meta.url === pathToFileURL(process.argv[1]!).href) await child(process.argv[3]!, process.argv[4]!, process.argv[5]!);
+const main = import.meta.url === pathToFileURL(process.argv[1]!).href;
+if (main && process.argv[2] === 'child') await child(process.argv[3]!, process.argv[4]!, process.argv[5]!);
+// `prepare DIR`: a fresh community (DIR/import.db, DIR/dso.key) and, unless there already, DIR/big.csv, to run the child on by hand (profiling).
+if (main && process.argv[2] === 'prepare') {
+  const dir = process.argv[3]!;
+  if (!existsSync(join(dir, 'big.csv'))) writeGenericCsv(join(dir, 'big.csv'), BIG_METERS, BIG_DAYS);
+  for (const f of ['import.db', 'import.db-wal', 'import.db-shm', 'import.db-writer', 'dso.key']) rmSync(join(dir, f), { force: true });
+  await bigCommunity(join(dir, 'import.db'), BIG_METERS);
+}

@@ -1,5 +1,4 @@
-import { pipeline } from 'node:stream/promises';
-import { CsvError, parse } from 'csv-parse';
+import { CsvError, Parser } from 'csv-parse';
 import { OpenlecError } from '../../errors.ts';
 import { parseDecimal, parseInstant } from '../../units/index.ts';
 import { DIRECTIONS, type Direction } from '../meter-register.ts';
@@ -33,34 +32,198 @@ const LINE_BREAKS = /\r\n|\r|\n/g;
 type Chunks = AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>;
 
 /**
- * parseCsv reads a generic CSV from its chunks (e.g. a file stream) with csv-parse, so
- * that the text is never held whole: quotes (a decimal comma inside quotes with `,` as
- * separator), \n, \r\n or \r line ends and a BOM are handled by the parser. Every row
- * must have as many cells as the header; an empty file, or a header without rows, is an
+ * parseCsv reads a generic CSV from its chunks (e.g. a file stream), so that the text is
+ * never held whole: quotes (a decimal comma inside quotes with `,` as separator), \n,
+ * \r\n or \r line ends and a BOM are handled as csv-parse handles them. Every row must
+ * have as many cells as the header; an empty file, or a header without rows, is an
  * error. Problems are collected in the StepSet with their line.
+ *
+ * Plain rows (ASCII, no line break but the file's own, cells unquoted or simply quoted)
+ * are split by PlainRows, many times faster than csv-parse, which reads the rest of the
+ * file from the first row that is not plain: a doubled quote, a line break inside quotes,
+ * a stray quote, non-ASCII text, an over-long row. Both give the same cells and lines
+ * (a test compares them on random input; `plain` false reads every row with csv-parse).
  */
-export async function parseCsv(chunks: Chunks, steps: StepSet, o: CsvOptions): Promise<void> {
+export async function parseCsv(chunks: Chunks, steps: StepSet, o: CsvOptions, plain = true): Promise<void> {
   const it = iterate(chunks);
   const head = await firstLine(it);
   const separator = o.separator ?? (lineOf(head.bytes).includes(';') ? ';' : ',');
   const rows = new CsvRows(steps, o);
+  const source = (async function* (): AsyncGenerator<Buffer> {
+    yield head.bytes;
+    if (!head.done) for (let r = await it.next(); !r.done; r = await it.next()) yield asBuffer(r.value);
+  })();
+  let rest: Handover | undefined = { text: '', lines: 0, fromStart: true };
+  if (plain && PlainRows.separates(separator)) {
+    rest = await new PlainRows(separator.charCodeAt(0), rows).read(source);
+    if (!rest) return rows.end();
+  }
   // Blank lines come as records too (skip_empty_lines off), so that counting records and
   // the line breaks inside quoted cells gives each row's line without csv-parse's
-  // per-record info object (which costs more than the parsing).
-  const parser = parse({ delimiter: separator, bom: true, trim: true, relax_column_count: true, skip_empty_lines: false, max_record_size: MAX_ROW_CHARS });
-  try {
-    await pipeline(async function* () {
-      yield head.bytes;
-      if (!head.done) for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
-    }, parser, async (records: AsyncIterable<string[]>) => {
-      for await (const record of records) rows.row(record);
-    });
-  } catch (e) {
+  // per-record info object (which costs more than the parsing). The parser's own engine
+  // is driven chunk by chunk, each record read as it is parsed: a parse error then comes
+  // after every row before it has been checked, however the file is cut into chunks.
+  const options = {
+    delimiter: separator, bom: rest.fromStart, trim: true, relax_column_count: true, skip_empty_lines: false, max_record_size: MAX_ROW_CHARS,
+    ...(rest.recordDelimiter ? { record_delimiter: rest.recordDelimiter } : {}),
+  };
+  const engine = (new Parser(options) as unknown as { api: CsvEngine }).api;
+  const push = (record: string[]) => rows.row(record);
+  const none = () => {};
+  let e = rest.text.length > 0 ? engine.parse(Buffer.from(rest.text, 'latin1'), false, push, none) : undefined;
+  for (let r = await source.next(); e === undefined && !r.done; r = await source.next()) e = engine.parse(r.value, false, push, none);
+  if (e === undefined) e = engine.parse(undefined, true, push, none);
+  if (e !== undefined) {
     if (!(e instanceof CsvError)) throw e;
-    steps.fail(csvErrorLine(e, rows.line), csvErrorMessage(e));
+    steps.fail(csvErrorLine(e, rows.line, rest.lines), csvErrorMessage(e));
     return;
   }
   rows.end();
+}
+
+/** The engine inside csv-parse's stream (its `api`): parse takes a chunk (none at the end), hands each record to `push` and returns the error it stops at. */
+interface CsvEngine {
+  parse(chunk: Buffer | undefined, end: boolean, push: (record: string[]) => void, close: () => void): Error | undefined;
+}
+
+/** What PlainRows leaves to csv-parse: the text from the first row it did not read (none: the whole file), its lines so far and the line end it found. */
+interface Handover {
+  /** The text read and not split, one character a byte (latin1), from the start of a row. */
+  readonly text: string;
+  /** The text is the file's from its first byte (no row split): csv-parse reads it all, BOM and line end included. */
+  readonly fromStart: boolean;
+  readonly lines: number;
+  readonly recordDelimiter?: string;
+}
+
+const QUOTE = 0x22;
+const CR = 0x0d;
+const LF = 0x0a;
+const isBlank = (c: number) => c === 0x20 || c === 0x09 || c === 0x0b || c === 0x0c;
+
+/**
+ * PlainRows splits the rows that are plain, exactly as csv-parse would (trim, BOM, the
+ * line end of the file's first line break), and hands the text over at the first row
+ * that is not. Text is read as latin1 strings (one character a byte, so that a handover
+ * gives back the very bytes); plain rows are ASCII.
+ */
+class PlainRows {
+  private recordDelimiter: '\n' | '\r\n' | '\r' | undefined;
+  private lines = 0;
+
+  constructor(private readonly separator: number, private readonly rows: CsvRows) {}
+
+  /** separates says whether PlainRows reads files of this separator: one ASCII character that is neither a quote nor a line break. */
+  static separates(separator: string): boolean {
+    const c = separator.charCodeAt(0);
+    return separator.length === 1 && c < 0x80 && c !== QUOTE && c !== CR && c !== LF;
+  }
+
+  async read(source: AsyncIterator<Buffer>): Promise<Handover | undefined> {
+    // The text read and not yet split; until the first row is split, from the file's first byte.
+    let text = '';
+    let done = false;
+    let bom = -1;
+    for (;;) {
+      const r = await source.next();
+      if (r.done) done = true;
+      else text = text.length === 0 ? r.value.toString('latin1') : text + r.value.toString('latin1');
+      if (bom < 0) {
+        // csv-parse looks for a BOM in the first 3 bytes; the UTF-16 one changes the encoding: not plain.
+        if (text.length < 3 && !done) continue;
+        if (text.charCodeAt(0) === 0xff && text.charCodeAt(1) === 0xfe) return this.handover(text, 0);
+        bom = text.startsWith('\xef\xbb\xbf') ? 3 : 0;
+      }
+      let pos = this.lines === 0 ? bom : 0;
+      if (!this.recordDelimiter) {
+        // csv-parse takes the first line break of the file as the line end of all rows.
+        const lf = text.indexOf('\n', pos);
+        const cr = text.indexOf('\r', pos);
+        const at = cr < 0 ? lf : lf < 0 ? cr : Math.min(cr, lf);
+        if (at >= 0 && (text.charCodeAt(at) === LF || at + 1 < text.length || done)) {
+          this.recordDelimiter = text.charCodeAt(at) === LF ? '\n' : text.charCodeAt(at + 1) === LF ? '\r\n' : '\r';
+        } else if (!done) {
+          if (text.length - pos > MAX_ROW_CHARS) return this.handover(text, pos);
+          continue;
+        }
+      }
+      const end = this.recordDelimiter === '\r' ? '\r' : '\n';
+      const crlf = this.recordDelimiter === '\r\n';
+      for (let nl = text.indexOf(end, pos); nl >= 0; nl = text.indexOf(end, pos)) {
+        const stop = crlf ? nl - 1 : nl;
+        if ((crlf && (nl === pos || text.charCodeAt(stop) !== CR)) || stop - pos > MAX_ROW_CHARS) return this.handover(text, pos);
+        const cells = this.split(text, pos, stop);
+        if (!cells) return this.handover(text, pos);
+        this.rows.plainRow(cells);
+        this.lines++;
+        pos = nl + 1;
+      }
+      if (done) {
+        if (pos >= text.length) return undefined;
+        if (text.length - pos > MAX_ROW_CHARS) return this.handover(text, pos);
+        const cells = this.split(text, pos, text.length);
+        if (!cells) return this.handover(text, pos);
+        // Like csv-parse, a last line without a line end is a row unless it is blank.
+        if (!this.blank(text, pos, text.length)) this.rows.plainRow(cells);
+        return undefined;
+      }
+      if (text.length - pos > MAX_ROW_CHARS) return this.handover(text, pos);
+      if (this.lines > 0) text = text.slice(pos);
+    }
+  }
+
+  /** handover gives csv-parse the text from `pos`, or, when no row has been split yet, all of it from the file's first byte. */
+  private handover(text: string, pos: number): Handover {
+    if (this.lines === 0) return { text, lines: 0, fromStart: true };
+    return { text: text.slice(pos), lines: this.lines, fromStart: false, recordDelimiter: this.recordDelimiter! };
+  }
+
+  private blank(text: string, from: number, to: number): boolean {
+    for (let i = from; i < to; i++) {
+      const c = text.charCodeAt(i);
+      if (c === this.separator || !isBlank(c)) return false;
+    }
+    return true;
+  }
+
+  /** split reads one plain row's cells, trimmed as csv-parse trims them; undefined when the row is not plain. */
+  private split(text: string, from: number, to: number): string[] | undefined {
+    const cells: string[] = [];
+    const sep = this.separator;
+    let start = from;
+    for (let i = from; i < to; i++) {
+      const c = text.charCodeAt(i);
+      if (c === sep) {
+        cells.push(text.slice(start, i).trim());
+        start = i + 1;
+      } else if (c === QUOTE) {
+        // A quote opens a quoted cell only where the cell holds nothing but blanks so far.
+        for (let k = start; k < i; k++) if (!isBlank(text.charCodeAt(k))) return undefined;
+        const close = text.indexOf('"', i + 1);
+        if (close < 0 || close >= to) return undefined;
+        for (let k = i + 1; k < close; k++) {
+          const q = text.charCodeAt(k);
+          if (q >= 0x80 || q === CR || q === LF) return undefined;
+        }
+        // A doubled quote is an escaped one; after the closing quote only blanks until the separator.
+        let j = close + 1;
+        if (j < to && text.charCodeAt(j) === QUOTE) return undefined;
+        while (j < to && text.charCodeAt(j) !== sep) {
+          if (!isBlank(text.charCodeAt(j))) return undefined;
+          j++;
+        }
+        // Quoted cells keep their spaces.
+        cells.push(text.slice(i + 1, close));
+        if (j >= to) return cells;
+        start = j + 1;
+        i = j;
+      } else if (c >= 0x80 || c === CR || c === LF) {
+        return undefined;
+      }
+    }
+    cells.push(text.slice(start, to).trim());
+    return cells;
+  }
 }
 
 /** CsvRows checks the header, then turns each row into a step of the StepSet. */
@@ -72,6 +235,8 @@ class CsvRows {
   private directionAt = -1;
   private readonly scale: number;
   private rows = 0;
+  private lastMeter = '';
+  private readonly meters = new Map<string, string>();
   /** The line the last record ended on (a quoted cell may hold line breaks). */
   line = 0;
 
@@ -89,8 +254,16 @@ class CsvRows {
     else this.readRow(cells, start);
   }
 
+  /** plainRow is row for a record on one line (no line break in its cells). */
+  plainRow(cells: string[]): void {
+    const start = ++this.line;
+    if (cells.length === 1 && cells[0] === '') return;
+    if (!this.header) this.readHeader(cells, start);
+    else this.readRow(cells, start);
+  }
+
   private readHeader(cells: string[], line: number): void {
-    const header = cells.map((h) => h.trim());
+    const header = cells.map((h) => flat(h.trim()));
     this.header = header;
     const col = (name: string, required: boolean) => {
       const k = header.indexOf(name);
@@ -106,7 +279,8 @@ class CsvRows {
   private readRow(cells: string[], line: number): void {
     this.rows++;
     const problem = this.rowProblem(cells, line);
-    if (problem) this.steps.fail(line, problem);
+    // Kept for the report: a copy, not a view that would keep the chunk it was cut from.
+    if (problem) this.steps.fail(line, flat(problem));
   }
 
   /** rowProblem adds the row's step, or says what is wrong with the row. */
@@ -119,7 +293,7 @@ class CsvRows {
       return `${cells.length} cell(s) where the header has ${header.length}: ${missing ? `no "${header[k]}" (column ${k + 1})` : `cell ${k + 1} ("${cells[k]}") has no column`}`;
     }
     // csv-parse keeps the spaces inside quotes; cells are read as trimmed all the same.
-    const meter = cells[this.meterAt]!.trim();
+    const meter = this.meterOf(cells[this.meterAt]!.trim());
     if (!meter) return `empty ${o.meterColumn}`;
     let direction = o.direction;
     const d = this.directionAt >= 0 ? cells[this.directionAt]!.trim() : '';
@@ -129,8 +303,10 @@ class CsvRows {
     }
     const value = cells[this.valueAt]!;
     try {
-      const start = parseInstant(cells[this.startAt]!.trim(), o.startColumn);
-      const mwh = parseDecimal(value, this.scale, o.valueColumn);
+      const stamp = cells[this.startAt]!.trim();
+      const start = fixedInstant(stamp) ?? parseInstant(stamp, o.startColumn);
+      const plain = plainDecimal(value, this.scale);
+      const mwh = plain >= 0 ? plain : parseDecimal(value, this.scale, o.valueColumn);
       if (mwh < 0) return `${o.valueColumn} is negative (${value})`;
       if (mwh > READING_MAX_WH * 1000) return `${o.valueColumn} "${value}" ${o.unit} is above the ${READING_MAX_WH} Wh an interval may hold`;
       this.steps.add(meter, direction, start, o.stepMinutes, mwh, line);
@@ -138,6 +314,18 @@ class CsvRows {
       return (e as Error).message;
     }
     return undefined;
+  }
+
+  /** meterOf gives one string per meter id: the rows of a meter usually follow each other, and the id kept by the StepSet is a copy of its own. */
+  private meterOf(id: string): string {
+    if (id === this.lastMeter) return this.lastMeter;
+    let kept = this.meters.get(id);
+    if (kept === undefined) {
+      if (this.meters.size >= 100_000) this.meters.clear();
+      kept = flat(id);
+      this.meters.set(kept, kept);
+    }
+    return (this.lastMeter = kept);
   }
 
   end(): void {
@@ -171,9 +359,9 @@ function lineOf(bytes: Buffer): string {
 }
 
 /** csvErrorLine is the line an error of csv-parse is at; an unclosed quote or an endless row is reported where its row starts. */
-function csvErrorLine(e: CsvError, lastLine: number): number {
+function csvErrorLine(e: CsvError, lastLine: number, linesBefore: number): number {
   if (e.code === 'CSV_QUOTE_NOT_CLOSED' || e.code === 'CSV_MAX_RECORD_SIZE') return lastLine + 1;
-  return typeof e.lines === 'number' ? e.lines : lastLine + 1;
+  return typeof e.lines === 'number' ? linesBefore + e.lines : lastLine + 1;
 }
 
 function csvErrorMessage(e: CsvError): string {
@@ -182,4 +370,89 @@ function csvErrorMessage(e: CsvError): string {
     case 'CSV_MAX_RECORD_SIZE': return `a row longer than ${MAX_ROW_CHARS} characters (an unclosed quote, or the wrong separator or line end?)`;
     default: return e.message.replace(/ at line \d+/, '');
   }
+}
+
+function asBuffer(chunk: Uint8Array | string): Buffer {
+  if (typeof chunk === 'string') return Buffer.from(chunk);
+  return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}
+
+/** flat copies a string: a cell cut from a chunk's text would otherwise keep the whole chunk alive. */
+function flat(s: string): string {
+  return s.length < 13 ? s : Buffer.from(s, 'utf8').toString('utf8');
+}
+
+const POWERS_OF_TEN = [1, 10, 100, 1000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000];
+
+/**
+ * plainDecimal reads the common shape of a value, digits with at most one "." or ","
+ * between digits and no more decimals than `scale`, as the integer parseDecimal gives;
+ * -1 for anything else (a sign, blanks, too many digits), which parseDecimal then reads
+ * or refuses.
+ */
+export function plainDecimal(text: string, scale: number): number {
+  const n = text.length;
+  if (n === 0 || n > 16 || scale > 9) return -1;
+  let v = 0;
+  let decimals = -1;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      v = v * 10 + (c - 48);
+      if (decimals >= 0) decimals++;
+    } else if ((c === 46 || c === 44) && decimals < 0 && i > 0 && i < n - 1) {
+      decimals = 0;
+    } else {
+      return -1;
+    }
+  }
+  if (decimals > scale) return -1;
+  // Up to 15 digits are exact; the product is exact whenever it is a safe integer.
+  const r = v * POWERS_OF_TEN[scale - Math.max(decimals, 0)]!;
+  return Number.isSafeInteger(r) && n - (decimals >= 0 ? 1 : 0) <= 15 ? r : -1;
+}
+
+const digitAt = (t: string, at: number) => t.charCodeAt(at) - 48;
+const isDigit = (t: string, at: number) => digitAt(t, at) >= 0 && digitAt(t, at) <= 9;
+const twoAt = (t: string, at: number) => digitAt(t, at) * 10 + digitAt(t, at + 1);
+const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * fixedInstant reads "YYYY-MM-DDTHH:MM:SSZ" and "YYYY-MM-DDTHH:MM:SS+HH:MM" stamps of
+ * valid dates and times from year 100 on, by character codes and civil-date arithmetic
+ * (no Date object), as parseInstant reads them; undefined for anything else, which
+ * parseInstant then reads or refuses.
+ */
+export function fixedInstant(t: string): number | undefined {
+  const n = t.length;
+  if ((n !== 25 && n !== 20) || t.charCodeAt(4) !== 45 || t.charCodeAt(7) !== 45 || t.charCodeAt(10) !== 84 || t.charCodeAt(13) !== 58 || t.charCodeAt(16) !== 58) return undefined;
+  if (!(isDigit(t, 0) && isDigit(t, 1) && isDigit(t, 2) && isDigit(t, 3) && isDigit(t, 5) && isDigit(t, 6) && isDigit(t, 8) && isDigit(t, 9)
+    && isDigit(t, 11) && isDigit(t, 12) && isDigit(t, 14) && isDigit(t, 15) && isDigit(t, 17) && isDigit(t, 18))) return undefined;
+  let offsetMin = 0;
+  if (n === 25) {
+    const sign = t.charCodeAt(19) === 43 ? 1 : t.charCodeAt(19) === 45 ? -1 : 0;
+    if (sign === 0 || t.charCodeAt(22) !== 58 || !(isDigit(t, 20) && isDigit(t, 21) && isDigit(t, 23) && isDigit(t, 24))) return undefined;
+    offsetMin = sign * (twoAt(t, 20) * 60 + twoAt(t, 23));
+  } else if (t.charCodeAt(19) !== 90) return undefined;
+  const y = twoAt(t, 0) * 100 + twoAt(t, 2);
+  const mo = twoAt(t, 5);
+  const d = twoAt(t, 8);
+  const h = twoAt(t, 11);
+  const mi = twoAt(t, 14);
+  const s = twoAt(t, 17);
+  // Date.UTC reads years 0-99 as 1900-1999: those go the general way.
+  if (y < 100 || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 59) return undefined;
+  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+  if (d > (mo === 2 && leap ? 29 : MONTH_DAYS[mo - 1]!)) return undefined;
+  return daysFromCivil(y, mo, d) * 86_400_000 + h * 3_600_000 + mi * 60_000 + s * 1000 - offsetMin * 60_000;
+}
+
+/** daysFromCivil counts the days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm). */
+function daysFromCivil(y: number, m: number, d: number): number {
+  const yy = m <= 2 ? y - 1 : y;
+  const era = Math.floor(yy / 400);
+  const yoe = yy - era * 400;
+  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146_097 + doe - 719_468;
 }
