@@ -11,6 +11,10 @@ import { dirname } from 'node:path';
 import { invoices, invoicesCsv, marketBook, marketClear, printBook, printClear, printInvoices } from './market.ts';
 import { chartCurve, FORMATS, importMeterData, meterCurve, printImport } from './meter.ts';
 import { checked, EXIT, progress, reportError } from './output.ts';
+import {
+  cancelCertificates, chartMatch, EXPORT_FORMATS, exportCertificates, expireCertificates, issueCertificates, listBundles, matchCertificates, matchPage, printBundles, printIssue,
+  printSettle, registerDevice, setAutoClaim, settleCertificates, transferCertificates, writeOut,
+} from './certificates.ts';
 import { readKeyFile } from '../node/key-file.ts';
 import { OpenlecError } from '../errors.ts';
 
@@ -231,6 +235,135 @@ export function buildProgram(): Command {
     .action(async (o) => {
       const s = await invoices(o);
       o.json ? printJson(s) : o.csv ? process.stdout.write(invoicesCsv(s)) : print(printInvoices(s));
+    });
+
+  const device = program.command('device').description('production devices for certificates of origin');
+  device.command('register')
+    .description('register a production device on an export meter (device.register, signed by the DSO or the issuer): EECS fuel and technology codes, capacity, zone')
+    .requiredOption('--db <path>', 'log database')
+    .option('--key <file>', 'key file of the DSO or issuer (default: keys/dso.key beside the database)')
+    .requiredOption('--device <id>', 'device id (letters, digits, . _ : -)')
+    .requiredOption('--meter <id>', 'the export metering point its certificates are issued from')
+    .requiredOption('--fuel <code>', 'EECS energy-source code, e.g. F01040100 (solar)')
+    .requiredOption('--technology <code>', 'EECS technology code, e.g. T010100 (photovoltaic)')
+    .requiredOption('--capacity-w <W>', 'capacity in W', integer('--capacity-w'))
+    .requiredOption('--commissioned <date>', 'commissioning date, YYYY-MM-DD')
+    .requiredOption('--zone <code>', 'bidding zone (EIC code or short, e.g. 10YFR-RTE------C, FR)')
+    .requiredOption('--grid-area <id>', 'grid area the device is connected to')
+    .option('--support', 'the device received public investment or production support')
+    .option('--json', 'print JSON')
+    .action(async (o) => {
+      const r = await registerDevice(o);
+      o.json ? printJson(r) : print(`device ${r.device} on export meter ${r.meter} registered in entry ${r.entry}: ${r.fuel} ${r.technology}, ${r.capacityW} W, ${r.zone}`);
+    });
+
+  const certificates = program.command('certificates').description('granular certificates of origin (1 Wh each): issue, settle, list, transfer, claim, match, export, expire');
+  certificates.command('issue')
+    .description('issue the certificates of a local date, or of every date of a month with new export readings (certificates.issue, all or nothing)')
+    .requiredOption('--db <path>', 'log database')
+    .option('--key <file>', 'key file of the DSO or issuer (default: keys/dso.key beside the database)')
+    .option('--date <date>', 'one local date, YYYY-MM-DD')
+    .option('--month <YYYY-MM>', 'every local date of a month')
+    .option('--json', 'print JSON')
+    .action(async (o) => {
+      const r = await issueCertificates({ ...o, showProgress: !o.json });
+      o.json ? printJson(r) : print(printIssue(r));
+    });
+  certificates.command('settle')
+    .description("move a month's certificates along the P2P trades and the allocation, then claim them for holders who opted in (certificates.settle, operator)")
+    .requiredOption('--db <path>', 'log database')
+    .option('--key <file>', 'operator key file (default: keys/operator.key beside the database)')
+    .requiredOption('--month <YYYY-MM>', 'local calendar month')
+    .option('--json', 'print JSON')
+    .action(async (o) => {
+      const r = await settleCertificates(o);
+      o.json ? printJson(r) : print(printSettle(r));
+    });
+  certificates.command('list')
+    .description("a month's live bundles: device, interval, certificate IDs, Wh, holder, status")
+    .requiredOption('--db <path>', 'log database')
+    .requiredOption('--month <YYYY-MM>', 'local calendar month')
+    .option('--holder <key>', "only this participant's bundles (a key, or a key file)")
+    .option('--json', 'print JSON (with each bundle\'s lineage hash and log entries)')
+    .action(async (o) => {
+      const r = await listBundles(o);
+      o.json ? printJson(r) : print(printBundles(r));
+    });
+  certificates.command('transfer')
+    .description('transfer certificates of a bundle you hold to another participant (certificate.transfer)')
+    .requiredOption('--db <path>', 'log database')
+    .requiredOption('--key <file>', 'key file of the holder')
+    .requiredOption('--device <id>', 'device')
+    .requiredOption('--interval <iso>', 'UTC start of the certificates\' interval')
+    .requiredOption('--from <id>', 'first certificate ID of the bundle')
+    .requiredOption('--wh <n>', 'how many certificates (Wh), the first ones of the bundle')
+    .requiredOption('--to <key>', 'the receiving participant (a key, or a key file)')
+    .option('--json', 'print JSON')
+    .action(async (o) => {
+      const r = await transferCertificates(o);
+      o.json ? printJson(r) : print(`transferred ${r.quantityWh} certificate(s) ${r.device}/${r.interval}/${r.from} to ${r.to} in entry ${r.entry}`);
+    });
+  certificates.command('cancel')
+    .description('claim certificates you hold for consumption in their own clock hour, for good (certificate.cancel)')
+    .requiredOption('--db <path>', 'log database')
+    .requiredOption('--key <file>', 'key file of the holder')
+    .requiredOption('--device <id>', 'device')
+    .requiredOption('--interval <iso>', 'UTC start of the certificates\' interval')
+    .requiredOption('--from <id>', 'first certificate ID of the bundle')
+    .requiredOption('--wh <n>', 'how many certificates (Wh), the first ones of the bundle')
+    .requiredOption('--meter <id>', 'the consumption (import) metering point')
+    .option('--consumption-interval <iso>', 'the consumption interval, in the same local clock hour (default: the certificates\' interval)')
+    .option('--beneficiary <key>', 'for whom (a key, or a key file; default the holder)')
+    .option('--json', 'print JSON')
+    .action(async (o) => {
+      const r = await cancelCertificates(o);
+      o.json ? printJson(r) : print(`cancelled ${r.quantityWh} certificate(s) ${r.device}/${r.interval}/${r.from} against ${r.meter} in entry ${r.entry}`);
+    });
+  certificates.command('autoclaim')
+    .description('have the certificates you receive claimed for you at each monthly settlement, or stop (certificate.autoclaim)')
+    .requiredOption('--db <path>', 'log database')
+    .requiredOption('--key <file>', 'key file of the holder')
+    .option('--on', 'claim automatically')
+    .option('--off', 'stop claiming automatically')
+    .option('--json', 'print JSON')
+    .action(async (o) => {
+      const r = await setAutoClaim(o);
+      o.json ? printJson(r) : print(`automatic claims ${r.enabled ? 'on' : 'off'} for ${r.holder} (entry ${r.entry})`);
+    });
+  certificates.command('match')
+    .description('hourly (24/7) against monthly matching of consumption by certificates, with a chart per day and hour')
+    .requiredOption('--db <path>', 'log database')
+    .requiredOption('--month <YYYY-MM>', 'local calendar month')
+    .option('--holder <key>', "one participant's consumption (a key, or a key file; default the community's)")
+    .option('--html <file>', 'also write an HTML page with SVG charts')
+    .option('--json', 'print JSON')
+    .action(async (o) => {
+      const r = await matchCertificates(o);
+      if (o.html) writeOut(o.html, matchPage(r));
+      o.json ? printJson(r) : print(chartMatch(r) + (o.html ? `\nwrote ${o.html}` : ''));
+    });
+  certificates.command('export')
+    .description("a month's EECS guarantees of origin (whole MWh per device, JSON or CSV) or its bundles shaped as EnergyTag's")
+    .requiredOption('--db <path>', 'log database')
+    .requiredOption('--month <YYYY-MM>', 'local calendar month')
+    .requiredOption('--format <format>', `one of ${EXPORT_FORMATS.join(', ')}`)
+    .option('--out <file>', 'write to this file (default: standard output)')
+    .action(async (o) => {
+      const text = await exportCertificates(o);
+      if (o.out) {
+        writeOut(o.out, text);
+        print(`wrote ${o.out}`);
+      } else process.stdout.write(text);
+    });
+  certificates.command('expire')
+    .description("expire a month's still active certificates once its expiry period is over (certificates.expire, operator)")
+    .requiredOption('--db <path>', 'log database')
+    .option('--key <file>', 'operator key file (default: keys/operator.key beside the database)')
+    .requiredOption('--month <YYYY-MM>', 'local calendar month')
+    .option('--json', 'print JSON')
+    .action(async (o) => {
+      const r = await expireCertificates(o);
+      o.json ? printJson(r) : print(`certificates of ${r.month} expired in entry ${r.entry}: ${r.expiredWh} Wh`);
     });
 
   program.command('simulate')
