@@ -19,7 +19,8 @@ export interface SettleRecord {
   [field: string]: string | number;
   interval: string;
   device: string;
-  via: 'trade' | 'allocation' | 'claim';
+  /** `kept`: a producer's own allocated share, whose certificates stay with it. */
+  via: 'trade' | 'allocation' | 'kept' | 'claim';
   to: string;
   wh: number;
   /** Wh the trade or allocation asked for that the producer's certificates could not cover. */
@@ -141,13 +142,15 @@ function moveAllocation(
   const held = new Float64Array(producers.length);
   const out = new Float64Array(producers.length);
   const open = new Int32Array(producers.length);
+  // Certificates a producer keeps for its own allocated share: they stay where they are, and nobody else takes them.
+  const kept = new Float64Array(producers.length);
   for (let i = 0; i < m; i++) {
     const want = run.result.allocation[t * m + i]!;
     if (want <= 0) continue;
     let count = 0;
     let total = 0;
     producers.forEach((d, p) => {
-      held[p] = d && ivs[p] && d.owner !== owners[i] ? activeWh(ivs[p]!, d.owner) : 0;
+      held[p] = d && ivs[p] ? activeWh(ivs[p]!, d.owner) - kept[p]! : 0;
       out[p] = 0;
       if (held[p]! > 0) open[count++] = p;
       total += held[p]!;
@@ -157,7 +160,13 @@ function moveAllocation(
     for (let c = 0; c < count; c++) {
       const p = open[c]!;
       if (out[p]! === 0) continue;
-      const moved = moveWh(ivs[p]!, producers[p]!.owner, out[p]!, { holder: owners[i]!, status: 'active', reason: 'allocation', claim: null }, entry);
+      const owner = producers[p]!.owner;
+      if (owner === owners[i]) {
+        kept[p] = kept[p]! + out[p]!;
+        records.push({ interval: iso, device: producers[p]!.device, via: 'kept', to: owner, wh: out[p]!, shortWh: 0 });
+        continue;
+      }
+      const moved = moveWh(ivs[p]!, owner, out[p]!, { holder: owners[i]!, status: 'active', reason: 'allocation', claim: null }, entry);
       records.push({ interval: iso, device: producers[p]!.device, via: 'allocation', to: owners[i]!, wh: moved, shortWh: 0 });
     }
     if (want > give) records.push({ interval: iso, device: '', via: 'allocation', to: owners[i]!, wh: 0, shortWh: want - give });
