@@ -21,6 +21,7 @@ import { Auth } from './auth.ts';
 import { EventHub } from './events.ts';
 import { clientErrorHandler, notFound, replyFailure } from './failures.ts';
 import { KeyLimits } from './limits.ts';
+import { certificateRoutes } from './certificates-routes.ts';
 import { openApiDocument } from './openapi.ts';
 import { allow, DATE, KEY, MONTH, parseRequest, type Route } from './route.ts';
 import { personalDataSchema, type PersonalVault } from './vault.ts';
@@ -70,7 +71,7 @@ export interface AppDeps {
   readOnly?: { operatorUrl: string };
 }
 
-const AGGREGATE_TYPES = new Set(['market.clear', 'allocation.run', 'community.create', 'market.configure', 'tariff.set']);
+const AGGREGATE_TYPES = new Set(['market.clear', 'allocation.run', 'community.create', 'market.configure', 'tariff.set', 'certificates.issue', 'certificates.settle', 'certificates.expire', 'certificates.configure']);
 
 const readAll = <T>(ledger: SqliteLedger, table: string) => [...ledger.state.rows(table)] as unknown as T[];
 
@@ -234,10 +235,10 @@ function routes(d: RouteDeps): Route[] {
       params: z.object({ entry: z.coerce.number().int().min(0) }),
       handler: ({ params, session }) => {
         if (params.entry >= ledger.size) throw new OpenlecError('E_NO_ENTRY', `entry ${params.entry} does not exist (the log has ${ledger.size})`, { field: 'entry' });
-        const tx = decodeEntry(ledger.entry(params.entry)).tx as { type: string; actor: string; body: { meter?: string; owner?: string; key?: string } };
+        const tx = decodeEntry(ledger.entry(params.entry)).tx as { type: string; actor: string; body: { meter?: string; owner?: string; key?: string; to?: string } };
         if (!session!.roles.some((r) => staff.includes(r))) {
           // Aggregate records (clearings, allocations) name no member: anyone may prove them.
-          const mine = AGGREGATE_TYPES.has(tx.type) || tx.actor === session!.key || tx.body.owner === session!.key || tx.body.key === session!.key
+          const mine = AGGREGATE_TYPES.has(tx.type) || tx.actor === session!.key || tx.body.owner === session!.key || tx.body.key === session!.key || tx.body.to === session!.key
             || (tx.body.meter !== undefined && ownedMeters(session!.key).some((m) => m.meter === tx.body.meter));
           if (!mine) throw new OpenlecError('E_FORBIDDEN', `entry ${params.entry} is not about you`, { field: 'entry' });
         }
@@ -363,6 +364,7 @@ function routes(d: RouteDeps): Route[] {
         };
       },
     },
+    ...certificateRoutes(ledger),
   ];
 }
 

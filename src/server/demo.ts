@@ -1,16 +1,20 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Signer } from '../client.ts';
-import { encodeKey, toBase64Url } from '../ledger/index.ts';
+import { encodeKey, type SignedTransaction, toBase64Url } from '../ledger/index.ts';
 import { ANVIL_KEY, startAnvil } from '../anchor/anvil.ts';
 import { AnchorContract } from '../anchor/evm.ts';
 import { anchorNewest } from '../anchor/anchoring.ts';
 import { runMonth } from '../allocation/month.ts';
+import { planIssue } from '../certificates/issue.ts';
+import { planSettle } from '../certificates/settle.ts';
+import { autoClaims, deviceOfMeter } from '../certificates/tables.ts';
+import { findMeter } from '../metering/meter-register.ts';
 import { clearAt } from '../market/book.ts';
 import { lastCleared } from '../market/tables.ts';
 import { writeKeyFile } from '../node/key-file.ts';
 import { nodeSign } from '../node/signatures.ts';
-import { hasExportMeter, householdDay, type HouseholdDay } from '../sim/household.ts';
+import { hasExportMeter, householdDay, type HouseholdDay, type SimHousehold } from '../sim/household.ts';
 import { Rng } from '../sim/rng.ts';
 import { DEMO_SCENARIO, parseScenario } from '../sim/scenario.ts';
 import { SqliteLedger } from '../store/sqlite-ledger.ts';
@@ -29,6 +33,10 @@ import { EventHub } from './events.ts';
 const SEED = 'demo';
 /** The demo's allocation key: production shared in proportion to consumption. */
 const ALLOCATION_KEY = 'prorata';
+/** The demo's PV devices: solar photovoltaic (EECS F01040100 / T010100) in the Swiss bidding zone. */
+const PV_DEVICE = { fuel: 'F01040100', technology: 'T010100', commissioned: '2020-01-01', zone: 'CH', support: false } as const;
+/** A device's capacity bound when a home's PV size is not known (a data series). */
+const DEFAULT_CAPACITY_W = 20_000;
 
 /**
  * prepareDemo: the demo community, the `demo` scenario backfilled over the last 7 days
@@ -88,6 +96,55 @@ export function startLiveDemo(ledger: SqliteLedger, events: EventHub, tickSecond
     await ledger.submitAtomic([run]);
     announce(first, [run]);
   };
+  /**
+   * certify runs the demo's certificates of origin up to the local date `today` (its
+   * readings still arriving): the DSO registers a device for each PV home's export meter
+   * (capacity: the PV's kWp), members opt in to automatic claims (the demo's member
+   * always), the DSO issues the certificates of every completed day, and the operator
+   * settles each completed month once its allocation is recorded. It catches up on a log
+   * backfilled before (or without) certificates and skips what is done; a failure is
+   * reported and the live demo goes on.
+   */
+  const certify = async (today: string) => {
+    try {
+      const txs: SignedTransaction[] = [];
+      for (const h of homes) {
+        if (!h.pv && !h.series) continue;
+        if (!hasExportMeter(h) || !findMeter(ledger.state, h.meter, 'export') || deviceOfMeter(ledger.state, h.meter)) continue;
+        txs.push(dso.sign('device.register', { device: `${h.meter}-pv`, meter: h.meter, ...PV_DEVICE, capacityW: capacityW(h), gridArea: 'demo-grid' }));
+      }
+      // The backfill may have opted members in already; else every other home without PV.
+      // The demo's member (the first home, whose key `npm start` prints) always is.
+      const none = [...ledger.state.rows('certificate_holders')].length === 0;
+      homes.forEach((h, i) => {
+        if (!(i === 0 || (none && !h.pv && i % 2 === 0)) || autoClaims(ledger.state, h.signer.actor)) return;
+        txs.push(Signer.forState(ledger.state, simKey(SEED, s.name, h.label), clock, nodeSign).sign('certificate.autoclaim', { enabled: true }));
+      });
+      await submit(txs);
+      const dates = new Set<string>();
+      for (const r of ledger.state.rows('readings') as IterableIterator<{ direction: string; date: string; meter: string }>) {
+        if (r.direction === 'export' && r.date < today && deviceOfMeter(ledger.state, r.meter)) dates.add(r.date);
+      }
+      for (const date of [...dates].sort()) {
+        const body = planIssue(ledger.state, date);
+        if (body.deviceDays > 0) await submit([dso.sign('certificates.issue', body)]);
+      }
+      const months = new Set([...dates].map((d) => d.slice(0, 7)).filter((m) => m < today.slice(0, 7)));
+      for (const month of [...months].sort()) {
+        if (!ledger.state.get('allocations', month)) continue;
+        if (ledger.state.get<{ settled: { entry: number } | null }>('certificate_months', month)?.settled) continue;
+        await submit([operator.sign('certificates.settle', planSettle(ledger.state, month))]);
+      }
+    } catch (e) {
+      process.stderr.write(`openlec demo: certificates: ${(e as Error).message}\n`);
+    }
+  };
+  const submit = async (txs: SignedTransaction[]) => {
+    if (txs.length === 0) return;
+    const first = ledger.size;
+    await ledger.submitAtomic(txs);
+    announce(first, txs);
+  };
   const step = async () => {
     if (busy) return;
     busy = true;
@@ -95,14 +152,17 @@ export function startLiveDemo(ledger: SqliteLedger, events: EventHub, tickSecond
       const last = lastCleared(ledger.state);
       const next = last === '' ? localDay(s.start, s.timeZone).startMs : parseInstant(last) + s.intervalMinutes * 60_000;
       const date = localDateOf(next, s.timeZone);
-      if (day?.date !== date) {
+      const newDay = day?.date !== date;
+      if (newDay) {
         // A new local day: the operator re-runs the allocation of the month so far (the month's last run is the final one).
         if (day) await allocate(day.date.slice(0, 7));
         const d = simDay(s, rng, date, []);
         day = { date, starts: d.starts, energies: homes.map((h) => householdDay(h, d)) };
       }
-      const k = day.starts.indexOf(next);
+      const k = day!.starts.indexOf(next);
       simNow = next + s.intervalMinutes * 60_000 + 60_000;
+      // The completed days' certificates, and the month's settlement once it is over.
+      if (newDay) await certify(date);
       const upTo = (values: number[]) => values.map((v, i) => (i <= k ? v : null));
       const readings = homes.flatMap((h, i) => [
         dso.sign('meter.readings', { meter: h.meter, direction: 'import', date, values: upTo(day!.energies[i]!.importWh) }),
@@ -120,8 +180,26 @@ export function startLiveDemo(ledger: SqliteLedger, events: EventHub, tickSecond
       busy = false;
     }
   };
+  // At start, the certificates of a log backfilled without them (or left behind) catch up
+  // at once, signed at the demo's clock: a minute after the last cleared interval.
+  const ready = (async () => {
+    const last = lastCleared(ledger.state);
+    if (last === '' || busy) return;
+    busy = true;
+    try {
+      simNow = parseInstant(last) + s.intervalMinutes * 60_000 + 60_000;
+      await certify(localDateOf(simNow - 60_000, s.timeZone));
+    } finally {
+      busy = false;
+    }
+  })();
   const timer = setInterval(() => void step(), tickSeconds * 1000);
-  return { stop: () => clearInterval(timer), step, allocate };
+  return { stop: () => clearInterval(timer), step, allocate, certify, ready };
+}
+
+/** capacityW: a PV device's capacity from the home's peak power (kWp, rounded up), else a safe bound. */
+function capacityW(h: SimHousehold): number {
+  return h.pv ? Math.max(1, Math.ceil(h.pv.kWp * 1000)) : DEFAULT_CAPACITY_W;
 }
 
 /**

@@ -1,12 +1,13 @@
 import { barChart, esc, lineChart, stepChart } from '../../src/charts/svg.ts';
 import { parseCheckpoint } from '../../src/ledger/index.ts';
 import { api, ApiError, download, login, logout, session } from './api.ts';
+import { certificatesView, originView, type Ui } from './certificates.ts';
 import './style.css';
 import { type Check, checkConsistency, type CurveDay, pinnedKey, type Trade, verifyRecords } from './verify.ts';
 
 /**
- * The dashboard: one page, five views chosen by the URL's hash (#/, #/market,
- * #/allocation, #/me, #/ledger), each rendered from the API. Charts are the same SVG
+ * The dashboard: one page, seven views chosen by the URL's hash (#/, #/market,
+ * #/allocation, #/me, #/origin, #/certificates, #/ledger), each rendered from the API. Charts are the same SVG
  * functions as the CLI's reports; proofs are checked with the CLI's verification code.
  */
 interface Community {
@@ -353,7 +354,12 @@ function whoAmI(): void {
   document.getElementById('logout')?.addEventListener('click', () => { logout(); whoAmI(); void render(); });
 }
 
-const VIEWS: Record<string, (q: URLSearchParams) => Promise<void>> = { '': communityView, market: marketView, allocation: allocationView, me: meView, ledger: ledgerView };
+const ui: Ui = { view, session, community, loginPrompt, table, tile };
+const VIEWS: Record<string, (q: URLSearchParams) => Promise<void>> = {
+  '': communityView, market: marketView, allocation: allocationView, me: meView, origin: (q) => originView(ui, q), certificates: () => certificatesView(ui), ledger: ledgerView,
+};
+// The certificate views' links, after "My energy" (the page's nav lists the first five).
+document.querySelector('nav a[href="#/me"]')?.insertAdjacentHTML('afterend', '<a href="#/origin" data-view="origin">My origin</a><a href="#/certificates" data-view="certificates">Certificates</a>');
 let current = '';
 
 async function render(): Promise<void> {
