@@ -111,8 +111,13 @@ describe('openlec CLI: meter data and allocation', () => {
     assert.equal(demo.code, 0, demo.stderr);
     assert.match(demo.stdout, /49 transaction\(s\) appended/);
     assert.match(demo.stdout, /allocation \d{4}-\d{2} \(prorata\) recorded as entry 67/);
-    // 68 entries of setup, meter data and allocation; 4 market rules; 7 days of 48 ex-post clearings.
-    assert.match(demo.stdout, /ok: 408 entries replayed/);
+    // 68 entries of setup, meter data and allocation; 4 market rules; 7 days of 48 ex-post clearings;
+    // certificates: a device, 3 opt-ins, 7 days issued, 1 settlement.
+    assert.match(demo.stdout, /ok: 420 entries replayed/);
+    assert.match(demo.stdout, /7 date\(s\) issued: \d+ certificates/);
+    assert.match(demo.stdout, /hourly \(24\/7\) matching [\d.]+ %, monthly [\d.]+ %/);
+    const eecs = readdirSync(dir).find((f) => f.startsWith('guarantees-of-origin-'))!;
+    assert.match(readFileSync(join(dir, eecs), 'utf8'), /^device,month,energySource,.*\nsolar-street-pv,\d{4}-\d{2},F01040100,T010100,9000,/);
     assert.match(demo.stdout, /cleared 48 intervals ex-post/);
     const db = join(dir, 'walkthrough.db');
     assert.match(JSON.parse(readFileSync(join(dir, 'member-01.proof.json'), 'utf8')).transaction, /"type":"participant.register"/);
@@ -149,6 +154,7 @@ describe('openlec CLI: meter data and allocation', () => {
       assert.equal(r.code, 0, `${line}: ${r.stderr}`);
     }
     assert.equal(JSON.parse(verified.stdout).rows.clearings, 336);
+    assert.equal(JSON.parse(verified.stdout).rows.certificates, 7);
   });
 
   test('market book, market clear and invoice from the command line', async () => {

@@ -11,6 +11,8 @@ import { allocateMonth, printAllocation } from './allocate.ts';
 import { checkProofFile, defaultKeyPath, entryProof, init, printVerify, verifyDb, writeJson } from './commands.ts';
 import { invoices, marketClear, printClear, printInvoices } from './market.ts';
 import { importMeterData, printImport } from './meter.ts';
+import { chartMatch, exportCertificates, issueCertificates, matchCertificates, matchPage, printIssue, printSettle, registerDevice, setAutoClaim, settleCertificates } from './certificates.ts';
+import { OpenlecError } from '../errors.ts';
 import { addDays, dayIntervals, localDateOf, localDay } from '../units/index.ts';
 
 /**
@@ -54,6 +56,54 @@ async function walkthroughMeterData(dir: string, db: string): Promise<string> {
     lines.push(printAllocation(await allocateMonth({ db, month, out: join(dir, `allocation-${month}`) })));
   }
   lines.push(await walkthroughMarket(dir, db, days));
+  lines.push(await walkthroughCertificates(dir, db, days));
+  return lines.join('\n');
+}
+
+/** skipping runs a step that a rerun of the walkthrough may find done already (the codes it names), and says so. */
+async function skipping<T>(codes: string[], step: () => Promise<T>): Promise<T | string> {
+  try {
+    return await step();
+  } catch (e) {
+    if (e instanceof OpenlecError && codes.includes(e.code)) return `(${e.code}: ${e.message})`;
+    throw e;
+  }
+}
+
+/**
+ * walkthroughCertificates follows the shared PV plant's energy with certificates of origin:
+ * the DSO registers the plant as a device and issues the week's certificates from its
+ * export readings; three households ask for their certificates to be claimed for them; the
+ * operator settles the month (certificates move along the allocation and the trades, then
+ * are claimed hour by hour); the 24/7 report and the EECS export are written beside the log.
+ */
+async function walkthroughCertificates(dir: string, db: string, days: string[]): Promise<string> {
+  const keys = join(dir, 'keys');
+  const month = days[6]!.slice(0, 7);
+  const lines: string[] = [''];
+  const probe = SqliteLedger.open(db);
+  const registered = probe.state.count('devices') > 0;
+  await probe.close();
+  if (!registered) {
+    await registerDevice({
+      db, key: join(keys, 'dso.key'), device: 'solar-street-pv', meter: '12345678909999', fuel: 'F01040100', technology: 'T010100', capacityW: 9_000, commissioned: '2025-05-01',
+      zone: '10YFR-RTE------C', gridArea: 'walkthrough-substation',
+    });
+    for (const m of MEMBERS.slice(0, 3)) await setAutoClaim({ db, key: join(keys, `${m}.key`), on: true });
+    lines.push('certificates: the PV plant is registered as device solar-street-pv; member-01 to member-03 have their certificates claimed for them');
+  }
+  for (const m of [...new Set(days.map((d) => d.slice(0, 7)))]) {
+    const issued = await skipping(['E_NOTHING_TO_ISSUE'], () => issueCertificates({ db, key: join(keys, 'dso.key'), month: m }));
+    lines.push(typeof issued === 'string' ? `issue ${m}: ${issued}` : printIssue(issued));
+  }
+  const settled = await skipping(['E_MONTH_SETTLED'], () => settleCertificates({ db, month }));
+  lines.push(typeof settled === 'string' ? `settle ${month}: ${settled}` : printSettle(settled));
+  const match = await matchCertificates({ db, month });
+  const report = join(dir, `matching-${month}.html`);
+  writeFileSync(report, matchPage(match));
+  const eecs = join(dir, `guarantees-of-origin-${month}.csv`);
+  writeFileSync(eecs, await exportCertificates({ db, month, format: 'eecs-csv' }));
+  lines.push(`hourly (24/7) matching ${match.hourlyPercent}, monthly ${match.monthlyPercent}`, chartMatch({ ...match, hours: match.hours.filter((h) => days.includes(h.date)) }), `24/7 report: ${report}; EECS guarantees of origin: ${eecs}`);
   return lines.join('\n');
 }
 
@@ -109,6 +159,9 @@ function nextCommands(db: string, keys: string, days: readonly string[]): string
     `  openlec allocate --db ${db} --month ${month}`,
     `  openlec market book --db ${db} --interval ${noon}`,
     `  openlec invoice --db ${db} --month ${month}`,
+    `  openlec certificates list --db ${db} --month ${month}`,
+    `  openlec certificates match --db ${db} --month ${month}`,
+    `  openlec certificates export --db ${db} --month ${month} --format eecs-csv`,
     `  openlec verify --db ${db}`,
     `  openlec serve --db ${db}     (the dashboard at http://localhost:8080; log in with a key file from ${keys})`,
   ].join('\n');
