@@ -188,6 +188,8 @@ describe('certificates of origin', () => {
     const claim = { device: first.device, interval: first.interval, from: first.from, meter: BOB_PRM };
     const otherHour = new Date(Date.parse(first.interval) + 3_600_000).toISOString().replace('.000Z', 'Z');
     assert.equal(await refused(ledger, bob.sign('certificate.cancel', { ...claim, quantityWh: 100, consumptionInterval: otherHour })), 'E_OTHER_HOUR');
+    // Nobody uses up another member's consumption with claims of their own.
+    assert.equal(await refused(ledger, bob.sign('certificate.cancel', { ...claim, quantityWh: 100, meter: ALICE_PRM })), 'E_NOT_METER_OWNER');
     await ok(ledger, bob.sign('certificate.cancel', { ...claim, quantityWh: 100 }));
     assert.equal(matching(ledger.state, MONTH, bob.actor).hourlyMatchedWh, 100);
     const big = bundles(ledger.state, MONTH, alice.actor).find((b) => b.quantityWh > 400 && b.status === 'active')!;

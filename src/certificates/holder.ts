@@ -64,9 +64,10 @@ export const certificateTransfer = defineTx({
 
 /**
  * certificate.cancel claims certificates for consumption: they are cancelled for good,
- * for a beneficiary (a pseudonymous key, the holder by default), against a consumption
- * meter's interval in the same local clock hour as theirs, and never above that
- * interval's metered consumption less what was claimed against it already.
+ * for a beneficiary (a pseudonymous key, the meter's owner by default), against the
+ * holder's own consumption meter (any member's for the operator), in an interval of the
+ * same local clock hour as theirs, and never above that interval's metered consumption
+ * less what was claimed against it already.
  */
 export const certificateCancel = defineTx({
   type: 'certificate.cancel',
@@ -76,7 +77,12 @@ export const certificateCancel = defineTx({
   apply(ctx, body) {
     const { state, tx, entry } = ctx;
     const { row, iv, b, start, date, k } = heldBundle(ctx, body);
-    if (!findMeter(state, body.meter, 'import')) throw new OpenlecError('E_UNKNOWN_METER', `meter ${body.meter} (import) is not registered`, { field: 'body.meter' });
+    const meter = findMeter(state, body.meter, 'import');
+    if (!meter) throw new OpenlecError('E_UNKNOWN_METER', `meter ${body.meter} (import) is not registered`, { field: 'body.meter' });
+    // A member claims for their own consumption only; the operator (as the community's supplier) may claim for any member's.
+    if (meter.owner !== tx.actor && !participant(state, tx.actor)!.roles.includes('operator')) {
+      throw new OpenlecError('E_NOT_METER_OWNER', `meter ${body.meter} is not this actor's: certificates are claimed against the holder's own consumption`, { field: 'body.meter' });
+    }
     const at = body.consumptionInterval === undefined ? start : parseIntervalStart(body.consumptionInterval, community(state)!.intervalMinutes, 'body.consumptionInterval');
     const grid = dayGrid(state, date);
     const place = whereIs(state, at);
@@ -91,7 +97,7 @@ export const certificateCancel = defineTx({
       throw new OpenlecError('E_ABOVE_CONSUMPTION', `meter ${body.meter} consumed ${metered} Wh in ${formatInstant(at)}, ${claimedWh[place.k]} Wh claimed already: at most ${metered - claimedWh[place.k]!} more`, { field: 'body.quantityWh' });
     }
     claimedWh[place.k] = claimedWh[place.k]! + body.quantityWh;
-    const claim = { meter: body.meter, interval: formatInstant(at), beneficiary: body.beneficiary ?? tx.actor };
+    const claim = { meter: body.meter, interval: formatInstant(at), beneficiary: body.beneficiary ?? meter.owner };
     changeBundle(iv, b, body.quantityWh, { holder: tx.actor, status: 'cancelled', reason: 'claim', claim }, entry);
     state.put('certificates', { ...row, entry });
     state.put('claims', { meter: body.meter, date, claimedWh, entry });
