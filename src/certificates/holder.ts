@@ -22,6 +22,13 @@ const bundleRef = {
   quantityWh: z.number().int().min(1),
 };
 
+/**
+ * Hand-made splits per interval are capped: each split adds bundles to the device-day row
+ * that every later write rewrites, so a holder moving 1 Wh at a time could make a row
+ * grow without bound. Settlements are not capped (their moves are bounded by members).
+ */
+export const MAX_BUNDLES = 10_000;
+
 /** expiresAt is when certificates of the interval starting at `start` stop moving: the interval's end plus the community's expiry period. */
 export function expiresAt(state: State, start: number): number {
   return addMonthsUtc(start + community(state)!.intervalMinutes * 60_000, expiryMonths(state));
@@ -37,6 +44,9 @@ function heldBundle(ctx: ApplyContext, body: { device: string; interval: string;
   if (!stored || k < 0) throw new OpenlecError('E_UNKNOWN_BUNDLE', `device ${body.device} has no certificates for ${formatInstant(start)}`, { field: 'body.interval' });
   const row = { ...stored, intervals: [...stored.intervals] };
   const iv = (row.intervals[k] = copyInterval(stored.intervals[k]!));
+  if (iv.bundles.length >= MAX_BUNDLES) {
+    throw new OpenlecError('E_TOO_MANY_BUNDLES', `the certificates of ${iv.start} of device ${body.device} are split into ${iv.bundles.length} bundles already: move whole bundles`, { field: 'body.quantityWh' });
+  }
   const b = findLive(iv, body.from, 'body.from');
   const bundle = iv.bundles[b]!;
   if (bundle.holder !== tx.actor) throw new OpenlecError('E_NOT_HOLDER', `bundle ${body.device}/${iv.start}/${body.from} is not held by this actor`, { field: 'body.from' });
