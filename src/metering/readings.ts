@@ -67,11 +67,12 @@ export const meterReadings = defineTx({
   apply({ state, entry }, body) {
     const starts = checkDay(state, body);
     const old = findReadings(state, body.meter, body.direction, body.date);
-    const merged = old ? [...old.values] : body.values.map(() => null);
+    // A first record of the day is its values as parsed (a fresh array): nothing to merge into.
+    const merged = old ? [...old.values] : body.values;
     let changed = 0;
     body.values.forEach((v, k) => {
       if (v === null) return;
-      const before = merged[k];
+      const before = old ? merged[k] : null;
       if (before !== null && before !== undefined && before !== v) {
         const c = community(state)!;
         throw new OpenlecError('E_READING_CONFLICT', `meter ${body.meter} (${body.direction}) interval ${formatLocal(starts[k]!, c.timeZone)}: ${v} Wh contradicts the recorded ${before} Wh (send meter.correct with a reason)`, {

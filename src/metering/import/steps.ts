@@ -26,44 +26,131 @@ export interface DayReadings {
 }
 
 /**
- * Steps live in columns of fixed-size chunks (25 bytes a step, no object per step, no
- * copying as they grow), in the order the formats deliver them; `days` sorts them.
+ * Growable typed columns: one array that doubles up to CHUNK values, then fixed chunks of
+ * CHUNK (no copying of a large column, little slack in a small one).
  */
 const CHUNK_BITS = 16;
 const CHUNK = 1 << CHUNK_BITS;
 const MASK = CHUNK - 1;
 
-class StepColumns {
-  readonly start: Float64Array[] = [];
-  readonly numerator: Float64Array[] = [];
-  readonly origin: Uint32Array[] = [];
-  readonly series: Uint32Array[] = [];
-  readonly minutes: Uint8Array[] = [];
+type Typed = Float64Array | Uint32Array | Uint8Array;
+
+class Column<T extends Typed> {
+  private readonly chunks: T[];
   length = 0;
 
-  push(series: number, startMs: number, minutes: number, numerator: number, origin: number): void {
+  constructor(private readonly make: (n: number) => T) {
+    this.chunks = [make(16)];
+  }
+
+  push(v: number): void {
     const c = this.length >>> CHUNK_BITS;
-    if (c === this.start.length) {
-      this.start.push(new Float64Array(CHUNK));
-      this.numerator.push(new Float64Array(CHUNK));
-      this.origin.push(new Uint32Array(CHUNK));
-      this.series.push(new Uint32Array(CHUNK));
-      this.minutes.push(new Uint8Array(CHUNK));
-    }
     const i = this.length & MASK;
-    this.start[c]![i] = startMs;
-    this.numerator[c]![i] = numerator;
-    this.origin[c]![i] = origin;
-    this.series[c]![i] = series;
-    this.minutes[c]![i] = minutes;
+    if (c === this.chunks.length) this.chunks.push(this.make(CHUNK));
+    else if (c === 0 && i === this.chunks[0]!.length) {
+      const grown = this.make(Math.min(CHUNK, 2 * i));
+      grown.set(this.chunks[0]! as never);
+      this.chunks[0] = grown;
+    }
+    this.chunks[c]![i] = v;
     this.length++;
   }
 
-  startAt = (k: number) => this.start[k >>> CHUNK_BITS]![k & MASK]!;
-  numeratorAt = (k: number) => this.numerator[k >>> CHUNK_BITS]![k & MASK]!;
-  originAt = (k: number) => this.origin[k >>> CHUNK_BITS]![k & MASK]!;
-  seriesAt = (k: number) => this.series[k >>> CHUNK_BITS]![k & MASK]!;
-  minutesAt = (k: number) => this.minutes[k >>> CHUNK_BITS]![k & MASK]!;
+  at(k: number): number {
+    return this.chunks[k >>> CHUNK_BITS]![k & MASK]!;
+  }
+
+  set(k: number, v: number): void {
+    this.chunks[k >>> CHUNK_BITS]![k & MASK] = v;
+  }
+}
+
+const f64 = () => new Column((n) => new Float64Array(n));
+const u32 = () => new Column((n) => new Uint32Array(n));
+const u8 = () => new Column((n) => new Uint8Array(n));
+/** Numerators from this one up are kept in a map beside their 32-bit column. */
+const BIG = 0xffffffff;
+
+/**
+ * The steps of one meter and direction, in the order they came, as runs: a run is steps
+ * that follow each other in time (each starts where the one before ended, all of the
+ * same length) from lines a constant stride apart, so that a file sorted by meter or by
+ * time costs 4 bytes a step (its energy) and a few runs. Irregular files cost a run a
+ * step (about 25 bytes).
+ */
+class Series {
+  readonly runStart = f64();
+  readonly runMinutes = u8();
+  readonly runOrigin = f64();
+  readonly runStride = f64();
+  readonly runCount = u32();
+  /** Index in the series of each run's first step. */
+  readonly runFirst = u32();
+  /** Where each run's first numerator is in the StepSet's column, and how far apart the next ones are. */
+  readonly runSlot = f64();
+  readonly runSlotStride = f64();
+  length = 0;
+
+  constructor(readonly meter: string, readonly direction: Direction) {}
+
+  /** push adds a step whose numerator is at `slot` of the StepSet's column. */
+  push(startMs: number, minutes: number, slot: number, origin: number): void {
+    const r = this.runCount.length - 1;
+    const j = this.length++;
+    if (r >= 0) {
+      const count = this.runCount.at(r);
+      const m = this.runMinutes.at(r);
+      if (m === minutes && startMs === this.runStart.at(r) + count * m * MS_PER_MINUTE) {
+        const origin0 = this.runOrigin.at(r);
+        const slot0 = this.runSlot.at(r);
+        if (count === 1) {
+          this.runStride.set(r, origin - origin0);
+          this.runSlotStride.set(r, slot - slot0);
+        }
+        if (origin === origin0 + count * this.runStride.at(r) && slot === slot0 + count * this.runSlotStride.at(r)) {
+          this.runCount.set(r, count + 1);
+          return;
+        }
+      }
+    }
+    this.runStart.push(startMs);
+    this.runMinutes.push(minutes);
+    this.runOrigin.push(origin);
+    this.runStride.push(0);
+    this.runCount.push(1);
+    this.runFirst.push(j);
+    this.runSlot.push(slot);
+    this.runSlotStride.push(0);
+  }
+
+  /** sorted says whether every step starts after the one that came before it. */
+  sorted(): boolean {
+    for (let r = 1; r < this.runCount.length; r++) {
+      const before = this.runStart.at(r - 1) + (this.runCount.at(r - 1) - 1) * this.runMinutes.at(r - 1) * MS_PER_MINUTE;
+      if (this.runStart.at(r) <= before) return false;
+    }
+    return true;
+  }
+
+  /** columns writes out every step's start, minutes and origin, by index. */
+  columns(): { start: Float64Array; minutes: Uint8Array; origin: Float64Array; slot: Float64Array } {
+    const n = this.length;
+    const start = new Float64Array(n);
+    const minutes = new Uint8Array(n);
+    const origin = new Float64Array(n);
+    const slot = new Float64Array(n);
+    for (let r = 0; r < this.runCount.length; r++) {
+      const j0 = this.runFirst.at(r);
+      const m = this.runMinutes.at(r);
+      for (let i = 0; i < this.runCount.at(r); i++) {
+        start[j0 + i] = this.runStart.at(r) + i * m * MS_PER_MINUTE;
+        minutes[j0 + i] = m;
+        origin[j0 + i] = this.runOrigin.at(r) + i * this.runStride.at(r);
+        slot[j0 + i] = this.runSlot.at(r) + i * this.runSlotStride.at(r);
+      }
+    }
+    return { start, minutes, origin, slot };
+  }
 }
 
 /**
@@ -78,9 +165,11 @@ export class StepSet {
   readonly errors: LineError[] = [];
   /** Steps kept (a step given twice with the same value counts once); known after `days`. */
   values = 0;
-  private readonly columns = new StepColumns();
   private readonly seriesIds = new Map<string, number>();
-  private readonly seriesKeys: { meter: string; direction: Direction }[] = [];
+  private readonly series: Series[] = [];
+  /** Every step's numerator in the order they came (no slack but in the last chunk), the largest in a map. */
+  private readonly numerators = u32();
+  private readonly big = new Map<number, number>();
   /** Files read, with the ordinal their line 0 maps to. */
   private readonly files: { name: string; base: number }[] = [];
   private lastLine = 0;
@@ -117,19 +206,22 @@ export class StepSet {
     if (Math.floor(startMs / len) !== Math.floor((startMs + minutes * MS_PER_MINUTE - 1) / len)) {
       return this.fail(line, `a ${minutes}-minute step starting ${formatInstant(startMs)} spans two ${this.intervalMinutes}-minute intervals: it cannot be split without estimating`);
     }
-    this.columns.push(this.seriesOf(meter, direction), startMs, minutes, numerator, this.ordinal(line));
+    const slot = this.numerators.length;
+    if (numerator >= BIG) this.big.set(slot, numerator);
+    this.numerators.push(Math.min(numerator, BIG));
+    this.series[this.seriesOf(meter, direction)]!.push(startMs, minutes, slot, this.ordinal(line));
   }
 
   /** seriesOf numbers each meter and direction; rows of one meter usually follow each other, so the last one is kept at hand. */
   private seriesOf(meter: string, direction: Direction): number {
-    const last = this.seriesKeys[this.lastSeries];
+    const last = this.series[this.lastSeries];
     if (last && last.meter === meter && last.direction === direction) return this.lastSeries;
     const key = `${meter}\u001f${direction}`;
     let series = this.seriesIds.get(key);
     if (series === undefined) {
-      series = this.seriesKeys.length;
+      series = this.series.length;
       this.seriesIds.set(key, series);
-      this.seriesKeys.push({ meter, direction });
+      this.series.push(new Series(meter, direction));
     }
     return (this.lastSeries = series);
   }
@@ -142,14 +234,20 @@ export class StepSet {
   }
 
   /** where turns an ordinal back into its file and line. */
-  private where(ordinal: number): { file: string; line: number } {
+  where(ordinal: number): { file: string; line: number } {
     let f = this.files.length - 1;
     while (f > 0 && this.files[f]!.base > ordinal) f--;
     const file = this.files[f] ?? { name: '', base: 0 };
     return { file: file.name, line: ordinal - file.base };
   }
 
-  private failAt(ordinal: number, message: string): void {
+  private numeratorAt(slot: number): number {
+    const n = this.numerators.at(slot);
+    return n === BIG ? this.big.get(slot)! : n;
+  }
+
+  /** failAt records a problem at a step's origin (file and line). */
+  failAt(ordinal: number, message: string): void {
     const at = this.where(ordinal);
     this.errors.push({ file: at.file, line: at.line, message });
   }
@@ -162,88 +260,99 @@ export class StepSet {
    * error naming the line.
    */
   days(timeZone: string): DayReadings[] {
-    const { order, ends } = this.bySeries();
     const days: DayReadings[] = [];
     this.values = 0;
-    for (const [s, { meter, direction }] of this.seriesKeys.entries()) {
-      this.seriesDays(order.subarray(s === 0 ? 0 : ends[s - 1], ends[s]), meter, direction, timeZone, days);
-    }
+    for (const series of this.series) this.seriesDays(series, timeZone, days);
     return days.sort((a, b) => (a.meter + a.direction + a.date < b.meter + b.direction + b.date ? -1 : 1));
   }
 
-  /** bySeries lists the steps grouped by series (a counting sort: within a series, in the order they came) and where each series ends. */
-  private bySeries(): { order: Uint32Array; ends: Uint32Array } {
-    const c = this.columns;
-    const ends = new Uint32Array(this.seriesKeys.length);
-    for (let k = 0; k < c.length; k++) ends[c.seriesAt(k)]!++;
-    for (let s = 1; s < ends.length; s++) ends[s]! += ends[s - 1]!;
-    const next = new Uint32Array(ends.length);
-    for (let s = 1; s < next.length; s++) next[s] = ends[s - 1]!;
-    const order = new Uint32Array(c.length);
-    for (let k = 0; k < c.length; k++) order[next[c.seriesAt(k)]!++] = k;
-    return { order, ends };
-  }
-
   /** seriesDays walks one series' steps in time order into intervals and days. */
-  private seriesDays(order: Uint32Array, meter: string, direction: Direction, timeZone: string, out: DayReadings[]): void {
-    const c = this.columns;
-    let sorted = true;
-    for (let j = 1; j < order.length && sorted; j++) sorted = c.startAt(order[j - 1]!) <= c.startAt(order[j]!);
-    // Ties keep the order of arrival, so "also on line" names the first occurrence.
-    if (!sorted) order.sort((a, b) => c.startAt(a) - c.startAt(b) || a - b);
-    const len = this.intervalMinutes * MS_PER_MINUTE;
-    const cutter = new DayCutter(meter, direction, timeZone, this.intervalMinutes, out);
-    let interval = NaN;
-    let sum = 0;
-    let minutes = 0;
-    let first = 0;
-    const close = () => {
-      if (Number.isNaN(interval)) return;
-      // Rounded once per interval, half to even: the only rounding on the way to Wh. A
-      // sum beyond exact integers is not rounded at all.
-      const whole = minutes === this.intervalMinutes;
-      const far = !Number.isSafeInteger(sum);
-      let wh: number | null = whole && !far ? mulDivRound(sum, 1, this.divisor) : null;
-      if (whole && (far || wh! > READING_MAX_WH)) {
-        const total = far ? `more than ${Math.floor(Number.MAX_SAFE_INTEGER / this.divisor)}` : wh;
-        this.failAt(first, `meter ${meter} (${direction}) interval ${formatInstant(interval)} sums to ${total} Wh, above the ${READING_MAX_WH} Wh an interval may hold`);
-        wh = null;
+  private seriesDays(series: Series, timeZone: string, out: DayReadings[]): void {
+    const sum = new IntervalSum(this, series, new DayCutter(series.meter, series.direction, timeZone, this.intervalMinutes, out));
+    if (series.sorted()) {
+      // No step before its predecessor, hence no step twice: the runs as they are.
+      for (let r = 0; r < series.runCount.length; r++) {
+        const m = series.runMinutes.at(r);
+        const start0 = series.runStart.at(r);
+        const origin0 = series.runOrigin.at(r);
+        const stride = series.runStride.at(r);
+        const slot0 = series.runSlot.at(r);
+        const slotStride = series.runSlotStride.at(r);
+        for (let i = 0; i < series.runCount.at(r); i++) sum.add(start0 + i * m * MS_PER_MINUTE, m, this.numeratorAt(slot0 + i * slotStride), origin0 + i * stride);
       }
-      cutter.put(interval, wh);
-    };
-    for (let j = 0; j < order.length; j++) {
-      const k = order[j]!;
-      const start = c.startAt(k);
-      if (j > 0 && start === c.startAt(order[j - 1]!)) {
-        const prior = this.firstAt(order, j);
-        if (c.numeratorAt(prior) !== c.numeratorAt(k) || c.minutesAt(prior) !== c.minutesAt(k)) {
-          const at = this.where(c.originAt(prior));
-          this.failAt(c.originAt(k), `the step at ${formatInstant(start)} is also on ${at.file === this.where(c.originAt(k)).file ? '' : `${at.file} `}line ${at.line} with another value`);
+    } else {
+      const c = series.columns();
+      const order = new Uint32Array(series.length);
+      for (let j = 0; j < order.length; j++) order[j] = j;
+      let sorted = true;
+      for (let j = 1; j < order.length && sorted; j++) sorted = c.start[j - 1]! <= c.start[j]!;
+      // Ties keep the order of arrival, so "also on line" names the first occurrence.
+      if (!sorted) order.sort((a, b) => c.start[a]! - c.start[b]! || a - b);
+      let first = 0;
+      for (let j = 0; j < order.length; j++) {
+        const k = order[j]!;
+        const start = c.start[k]!;
+        if (j > 0 && start === c.start[order[j - 1]!]) {
+          const prior = order[first]!;
+          if (this.numeratorAt(c.slot[prior]!) !== this.numeratorAt(c.slot[k]!) || c.minutes[prior] !== c.minutes[k]) {
+            const at = this.where(c.origin[prior]!);
+            this.failAt(c.origin[k]!, `the step at ${formatInstant(start)} is also on ${at.file === this.where(c.origin[k]!).file ? '' : `${at.file} `}line ${at.line} with another value`);
+          }
+          continue;
         }
-        continue;
+        first = j;
+        sum.add(start, c.minutes[k]!, this.numeratorAt(c.slot[k]!), c.origin[k]!);
       }
-      this.values++;
-      const iv = Math.floor(start / len) * len;
-      if (iv !== interval) {
-        close();
-        interval = iv;
-        sum = 0;
-        minutes = 0;
-        first = c.originAt(k);
-      }
-      sum += c.numeratorAt(k);
-      minutes += c.minutesAt(k);
     }
-    close();
-    cutter.end();
+    sum.close();
+    sum.cutter.end();
+  }
+}
+
+/**
+ * IntervalSum adds one series' steps, in time order, into community intervals: exactly,
+ * rounded to Wh once per interval (half to even), null where the steps do not cover the
+ * whole interval; an interval above READING_MAX_WH is an error at its first step's line.
+ */
+class IntervalSum {
+  private interval = NaN;
+  private sum = 0;
+  private minutes = 0;
+  private first = 0;
+  private readonly len: number;
+
+  constructor(private readonly set: StepSet, private readonly series: Series, readonly cutter: DayCutter) {
+    this.len = set.intervalMinutes * MS_PER_MINUTE;
   }
 
-  /** firstAt finds the first step of the run of equal starts that ends at position j. */
-  private firstAt(order: Uint32Array, j: number): number {
-    const start = this.columns.startAt(order[j]!);
-    let i = j;
-    while (i > 0 && this.columns.startAt(order[i - 1]!) === start) i--;
-    return order[i]!;
+  add(start: number, minutes: number, numerator: number, origin: number): void {
+    this.set.values++;
+    const iv = Math.floor(start / this.len) * this.len;
+    if (iv !== this.interval) {
+      this.close();
+      this.interval = iv;
+      this.sum = 0;
+      this.minutes = 0;
+      this.first = origin;
+    }
+    this.sum += numerator;
+    this.minutes += minutes;
+  }
+
+  close(): void {
+    if (Number.isNaN(this.interval)) return;
+    const set = this.set;
+    // Rounded once per interval, half to even: the only rounding on the way to Wh. A
+    // sum beyond exact integers is not rounded at all.
+    const whole = this.minutes === set.intervalMinutes;
+    const far = !Number.isSafeInteger(this.sum);
+    let wh: number | null = whole && !far ? mulDivRound(this.sum, 1, set.divisor) : null;
+    if (whole && (far || wh! > READING_MAX_WH)) {
+      const total = far ? `more than ${Math.floor(Number.MAX_SAFE_INTEGER / set.divisor)}` : wh;
+      set.failAt(this.first, `meter ${this.series.meter} (${this.series.direction}) interval ${formatInstant(this.interval)} sums to ${total} Wh, above the ${READING_MAX_WH} Wh an interval may hold`);
+      wh = null;
+    }
+    this.cutter.put(this.interval, wh);
   }
 }
 
