@@ -130,7 +130,7 @@ export async function run(): Promise<Record<string, number>> {
   return { ...figures, ...more };
 }
 
-const main = import.meta.url === pathToFileURL(process.argv[1]!).href;
+const main = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
 if (main && process.argv[2] === 'child') await child(process.argv[3]!, process.argv[4]!, process.argv[5]!);
 // `prepare DIR`: a fresh community (DIR/import.db, DIR/dso.key) and, unless there already, DIR/big.csv, to run the child on by hand (profiling).
 if (main && process.argv[2] === 'prepare') {
