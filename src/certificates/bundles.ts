@@ -16,10 +16,55 @@ export function copyInterval(iv: CertInterval): CertInterval {
   return { ...iv, bundles: [...iv.bundles] };
 }
 
+/**
+ * Each interval being worked on keeps, beside it, the positions of every holder's active
+ * bundles in ID order, so that a settlement moving certificates to hundreds of buyers in
+ * one interval does not scan the whole list for each move. Built on first use, kept up to
+ * date by every change below, forgotten with the interval.
+ */
+const activeIndex = new WeakMap<CertInterval, Map<string, number[]>>();
+
+function indexOf(iv: CertInterval): Map<string, number[]> {
+  let index = activeIndex.get(iv);
+  if (!index) {
+    index = new Map();
+    iv.bundles.forEach((b, k) => {
+      if (b.status === 'active') addActive(iv, index!, k);
+    });
+    activeIndex.set(iv, index);
+  }
+  return index;
+}
+
+function addActive(iv: CertInterval, index: Map<string, number[]>, k: number): void {
+  const b = iv.bundles[k]!;
+  let list = index.get(b.holder);
+  if (!list) index.set(b.holder, (list = []));
+  let i = list.length;
+  while (i > 0 && iv.bundles[list[i - 1]!]!.from > b.from) i--;
+  list.splice(i, 0, k);
+}
+
+/** pushBundle appends a bundle and indexes it if active. */
+function pushBundle(iv: CertInterval, b: Bundle): void {
+  iv.bundles.push(b);
+  const index = activeIndex.get(iv);
+  if (index && b.status === 'active') addActive(iv, index, iv.bundles.length - 1);
+}
+
+/** endBundle marks bundle k split and takes it out of the index. */
+function endBundle(iv: CertInterval, k: number): Bundle {
+  const b = iv.bundles[k]!;
+  iv.bundles[k] = { ...b, status: 'split' };
+  const list = activeIndex.get(iv)?.get(b.holder);
+  if (list && b.status === 'active') list.splice(list.indexOf(k), 1);
+  return b;
+}
+
 /** issueBundle appends a bundle of `wh` new certificates, IDs from `firstId`. */
 export function issueBundle(iv: CertInterval, firstId: number, wh: number, holder: string, entry: number, reason: 'issued' | 'correction'): void {
   invariant(Number.isSafeInteger(wh) && wh > 0, 'a bundle holds at least one certificate');
-  iv.bundles.push({ from: firstId, to: firstId + wh - 1, holder, status: 'active', entry, parent: -1, reason, claim: null });
+  pushBundle(iv, { from: firstId, to: firstId + wh - 1, holder, status: 'active', entry, parent: -1, reason, claim: null });
 }
 
 interface Change {
@@ -31,34 +76,34 @@ interface Change {
 
 /** change ends bundle k and appends what its first `wh` certificates become, and the unchanged remainder. */
 function change(iv: CertInterval, k: number, wh: number, to: Change, entry: number, fromTop = false): void {
-  const b = iv.bundles[k]!;
-  invariant(wh > 0 && wh <= quantity(b), 'change within the bundle');
-  iv.bundles[k] = { ...b, status: 'split' };
+  invariant(wh > 0 && wh <= quantity(iv.bundles[k]!), 'change within the bundle');
+  const b = endBundle(iv, k);
   const q = quantity(b);
   // Withdrawals take the highest IDs, so the lower ones (the oldest in the chain) stay as they were.
   const movedFrom = fromTop ? b.to - wh + 1 : b.from;
   const moved: Bundle = { from: movedFrom, to: movedFrom + wh - 1, holder: to.holder, status: to.status, entry, parent: k, reason: to.reason, claim: to.claim };
   if (wh === q) {
-    iv.bundles.push(moved);
+    pushBundle(iv, moved);
     return;
   }
   const rest: Bundle = { ...b, from: fromTop ? b.from : b.from + wh, to: fromTop ? b.to - wh : b.to, entry, parent: k, reason: 'remainder' };
-  iv.bundles.push(...(fromTop ? [rest, moved] : [moved, rest]));
+  for (const x of fromTop ? [rest, moved] : [moved, rest]) pushBundle(iv, x);
 }
 
 /** activeOf lists the indexes of `holder`'s active bundles in ID order. */
 export function activeOf(iv: CertInterval, holder: string): number[] {
-  const out: number[] = [];
-  iv.bundles.forEach((b, k) => {
-    if (b.status === 'active' && b.holder === holder) out.push(k);
-  });
-  return out.sort((a, b) => iv.bundles[a]!.from - iv.bundles[b]!.from);
+  return [...(indexOf(iv).get(holder) ?? [])];
 }
 
 export function activeWh(iv: CertInterval, holder: string): number {
   let n = 0;
-  for (const b of iv.bundles) if (b.status === 'active' && b.holder === holder) n += quantity(b);
+  for (const k of indexOf(iv).get(holder) ?? []) n += quantity(iv.bundles[k]!);
   return n;
+}
+
+/** activeHolders lists the holders with active certificates in the interval. */
+export function activeHolders(iv: CertInterval): string[] {
+  return [...indexOf(iv)].filter(([, list]) => list.length > 0).map(([h]) => h);
 }
 
 /** moveWh moves up to `wh` of `holder`'s active certificates, lowest IDs first, to `to` (a transfer, or a claim when `to.status` is cancelled); it returns how many moved. */
@@ -71,6 +116,38 @@ export function moveWh(iv: CertInterval, holder: string, wh: number, to: Change,
     left -= n;
   }
   return wh - left;
+}
+
+/** A share of a distribution: `wh` certificates to `holder`, moved for `reason`. */
+export interface Piece {
+  holder: string;
+  wh: number;
+  reason: string;
+}
+
+/**
+ * distribute hands `owner`'s active certificates out in pieces, lowest IDs first, in the
+ * order of the pieces: each source bundle ends once and its children are the pieces cut
+ * from it and what is left, so a settlement moving an interval to hundreds of buyers adds
+ * one bundle per buyer, not two. The pieces never ask for more than the owner holds.
+ */
+export function distribute(iv: CertInterval, owner: string, pieces: readonly Piece[], entry: number): void {
+  let p = 0;
+  let left = pieces[0]?.wh ?? 0;
+  for (const k of activeOf(iv, owner)) {
+    if (p >= pieces.length) break;
+    const b = endBundle(iv, k);
+    let at = b.from;
+    while (at <= b.to && p < pieces.length) {
+      const n = Math.min(left, b.to - at + 1);
+      pushBundle(iv, { from: at, to: at + n - 1, holder: pieces[p]!.holder, status: 'active', entry, parent: k, reason: pieces[p]!.reason, claim: null });
+      at += n;
+      left -= n;
+      if (left === 0) left = pieces[++p]?.wh ?? 0;
+    }
+    if (at <= b.to) pushBundle(iv, { ...b, from: at, entry, parent: k, reason: 'remainder' });
+  }
+  invariant(p >= pieces.length, 'a distribution within what the owner holds');
 }
 
 /** findLive returns the index of the live bundle starting at ID `from`, or refuses naming the field. */

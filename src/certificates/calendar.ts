@@ -37,9 +37,45 @@ export function addMonthsUtc(ms: number, months: number): number {
   return Date.UTC(y, m, Math.min(d.getUTCDate(), last), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds(), d.getUTCMilliseconds());
 }
 
-/** recordsRoot is the RFC 9162 root (hex) of the canonical JSON of each record, in order: what a certificate transaction commits to. */
-export function recordsRoot(records: readonly object[]): string {
+/**
+ * flatJson writes a flat record (string and safe-integer values) in RFC 8785 canonical
+ * form without the general encoder: keys in code-point order, strings as JSON.stringify
+ * writes them, integers as they are. A settlement has hundreds of thousands of records.
+ */
+function flatJson(r: Record<string, string | number>, keys: readonly string[], prefixes: readonly string[]): string {
+  let out = '';
+  for (let i = 0; i < keys.length; i++) {
+    const v = r[keys[i]!]!;
+    if (typeof v === 'number') {
+      if (!Number.isSafeInteger(v)) return canonicalJson(r);
+      out += prefixes[i]! + v;
+    } else {
+      out += prefixes[i]! + JSON.stringify(v);
+    }
+  }
+  return out + '}';
+}
+
+/**
+ * recordsRoot is the RFC 9162 root (hex) over the records grouped by interval: one leaf
+ * per interval, in time order, the canonical JSON array of that interval's records in the
+ * order they were made. One leaf per interval rather than per record keeps the hashing of a
+ * month's settlement small, and a leaf still proves everything done in its interval.
+ */
+export function recordsRoot(records: readonly (Record<string, string | number> & { interval: string })[]): string {
+  const byInterval = new Map<string, string[]>();
+  let keys: string[] | undefined;
+  let prefixes: string[] = [];
+  for (const r of records) {
+    if (!keys) {
+      keys = Object.keys(r).sort();
+      prefixes = keys.map((k, i) => `${i ? ',' : '{'}${JSON.stringify(k)}:`);
+    }
+    let group = byInterval.get(r.interval);
+    if (!group) byInterval.set(r.interval, (group = []));
+    group.push(flatJson(r, keys, prefixes));
+  }
   const tree = new MemoryTree();
-  for (const r of records) tree.appendLeaf(leafHash(utf8(canonicalJson(r))));
+  for (const interval of [...byInterval.keys()].sort()) tree.appendLeaf(leafHash(utf8(`[${byInterval.get(interval)!.join(',')}]`)));
   return toHex(tree.root());
 }

@@ -138,3 +138,14 @@ test('certificates conserve through any sequence of issuance, corrections, trans
     { numRuns: 20 },
   );
 });
+
+test('recordsRoot: one leaf per interval in time order, each the canonical JSON array of its records', async () => {
+  const { MemoryTree, canonicalJson, leafHash, toHex, utf8 } = await import('../ledger/index.ts');
+  const { recordsRoot } = await import('./calendar.ts');
+  const record = fc.record({ interval: fc.constantFrom('2026-06-01T10:00:00Z', '2026-06-01T09:30:00Z', '2026-06-02T00:00:00Z'), device: fc.string(), via: fc.constantFrom('trade', 'claim'), wh: fc.nat(), shortWh: fc.nat() });
+  fc.assert(fc.property(fc.array(record, { maxLength: 30 }), (records) => {
+    const tree = new MemoryTree();
+    for (const at of [...new Set(records.map((r) => r.interval))].sort()) tree.appendLeaf(leafHash(utf8(canonicalJson(records.filter((r) => r.interval === at)))));
+    assert.equal(recordsRoot(records), toHex(tree.root()));
+  }));
+});

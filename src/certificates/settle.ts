@@ -7,24 +7,51 @@ import { findMeter, type MeterRow } from '../metering/meter-register.ts';
 import { findReadings } from '../metering/readings.ts';
 import { defineTx } from '../state/registry.ts';
 import type { Json, State } from '../state/tables.ts';
-import { activeWh, copyInterval, moveWh } from './bundles.ts';
+import { activeHolders, activeWh, copyInterval, distribute, moveWh, type Piece } from './bundles.ts';
 import { dayGrid, type DayGrid, recordsRoot } from './calendar.ts';
 import {
-  autoClaims, CERT_HOLDERS_TABLE, CERT_MONTHS_TABLE, CERTIFICATES_TABLE, type CertificatesRow, CLAIMS_TABLE, claimsKey, type ClaimsRow, type DeviceRow, deviceOfMeter,
+  autoClaims, CERT_HOLDERS_TABLE, CERT_MONTHS_TABLE, CERTIFICATES_TABLE, type CertInterval, type CertificatesRow, CLAIMS_TABLE, claimsKey, type ClaimsRow, type DeviceRow, deviceOfMeter,
   findCertificates,
 } from './tables.ts';
 
-/** One move or claim of a settlement: `via` a trade, an allocation, or an automatic claim. */
+/** What a settlement did in one interval to one device's certificates, by kind: moved along trades or the allocation, kept by the producer for its own share, or claimed. */
 export interface SettleRecord {
   [field: string]: string | number;
   interval: string;
   device: string;
   /** `kept`: a producer's own allocated share, whose certificates stay with it. */
   via: 'trade' | 'allocation' | 'kept' | 'claim';
-  to: string;
   wh: number;
-  /** Wh the trade or allocation asked for that the producer's certificates could not cover. */
+  /** Wh trades or the allocation asked for that the producer's certificates could not cover. */
   shortWh: number;
+}
+
+/** Tally sums records by device and kind within one interval, in the order they first occur. */
+class Tally {
+  private readonly open = new Map<string, SettleRecord>();
+  constructor(private readonly records: SettleRecord[]) {}
+  add(interval: string, device: string, via: SettleRecord['via'], wh: number, shortWh: number): void {
+    const key = `${device}\u001f${via}`;
+    const r = this.open.get(key);
+    if (r) {
+      r.wh += wh;
+      r.shortWh += shortWh;
+    } else {
+      this.open.set(key, { interval, device, via, wh, shortWh });
+    }
+  }
+  flush(): void {
+    this.records.push(...this.open.values());
+    this.open.clear();
+  }
+}
+
+/** A device's certificates of one interval while its moves are planned: what is still free, and the pieces to hand out. */
+interface Slot {
+  iv: CertInterval | undefined;
+  owner: string;
+  free: number;
+  pieces: Piece[];
 }
 
 export interface SettleSummary {
@@ -101,18 +128,30 @@ export function settleMonth(state: State, month: string, entry: number): { summa
   const producers = run ? run.input.producers.map((p) => deviceOfMeter(state, p)) : [];
   const memberOwners = run ? run.input.members.map((m) => ownerOfMeter(state, m)!) : [];
   const scratch = new ApportionScratch();
+  const tally = new Tally(records);
   let t = 0;
   const grids: DayGrid[] = [];
   for (const date of days) {
     const grid = dayGrid(state, date);
     grids.push(grid);
     grid.iso.forEach((iso, k) => {
-      moveTrades(state, rows, date, k, iso, records, entry);
-      if (run) moveAllocation(run, t, producers, memberOwners, rows, date, k, iso, records, entry, scratch);
+      const slots = new Map<string, Slot>();
+      const slot = (d: DeviceRow): Slot => {
+        let s = slots.get(d.device);
+        if (!s) {
+          const iv = rows.get(d.device, date)?.intervals[k];
+          slots.set(d.device, (s = { iv, owner: d.owner, free: iv ? activeWh(iv, d.owner) : 0, pieces: [] }));
+        }
+        return s;
+      };
+      planTrades(state, iso, slot, tally);
+      if (run) planAllocation(run, t, producers, memberOwners, slot, iso, tally, scratch);
+      for (const s of slots.values()) if (s.pieces.length > 0) distribute(s.iv!, s.owner, s.pieces, entry);
+      tally.flush();
       t++;
     });
   }
-  for (const grid of grids) claimDay(state, rows, devices, grid, records, entry);
+  for (const grid of grids) claimDay(state, rows, devices, grid, tally, entry);
   rows.write(entry);
   const sum = (via: SettleRecord['via'][], f: (r: SettleRecord) => number) => records.filter((r) => via.includes(r.via)).reduce((s, r) => s + f(r), 0);
   return {
@@ -121,36 +160,38 @@ export function settleMonth(state: State, month: string, entry: number): { summa
   };
 }
 
-function moveTrades(state: State, rows: MonthRows, date: string, k: number, iso: string, records: SettleRecord[], entry: number): void {
+/** planTrades: each trade of the interval's clearing takes what its seller's device still has free for the buyer. */
+function planTrades(state: State, iso: string, slot: (d: DeviceRow) => Slot, tally: Tally): void {
   const clearing = state.get<{ trades: string }>('clearings', iso);
   if (!clearing) return;
   for (const trade of JSON.parse(clearing.trades) as TradeRecord[]) {
     const device = deviceOfMeter(state, trade.seller);
     const buyer = ownerOfMeter(state, trade.buyer);
     if (!device || !buyer || buyer === device.owner) continue;
-    const iv = rows.get(device.device, date)?.intervals[k];
-    const moved = iv ? moveWh(iv, device.owner, trade.wh, { holder: buyer, status: 'active', reason: 'trade', claim: null }, entry) : 0;
-    records.push({ interval: iso, device: device.device, via: 'trade', to: buyer, wh: moved, shortWh: trade.wh - moved });
+    const s = slot(device);
+    const n = Math.min(trade.wh, s.free);
+    s.free -= n;
+    if (n > 0) s.pieces.push({ holder: buyer, wh: n, reason: 'trade' });
+    tally.add(iso, device.device, 'trade', n, trade.wh - n);
   }
 }
 
-function moveAllocation(
-  run: ReturnType<typeof runMonth>, t: number, producers: (DeviceRow | undefined)[], owners: string[], rows: MonthRows, date: string, k: number, iso: string, records: SettleRecord[], entry: number, scratch: ApportionScratch,
+/** planAllocation: each member's allocated Wh of the interval, apportioned by D'Hondt over what the producers' devices still have free. */
+function planAllocation(
+  run: ReturnType<typeof runMonth>, t: number, producers: (DeviceRow | undefined)[], owners: string[], slot: (d: DeviceRow) => Slot, iso: string, tally: Tally, scratch: ApportionScratch,
 ): void {
   const m = run.input.members.length;
-  const ivs = producers.map((d) => (d ? rows.get(d.device, date)?.intervals[k] : undefined));
+  const slots = producers.map((d) => (d ? slot(d) : undefined));
   const held = new Float64Array(producers.length);
   const out = new Float64Array(producers.length);
   const open = new Int32Array(producers.length);
-  // Certificates a producer keeps for its own allocated share: they stay where they are, and nobody else takes them.
-  const kept = new Float64Array(producers.length);
   for (let i = 0; i < m; i++) {
     const want = run.result.allocation[t * m + i]!;
     if (want <= 0) continue;
     let count = 0;
     let total = 0;
-    producers.forEach((d, p) => {
-      held[p] = d && ivs[p] ? activeWh(ivs[p]!, d.owner) - kept[p]! : 0;
+    slots.forEach((s, p) => {
+      held[p] = s ? s.free : 0;
       out[p] = 0;
       if (held[p]! > 0) open[count++] = p;
       total += held[p]!;
@@ -159,22 +200,23 @@ function moveAllocation(
     if (give > 0) apportion(give, held, held, open, count, out, scratch);
     for (let c = 0; c < count; c++) {
       const p = open[c]!;
-      if (out[p]! === 0) continue;
-      const owner = producers[p]!.owner;
-      if (owner === owners[i]) {
-        kept[p] = kept[p]! + out[p]!;
-        records.push({ interval: iso, device: producers[p]!.device, via: 'kept', to: owner, wh: out[p]!, shortWh: 0 });
-        continue;
+      const n = out[p]!;
+      if (n === 0) continue;
+      const s = slots[p]!;
+      s.free -= n;
+      // A producer's own allocated share keeps its certificates, and nobody else takes them.
+      if (s.owner === owners[i]) tally.add(iso, producers[p]!.device, 'kept', n, 0);
+      else {
+        s.pieces.push({ holder: owners[i]!, wh: n, reason: 'allocation' });
+        tally.add(iso, producers[p]!.device, 'allocation', n, 0);
       }
-      const moved = moveWh(ivs[p]!, owner, out[p]!, { holder: owners[i]!, status: 'active', reason: 'allocation', claim: null }, entry);
-      records.push({ interval: iso, device: producers[p]!.device, via: 'allocation', to: owners[i]!, wh: moved, shortWh: 0 });
     }
-    if (want > give) records.push({ interval: iso, device: '', via: 'allocation', to: owners[i]!, wh: 0, shortWh: want - give });
+    if (want > give) tally.add(iso, '', 'allocation', 0, want - give);
   }
 }
 
 /** claimDay cancels opted-in holders' active certificates of a day against their metered consumption in the same clock hour. */
-function claimDay(state: State, rows: MonthRows, devices: DeviceRow[], grid: DayGrid, records: SettleRecord[], entry: number): void {
+function claimDay(state: State, rows: MonthRows, devices: DeviceRow[], grid: DayGrid, tally: Tally, entry: number): void {
   const claims = new Map<string, ClaimsRow>();
   const claimRow = (meter: string): ClaimsRow => {
     let row = claims.get(meter);
@@ -191,18 +233,23 @@ function claimDay(state: State, rows: MonthRows, devices: DeviceRow[], grid: Day
     if (!list) importMeters.set(holder, (list = (state.lookup<MeterRow>('meters', 'owner', holder)).filter((m) => m.direction === 'import').sort((a, b) => (a.meter < b.meter ? -1 : 1))));
     return list;
   };
+  // For each interval: itself first, then the other intervals of its clock hour, in time order.
+  const targetsOf = grid.hour.map((h, k) => [k, ...grid.hour.flatMap((g, j) => (g === h && j !== k ? [j] : []))]);
+  const consumption = new Map<string, (number | null)[] | undefined>();
+  const consumed = (meter: string) => {
+    if (!consumption.has(meter)) consumption.set(meter, findReadings(state, meter, 'import', grid.date)?.values);
+    return consumption.get(meter);
+  };
   for (const device of devices) {
     const row = rows.get(device.device, grid.date);
     if (!row) continue;
     row.intervals.forEach((iv, k) => {
-      const holders = [...new Set(iv.bundles.filter((b) => b.status === 'active').map((b) => b.holder))].filter((h) => autoClaims(state, h)).sort();
+      const holders = activeHolders(iv).filter((h) => autoClaims(state, h)).sort();
       for (const holder of holders) {
         for (const meter of metersOf(holder)) {
-          const values = findReadings(state, meter.meter, 'import', grid.date)?.values;
+          const values = consumed(meter.meter);
           if (!values) continue;
-          // The same interval first, then the other intervals of its clock hour, in time order.
-          const targets = [k, ...grid.hour.map((h, j) => (h === grid.hour[k] && j !== k ? j : -1)).filter((j) => j >= 0)];
-          for (const j of targets) {
+          for (const j of targetsOf[k]!) {
             const have = activeWh(iv, holder);
             if (have === 0) break;
             const claimed = claimRow(meter.meter);
@@ -210,10 +257,11 @@ function claimDay(state: State, rows: MonthRows, devices: DeviceRow[], grid: Day
             if (room <= 0) continue;
             const n = moveWh(iv, holder, Math.min(have, room), { holder, status: 'cancelled', reason: 'claim', claim: { meter: meter.meter, interval: grid.iso[j]!, beneficiary: holder } }, entry);
             claimed.claimedWh[j] = claimed.claimedWh[j]! + n;
-            records.push({ interval: iv.start, device: device.device, via: 'claim', to: holder, wh: n, shortWh: 0 });
+            tally.add(iv.start, device.device, 'claim', n, 0);
           }
         }
       }
+      tally.flush();
     });
   }
   for (const row of claims.values()) state.put('claims', { ...row, entry });
