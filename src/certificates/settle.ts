@@ -46,6 +46,11 @@ class Tally {
   }
 }
 
+interface Meters {
+  device(meter: string): DeviceRow | undefined;
+  owner(meter: string): string | undefined;
+}
+
 /** A device's certificates of one interval while its moves are planned: what is still free, and the pieces to hand out. */
 interface Slot {
   iv: CertInterval | undefined;
@@ -90,6 +95,15 @@ function ownerOfMeter(state: State, meter: string): string | undefined {
   return (findMeter(state, meter, 'import') ?? findMeter(state, meter, 'export'))?.owner;
 }
 
+/** memo keeps the meter lookups of one settlement: a month's trades name the same meters thousands of times. */
+function memo<V>(f: (key: string) => V): (key: string) => V {
+  const cache = new Map<string, V>();
+  return (key) => {
+    if (!cache.has(key)) cache.set(key, f(key));
+    return cache.get(key)!;
+  };
+}
+
 /** checkIssued refuses to settle a month while an export reading of it has no certificates, or newer readings than its certificates. */
 function checkIssued(state: State, devices: DeviceRow[], days: string[]): void {
   for (const d of devices) {
@@ -129,6 +143,7 @@ export function settleMonth(state: State, month: string, entry: number): { summa
   const memberOwners = run ? run.input.members.map((m) => ownerOfMeter(state, m)!) : [];
   const scratch = new ApportionScratch();
   const tally = new Tally(records);
+  const meters: Meters = { device: memo((m) => deviceOfMeter(state, m)), owner: memo((m) => ownerOfMeter(state, m)) };
   let t = 0;
   const grids: DayGrid[] = [];
   for (const date of days) {
@@ -144,7 +159,7 @@ export function settleMonth(state: State, month: string, entry: number): { summa
         }
         return s;
       };
-      planTrades(state, iso, slot, tally);
+      planTrades(state, iso, slot, tally, meters);
       if (run) planAllocation(run, t, producers, memberOwners, slot, iso, tally, scratch);
       for (const s of slots.values()) if (s.pieces.length > 0) distribute(s.iv!, s.owner, s.pieces, entry);
       tally.flush();
@@ -161,12 +176,12 @@ export function settleMonth(state: State, month: string, entry: number): { summa
 }
 
 /** planTrades: each trade of the interval's clearing takes what its seller's device still has free for the buyer. */
-function planTrades(state: State, iso: string, slot: (d: DeviceRow) => Slot, tally: Tally): void {
+function planTrades(state: State, iso: string, slot: (d: DeviceRow) => Slot, tally: Tally, meters: Meters): void {
   const clearing = state.get<{ trades: string }>('clearings', iso);
   if (!clearing) return;
   for (const trade of JSON.parse(clearing.trades) as TradeRecord[]) {
-    const device = deviceOfMeter(state, trade.seller);
-    const buyer = ownerOfMeter(state, trade.buyer);
+    const device = meters.device(trade.seller);
+    const buyer = meters.owner(trade.buyer);
     if (!device || !buyer || buyer === device.owner) continue;
     const s = slot(device);
     const n = Math.min(trade.wh, s.free);
