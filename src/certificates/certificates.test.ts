@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Signer } from '../client.ts';
 import { runMonth } from '../allocation/month.ts';
+import { ALICE_PRM, BOB_PRM, certifiedCommunity, DATE, flat, MONTH, ok, sun } from '../../test/support/certificates.ts';
 import { COMMUNITY, seededKey, smallCommunity } from '../../test/support/community.ts';
 import { verifyLog } from '../audit/verify.ts';
 import type { SubmitInput, SqliteLedger } from '../store/sqlite-ledger.ts';
@@ -11,35 +12,13 @@ import { bundles, eecsExport, matching, origin, totals } from './reports.ts';
 import { planSettle } from './settle.ts';
 import { type CertificatesRow, type ClaimsRow, findCertificates } from './tables.ts';
 
-const DATE = '2026-06-01';
-const MONTH = '2026-06';
-const ALICE_PRM = '30001234567890';
-const BOB_PRM = '30009876543210';
-/** A sunny day: 48 half-hours, export from 07:00 to 19:00 local. */
-const sun = (peak: number) => Array.from({ length: 48 }, (_, k) => (k >= 10 && k < 34 ? Math.round(peak * Math.sin((Math.PI * (k - 10)) / 24)) : 0));
-const flat = (wh: number) => Array.from({ length: 48 }, () => wh);
-
-async function ok(ledger: SqliteLedger, tx: SubmitInput) {
-  const r = await ledger.submit(tx);
-  if (!r.ok) throw r.error;
-  return r.entry;
-}
 async function refused(ledger: SqliteLedger, tx: SubmitInput): Promise<string> {
   const r = await ledger.submit(tx);
   assert.equal(r.ok, false, 'expected a refusal');
   return r.ok ? '' : r.error.code;
 }
 
-async function community() {
-  const c = await smallCommunity(':memory:');
-  const { ledger, dso, alice } = c;
-  await ok(ledger, dso.sign('device.register', { device: 'pv-alice', meter: ALICE_PRM, fuel: 'F01040100', technology: 'T010100', capacityW: 6000, commissioned: '2024-04-01', zone: '10YFR-RTE------C', gridArea: 'enedis-paris', support: false }));
-  await ok(ledger, dso.sign('meter.readings', { meter: ALICE_PRM, direction: 'export', date: DATE, values: sun(2000) }));
-  await ok(ledger, dso.sign('meter.readings', { meter: ALICE_PRM, direction: 'import', date: DATE, values: flat(150) }));
-  await ok(ledger, dso.sign('meter.readings', { meter: BOB_PRM, direction: 'import', date: DATE, values: flat(400) }));
-  void alice;
-  return c;
-}
+const community = () => certifiedCommunity(':memory:');
 
 /** conservation checks the invariants that must hold after any sequence of operations. */
 function conservation(ledger: SqliteLedger): void {

@@ -3,34 +3,21 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { seededKey, smallCommunity } from '../../test/support/community.ts';
+import { certifiedCommunity, DATE, MONTH, ok, sun } from '../../test/support/certificates.ts';
+import { seededKey } from '../../test/support/community.ts';
 import { runMonth } from '../allocation/month.ts';
 import { checkEntryProof } from '../audit/entry-proof.ts';
 import { planIssue } from '../certificates/issue.ts';
 import { planSettle } from '../certificates/settle.ts';
 import type { Signer } from '../client.ts';
 import { sign, toBase64Url, utf8 } from '../ledger/index.ts';
-import type { SqliteLedger, SubmitInput } from '../store/sqlite-ledger.ts';
 import { buildApp } from './app.ts';
 import { PersonalVault } from './vault.ts';
-
-const DATE = '2026-06-01';
-const MONTH = '2026-06';
-const ALICE_PRM = '30001234567890';
-const BOB_PRM = '30009876543210';
-const sun = (peak: number) => Array.from({ length: 48 }, (_, k) => (k >= 10 && k < 34 ? Math.round(peak * Math.sin((Math.PI * (k - 10)) / 24)) : 0));
-const flat = (wh: number) => Array.from({ length: 48 }, () => wh);
-
-async function ok(ledger: SqliteLedger, tx: SubmitInput) {
-  const r = await ledger.submit(tx);
-  if (!r.ok) throw r.error;
-  return r.entry;
-}
 
 /** The certificate routes through app.inject(): alice's PV certified, bob opted in to claims and given his allocated share. */
 describe('certificate routes', () => {
   let app: FastifyInstance;
-  let c: Awaited<ReturnType<typeof smallCommunity>>;
+  let c: Awaited<ReturnType<typeof certifiedCommunity>>;
   let vault: PersonalVault;
   const tokens: Record<string, string> = {};
   const get = async (url: string, who?: string) => {
@@ -46,12 +33,8 @@ describe('certificate routes', () => {
   };
 
   before(async () => {
-    c = await smallCommunity();
+    c = await certifiedCommunity();
     const { ledger, dso, operator, bob } = c;
-    await ok(ledger, dso.sign('device.register', { device: 'pv-alice', meter: ALICE_PRM, fuel: 'F01040100', technology: 'T010100', capacityW: 6000, commissioned: '2024-04-01', zone: '10YFR-RTE------C', gridArea: 'enedis-paris', support: false }));
-    await ok(ledger, dso.sign('meter.readings', { meter: ALICE_PRM, direction: 'export', date: DATE, values: sun(2000) }));
-    await ok(ledger, dso.sign('meter.readings', { meter: ALICE_PRM, direction: 'import', date: DATE, values: flat(150) }));
-    await ok(ledger, dso.sign('meter.readings', { meter: BOB_PRM, direction: 'import', date: DATE, values: flat(400) }));
     await ok(ledger, dso.sign('certificates.issue', planIssue(ledger.state, DATE)));
     await ok(ledger, bob.sign('certificate.autoclaim', { enabled: true }));
     await ok(ledger, operator.sign('allocation.run', runMonth(ledger.state, MONTH, { kind: 'prorata' }).summary));

@@ -2,6 +2,7 @@ import { barChart, esc } from '../../src/charts/svg.ts';
 import { checkEntryProof, type EntryProof } from '../../src/audit/entry-proof.ts';
 import { api, type Session } from './api.ts';
 import { pinnedKey } from './verify.ts';
+import type { BundleView, Matching, OriginHour } from '../../src/certificates/reports.ts';
 
 /**
  * Certificates of origin in the dashboard: "where did my energy come from" for a member
@@ -27,38 +28,6 @@ interface MonthRow {
   withdrawn: number;
   transferredWh: number;
   settledEntry: number | null;
-}
-
-interface Matching {
-  month: string;
-  consumedWh: number;
-  hourlyMatchedWh: number;
-  monthlyMatchedWh: number;
-  hourlyPpm: number;
-  monthlyPpm: number;
-}
-
-interface OriginHour {
-  hour: string;
-  consumedWh: number;
-  matchedWh: number;
-  byTechnology: Record<string, number>;
-}
-
-interface BundleView {
-  device: string;
-  technology: string;
-  interval: string;
-  from: number;
-  to: number;
-  quantityWh: number;
-  holder: string;
-  status: string;
-  reason: string;
-  claim: { meter: string; interval: string; beneficiary: string } | null;
-  hash: string;
-  entries: number[];
-  expires: string;
 }
 
 const kwh = (wh: number) => (wh / 1000).toFixed(1);
