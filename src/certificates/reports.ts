@@ -1,9 +1,9 @@
 import { monthDays } from '../allocation/month.ts';
 import { community } from '../community/tables.ts';
-import { findMeter, type MeterRow } from '../metering/meter-register.ts';
+import type { MeterRow } from '../metering/meter-register.ts';
 import { findReadings } from '../metering/readings.ts';
 import type { State } from '../state/tables.ts';
-import { formatInstant, parseInstant } from '../units/index.ts';
+import { formatInstant, localDateOf, parseInstant } from '../units/index.ts';
 import { bundleHash, isLive, lineage, quantity } from './bundles.ts';
 import { dayGrid } from './calendar.ts';
 import { technologyKind } from './codes.ts';
@@ -104,6 +104,52 @@ export function origin(state: State, month: string, holder: string): OriginHour[
   return [...hours.entries()].sort((a, b) => a[0] - b[0]).map(([, o]) => o);
 }
 
+/** The import meters a matching counts: the holder's, or the community's without one. */
+function matchedMeters(state: State, holder?: string): MeterRow[] {
+  return holder === undefined ? ([...state.rows('meters')] as MeterRow[]).filter((m) => m.direction === 'import') : importMeters(state, holder);
+}
+
+/** One local clock hour of matching: the metered consumption and the part of it matched by claims in the same interval. */
+export interface MatchHour {
+  hour: string;
+  date: string;
+  consumedWh: number;
+  matchedWh: number;
+}
+
+/**
+ * matchingHours is the hourly series behind the 24/7 score: for each local clock hour,
+ * Σ consumption and Σ min(consumption, claimed) over the intervals of the hour and the
+ * import meters of the holder (every import meter without one).
+ */
+export function matchingHours(state: State, month: string, holder?: string): MatchHour[] {
+  const c = community(state)!;
+  const meters = matchedMeters(state, holder).map((m) => m.meter);
+  const hours: MatchHour[] = [];
+  for (const date of monthDays(month)) {
+    const grid = dayGrid(state, date);
+    const at = new Map<number, MatchHour>();
+    for (const h of grid.hour) {
+      if (!at.has(h)) {
+        const o = { hour: formatInstant(h), date: localDateOf(h, c.timeZone), consumedWh: 0, matchedWh: 0 };
+        at.set(h, o);
+        hours.push(o);
+      }
+    }
+    for (const meter of meters) {
+      const values = findReadings(state, meter, 'import', date)?.values;
+      if (!values) continue;
+      const claimed = state.get<ClaimsRow>('claims', claimsKey(meter, date))?.claimedWh;
+      values.forEach((v, k) => {
+        const o = at.get(grid.hour[k]!)!;
+        o.consumedWh += v ?? 0;
+        o.matchedWh += Math.min(v ?? 0, claimed?.[k] ?? 0);
+      });
+    }
+  }
+  return hours;
+}
+
 /** Matching scores in parts per million: hourly (24/7, granular certificates) against monthly (what today's GOs allow). */
 export interface Matching {
   month: string;
@@ -125,20 +171,12 @@ const ppm = (part: number, whole: number) => (whole === 0 ? 0 : Math.floor((part
  * min(consumption, certificates of the month) / consumption, as a monthly GO claim counts them.
  */
 export function matching(state: State, month: string, holder?: string): Matching {
-  const meters = (holder === undefined ? ([...state.rows('meters')] as MeterRow[]).filter((m) => m.direction === 'import') : importMeters(state, holder)).map((m) => m.meter);
-  const owners = new Set(meters.map((m) => findMeter(state, m, 'import')!.owner));
+  const owners = new Set(matchedMeters(state, holder).map((m) => m.owner));
   let consumed = 0;
   let hourly = 0;
-  for (const date of monthDays(month)) {
-    for (const meter of meters) {
-      const values = findReadings(state, meter, 'import', date)?.values;
-      if (!values) continue;
-      const claimed = state.get<ClaimsRow>('claims', claimsKey(meter, date))?.claimedWh;
-      values.forEach((v, k) => {
-        consumed += v ?? 0;
-        hourly += Math.min(v ?? 0, claimed?.[k] ?? 0);
-      });
-    }
+  for (const h of matchingHours(state, month, holder)) {
+    consumed += h.consumedWh;
+    hourly += h.matchedWh;
   }
   let certificates = 0;
   for (const row of monthRows(state, month)) {

@@ -3,21 +3,17 @@ import { dirname, join } from 'node:path';
 import { monthDays } from '../allocation/month.ts';
 import { issueDay, type IssueSummary } from '../certificates/issue.ts';
 import { expireMonth } from '../certificates/lifecycle.ts';
-import { bundles, type BundleView, eecsCsv, eecsExport, energyTagBundles, matching, totals } from '../certificates/reports.ts';
+import { bundles, type BundleView, eecsCsv, eecsExport, energyTagBundles, matching, matchingHours, totals } from '../certificates/reports.ts';
 import { planSettle } from '../certificates/settle.ts';
-import { type ClaimsRow, claimsKey } from '../certificates/tables.ts';
-import { dayGrid } from '../certificates/calendar.ts';
 import { Signer } from '../client.ts';
 import { community } from '../community/tables.ts';
 import { OpenlecError } from '../errors.ts';
 import { encodeKey } from '../ledger/index.ts';
-import type { MeterRow } from '../metering/meter-register.ts';
-import { findReadings } from '../metering/readings.ts';
 import { readKeyFile } from '../node/key-file.ts';
 import { barChart, esc, lineChart } from '../charts/svg.ts';
 import type { State } from '../state/tables.ts';
 import { SqliteLedger } from '../store/sqlite-ledger.ts';
-import { formatDecimal, formatInstant, formatLocal, localDateOf, mulDivRound, parseInstant } from '../units/index.ts';
+import { formatDecimal, formatInstant, formatLocal, mulDivRound, parseInstant } from '../units/index.ts';
 import { defaultKeyPath, withLedger } from './commands.ts';
 import { progress, table } from './output.ts';
 
@@ -248,47 +244,6 @@ export async function setAutoClaim(o: { db: string; key: string; on?: boolean; o
   return { entry: r.entry, holder: r.actor, enabled: o.on === true };
 }
 
-/** One local clock hour of matching: the metered consumption and the part of it matched by claims in the same interval. */
-export interface MatchHour {
-  hour: string;
-  date: string;
-  consumedWh: number;
-  matchedWh: number;
-}
-
-/**
- * matchHours is the hourly series behind the 24/7 score: for each local clock hour,
- * Σ consumption and Σ min(consumption, claimed) over the intervals of the hour and the
- * import meters of the holder (every import meter without one), as `matching` sums them.
- */
-function matchHours(state: State, month: string, holder?: string): MatchHour[] {
-  const c = community(state)!;
-  const meters = ([...state.rows('meters')] as MeterRow[]).filter((m) => m.direction === 'import' && (holder === undefined || m.owner === holder)).map((m) => m.meter);
-  const hours: MatchHour[] = [];
-  for (const date of monthDays(month)) {
-    const grid = dayGrid(state, date);
-    const at = new Map<number, MatchHour>();
-    for (const h of grid.hour) {
-      if (!at.has(h)) {
-        const o = { hour: formatInstant(h), date: localDateOf(h, c.timeZone), consumedWh: 0, matchedWh: 0 };
-        at.set(h, o);
-        hours.push(o);
-      }
-    }
-    for (const meter of meters) {
-      const values = findReadings(state, meter, 'import', date)?.values;
-      if (!values) continue;
-      const claimed = state.get<ClaimsRow>('claims', claimsKey(meter, date))?.claimedWh;
-      values.forEach((v, k) => {
-        const o = at.get(grid.hour[k]!)!;
-        o.consumedWh += v ?? 0;
-        o.matchedWh += Math.min(v ?? 0, claimed?.[k] ?? 0);
-      });
-    }
-  }
-  return hours;
-}
-
 /** matchCertificates: the hourly (24/7) and monthly matching scores of a holder or the community, and the hourly series. */
 export function matchCertificates(o: { db: string; month: string; holder?: string }) {
   const month = checkMonth(o.month);
@@ -297,7 +252,7 @@ export function matchCertificates(o: { db: string; month: string; holder?: strin
     const m = matching(ledger.state, month, holder);
     return {
       ...m, ...(holder ? { holder } : {}), timeZone: community(ledger.state)!.timeZone,
-      hourlyPercent: percent(m.hourlyPpm), monthlyPercent: percent(m.monthlyPpm), hours: matchHours(ledger.state, month, holder),
+      hourlyPercent: percent(m.hourlyPpm), monthlyPercent: percent(m.monthlyPpm), hours: matchingHours(ledger.state, month, holder),
     };
   });
 }
