@@ -5,6 +5,9 @@ import { certificateAutoClaim, certificateCancel, certificateTransfer } from './
 import { certificatesIssue } from './certificates/issue.ts';
 import { certificatesConfigure, certificatesExpire } from './certificates/lifecycle.ts';
 import { certificatesSettle } from './certificates/settle.ts';
+import { assetRegister, flexConfigure, flexOffer, flexRequest } from './flex/market.ts';
+import { flexOrder } from './flex/order.ts';
+import { flexSettle } from './flex/settle.ts';
 import { communityCreate } from './community/community-create.ts';
 import { participantRegister } from './community/participant-register.ts';
 import { COMMUNITY_TABLE, PARTICIPANTS_TABLE } from './community/tables.ts';
@@ -23,6 +26,7 @@ export function createRegistry(): Registry {
     communityCreate, participantRegister, feederDefine, meterRegister, meterReadings, meterCorrect, allocationShares, allocationRun,
     marketConfigure, tariffSet, feederLimit, orderPlace, orderCancel, orderStanding, standingCancel, marketClear,
     deviceRegister, certificatesConfigure, certificatesIssue, certificatesSettle, certificateTransfer, certificateCancel, certificateAutoClaim, certificatesExpire,
+    assetRegister, flexConfigure, flexRequest, flexOffer, flexOrder, flexSettle,
   ]);
 }
 

@@ -1,0 +1,197 @@
+import { z } from 'zod';
+import { community } from '../community/tables.ts';
+import { OpenlecError } from '../errors.ts';
+import { canonicalJson } from '../ledger/index.ts';
+import { findMeter } from '../metering/meter-register.ts';
+import { findReadings } from '../metering/readings.ts';
+import { earliestTime } from '../state/apply.ts';
+import { defineTx } from '../state/registry.ts';
+import type { State } from '../state/tables.ts';
+import { averagePowerToWh, costMicro, dayIntervals, formatInstant, type IntervalMinutes, localDateOf, localDay, MS_PER_MINUTE, parseInstant, splitByWeights } from '../units/index.ts';
+import { computeBaseline } from './baseline.ts';
+import { flexConfig, findAsset, type OfferRow, type OrderRow, type RequestRow, type SettledIsp, type SettlementLine, SETTLEMENTS_TABLE } from './tables.ts';
+
+const MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
+
+/** The local days of the community a month spans, and its end (UTC ms). */
+function monthSpan(state: State, month: string): { first: string; end: number } {
+  const c = community(state)!;
+  const [y, m] = month.split('-').map(Number) as [number, number];
+  const next = m === 12 ? `${y + 1}-01-01` : `${y}-${String(m + 1).padStart(2, '0')}-01`;
+  return { first: `${month}-01`, end: localDay(next, c.timeZone).startMs };
+}
+
+/** The metering points behind an offer's assets, each once, in order. */
+export function offerMeters(state: State, o: Pick<OfferRow, 'assets'>): string[] {
+  return [...new Set(o.assets.map((a) => findAsset(state, a)!.meter))];
+}
+
+/**
+ * NetSeries reads the net energy (import − export, Wh, UFTP sign) of a set of metering
+ * points per local day from the logged readings: null where a registered direction has
+ * no value, undefined when a day has no reading at all for one of them.
+ */
+export class NetSeries {
+  private readonly cache = new Map<string, (number | null)[] | undefined>();
+  constructor(private readonly state: State, private readonly meters: readonly string[]) {}
+
+  day(date: string): (number | null)[] | undefined {
+    if (this.cache.has(date)) return this.cache.get(date);
+    let sum: (number | null)[] | undefined;
+    for (const meter of this.meters) {
+      for (const direction of ['import', 'export'] as const) {
+        if (!findMeter(this.state, meter, direction)) continue;
+        const values = findReadings(this.state, meter, direction, date)?.values;
+        if (!values) { this.cache.set(date, undefined); return undefined; }
+        sum ??= values.map(() => 0);
+        values.forEach((v, i) => { sum![i] = v === null || sum![i] === null ? null : sum![i]! + (direction === 'import' ? v : -v); });
+      }
+    }
+    this.cache.set(date, sum);
+    return sum;
+  }
+
+  /** at: the net Wh of the interval starting at `start`, or throws naming the meter's day that lacks it (billing rests on metered values). */
+  at(start: number, timeZone: string, minutes: IntervalMinutes): number {
+    const date = localDateOf(start, timeZone);
+    const index = dayIntervals(localDay(date, timeZone), minutes).indexOf(start);
+    const v = this.day(date)?.[index];
+    if (v === undefined || v === null) {
+      throw new OpenlecError('E_FLEX_READINGS', `no metered value for the interval ${formatInstant(start)} of meter${this.meters.length > 1 ? 's' : ''} ${this.meters.join(', ')} (${date}): settlement rests on DSO readings only`, { field: 'readings', details: { date, interval: formatInstant(start) } });
+    }
+    return v;
+  }
+}
+
+/** The ISP starts of a request (ms). */
+export function ispStarts(r: Pick<RequestRow, 'start' | 'isps'>, minutes: number): number[] {
+  const s = parseInstant(r.start);
+  return r.isps.map((_, i) => s + i * minutes * MS_PER_MINUTE);
+}
+
+/** eventDaysOf: the local dates on which any order activated one of these meters (ISPs and rebound): never baseline days. */
+export function eventDaysOf(state: State, meters: readonly string[]): Set<string> {
+  const c = community(state)!;
+  const set = new Set(meters);
+  const days = new Set<string>();
+  for (const row of state.rows('flex_orders') as IterableIterator<unknown> as IterableIterator<OrderRow>) {
+    for (const o of row.ordered) {
+      const offer = state.get<OfferRow>('flex_offers', o.offer)!;
+      if (!offerMeters(state, offer).some((m) => set.has(m))) continue;
+      const s = parseInstant(row.start);
+      for (let t = 0; t < o.powerW.length + o.reboundW.length; t++) days.add(localDateOf(s + t * c.intervalMinutes * MS_PER_MINUTE, c.timeZone));
+    }
+  }
+  return days;
+}
+
+/**
+ * usefIsp: one ISP of a USEF settlement, in Wh. For less consumption (`less`), delivered =
+ * clamp(baseline − actual, 0, ordered) and deficiency = max(0, actual − (baseline −
+ * ordered)); for more consumption the signs turn. Passive over-delivery is not paid.
+ */
+export function usefIsp(baselineWh: number, orderedWh: number, actualWh: number, less: boolean): { deliveredWh: number; deficiencyWh: number } {
+  const gain = less ? baselineWh - actualWh : actualWh - baselineWh;
+  return { deliveredWh: Math.min(Math.max(gain, 0), orderedWh), deficiencyWh: Math.max(0, orderedWh - gain) };
+}
+
+/**
+ * settleLine settles one ordered offer as USEF does, per ISP in Wh of the interval: for
+ * less consumption, delivered = clamp(baseline − actual, 0, ordered) and deficiency =
+ * max(0, actual − (baseline − ordered)) (the metered value above the ordered level, which
+ * worsens the congestion); for more consumption the same with the signs turned. Revenue =
+ * price × delivered (pay-as-bid), penalty = the request's penalty × deficiency (one-sided:
+ * passive over-delivery is neither paid nor penalised), relief = the network fee on the
+ * part of delivered energy that batteries gave, when the community refunds it.
+ */
+export function settleLine(state: State, order: OrderRow, r: RequestRow, o: OrderRow['ordered'][number]): SettlementLine {
+  const c = community(state)!;
+  const offer = state.get<OfferRow>('flex_offers', o.offer)!;
+  const meters = offerMeters(state, offer);
+  const series = new NetSeries(state, meters);
+  const starts = ispStarts(r, c.intervalMinutes);
+  const actual = starts.map((s) => series.at(s, c.timeZone, c.intervalMinutes));
+  const baseline = computeBaseline(offer.baseline, {
+    timeZone: c.timeZone, intervalMinutes: c.intervalMinutes, netOf: (d) => series.day(d), eventStarts: starts, eventDays: eventDaysOf(state, meters),
+  });
+  const less = r.direction === 'reduce-import';
+  const isps: SettledIsp[] = starts.map((s, i) => {
+    const orderedWh = averagePowerToWh(Math.abs(o.powerW[i]!), c.intervalMinutes);
+    const actualWh = actual[i]!;
+    const baselineWh = baseline[i]!;
+    return { start: formatInstant(s), baselineWh, orderedWh, actualWh, ...usefIsp(baselineWh, orderedWh, actualWh, less) };
+  });
+  const deliveredWh = isps.reduce((s, x) => s + x.deliveredWh, 0);
+  const deficiencyWh = isps.reduce((s, x) => s + x.deficiencyWh, 0);
+  const revenueMicro = costMicro(deliveredWh, o.priceMicroPerKwh);
+  const penaltyMicro = costMicro(deficiencyWh, r.penaltyMicroPerKwh);
+  const cfg = flexConfig(state);
+  let reliefMicro = 0;
+  if (cfg.doubleCharging === 'refund' && cfg.networkFeeMicroPerKwh > 0) {
+    const assets = offer.assets.map((a) => findAsset(state, a)!);
+    const battery = assets.filter((a) => a.kind === 'battery').reduce((s, a) => s + a.powerW, 0);
+    const other = assets.reduce((s, a) => s + a.powerW, 0) - battery;
+    if (battery > 0) reliefMicro = costMicro(splitByWeights(deliveredWh, [battery, other])[0]!, cfg.networkFeeMicroPerKwh);
+  }
+  return {
+    order: order.order, offer: o.offer, provider: o.provider, feeder: r.feeder, priceMicroPerKwh: o.priceMicroPerKwh, penaltyMicroPerKwh: r.penaltyMicroPerKwh,
+    deliveredWh, deficiencyWh, revenueMicro, penaltyMicro, reliefMicro, netMicro: revenueMicro - penaltyMicro + reliefMicro, isps,
+  };
+}
+
+/** ordersOfMonth: the orders whose first ISP lies in the local month, in log order. */
+export function ordersOfMonth(state: State, month: string): OrderRow[] {
+  const c = community(state)!;
+  return ([...state.rows('flex_orders')] as OrderRow[])
+    .filter((o) => localDateOf(parseInstant(o.start), c.timeZone).slice(0, 7) === month)
+    .sort((a, b) => a.entry - b.entry);
+}
+
+export interface FlexMonth {
+  month: string;
+  lines: SettlementLine[];
+  totalMicro: number;
+}
+
+/** planFlexSettle: the month's settlement of every ordered offer, the body of flex.settle. */
+export function planFlexSettle(state: State, month: string): FlexMonth {
+  if (!MONTH.test(month)) throw new OpenlecError('E_BAD_MONTH', `month "${month}" is not YYYY-MM`, { field: 'month' });
+  const lines: SettlementLine[] = [];
+  for (const order of ordersOfMonth(state, month)) {
+    const r = state.get<RequestRow>('flex_requests', order.request)!;
+    for (const o of order.ordered) lines.push(settleLine(state, order, r, o));
+  }
+  return { month, lines, totalMicro: lines.reduce((s, l) => s + l.netMicro, 0) };
+}
+
+/**
+ * flex.settle (DSO or operator), UFTP FlexSettlement: once per month, after its last
+ * interval at the operator's time, every order of the month settled from the logged
+ * readings and the baselines the offers named. Apply recomputes it and refuses any
+ * difference; the invoices of the month carry its lines.
+ */
+export const flexSettle = defineTx({
+  type: 'flex.settle',
+  roles: ['dso', 'operator'],
+  tables: [SETTLEMENTS_TABLE],
+  body: z.strictObject({
+    month: z.string().regex(MONTH, 'must be YYYY-MM'),
+    lines: z.array(z.record(z.string(), z.unknown())).max(100_000),
+    totalMicro: z.number().int().min(-Number.MAX_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER),
+  }),
+  apply(ctx, body) {
+    const { state, entry } = ctx;
+    if (state.get('flex_settlements', body.month)) throw new OpenlecError('E_FLEX_SETTLED', `flexibility of ${body.month} is already settled`, { field: 'body.month' });
+    const { end } = monthSpan(state, body.month);
+    const at = earliestTime(ctx);
+    if (at < end) throw new OpenlecError('E_FLEX_GATE', `${body.month} ends at ${formatInstant(end)}: it is settled after its last interval (now ${formatInstant(at)})`, { field: 'body.month' });
+    const plan = planFlexSettle(state, body.month);
+    if (canonicalJson(plan as never) !== canonicalJson(body as never)) {
+      const i = plan.lines.findIndex((l, k) => canonicalJson(l as never) !== canonicalJson((body.lines[k] ?? null) as never));
+      const field = i >= 0 ? `body.lines.${i}` : plan.lines.length !== body.lines.length ? 'body.lines' : 'body.totalMicro';
+      throw new OpenlecError('E_FLEX_SETTLE_MISMATCH', `${field} differs from the settlement recomputed from the log's readings and baselines`, { field });
+    }
+    state.put('flex_settlements', { month: body.month, lines: plan.lines, totalMicro: plan.totalMicro, entry });
+  },
+});
+
