@@ -4,6 +4,7 @@ import { verifyLog } from '../audit/verify.ts';
 import { ALICE, BOB, CAROL, day, EVENT_START, flexCommunity, ok, refused } from '../../test/support/flex.ts';
 import { planFlexOrder } from './order.ts';
 import { planFlexSettle, usefIsp } from './settle.ts';
+import { settleMonth } from '../settlement/invoice.ts';
 import { costMicro } from '../units/index.ts';
 
 const EUR = 1_000_000;
@@ -28,6 +29,7 @@ describe('USEF settlement', () => {
     const { ledger, dso, alice, operator, at } = c;
     at('2026-03-09T08:00:00Z');
     await ok(ledger, operator.sign('flex.configure', { doubleCharging: 'refund', networkFeeMicroPerKwh: 40_000 }));
+    await ok(ledger, operator.sign('market.configure', { from: '2026-03-01T00:00:00Z', mode: 'ex-ante', mechanism: 'uniform', gateClosureMinutes: 60, feedInMicroPerKwh: 60_000, retailMicroPerKwh: 250_000 }));
     await ok(ledger, dso.sign('flex.request', {
       request: 'R1', feeder: 'feeder-a', direction: 'reduce-import', start: EVENT_START, isps: Array.from({ length: 5 }, () => ({ minW: -4000, maxW: -4000 })),
       maxPriceMicroPerKwh: 7 * EUR, penaltyMicroPerKwh: 11 * EUR, expires: '2026-03-10T12:00:00Z', forecast: [{ feeder: 'feeder-a', W: Array(5).fill(24_000) }],
@@ -59,6 +61,12 @@ describe('USEF settlement', () => {
     await ok(ledger, dso.sign('flex.settle', settled));
     const tampered = { ...planFlexSettle(ledger.state, '2026-03'), month: '2026-03' };
     assert.equal((await refused(ledger, dso.sign('flex.settle', tampered))).code, 'E_FLEX_SETTLED');
+    // Alice's invoice carries the flexibility lines; the DSO's total is what providers get.
+    const month = settleMonth(ledger.state, '2026-03');
+    const invoice = month.invoices.find((i) => i.participant === alice.actor)!;
+    const lines = Object.fromEntries(invoice.lines.filter((l) => l.kind.startsWith('flex-')).map((l) => [l.kind, [l.wh, l.amountMicro, l.credit]]));
+    assert.deepEqual(lines, { 'flex-revenue': [5000, 35 * EUR, true], 'flex-fee-relief': [5000, 200_000, true], 'flex-penalty': [6000, 66 * EUR, false] });
+    assert.equal(month.totals.flexMicro, line.netMicro);
     assert.deepEqual((await verifyLog(ledger, ledger.registry)).problems, []);
   });
 });

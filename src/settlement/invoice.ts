@@ -4,6 +4,7 @@ import { OpenlecError } from '../errors.ts';
 import { type ClearingRow, marketConfig, tradesOf } from '../market/tables.ts';
 import type { MeterRow } from '../metering/meter-register.ts';
 import { findReadings } from '../metering/readings.ts';
+import type { SettlementRow } from '../flex/tables.ts';
 import type { State } from '../state/tables.ts';
 import { costMicro, dayIntervals, formatInstant, localDay } from '../units/index.ts';
 
@@ -20,10 +21,15 @@ import { costMicro, dayIntervals, formatInstant, localDay } from '../units/index
  * billed for supplier or grid energy and is counted as missing: bills rest on metered
  * values only. Intervals before the first market.configure have no prices and are not
  * billed by openlec (counted in `unpricedIntervals`).
+ * Flexibility (flex.settle of the month, src/flex/settle.ts): the DSO pays each provider
+ * (member or aggregator) its delivered flexibility at the offer's price (`flex-revenue`,
+ * per price), the network-fee refund on energy its batteries delivered when the community
+ * refunds double charging (`flex-fee-relief`), and charges the one-sided penalty on
+ * deficiency (`flex-penalty`).
  */
-export const LINE_KINDS = ['peer-purchase', 'network-fee', 'supplier-purchase', 'peer-sale', 'grid-sale'] as const;
+export const LINE_KINDS = ['peer-purchase', 'network-fee', 'supplier-purchase', 'peer-sale', 'grid-sale', 'flex-revenue', 'flex-fee-relief', 'flex-penalty'] as const;
 export type LineKind = (typeof LINE_KINDS)[number];
-const CREDITS = new Set<LineKind>(['peer-sale', 'grid-sale']);
+const CREDITS = new Set<LineKind>(['peer-sale', 'grid-sale', 'flex-revenue', 'flex-fee-relief']);
 
 export interface InvoiceLine {
   readonly kind: LineKind;
@@ -65,6 +71,8 @@ export interface MonthSettlement {
     readonly gridMicro: number;
     readonly chargesMicro: number;
     readonly creditsMicro: number;
+    /** What the DSO pays providers for flexibility this month (flex.settle's total: revenue − penalties + relief). */
+    readonly flexMicro: number;
   };
 }
 
@@ -75,6 +83,7 @@ class Account {
   readonly grid = new Map<number, number>();
   readonly without = { retail: new Map<number, number>(), feedIn: new Map<number, number>() };
   readonly meters = new Set<string>();
+  readonly flex = { revenue: new Map<number, { wh: number; amount: number }>(), reliefWh: 0, relief: 0, deficiencyWh: 0, penalty: 0 };
   missing = 0;
 }
 
@@ -163,7 +172,16 @@ export function settleMonth(state: State, month: string): MonthSettlement {
       });
     }
   }
-  const totals = { peerWh: 0, peerPaidMicro: 0, peerProceedsMicro: 0, feesMicro: 0, surplusMicro, supplierMicro: 0, gridMicro: 0, chargesMicro: 0, creditsMicro: 0 };
+  const flexMonth = state.get<SettlementRow>('flex_settlements', month);
+  for (const l of flexMonth?.lines ?? []) {
+    const f = account(l.provider).flex;
+    const r = f.revenue.get(l.priceMicroPerKwh) ?? { wh: 0, amount: 0 };
+    f.revenue.set(l.priceMicroPerKwh, { wh: r.wh + l.deliveredWh, amount: r.amount + l.revenueMicro });
+    if (l.reliefMicro) { f.reliefWh += l.deliveredWh; f.relief += l.reliefMicro; }
+    f.deficiencyWh += l.deficiencyWh;
+    f.penalty += l.penaltyMicro;
+  }
+  const totals = { peerWh: 0, peerPaidMicro: 0, peerProceedsMicro: 0, feesMicro: 0, surplusMicro, supplierMicro: 0, gridMicro: 0, chargesMicro: 0, creditsMicro: 0, flexMicro: flexMonth?.totalMicro ?? 0 };
   const invoices = [...accounts].sort((x, y) => (x[0] < y[0] ? -1 : 1)).map(([participant, a]): Invoice => {
     const lines: InvoiceLine[] = [];
     const line = (kind: LineKind, wh: number, price: number | null, amountMicro: number) => {
@@ -174,6 +192,9 @@ export function settleMonth(state: State, month: string): MonthSettlement {
     for (const p of priced(a.supplier)) line('supplier-purchase', p.wh, p.price, p.amount);
     line('peer-sale', a.peer.soldWh, null, a.peer.proceeds);
     for (const p of priced(a.grid)) line('grid-sale', p.wh, p.price, p.amount);
+    for (const [price, r] of [...a.flex.revenue].sort((x, y) => x[0] - y[0])) line('flex-revenue', r.wh, price, r.amount);
+    line('flex-fee-relief', a.flex.reliefWh, null, a.flex.relief);
+    line('flex-penalty', a.flex.deficiencyWh, null, a.flex.penalty);
     const chargesMicro = lines.filter((l) => !l.credit).reduce((s, l) => s + l.amountMicro, 0);
     const creditsMicro = lines.filter((l) => l.credit).reduce((s, l) => s + l.amountMicro, 0);
     const withoutCommunityMicro = priced(a.without.retail).reduce((s, p) => s + p.amount, 0) - priced(a.without.feedIn).reduce((s, p) => s + p.amount, 0);
