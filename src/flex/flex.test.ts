@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { verifyLog } from '../audit/verify.ts';
-import { ALICE, BOB, CAROL, day, EVENT_START, flexCommunity, ok, refused } from '../../test/support/flex.ts';
+import { ALICE, BOB, CAROL, congestedCommunity, day, EVENT_START, flexCommunity, ok, refused } from '../../test/support/flex.ts';
 import { planFlexOrder } from './order.ts';
 import { planFlexSettle, usefIsp } from './settle.ts';
 import { settleMonth } from '../settlement/invoice.ts';
@@ -72,24 +72,7 @@ describe('USEF settlement', () => {
 });
 
 describe('flex.order', () => {
-  /** A congestion at the substation; feeder-b is close to its own limit after the event. */
-  async function congested() {
-    const c = await flexCommunity();
-    const { ledger, dso, alice, carol, aggregator, at } = c;
-    at('2026-03-09T08:00:00Z');
-    await ok(ledger, dso.sign('flex.request', {
-      request: 'R2', feeder: 'substation-1', direction: 'reduce-import', start: EVENT_START, isps: [{ minW: -12_000, maxW: -10_000 }, { minW: -12_000, maxW: -10_000 }],
-      maxPriceMicroPerKwh: 200_000, penaltyMicroPerKwh: 300_000, expires: '2026-03-10T12:00:00Z',
-      forecast: [{ feeder: 'substation-1', W: [260_000, 260_000, 240_000, 240_000] }, { feeder: 'feeder-b', W: [7000, 7000, 6000, 6000] }],
-    }));
-    const offer = (o: object) => ({ request: 'R2', feeder: 'substation-1', start: EVENT_START, baseline: { method: 'mbma' }, validUntil: '2026-03-10T16:00:00Z', ...o });
-    await ok(ledger, carol.sign('flex.offer', offer({ offer: 'hp', assets: ['carol-hp'], powerW: [-3000, -3000], reboundW: [3000, 3000], priceMicroPerKwh: 50_000 })));
-    await ok(ledger, aggregator.sign('flex.offer', offer({ offer: 'ev', assets: ['bob-ev'], powerW: [-7000, -7000], priceMicroPerKwh: 100_000 })));
-    await ok(ledger, alice.sign('flex.offer', offer({ offer: 'bat', assets: ['alice-battery'], powerW: [-5000, -5000], priceMicroPerKwh: 150_000, minActivationPct: 20 })));
-    await ok(ledger, alice.sign('flex.offer', offer({ offer: 'dear', assets: ['alice-battery'], powerW: [-1000, -1000], priceMicroPerKwh: 250_000 })));
-    at('2026-03-10T13:00:00Z');
-    return c;
-  }
+  const congested = () => congestedCommunity();
 
   it('takes offers in merit order, skips one that breaks another feeder, and records why', async () => {
     const { ledger, dso } = await congested();

@@ -59,3 +59,37 @@ export async function flexCommunity(path = tempDb()) {
 
 /** A day of 48 half-hours (March 10 has no DST change) with `wh` everywhere and `peak` from 18:00 to 20:00 local. */
 export const day = (wh: number, peak = wh) => Array.from({ length: 48 }, (_, k) => (k >= 36 && k < 40 ? peak : wh));
+
+/**
+ * congestedCommunity: flexCommunity with a congestion at the substation (request R2, two
+ * ISPs from EVENT_START, 10–12 kW less), carol's heat pump offer whose rebound would
+ * break feeder-b, the aggregator's EV offer, alice's battery and an offer above the
+ * maximum price; the clock stands at 13:00Z on the event day, before the first ISP.
+ */
+export async function congestedCommunity(path?: string) {
+  const c = await flexCommunity(path);
+  const { ledger, dso, alice, carol, aggregator, at } = c;
+  at('2026-03-09T08:00:00Z');
+  await ok(ledger, dso.sign('flex.request', {
+    request: 'R2', feeder: 'substation-1', direction: 'reduce-import', start: EVENT_START, isps: [{ minW: -12_000, maxW: -10_000 }, { minW: -12_000, maxW: -10_000 }],
+    maxPriceMicroPerKwh: 200_000, penaltyMicroPerKwh: 300_000, expires: '2026-03-10T12:00:00Z',
+    forecast: [{ feeder: 'substation-1', W: [260_000, 260_000, 240_000, 240_000] }, { feeder: 'feeder-b', W: [7000, 7000, 6000, 6000] }],
+  }));
+  const offer = (o: object) => ({ request: 'R2', feeder: 'substation-1', start: EVENT_START, baseline: { method: 'mbma' }, validUntil: '2026-03-10T16:00:00Z', ...o });
+  await ok(ledger, carol.sign('flex.offer', offer({ offer: 'hp', assets: ['carol-hp'], powerW: [-3000, -3000], reboundW: [3000, 3000], priceMicroPerKwh: 50_000 })));
+  await ok(ledger, aggregator.sign('flex.offer', offer({ offer: 'ev', assets: ['bob-ev'], powerW: [-7000, -7000], priceMicroPerKwh: 100_000 })));
+  await ok(ledger, alice.sign('flex.offer', offer({ offer: 'bat', assets: ['alice-battery'], powerW: [-5000, -5000], priceMicroPerKwh: 150_000, minActivationPct: 20 })));
+  await ok(ledger, alice.sign('flex.offer', offer({ offer: 'dear', assets: ['alice-battery'], powerW: [-1000, -1000], priceMicroPerKwh: 250_000 })));
+  at('2026-03-10T13:00:00Z');
+  return c;
+}
+
+/** meteredEvent: the event day's readings of every meter of the fixture (the EV charged 7 kW at 18:00 before; deferred in the ISPs). */
+export async function meteredEvent(c: Awaited<ReturnType<typeof flexCommunity>>) {
+  const { ledger, dso } = c;
+  const values = (base: number, during: number) => Array.from({ length: 48 }, (_, k) => (k === 36 || k === 37 ? during : base));
+  await ok(ledger, dso.sign('meter.readings', { meter: ALICE, direction: 'import', date: EVENT_DATE, values: values(1500, 0) }));
+  await ok(ledger, dso.sign('meter.readings', { meter: ALICE, direction: 'export', date: EVENT_DATE, values: values(0, 0) }));
+  await ok(ledger, dso.sign('meter.readings', { meter: BOB, direction: 'import', date: EVENT_DATE, values: values(3500, 100) }));
+  await ok(ledger, dso.sign('meter.readings', { meter: CAROL, direction: 'import', date: EVENT_DATE, values: values(1000, 1000) }));
+}
