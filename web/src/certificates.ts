@@ -13,7 +13,7 @@ import type { BundleView, Matching, OriginHour } from '../../src/certificates/re
 export interface Ui {
   view: HTMLElement;
   session(): Session | undefined;
-  community(fresh?: boolean): Promise<{ name: string; timeZone: string; origin: string; verifierKey: string }>;
+  community(fresh?: boolean): Promise<{ name: string; timeZone: string; intervalMinutes: number; origin: string; verifierKey: string }>;
   loginPrompt(why: string): void;
   table(head: string[], rows: string[][], id?: string): string;
   tile(label: string, value: string, id: string): string;
