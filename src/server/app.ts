@@ -22,6 +22,9 @@ import { EventHub } from './events.ts';
 import { clientErrorHandler, notFound, replyFailure } from './failures.ts';
 import { KeyLimits } from './limits.ts';
 import { certificateRoutes } from './certificates-routes.ts';
+import { flexRoutes } from './flex-routes.ts';
+import { OpenAdr } from './openadr.ts';
+import type { OpenAdrStore } from './openadr-store.ts';
 import { openApiDocument } from './openapi.ts';
 import { allow, DATE, KEY, MONTH, parseRequest, type Route } from './route.ts';
 import { personalDataSchema, type PersonalVault } from './vault.ts';
@@ -69,9 +72,11 @@ export interface AppDeps {
   witnesses?: { keys: CosignerKey[]; quorum: number };
   /** A replica: serves reads of a log it follows and refuses writes, pointing to the operator. */
   readOnly?: { operatorUrl: string };
+  /** The OpenADR VTN's off-log store (default: `<log>.openadr.db` beside a log file, in memory otherwise). */
+  openadr?: OpenAdrStore;
 }
 
-const AGGREGATE_TYPES = new Set(['market.clear', 'allocation.run', 'community.create', 'market.configure', 'tariff.set', 'certificates.issue', 'certificates.settle', 'certificates.expire', 'certificates.configure']);
+const AGGREGATE_TYPES = new Set(['market.clear', 'allocation.run', 'community.create', 'market.configure', 'tariff.set', 'certificates.issue', 'certificates.settle', 'certificates.expire', 'certificates.configure', 'flex.configure', 'flex.request', 'flex.order', 'flex.settle']);
 
 const readAll = <T>(ledger: SqliteLedger, table: string) => [...ledger.state.rows(table)] as unknown as T[];
 
@@ -231,7 +236,7 @@ function routes(d: RouteDeps): Route[] {
       },
     },
     {
-      method: 'GET', url: '/v1/proofs/:entry', summary: 'Inclusion proof of an entry under the newest checkpoint covering it. Members get proofs of their own entries only.', access: { roles: ['operator', 'dso', 'member', 'auditor'] },
+      method: 'GET', url: '/v1/proofs/:entry', summary: 'Inclusion proof of an entry under the newest checkpoint covering it. Members and aggregators get proofs of their own entries only.', access: { roles: ['operator', 'dso', 'member', 'auditor', 'aggregator'] },
       params: z.object({ entry: z.coerce.number().int().min(0) }),
       handler: ({ params, session }) => {
         if (params.entry >= ledger.size) throw new OpenlecError('E_NO_ENTRY', `entry ${params.entry} does not exist (the log has ${ledger.size})`, { field: 'entry' });
@@ -365,6 +370,7 @@ function routes(d: RouteDeps): Route[] {
       },
     },
     ...certificateRoutes(ledger),
+    ...flexRoutes(ledger, d.txClock),
   ];
 }
 
@@ -378,15 +384,18 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; e
   const limits = new KeyLimits(perKey, now);
   const admission = new Admission({ ledger: deps.ledger, clock: txClock, maxSkewMs: deps.maxSkewMs ?? 30_000, limits, maxPending: deps.maxPendingWrites ?? 10_000 });
   const table = routes({ ledger: deps.ledger, vault: deps.vault, events, auth, admission, limits, now, txClock, witnesses: deps.witnesses, readOnly: deps.readOnly });
-  const app = Fastify({ logger: deps.logger ?? false, bodyLimit: 256 * 1024, clientErrorHandler });
+  const openadr = new OpenAdr({ ledger: deps.ledger, events, now, readOnly: deps.readOnly !== undefined, ...(deps.openadr ? { store: deps.openadr } : {}) });
+  table.push(...openadr.routes());
+  // maxParamLength: OpenADR object IDs are up to 128 characters (zod then names a longer one).
+  const app = Fastify({ logger: deps.logger ?? false, bodyLimit: 256 * 1024, clientErrorHandler, maxParamLength: 200 });
   // Before anything is parsed or verified, only the address is known: a generous limit per
   // address; the key's own limit applies once a signature or token proves the key.
   await app.register(rateLimit, {
     max: deps.addressRateLimitPerMinute ?? 10 * perKey, timeWindow: 60_000, hook: 'onRequest', keyGenerator: (req) => req.ip,
     errorResponseBuilder: (_req, ctx) => ({ statusCode: 429, code: 'E_RATE', message: `rate limit: ${ctx.max} requests per minute per address; retry in ${Math.ceil(ctx.ttl / 1000)} s`, field: 'address' }),
   });
-  app.setErrorHandler(replyFailure);
-  app.setNotFoundHandler(notFound);
+  app.setErrorHandler(openadr.errorHandler(replyFailure));
+  app.setNotFoundHandler(openadr.notFoundHandler(notFound));
   for (const r of table) {
     app.route({
       method: r.method, url: r.url,
@@ -400,6 +409,7 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; e
       },
     });
   }
+  openadr.attach(app, auth);
   if (deps.webRoot) await app.register(fastifyStatic, { root: deps.webRoot, index: 'index.html', maxAge: 0 });
   app.get('/openapi.json', async () => openApiDocument(table, deps.ledger.registry));
   const maxStreams = deps.maxEventStreams ?? 1000;
