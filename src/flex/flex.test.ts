@@ -116,6 +116,10 @@ describe('flex.order', () => {
     assert.equal((await refused(ledger, carol.sign('flex.offer', { ...offer, offer: 'far', request: null, feeder: 'feeder-a', assets: ['carol-hp'] }))).code, 'E_FLEX_LOCATION');
     assert.equal((await refused(ledger, aggregator.sign('flex.offer', { ...offer, offer: 'big', powerW: [-8000, -8000] }))).field, 'body.powerW.0');
     assert.equal((await refused(ledger, aggregator.sign('flex.offer', { ...offer, offer: 'up', powerW: [1000, 1000] }))).code, 'E_FLEX_DIRECTION');
+    // bob's meter is already in offer "ev": a second live offer on it would be paid twice for one reduction.
+    const twice = await refused(ledger, aggregator.sign('flex.offer', { ...offer, offer: 'twice' }));
+    assert.equal(twice.code, 'E_FLEX_METER_OFFERED');
+    assert.match(twice.message, /meter 30002222222222 is already in offer ev/);
     at('2026-03-10T17:30:00Z');
     const late = planFlexOrder(ledger.state, 'R2', 'F3', Date.parse('2026-03-10T17:30:00Z'));
     assert.equal((await refused(ledger, dso.sign('flex.order', late))).code, 'E_FLEX_GATE');

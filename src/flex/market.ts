@@ -8,12 +8,12 @@ import { feeder as findFeeder, feederId } from '../network/feeder-define.ts';
 import { latestTime } from '../state/apply.ts';
 import { type ApplyContext, defineTx } from '../state/registry.ts';
 import type { State } from '../state/tables.ts';
-import { formatInstant, parseInstant, parseIntervalStart } from '../units/index.ts';
+import { formatInstant, MS_PER_MINUTE, parseInstant, parseIntervalStart } from '../units/index.ts';
 import { baselineProblem } from './baseline.ts';
 import { assetFeeder, isUnder } from './network.ts';
 import {
   ASSET_KINDS, ASSETS_TABLE, type AssetRow, DIRECTIONS, DOUBLE_CHARGING, FLEX_CONFIG_TABLE, type FlexDirection, findAsset, findOffer, findRequest, OFFERS_TABLE, ORDERS_TABLE,
-  REQUESTS_TABLE, type RequestIsp, type RequestRow, SETTLEMENTS_TABLE,
+  METER_OFFERS_TABLE, type MeterOfferRow, type OfferRow, REQUESTS_TABLE, type RequestIsp, type RequestRow, SETTLEMENTS_TABLE,
 } from './tables.ts';
 
 /** Identifiers of requests, offers, orders and assets: they also serve as OpenADR object IDs. */
@@ -25,7 +25,7 @@ export const MAX_WINDOW = 384;
 const MAX_W = 1_000_000_000; // 1 GW: far above any feeder of a community
 const watts = z.number().int().min(-MAX_W).max(MAX_W);
 
-const ALL_TABLES = [ASSETS_TABLE, FLEX_CONFIG_TABLE, REQUESTS_TABLE, OFFERS_TABLE, ORDERS_TABLE, SETTLEMENTS_TABLE];
+const ALL_TABLES = [ASSETS_TABLE, FLEX_CONFIG_TABLE, REQUESTS_TABLE, OFFERS_TABLE, METER_OFFERS_TABLE, ORDERS_TABLE, SETTLEMENTS_TABLE];
 
 /** The assets' meter must be registered; its owner owns the asset. */
 function meterOwner(state: State, meter: string): string | undefined {
@@ -251,6 +251,21 @@ export const flexOffer = defineTx({
       const energy = body.powerW.reduce((s, p) => s + Math.abs(p) * minutes, 0) / 60;
       if (energy > capacity) throw new OpenlecError('E_FLEX_ENERGY', `the offer moves ${Math.ceil(energy)} Wh, above the batteries' ${capacity} Wh`, { field: 'body.powerW' });
     }
+    // One live offer per meter and interval: delivery is measured at the meter.
+    const minutes = community(state)!.intervalMinutes;
+    const from = formatInstant(start);
+    const to = formatInstant(start + (body.powerW.length + body.reboundW.length) * minutes * MS_PER_MINUTE);
+    const meters = [...new Set(body.assets.map((id) => findAsset(state, id)!.meter))];
+    for (const meter of meters) {
+      for (const m of state.lookup<MeterOfferRow>('flex_meter_offers', 'meter', meter)) {
+        const other = findOffer(state, m.offer)!;
+        const live = other.status === 'ordered' || (other.status === 'open' && parseInstant(other.validUntil) > now);
+        if (live && m.from < to && from < m.to) {
+          throw new OpenlecError('E_FLEX_METER_OFFERED', `meter ${meter} is already in offer ${m.offer} (${other.status}) for ${m.from}..${m.to}: delivery is measured at the meter, so it can be in one live offer per interval`, { field: 'body.assets' });
+        }
+      }
+    }
+    for (const meter of meters) state.put('flex_meter_offers', { meter, offer: body.offer, from, to, entry });
     state.put('flex_offers', { ...body, start: formatInstant(start), provider: tx.actor, status: 'open', entry });
   },
 });

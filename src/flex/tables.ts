@@ -134,6 +134,28 @@ export interface OfferRow {
   entry: number;
 }
 
+/**
+ * Which offers each metering point is in, with their span: delivery is measured at the
+ * meter, so a meter is in at most one live offer per interval (else one reduction would
+ * be paid twice).
+ */
+export const METER_OFFERS_TABLE: TableSpec = {
+  name: 'flex_meter_offers',
+  columns: { meter: 'text', offer: 'text', from: 'text', to: 'text', entry: 'integer' },
+  primaryKey: ['meter', 'offer'],
+  indexes: [['meter']],
+};
+
+export interface MeterOfferRow {
+  [column: string]: string | number;
+  meter: string;
+  offer: string;
+  /** UTC start of the offer's first ISP and end of its last (rebound included). */
+  from: string;
+  to: string;
+  entry: number;
+}
+
 /** Why an offer was or was not ordered, in merit order (recorded in the order and recomputed). */
 export interface MeritLine {
   [field: string]: string | number | null;
