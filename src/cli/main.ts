@@ -24,6 +24,7 @@ import { OpenlecError } from '../errors.ts';
 const servers = () => import('./serve.ts');
 const remote = async () => ({ ...(await import('./follow.ts')), ...(await import('./witness.ts')) });
 const chains = async () => ({ ...(await import('./anchor.ts')), ...(await import('../anchor/anchoring.ts')) });
+const flexMarket = () => import('./flex.ts');
 const simulator = async () => ({
   ...(await import('./simulate.ts')), ...(await import('./simulate-compare.ts')), ...(await import('../sim/compare.ts')), ...(await import('../sim/run.ts')),
 });
@@ -365,6 +366,94 @@ export function buildProgram(): Command {
       const r = await expireCertificates(o);
       o.json ? printJson(r) : print(`certificates of ${r.month} expired in entry ${r.entry}: ${r.expiredWh} Wh`);
     });
+
+  // The DSO flexibility market (src/cli/flex.ts, loaded when a command runs).
+  const shown = (o: { json?: boolean }, r: { json: unknown; text: string }) => (o.json ? printJson(r.json) : print(r.text));
+  const signing = (c: Command, who: string) => c
+    .requiredOption('--db <path>', 'log database')
+    .option('--key <file>', who)
+    .option('--at <iso>', 'sign as of this instant (the transaction\'s issuedAt, whole seconds; default now)')
+    .option('--json', 'print JSON');
+  const asset = program.command('asset').description('flexible assets behind members\' meters');
+  signing(asset.command('register'), 'key file of the meter\'s owner, the operator or the DSO (required)')
+    .description('register a flexible asset behind a metering point (asset.register), optionally delegated to an aggregator who may then offer it')
+    .requiredOption('--asset <id>', 'asset id (letters, digits, _ -)')
+    .requiredOption('--meter <id>', 'the metering point it sits behind')
+    .requiredOption('--kind <kind>', 'battery, ev-charger, heat-pump, water-heater or pv-curtailment')
+    .requiredOption('--power-w <W>', 'rated power in W')
+    .option('--capacity-wh <Wh>', 'usable energy in Wh (batteries only, required for them)')
+    .option('--aggregator <key>', 'delegate the asset to this aggregator (a key, or a key file)')
+    .action(async (o) => shown(o, await (await flexMarket()).registerAsset(o)));
+  const flex = program.command('flex').description('DSO flexibility (USEF/UFTP): requests, offers, merit-order orders, monthly settlement from DSO readings; prices in currency per kWh');
+  signing(flex.command('configure'), 'operator key file (default: keys/operator.key beside the database)')
+    .description('the community\'s double-charging rule: refund the network fee on energy batteries delivered to orders, or not (flex.configure)')
+    .requiredOption('--double-charging <rule>', 'charged or refund')
+    .requiredOption('--network-fee <price>', 'network fee per kWh, e.g. 0.04')
+    .action(async (o) => shown(o, await (await flexMarket()).configureFlex(o)));
+  signing(flex.command('request'), 'DSO key file (default: keys/dso.key beside the database)')
+    .description('ask for flexibility on a feeder (flex.request, DSO): per ISP MIN:MAX W (UFTP sign: reduce-import values <= 0), prices, the gate for offers, the forecast the acceptance check uses')
+    .requiredOption('--request <id>', 'request id')
+    .requiredOption('--feeder <id>', 'the congestion point')
+    .requiredOption('--direction <dir>', 'reduce-import or reduce-export')
+    .requiredOption('--start <iso>', 'UTC start of the first ISP (aligned to the community interval)')
+    .requiredOption('--isps <list>', 'MIN:MAX in W per ISP, comma-separated, e.g. -6000:-4000,-6000:-4000')
+    .requiredOption('--max-price <price>', 'the most paid per kWh, e.g. 0.20')
+    .requiredOption('--penalty <price>', 'penalty per kWh of deficiency')
+    .requiredOption('--expires <iso>', 'gate for offers (before the first ISP)')
+    .option('--forecast <feeder=W,...>', 'the DSO\'s expected net W of a feeder over the window (repeat per feeder)', (v: string, all: string[]) => [...all, v], [] as string[])
+    .action(async (o) => shown(o, await (await flexMarket()).makeRequest(o)));
+  signing(flex.command('offer'), 'key file of the member or aggregator who offers (required)')
+    .description('offer flexibility (flex.offer): assets, W per ISP (UFTP sign), rebound after the last ISP, price, smallest activation, baseline, validity')
+    .requiredOption('--offer <id>', 'offer id')
+    .option('--request <id>', 'the request it answers (default: unsolicited)')
+    .requiredOption('--feeder <id>', 'the congestion point the assets relieve')
+    .requiredOption('--start <iso>', 'UTC start of the first ISP')
+    .requiredOption('--assets <ids>', 'asset ids, comma-separated')
+    .requiredOption('--power-w <list>', 'W per ISP, comma-separated (negative = less consumption)')
+    .option('--rebound-w <list>', 'W per interval after the last ISP, the opposite sign')
+    .requiredOption('--price <price>', 'price per kWh, e.g. 0.10 (pay-as-bid)')
+    .option('--min-activation <pct>', 'smallest activation factor accepted, 1 to 100 %', '100')
+    .requiredOption('--baseline <spec>', 'mbma, nomination:WH,WH,..., x-of-y:X:Y:high|mid[:ADJ] or rolling:DAYS')
+    .requiredOption('--valid-until <iso>', 'until when the offer holds')
+    .action(async (o) => shown(o, await (await flexMarket()).makeOffer(o)));
+  flex.command('offers')
+    .description('list offers (of one request with --request)')
+    .requiredOption('--db <path>', 'log database')
+    .option('--request <id>', 'only the offers answering this request')
+    .option('--json', 'print JSON')
+    .action(async (o) => shown(o, await (await flexMarket()).listOffers(o)));
+  flex.command('requests')
+    .description('list requests (those starting in a local month with --month)')
+    .requiredOption('--db <path>', 'log database')
+    .option('--month <YYYY-MM>', 'local calendar month of the first ISP')
+    .option('--json', 'print JSON')
+    .action(async (o) => shown(o, await (await flexMarket()).listRequests(o)));
+  signing(flex.command('order'), 'DSO key file (default: keys/dso.key beside the database)')
+    .description('order a request\'s offers by merit order at the signing time, with the acceptance check on every forecast feeder (flex.order, DSO)')
+    .requiredOption('--request <id>', 'the request')
+    .requiredOption('--order <id>', 'order id')
+    .option('--dry-run', 'show the merit order without signing')
+    .action(async (o) => shown(o, await (await flexMarket()).orderFlex(o)));
+  signing(flex.command('settle'), 'DSO or operator key file (default: keys/dso.key beside the database)')
+    .description('settle a month\'s orders from DSO readings and the offers\' baselines, USEF style, after the month\'s end (flex.settle)')
+    .requiredOption('--month <YYYY-MM>', 'local calendar month')
+    .option('--dry-run', 'show the settlement without signing')
+    .option('--isps', 'also print every ISP of every line')
+    .action(async (o) => shown(o, await (await flexMarket()).settleFlex(o)));
+  flex.command('report')
+    .description('a request interval by interval: feeder load against its limit, requested, ordered and delivered flexibility')
+    .requiredOption('--db <path>', 'log database')
+    .requiredOption('--request <id>', 'the request')
+    .option('--html <file>', 'also write an HTML page with SVG charts')
+    .option('--json', 'print JSON')
+    .action(async (o) => shown(o, await (await flexMarket()).reportRequest(o)));
+  flex.command('earnings')
+    .description('what providers earned from flexibility in a month: delivered, deficiency, revenue, penalty, relief, net')
+    .requiredOption('--db <path>', 'log database')
+    .requiredOption('--month <YYYY-MM>', 'local calendar month')
+    .option('--provider <key>', 'one member or aggregator (a key, or a key file; default every provider with an order)')
+    .option('--json', 'print JSON (exact micro-units)')
+    .action(async (o) => shown(o, await (await flexMarket()).flexEarnings(o)));
 
   program.command('simulate')
     .description('simulate a community end to end on the real platform: a log that verify accepts, KPIs, intervals and an HTML report; "simulate compare A B" puts two runs side by side')
