@@ -28,7 +28,8 @@ export class Battery {
   socWh: number;
   readonly capacityWh: number;
   readonly minWh: number;
-  private readonly oneWay: number;
+  /** One-way efficiency (√ round trip): stored energy × oneWay is what reaches the meter. */
+  readonly oneWay: number;
 
   constructor(readonly spec: BatterySpec) {
     this.capacityWh = spec.capacityKwh * 1000;
@@ -42,8 +43,11 @@ export class Battery {
    * `cheap[k]` says the community price is forecast to be low in k (the community had a
    * surplus at that time the day before): a community-price battery then keeps its charge
    * for dearer intervals and fills up from the grid, that is from neighbours' surplus.
+   * `extraWh[k]` > 0 is a DSO flexibility order: in k the battery does not charge and
+   * discharges that much more than it would (within its power and state of charge), the
+   * surplus going out through the export meter.
    */
-  dispatch(netWh: readonly number[], intervalMinutes: number, cheap: readonly boolean[] = []): BatteryDispatch {
+  dispatch(netWh: readonly number[], intervalMinutes: number, cheap: readonly boolean[] = [], extraWh: readonly number[] = []): BatteryDispatch {
     const maxWh = Math.floor((this.spec.powerKw * 1000 * intervalMinutes) / 60);
     const chargeWh: number[] = [];
     const dischargeWh: number[] = [];
@@ -57,6 +61,11 @@ export class Battery {
       if (net > 0) charge = Math.min(net, maxWh, room);
       else if (net < 0 && !(respond && cheap[k])) discharge = Math.min(-net, maxWh, Math.max(0, Math.floor((this.socWh - this.minWh) * this.oneWay + 1e-9)));
       if (respond && cheap[k]) charge = Math.min(maxWh, room);
+      const extra = extraWh[k] ?? 0;
+      if (extra > 0) {
+        charge = 0;
+        discharge = Math.min(discharge + extra, maxWh, Math.max(0, Math.floor((this.socWh - this.minWh) * this.oneWay + 1e-9)));
+      }
       this.socWh += charge * this.oneWay - discharge / this.oneWay;
       chargeWh.push(charge);
       dischargeWh.push(discharge);

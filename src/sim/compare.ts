@@ -4,21 +4,33 @@ import { barChart, esc, lineChart } from '../charts/svg.ts';
 import { OpenlecError } from '../errors.ts';
 import type { IntervalRow } from './kpis.ts';
 import { simulate, type SimulateOptions } from './run.ts';
+import type { Scenario } from './scenario.ts';
 
-export interface CompareOptions extends Omit<SimulateOptions, 'scenario' | 'out'> {
-  /** Two scenarios, or one scenario with two mechanisms or two keys (comma-separated). */
-  scenarios: string[];
+export interface CompareOptions extends Omit<SimulateOptions, 'scenario' | 'out' | 'flexibility'> {
+  /** Two scenarios, or one scenario with two mechanisms, two keys or flexibility off and on (comma-separated). */
+  scenarios: (string | Scenario)[];
   out: string;
+  /** `off,on` (or `on,off`): one scenario with its DSO flexibility off and on. */
+  flexibility?: string;
 }
 
 export type ComparedRun = Awaited<ReturnType<typeof simulate>> & { label: string };
 
-/** variants turns the command line into two runs: two scenarios, or one scenario with two mechanisms or two keys. */
+/** variants turns the command line into two runs: two scenarios, or one scenario with two mechanisms, two keys, or flexibility off and on. */
 function variants(o: CompareOptions): { label: string; options: SimulateOptions }[] {
   const mechanisms = o.mechanism?.split(',') ?? [];
   const keys = o.key?.split(',') ?? [];
+  const flex = o.flexibility?.split(',') ?? [];
   const base = { days: o.days, seed: o.seed, progress: o.progress };
-  const name = (s: string) => s.replace(/^.*\//, '').replace(/\.(ya?ml|json)$/, '');
+  const name = (s: string | Scenario) => (typeof s === 'string' ? s.replace(/^.*\//, '').replace(/\.(ya?ml|json)$/, '') : s.name);
+  if (flex.length > 0) {
+    if (o.scenarios.length !== 1 || flex.length !== 2 || flex.some((f) => f !== 'on' && f !== 'off') || flex[0] === flex[1] || mechanisms.length > 1 || keys.length > 1) {
+      throw new OpenlecError('E_COMPARE', 'compare takes one scenario with --flexibility off,on (or on,off)', { field: 'flexibility' });
+    }
+    return (flex as ('on' | 'off')[]).map((f) => ({
+      label: `flex-${f}`, options: { ...base, scenario: o.scenarios[0]!, out: join(o.out, `flex-${f}`), flexibility: f, mechanism: mechanisms[0], key: keys[0] },
+    }));
+  }
   if (o.scenarios.length === 2 && mechanisms.length <= 1 && keys.length <= 1) {
     const [a, b] = o.scenarios as [string, string];
     const labels = name(a) === name(b) ? ['a', 'b'] : [name(a), name(b)];
@@ -30,7 +42,7 @@ function variants(o: CompareOptions): { label: string; options: SimulateOptions 
   if (o.scenarios.length === 1 && keys.length === 2 && mechanisms.length <= 1) {
     return keys.map((k) => ({ label: k, options: { ...base, scenario: o.scenarios[0]!, out: join(o.out, k), key: k, mechanism: mechanisms[0] } }));
   }
-  throw new OpenlecError('E_COMPARE', 'compare takes two scenarios, or one scenario with --mechanism a,b or --key a,b', { field: 'scenario' });
+  throw new OpenlecError('E_COMPARE', 'compare takes two scenarios, or one scenario with --mechanism a,b, --key a,b or --flexibility off,on', { field: 'scenario' });
 }
 
 /** The key figures compared, each with how it is shown (the HTML table and the CLI's). */
@@ -54,6 +66,14 @@ export const COMPARE_ROWS: [string, (k: ComparedRun['kpis']) => string][] = [
   ['feeder limit violations', (k) => String(k.feederLimitViolations)],
   ['certificates issued / claimed, kWh', (k) => (k.certificates ? `${(k.certificates.issuedWh / 1000).toFixed(1)} / ${(k.certificates.claimedWh / 1000).toFixed(1)}` : '-')],
   ['hourly / monthly matching', (k) => (k.certificates ? `${(k.certificates.hourlyMatchingPpm / 10_000).toFixed(1)} % / ${(k.certificates.monthlyMatchingPpm / 10_000).toFixed(1)} %` : '-')],
+  ['flexibility', (k) => (k.flexibility.enabled ? 'on' : 'off')],
+  ['hours above import limits', (k) => k.flexibility.hoursAboveLimit.toFixed(1)],
+  ['energy above import limits, kWh', (k) => k.flexibility.kwhAboveLimit.toFixed(1)],
+  ['flex requests / orders', (k) => `${k.flexibility.requests} / ${k.flexibility.orders}`],
+  ['flex ordered / delivered, kWh', (k) => `${k.flexibility.orderedKwh.toFixed(1)} / ${k.flexibility.deliveredKwh.toFixed(1)}`],
+  ['DSO flexibility cost', (k) => money(k.flexibility.dsoCostMicro)],
+  ['flex earnings, members / aggregator', (k) => `${money(k.flexibility.memberEarningsMicro)} / ${money(k.flexibility.aggregatorEarningsMicro)}`],
+  ['flex penalties', (k) => money(k.flexibility.penaltiesMicro)],
   ['ledger transactions', (k) => String(k.ledger.transactions)],
   ['bytes per member-day', (k) => String(k.ledger.bytesPerMemberDay)],
   ['log verifies', (k) => (k.ledger.verified ? 'yes' : 'NO')],
@@ -67,6 +87,9 @@ const chartedPrice = (x: IntervalRow): number | null => {
   const micro = x.priceMicroPerKwh ?? x.meanPriceMicroPerKwh;
   return micro === null ? null : micro / 1e6;
 };
+
+/** The length of a run's intervals in minutes, from its first two. */
+const intervalMinutes = (r: ComparedRun): number => (r.intervals.length < 2 ? 60 : (Date.parse(r.intervals[1]!.start) - Date.parse(r.intervals[0]!.start)) / 60_000);
 
 /** compareRuns simulates two variants and writes compare.html and compare.json with their KPIs side by side. */
 export async function compareRuns(o: CompareOptions) {
@@ -84,6 +107,8 @@ export async function compareRuns(o: CompareOptions) {
 ${lineChart('chart-price-compare', runs.map((r, i) => ({ name: r.label, color: COLORS[i]!, values: r.intervals.map(chartedPrice) })))}
 <h2>Energy traded between members per interval (kWh)</h2>
 ${lineChart('chart-traded-compare', runs.map((r, i) => ({ name: r.label, color: COLORS[i]!, values: r.intervals.map((x) => x.tradedWh / 1000) })))}
+<h2>Net import of the community per interval (kW)</h2>
+${lineChart('chart-import-compare', runs.map((r, i) => ({ name: r.label, color: COLORS[i]!, values: r.intervals.map((x) => ((x.importWh - x.exportWh) * 60) / intervalMinutes(r) / 1000) })))}
 <h2>Savings per member, sorted (${runs.map((r) => esc(r.label)).join(' / ')})</h2>
 ${lineChart('chart-savings-compare', runs.map((r, i) => ({ name: r.label, color: COLORS[i]!, values: r.members.map((m) => m.savingsMicro / 1e6).sort((a, b) => a - b) })))}
 <h2>Self-sufficiency and self-consumption (%)</h2>

@@ -18,15 +18,20 @@ export interface EvSpec {
 
 const minutes = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
 
+/** isPlugged: whether the car is plugged in at local minute `m` of a day. */
+export function isPlugged(ev: Pick<EvSpec, 'arrival' | 'departure'>, m: number): boolean {
+  const a = minutes(ev.arrival);
+  const d = minutes(ev.departure);
+  return a < d ? m >= a && m < d : m >= a || m < d;
+}
+
 /**
  * chargeEv gives the Wh charged in each interval of a day. `minuteOfDay[k]` is interval k's
  * local start; `surplusScore[k]` ranks intervals for smart charging (higher = more surplus).
  */
 export function chargeEv(ev: EvSpec, minuteOfDay: readonly number[], intervalMinutes: number, surplusScore: readonly number[] = []): number[] {
   const a = minutes(ev.arrival);
-  const d = minutes(ev.departure);
-  const plugged = (m: number) => (a < d ? m >= a && m < d : m >= a || m < d);
-  const window = minuteOfDay.map((m, k) => ({ m, k })).filter((x) => plugged(x.m));
+  const window = minuteOfDay.map((m, k) => ({ m, k })).filter((x) => isPlugged(ev, x.m));
   // Plain charging: the evening part of the window comes first (the car has just arrived).
   window.sort((x, y) => (x.m >= a ? 0 : 1) - (y.m >= a ? 0 : 1) || x.m - y.m);
   if (ev.smart) window.sort((x, y) => (surplusScore[y.k] ?? 0) - (surplusScore[x.k] ?? 0));

@@ -59,7 +59,18 @@ export interface HouseholdDay {
 /** hasExportMeter: PV, a battery or a real series can push energy out, so the household gets an export meter. */
 export const hasExportMeter = (h: SimHousehold): boolean => Boolean(h.pv || h.battery || h.series);
 
-export function householdDay(h: SimHousehold, day: SimDay): HouseholdDay {
+/**
+ * What DSO flexibility orders change in a household's day (src/sim/flex.ts), Wh per
+ * interval: `evShiftWh` is added to the EV's charging (negative in the ordered span,
+ * the deferred energy positive after it); `batteryExtraWh` is discharged on top of the
+ * battery's own dispatch.
+ */
+export interface Activation {
+  readonly evShiftWh?: readonly number[];
+  readonly batteryExtraWh?: readonly number[];
+}
+
+export function householdDay(h: SimHousehold, day: SimDay, activation: Activation = {}): HouseholdDay {
   const parts = 60 / day.intervalMinutes;
   const hourPart = day.minuteOfDay.map((m) => Math.floor((m % 60) / day.intervalMinutes));
   const loadWh = h.series
@@ -73,8 +84,9 @@ export function householdDay(h: SimHousehold, day: SimDay): HouseholdDay {
   const evWh = h.ev
     ? chargeEv(h.ev, day.minuteOfDay, day.intervalMinutes, ownSurplus.map((s, k) => s * 1e6 + Math.max(0, day.communitySurplusWh[k] ?? 0)))
     : day.starts.map(() => 0);
+  if (activation.evShiftWh) activation.evShiftWh.forEach((d, k) => { evWh[k] = Math.max(0, evWh[k]! + d); });
   const net = pvWh.map((p, k) => p - loadWh[k]! - evWh[k]!);
-  const battery = h.battery?.dispatch(net, day.intervalMinutes, day.cheap);
+  const battery = h.battery?.dispatch(net, day.intervalMinutes, day.cheap, activation.batteryExtraWh);
   const chargeWh = battery?.chargeWh ?? net.map(() => 0);
   const dischargeWh = battery?.dischargeWh ?? net.map(() => 0);
   const balance = net.map((n, k) => n - chargeWh[k]! + dischargeWh[k]!);

@@ -1,4 +1,5 @@
 import { type CertificateFacts, certificateKpis, type CertificateMonth } from './certificates.ts';
+import { type FlexFacts, flexKpis, type FlexSettled } from './flex.ts';
 import type { Scenario } from './scenario.ts';
 
 /** One interval of the whole community, summed over its households (Wh), and its clearing. */
@@ -52,6 +53,8 @@ export interface MoneyFlows {
   feesMicro: number;
   surplusMicro: number;
   peerWh: number;
+  /** What the DSO paid flexibility providers (flex.settle totals). */
+  flexMicro: number;
 }
 
 /** What the settlement of the verified log gives back. */
@@ -62,6 +65,8 @@ export interface SettledRun {
   verified: boolean;
   /** Each month's certificates in the verified replay; null when the run had none. */
   certificates: CertificateMonth[] | null;
+  /** Requests, orders and settlements of flexibility in the verified replay; null when it was off. */
+  flexibility: FlexSettled | null;
 }
 
 /** What the run counted as it appended. */
@@ -72,6 +77,8 @@ export interface RunFacts {
   allocations: unknown[];
   /** Devices, opt-ins, and the bodies of certificates.issue and .settle appended; null when certificates are off. */
   certificates: CertificateFacts | null;
+  /** Hours and energy above the import limits (counted either way) and the flexibility appended. */
+  flexibility: FlexFacts;
 }
 
 /** runKpis: the key figures of a run (kpis.json, without the members), from its intervals and its settlement. */
@@ -97,10 +104,11 @@ export function runKpis(s: Scenario, seed: string, members: number, intervals: r
     networkFeesMicro: m.feesMicro, feederLimitViolations: run.violations,
     battery: { chargedKwh: sum((r) => r.batteryChargeWh) / 1000, dischargedKwh: sum((r) => r.batteryDischargeWh) / 1000, socMinPct: finite(run.soc.minPct), socMaxPct: finite(run.soc.maxPct) },
     savings: { totalMicro: savings.reduce((a, x) => a + x, 0), minMicro: Math.min(...savings), maxMicro: Math.max(...savings), gini: round4(gini(savings)) },
-    // Members pay (charges − credits) = what the supplier, the DSO and the market's surplus receive, less what the grid pays for exports.
-    money: { ...m, balanceMicro: m.chargesMicro - m.creditsMicro - (m.supplierMicro - m.gridMicro + m.feesMicro + m.surplusMicro) },
+    // Members pay (charges − credits) = what the supplier, the DSO and the market's surplus receive, less what the grid pays for exports and the DSO for flexibility.
+    money: { ...m, balanceMicro: m.chargesMicro - m.creditsMicro - (m.supplierMicro - m.gridMicro + m.feesMicro + m.surplusMicro - m.flexMicro) },
     allocation: run.allocations,
     certificates: run.certificates && settled.certificates ? certificateKpis(run.certificates, settled.certificates) : null,
+    flexibility: flexKpis(settled.flexibility !== null, s.intervalMinutes, run.flexibility, settled.flexibility),
     ledger: { transactions: settled.entries, entryBytes: run.entryBytes, bytesPerMemberDay: Math.round(run.entryBytes / (members * s.days)), verified: settled.verified },
   };
 }

@@ -1,5 +1,6 @@
 import { barChart, esc, lineChart } from '../charts/svg.ts';
 import type { CertificateKpis } from './certificates.ts';
+import type { FlexKpis } from './flex.ts';
 import type { IntervalRow } from './kpis.ts';
 import type { Scenario } from './scenario.ts';
 
@@ -42,7 +43,7 @@ ${barChart('chart-flows', Object.entries(flows).map(([k, v]) => ({ label: k, val
 ${barChart('chart-money', moneyBars(r.kpis.money as Money))}
 <h2>Savings per member against the supplier alone (${esc(r.scenario.currency)})</h2>
 ${barChart('chart-savings', r.members.map((m) => ({ label: m.label, value: m.savingsMicro / 1e6 })))}
-${certificatesSection(r.kpis.certificates as CertificateKpis | null | undefined)}<h2>Key figures</h2>
+${certificatesSection(r.kpis.certificates as CertificateKpis | null | undefined)}${flexibilitySection(r.kpis.flexibility as FlexKpis | undefined, r.scenario.currency)}<h2>Key figures</h2>
 <table>${kpiRows}</table>
 </body></html>
 `;
@@ -87,4 +88,14 @@ function certificatesSection(c: CertificateKpis | null | undefined): string {
 <h2>Consumption matched by certificates: hourly (24/7) against monthly (%)</h2>
 ${barChart('chart-certificates', c.perMonth.flatMap((m) => [{ label: `${m.month} hourly`, value: m.hourlyMatchingPpm / 10_000 }, { label: `${m.month} monthly`, value: m.monthlyMatchingPpm / 10_000 }]))}
 `;
+}
+
+/** flexibilitySection: hours and energy above each import limit, and what the DSO bought and paid; empty when no feeder has an import limit and flexibility is off. */
+function flexibilitySection(f: FlexKpis | undefined, currency: string): string {
+  if (!f || (!f.enabled && f.feeders.length === 0)) return '';
+  const money = (micro: number) => (micro / 1e6).toFixed(2);
+  const feeders = f.feeders.map((x) => `<tr><th>${esc(x.feeder)}</th><td>${(x.importLimitW / 1000).toFixed(1)}</td><td>${x.hoursAboveLimit.toFixed(1)}</td><td>${x.kwhAboveLimit.toFixed(1)}</td></tr>`).join('');
+  return `<h2>DSO flexibility (${f.enabled ? 'on' : 'off'}): the import limits as metered</h2>
+<table><tr><th>feeder</th><th>import limit kW</th><th>hours above</th><th>kWh above</th></tr>${feeders}</table>
+${f.enabled ? `<p>${f.requests} requests, ${f.offers} offers, ${f.orders} orders; ordered ${f.orderedKwh.toFixed(1)} kWh, delivered ${f.deliveredKwh.toFixed(1)} kWh (deficiency ${f.deficiencyKwh.toFixed(1)} kWh); the DSO paid ${money(f.dsoCostMicro)} ${esc(currency)}: members ${money(f.memberEarningsMicro)}, the aggregator ${money(f.aggregatorEarningsMicro)}, after ${money(f.penaltiesMicro)} of penalties.</p>\n` : ''}`;
 }

@@ -5,6 +5,10 @@ import { runMonth } from '../allocation/month.ts';
 import { verifyLog } from '../audit/verify.ts';
 import { planIssue } from '../certificates/issue.ts';
 import { planSettle } from '../certificates/settle.ts';
+import { computeBaseline } from '../flex/baseline.ts';
+import { planFlexOrder } from '../flex/order.ts';
+import { eventDaysOf, NetSeries, planFlexSettle } from '../flex/settle.ts';
+import type { OrderRow } from '../flex/tables.ts';
 import { Signer } from '../client.ts';
 import { OpenlecError } from '../errors.ts';
 import { clearAt } from '../market/book.ts';
@@ -13,10 +17,11 @@ import { nodeSign, WorkerSignatureChecker } from '../node/signatures.ts';
 import { settleMonth } from '../settlement/invoice.ts';
 import type { State } from '../state/tables.ts';
 import { SqliteLedger } from '../store/sqlite-ledger.ts';
-import { addDays, formatInstant, localDay } from '../units/index.ts';
+import { addDays, formatInstant, localDay, MS_PER_MINUTE } from '../units/index.ts';
 import { autoClaimers, certificateMonths, type CertificateOptions, certificateOptions, deviceBody } from './certificates.ts';
 import { households, simAllocationKey, simCommunityId, simDay, simKey } from './community.ts';
-import { hasExportMeter, householdDay, type SimDay, type SimHousehold } from './household.ts';
+import { activations, addAboveLimit, assetBodies, delegators, type FlexFacts, feederNetWh, flexOptions, type FlexOptions, flexSettled, type Forecast, planFlexDay, withFlexibility } from './flex.ts';
+import { type Activation, hasExportMeter, householdDay, type SimDay, type SimHousehold } from './household.ts';
 import { type IntervalRow, meanTradePrice, type MemberBill, type MoneyFlows, type RunFacts, runKpis, type SettledRun } from './kpis.ts';
 import { intervalsCsv, renderReport } from './report.ts';
 import { Rng } from './rng.ts';
@@ -44,6 +49,8 @@ export interface SimulateOptions {
   mechanism?: string;
   key?: string;
   seed?: string;
+  /** Turns the scenario's DSO flexibility on or off (keeping its knobs). */
+  flexibility?: 'on' | 'off';
   /** Makes the progress display for a label ("simulating demo"); none by default. */
   progress?: (label: string) => Progress;
 }
@@ -64,6 +71,8 @@ interface Run {
   homes: Home[];
   /** Certificates of origin, unless the scenario turned them off. */
   certs: CertificateOptions | null;
+  /** DSO flexibility, when the scenario turns it on: the aggregator and the EV owners who delegate to it. */
+  flex: { o: FlexOptions; aggregator: Signer; delegated: Set<SimHousehold> } | null;
 }
 
 function scenarioFor(o: SimulateOptions): Scenario {
@@ -72,6 +81,7 @@ function scenarioFor(o: SimulateOptions): Scenario {
   return parseScenario({
     ...base, days: o.days ?? base.days, market: { ...base.market, mechanism: o.mechanism ?? base.market.mechanism },
     ...(o.key ? { allocationKey: o.key } : {}),
+    ...(o.flexibility ? { flexibility: withFlexibility(base, o.flexibility === 'on') } : {}),
   }, source);
 }
 
@@ -82,7 +92,10 @@ function runOf(s: Scenario, seed: string, out: string): Run {
   const now = () => formatInstant(clock.ms);
   const signer = (label: string) => new Signer(simKey(seed, s.name, label), id, 0, now, nodeSign);
   const months = [...new Set(Array.from({ length: s.days }, (_, d) => addDays(s.start, d).slice(0, 7)))];
-  return { s, seed, rng, out, months, clock, operator: signer('operator'), dso: signer('dso'), homes: households(s, rng, signer, readDataFile), certs: certificateOptions(s) };
+  const homes = households(s, rng, signer, readDataFile);
+  const o = flexOptions(s);
+  const flex = o ? { o, aggregator: signer('aggregator'), delegated: delegators<SimHousehold>(homes, seed, s, o.aggregatorShare) } : null;
+  return { s, seed, rng, out, months, clock, operator: signer('operator'), dso: signer('dso'), homes, certs: certificateOptions(s), flex };
 }
 
 /**
@@ -101,7 +114,7 @@ export async function simulate(o: SimulateOptions) {
   for (const f of [db, `${db}-wal`, `${db}-shm`]) rmSync(f, { force: true });
   const run = runOf(s, o.seed ?? '1', o.out);
   const { intervals, facts } = await appendRun(db, run, o.progress?.(`simulating ${s.name}`) ?? { update() {}, stop() {} });
-  const settled = await settleAndVerify(db, run.months, new Map(run.homes.map((h) => [h.signer.actor, h])), run.certs !== null);
+  const settled = await settleAndVerify(db, run, new Map(run.homes.map((h) => [h.signer.actor, h])));
   const kpis = runKpis(s, run.seed, run.homes.length, intervals, settled, facts);
   const cpu = process.cpuUsage(cpu0);
   const cpuSeconds = (cpu.user + cpu.system) / 1e6;
@@ -122,7 +135,10 @@ export async function simulate(o: SimulateOptions) {
 async function appendRun(db: string, run: Run, bar: Progress) {
   const { s } = run;
   const intervals: IntervalRow[] = [];
-  const facts: RunFacts = { violations: 0, entryBytes: 0, soc: { minPct: Infinity, maxPct: -Infinity }, allocations: [], certificates: run.certs ? { devices: 0, autoClaimMembers: 0, issues: [], settles: [] } : null };
+  const facts: RunFacts = {
+    violations: 0, entryBytes: 0, soc: { minPct: Infinity, maxPct: -Infinity }, allocations: [], certificates: run.certs ? { devices: 0, autoClaimMembers: 0, issues: [], settles: [] } : null,
+    flexibility: { above: new Map(), requests: 0, offers: 0, settles: [] },
+  };
   // Signatures are checked on worker threads as each day is appended.
   const ledger = SqliteLedger.create(db, { signatures: new WorkerSignatureChecker(2) });
   try {
@@ -134,13 +150,15 @@ async function appendRun(db: string, run: Run, bar: Progress) {
     for (let d = 0; d < s.days; d++) {
       const date = addDays(s.start, d);
       const day = simDay(s, run.rng, date, yesterday);
-      const rows = await meterDay(submit, run, day, facts);
+      const activated = run.flex ? await flexDay(ledger, submit, run, day, facts.flexibility) : new Map<number, Activation>();
+      const rows = await meterDay(submit, run, day, facts, activated);
       if (facts.certificates) await issueDay(ledger, submit, run, date, facts);
       run.clock.ms += 30 * 60_000;
       await ledger.submitAtomic(day.starts.map((t, k) => signClearing(ledger, run, t, rows[k]!, facts)));
       // Without an allocation, a month's certificates move along its trades once its last day is cleared.
       const monthEnds = d === s.days - 1 || addDays(date, 1).slice(0, 7) !== date.slice(0, 7);
       if (facts.certificates && !s.allocationKey && monthEnds) await settleCertificates(ledger, submit, run, date.slice(0, 7), facts);
+      if (run.flex && monthEnds) await settleFlex(ledger, submit, run, date.slice(0, 7), facts.flexibility);
       intervals.push(...rows);
       yesterday = rows;
       bar.update(d + 1, s.days);
@@ -157,12 +175,13 @@ async function appendRun(db: string, run: Run, bar: Progress) {
 }
 
 /** openCommunity: the operator creates the community, registers everyone and opens the ex-post market; the DSO defines the network and meters; standing orders last the whole run. */
-async function openCommunity(submit: (txs: Tx[]) => Promise<void>, { s, seed, operator, dso, homes, certs }: Run, facts: RunFacts) {
+async function openCommunity(submit: (txs: Tx[]) => Promise<void>, { s, seed, operator, dso, homes, certs, flex }: Run, facts: RunFacts) {
   const from = formatInstant(localDay(s.start, s.timeZone).startMs);
   await submit([operator.sign('community.create', { name: s.name, timeZone: s.timeZone, intervalMinutes: s.intervalMinutes, currency: s.currency, operator: operator.actor })]);
   await submit([
     operator.sign('participant.register', { key: dso.actor, roles: ['dso'] }),
     ...homes.map((h) => operator.sign('participant.register', { key: h.signer.actor, roles: ['member'] })),
+    ...(flex ? [operator.sign('participant.register', { key: flex.aggregator.actor, roles: ['aggregator'] })] : []),
     operator.sign('market.configure', { from, mode: 'ex-post', mechanism: s.market.mechanism, kPpm: s.market.kPpm, gateClosureMinutes: 0, ...s.prices }),
   ]);
   await submit([
@@ -174,6 +193,13 @@ async function openCommunity(submit: (txs: Tx[]) => Promise<void>, { s, seed, op
     dso.sign('meter.register', { meter: h.meter, scheme: 'other', direction: 'import', owner: h.signer.actor, feeder: h.feeder }),
     ...(hasExportMeter(h) ? [dso.sign('meter.register', { meter: h.meter, scheme: 'other', direction: 'export', owner: h.signer.actor, feeder: h.feeder, technology: h.pv || h.series ? 'solar' : 'storage' })] : []),
   ]));
+  // Flexibility: every battery and EV charger is an asset; the community refunds the feeder fee on what batteries deliver to the DSO.
+  if (flex) {
+    await submit([
+      operator.sign('flex.configure', { doubleCharging: 'refund', networkFeeMicroPerKwh: s.fees?.feeder ?? 0 }),
+      ...assetBodies(homes, flex.delegated, flex.aggregator.actor).map(({ home, body }) => (home as Home).signer.sign('asset.register', body)),
+    ]);
+  }
   // A certificate device for every home with PV (a battery alone produces nothing renewable of its own).
   const devices = certs ? homes.flatMap((h) => (hasExportMeter(h) ? [deviceBody(h, s, certs)] : [])).filter((b) => b !== null) : [];
   if (devices.length > 0) await submit(devices.map((b) => dso.sign('device.register', b)));
@@ -205,12 +231,14 @@ async function settleCertificates(ledger: SqliteLedger, submit: (txs: Tx[]) => P
 }
 
 /** meterDay runs every household through the day, adds up the community's intervals, and appends the DSO's readings half an hour after the day ends. */
-async function meterDay(submit: (txs: Tx[]) => Promise<void>, { s, clock, dso, homes }: Run, day: SimDay, facts: RunFacts): Promise<IntervalRow[]> {
+async function meterDay(submit: (txs: Tx[]) => Promise<void>, { s, clock, dso, homes }: Run, day: SimDay, facts: RunFacts, activated: ReadonlyMap<number, Activation>): Promise<IntervalRow[]> {
   const rows: IntervalRow[] = day.starts.map((t) => ({ start: formatInstant(t), loadWh: 0, pvWh: 0, importWh: 0, exportWh: 0, evWh: 0, batteryChargeWh: 0, batteryDischargeWh: 0, tradedWh: 0, priceMicroPerKwh: null, meanPriceMicroPerKwh: null }));
   clock.ms = localDay(day.date, s.timeZone).endMs + 30 * 60_000;
   const readings: Tx[] = [];
-  for (const h of homes) {
-    const e = householdDay(h, day);
+  const energies = homes.map((h, i) => householdDay(h, day, activated.get(i)));
+  addAboveLimit(facts.flexibility.above, s, feederNetWh(s, homes, energies, day.starts.length));
+  homes.forEach((h, i) => {
+    const e = energies[i]!;
     rows.forEach((row, k) => {
       row.loadWh += e.loadWh[k]!;
       row.pvWh += e.pvWh[k]!;
@@ -228,9 +256,65 @@ async function meterDay(submit: (txs: Tx[]) => Promise<void>, { s, clock, dso, h
     }
     readings.push(dso.sign('meter.readings', { meter: h.meter, direction: 'import', date: day.date, values: e.importWh }));
     if (hasExportMeter(h)) readings.push(dso.sign('meter.readings', { meter: h.meter, direction: 'export', date: day.date, values: e.exportWh }));
-  }
+  });
   await submit(readings);
   return rows;
+}
+
+/**
+ * flexDay runs a day's flexibility before its physics: the DSO's forecast of every home
+ * without activation (the simulator's perfect forecast; the batteries' charge is put
+ * back after it), its requests where a feeder's import limit would break, the providers'
+ * offers, then at each gate the order from the merit order. It returns what the orders
+ * make each home do, by its index.
+ */
+async function flexDay(ledger: SqliteLedger, submit: (txs: Tx[]) => Promise<void>, run: Run, day: SimDay, facts: FlexFacts): Promise<Map<number, Activation>> {
+  const { s, clock, dso, homes } = run;
+  const flex = run.flex!;
+  clock.ms = Math.max(clock.ms, localDay(day.date, s.timeZone).startMs + 60 * MS_PER_MINUTE);
+  const forecasts: Forecast[] = homes.map((home, index) => {
+    const soc = home.battery?.socWh ?? null;
+    const e = householdDay(home, day);
+    if (home.battery) home.battery.socWh = soc!;
+    return { home, index, day: e, socBeforeWh: soc };
+  });
+  const c = { timeZone: s.timeZone, intervalMinutes: s.intervalMinutes };
+  const baselineReady = (meters: readonly string[], eventStarts: readonly number[]) => {
+    const b = flex.o.baseline;
+    if (b.method === 'nomination' || b.method === 'mbma') return true;
+    const series = new NetSeries(ledger.state, meters);
+    try {
+      // The day-of adjustment reads the event day's own readings, which come after it: only the eligible days are checked now.
+      computeBaseline(b.method === 'x-of-y' ? { ...b, adjustIntervals: 0 } : b, { ...c, netOf: (d) => series.day(d), eventStarts, eventDays: eventDaysOf(ledger.state, meters) });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const requests = planFlexDay({ s, o: flex.o, day, forecasts, delegated: flex.delegated, atMs: clock.ms, baselineReady });
+  if (requests.length === 0) return new Map();
+  await submit(requests.map((r) => dso.sign('flex.request', r.body)));
+  clock.ms += MS_PER_MINUTE;
+  const offers = requests.flatMap((r) => r.offers).map((p) => (p.signer === 'aggregator' ? flex.aggregator : homes[p.signer]!.signer).sign('flex.offer', p.body));
+  if (offers.length > 0) await submit(offers);
+  facts.requests += requests.length;
+  facts.offers += offers.length;
+  for (const r of [...requests].sort((a, b) => a.orderAtMs - b.orderAtMs)) {
+    clock.ms = Math.max(clock.ms, r.orderAtMs);
+    await submit([dso.sign('flex.order', planFlexOrder(ledger.state, r.body.request, r.order, clock.ms))]);
+  }
+  const orders = requests.map((r) => ledger.state.get<OrderRow>('flex_orders', r.order)!);
+  return activations(requests, orders, day.starts.length, s.intervalMinutes);
+}
+
+/** settleFlex: the DSO settles a month's flexibility from the readings, once the month is over (the clock moves past a month the run ends in). */
+async function settleFlex(ledger: SqliteLedger, submit: (txs: Tx[]) => Promise<void>, { s, clock, dso }: Run, month: string, facts: FlexFacts) {
+  const [y, m] = month.split('-').map(Number) as [number, number];
+  const next = m === 12 ? `${y + 1}-01-01` : `${y}-${String(m + 1).padStart(2, '0')}-01`;
+  clock.ms = Math.max(clock.ms, localDay(next, s.timeZone).startMs + 60 * MS_PER_MINUTE);
+  const body = planFlexSettle(ledger.state, month);
+  await submit([dso.sign('flex.settle', body)]);
+  facts.settles.push(body);
 }
 
 /** signClearing clears one interval's book as the state machine will, notes it in the interval's row, and signs the operator's market.clear. */
@@ -259,10 +343,11 @@ async function allocateMonths(ledger: SqliteLedger, submit: (txs: Tx[]) => Promi
 }
 
 /** settleAndVerify replays the log from disk (verify), then bills every month and reads its certificates from the verified replay. */
-async function settleAndVerify(db: string, months: readonly string[], byActor: ReadonlyMap<string, SimHousehold>, certificates: boolean): Promise<SettledRun> {
+async function settleAndVerify(db: string, run: Run, byActor: ReadonlyMap<string, SimHousehold>): Promise<SettledRun> {
+  const { months } = run;
   const ledger = SqliteLedger.open(db, { projections: false });
   const bills = new Map<string, MemberBill>();
-  const money: MoneyFlows = { chargesMicro: 0, creditsMicro: 0, supplierMicro: 0, gridMicro: 0, peerPaidMicro: 0, peerProceedsMicro: 0, feesMicro: 0, surplusMicro: 0, peerWh: 0 };
+  const money: MoneyFlows = { chargesMicro: 0, creditsMicro: 0, supplierMicro: 0, gridMicro: 0, peerPaidMicro: 0, peerProceedsMicro: 0, feesMicro: 0, surplusMicro: 0, peerWh: 0, flexMicro: 0 };
   try {
     let state: State | undefined;
     const checker = new WorkerSignatureChecker();
@@ -277,7 +362,8 @@ async function settleAndVerify(db: string, months: readonly string[], byActor: R
       const settlement = settleMonth(state, month);
       for (const k of Object.keys(money) as (keyof MoneyFlows)[]) money[k] += settlement.totals[k];
       for (const inv of settlement.invoices) {
-        const h = byActor.get(inv.participant)!;
+        const h = byActor.get(inv.participant);
+        if (!h) continue; // the aggregator's invoice (its flexibility): in kpis.json's flexibility
         const b = bills.get(h.label) ?? { label: h.label, group: h.group, totalMicro: 0, withoutMicro: 0, savingsMicro: 0 };
         b.totalMicro += inv.totalMicro;
         b.withoutMicro += inv.withoutCommunityMicro;
@@ -285,7 +371,10 @@ async function settleAndVerify(db: string, months: readonly string[], byActor: R
         bills.set(h.label, b);
       }
     }
-    return { members: [...bills.values()], money, entries: ledger.size, verified, certificates: certificates ? certificateMonths(state, months) : null };
+    return {
+      members: [...bills.values()], money, entries: ledger.size, verified, certificates: run.certs !== null ? certificateMonths(state, months) : null,
+      flexibility: run.flex ? flexSettled(state, run.flex.aggregator.actor, run.s.intervalMinutes) : null,
+    };
   } finally {
     await ledger.close();
   }

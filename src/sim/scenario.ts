@@ -74,6 +74,34 @@ export const scenarioSchema = z.strictObject({
     zone: z.string().regex(/^[A-Z0-9][A-Z0-9-]{1,15}$/, 'must be a bidding-zone code (EIC or short)').optional(),
     gridArea: z.string().min(1).max(64).optional(),
   })]).default(true),
+  /**
+   * DSO flexibility (src/flex, src/sim/flex.ts): off by default; `true` turns it on with
+   * the defaults, an object sets its knobs. Each day the DSO forecasts every feeder with
+   * an import limit, asks for flexibility where the limit would break, and buys it from
+   * battery owners and the EV aggregator; each month is settled on metered data.
+   */
+  flexibility: z.union([z.boolean(), z.strictObject({
+    enabled: z.boolean().default(true),
+    /** Share of EV owners who delegate their charger to the aggregator (the others do not offer). */
+    aggregatorShare: z.number().min(0).max(1).default(1),
+    /** What the aggregator asks per kWh of deferred EV charging, and battery owners per kWh discharged. */
+    evPriceMicroPerKwh: price.default(100_000),
+    batteryPriceMicroPerKwh: price.default(150_000),
+    /** The DSO's most per kWh, and its one-sided penalty per kWh of deficiency. */
+    maxPriceMicroPerKwh: price.default(300_000),
+    penaltyMicroPerKwh: price.default(200_000),
+    /** The baseline the offers declare (src/flex/baseline.ts); nomination declares the simulator's forecast of the meter. */
+    baseline: z.discriminatedUnion('method', [
+      z.strictObject({ method: z.literal('nomination') }),
+      z.strictObject({ method: z.literal('mbma') }),
+      z.strictObject({ method: z.literal('x-of-y'), x: z.number().int().min(1).max(30), y: z.number().int().min(1).max(30), pick: z.enum(['high', 'mid']).default('high'), adjustIntervals: z.number().int().min(0).max(8).default(0) }),
+      z.strictObject({ method: z.literal('rolling'), days: z.number().int().min(1).max(30) }),
+    ]).default({ method: 'nomination' }),
+    /** Hours after the congested span that the request's forecast (and so the EVs' rebound) covers, within the day. */
+    reboundHours: z.number().int().min(1).max(24).default(6),
+    /** Share of the import limit the DSO keeps free: it asks for the excess plus this margin, and the rebound stays below the limit by it. */
+    marginPct: z.number().min(0).max(50).default(3),
+  })]).default(false),
 });
 export type Scenario = z.infer<typeof scenarioSchema>;
 
@@ -90,6 +118,10 @@ export function parseScenario(value: unknown, source = 'scenario'): Scenario {
   s.feeders.forEach((f, k) => {
     if (f.parent !== null && !ids.has(f.parent)) throw new OpenlecError('E_SCENARIO', `${source}: feeders.${k}.parent: "${f.parent}" is not a feeder of the scenario`, { field: `feeders.${k}.parent` });
   });
+  const f = s.flexibility;
+  if (typeof f === 'object' && f.baseline.method === 'x-of-y' && f.baseline.x > f.baseline.y) {
+    throw new OpenlecError('E_SCENARIO', `${source}: flexibility.baseline.x: x = ${f.baseline.x} must not exceed y = ${f.baseline.y}`, { field: 'flexibility.baseline.x' });
+  }
   s.members.forEach((m, k) => {
     if (m.data && m.count !== 1) throw new OpenlecError('E_SCENARIO', `${source}: members.${k}.count: a member with a data file stands for one household`, { field: `members.${k}.count` });
     if (m.data && m.pv) throw new OpenlecError('E_SCENARIO', `${source}: members.${k}.pv: a member with a data file takes its PV from the file (citylearn: give data.pvKwp)`, { field: `members.${k}.pv` });
@@ -161,4 +193,25 @@ export const CITY_SCENARIO = {
       { name: `${feeder}-ev`, count: 20, feeder, annualKwh: 3_000, ev: EV_COMMUTER },
     ];
   }).flat(),
+};
+
+/**
+ * ev-congestion: a street of 40 households in a Berlin winter week on one feeder whose
+ * 60 kW import limit holds for the households alone but not when the commuters' EVs start
+ * charging at full power as they come home: 16 EVs (arrivals from 17:00 to 18:30), 6 homes
+ * with PV and a 10 kWh battery. Flexibility is on: the aggregator defers the EVs past the
+ * evening peak, the batteries discharge into it (`--flexibility off,on` compares).
+ */
+export const EV_CONGESTION_SCENARIO = {
+  name: 'ev-congestion', timeZone: 'Europe/Berlin', latitude: 52.52, longitude: 13.4, start: '2026-01-12', days: 7,
+  currency: 'EUR', prices: RETAIL, fees: FEES, clearness: 0.6,
+  feeders: [{ id: 'substation' }, { id: 'street', parent: 'substation', importLimitW: 60_000 }],
+  members: [
+    { name: 'household', count: 18, feeder: 'street', annualKwh: 3_500 },
+    { name: 'solar-battery', count: 6, feeder: 'street', annualKwh: 3_000, pv: { kWp: 12 }, battery: { capacityKwh: 10, powerKw: 5, strategy: 'self-consumption' } },
+    ...(['17:00', '17:30', '18:00', '18:30'] as const).map((arrival, i) => ({
+      name: `ev-${arrival.replace(':', '')}`, count: 4, feeder: 'street', annualKwh: 3_500, ev: { arrival, departure: '07:00', kwhPerDay: 8, chargerKw: i % 2 === 0 ? 11 : 7.4, smart: false },
+    })),
+  ],
+  flexibility: { enabled: true, evPriceMicroPerKwh: 100_000, batteryPriceMicroPerKwh: 80_000 },
 };
