@@ -457,18 +457,23 @@ export function buildProgram(): Command {
 
   program.command('simulate')
     .description('simulate a community end to end on the real platform: a log that verify accepts, KPIs, intervals and an HTML report; "simulate compare A B" puts two runs side by side')
-    .argument('<scenario>', 'a built-in scenario (demo, village, city), a YAML/JSON scenario file (docs/scenarios.md), or "compare"')
+    .argument('<scenario>', 'a built-in scenario (demo, village, city, ev-congestion), a YAML/JSON scenario file (docs/scenarios.md), or "compare"')
     .argument('[others...]', 'with compare: one or two scenarios (one scenario with --mechanism a,b or --key a,b)')
     .requiredOption('--out <dir>', 'output folder')
     .option('--days <n>', 'days to simulate (default: the scenario\'s)', integer('--days'))
     .option('--mechanism <m>', 'uniform, midpoint, mcafee or continuous (with compare: two, comma-separated)')
     .option('--key <k>', `also run the monthly allocation with this key: ${SIM_KEYS.join(', ')} (with compare: two, comma-separated)`)
+    .option('--flexibility <f>', 'on or off: the DSO\'s flexibility market in the scenario (with compare: off,on)')
     .option('--seed <s>', 'seed', '1')
     .option('--json', 'print the KPIs as JSON')
     .action(async (scenario: string, others: string[], o) => {
+      const flex = o.flexibility === undefined ? [] : String(o.flexibility).split(',');
+      if (flex.some((f) => f !== 'on' && f !== 'off') || flex.length > (scenario === 'compare' ? 2 : 1)) {
+        throw new OpenlecError('E_USAGE', `--flexibility must be on or off${scenario === 'compare' ? ' (or two of them: off,on)' : ''}`, { field: 'flexibility' });
+      }
       if (scenario === 'compare') {
         const { compareRuns, printComparison } = await simulator();
-        const r = await compareRuns({ scenarios: others, out: o.out, days: o.days, mechanism: o.mechanism, key: o.key, seed: o.seed, ...(o.json ? {} : { progress }) });
+        const r = await compareRuns({ scenarios: others, out: o.out, days: o.days, mechanism: o.mechanism, key: o.key, flexibility: o.flexibility, seed: o.seed, ...(o.json ? {} : { progress }) });
         o.json ? printJson(r.runs.map((x) => x.kpis)) : print(printComparison(r));
         return;
       }
