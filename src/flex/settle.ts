@@ -69,19 +69,49 @@ export function ispStarts(r: Pick<RequestRow, 'start' | 'isps'>, minutes: number
   return r.isps.map((_, i) => s + i * minutes * MS_PER_MINUTE);
 }
 
-/** eventDaysOf: the local dates on which any order activated one of these meters (ISPs and rebound): never baseline days. */
-export function eventDaysOf(state: State, meters: readonly string[]): Set<string> {
+/**
+ * The activations of every order, per metering point: what eventDaysOf reads. Built once
+ * per state and rebuilt when an order, offer, asset or the community changes (a month's
+ * settlement asks for every line's meters: scanning every order per line was quadratic).
+ * `dates[k]` are the local dates of activation k (orders in row order, their ordered
+ * offers in order), `byMeter` the activations that touch a meter, ascending.
+ */
+const activations = new WeakMap<State, { revision: string; dates: string[][]; byMeter: Map<string, number[]> }>();
+function activationIndex(state: State): { dates: string[][]; byMeter: Map<string, number[]> } {
+  const revision = ['flex_orders', 'flex_offers', 'flex_assets', 'community'].map((t) => state.tableRevision(t)).join('/');
+  const cached = activations.get(state);
+  if (cached && cached.revision === revision) return cached;
   const c = community(state)!;
-  const set = new Set(meters);
-  const days = new Set<string>();
+  const dates: string[][] = [];
+  const byMeter = new Map<string, number[]>();
   for (const row of state.rows('flex_orders') as IterableIterator<unknown> as IterableIterator<OrderRow>) {
+    const s = parseInstant(row.start);
     for (const o of row.ordered) {
       const offer = state.get<OfferRow>('flex_offers', o.offer)!;
-      if (!offerMeters(state, offer).some((m) => set.has(m))) continue;
-      const s = parseInstant(row.start);
-      for (let t = 0; t < o.powerW.length + o.reboundW.length; t++) days.add(localDateOf(s + t * c.intervalMinutes * MS_PER_MINUTE, c.timeZone));
+      const k = dates.length;
+      const d: string[] = [];
+      for (let t = 0; t < o.powerW.length + o.reboundW.length; t++) d.push(localDateOf(s + t * c.intervalMinutes * MS_PER_MINUTE, c.timeZone));
+      dates.push(d);
+      for (const m of offerMeters(state, offer)) {
+        const list = byMeter.get(m);
+        if (list) list.push(k);
+        else byMeter.set(m, [k]);
+      }
     }
   }
+  const index = { revision, dates, byMeter };
+  activations.set(state, index);
+  return index;
+}
+
+/** eventDaysOf: the local dates on which any order activated one of these meters (ISPs and rebound): never baseline days. */
+export function eventDaysOf(state: State, meters: readonly string[]): Set<string> {
+  const { dates, byMeter } = activationIndex(state);
+  // The activations in log order, each once, so the set is filled in the same order as a scan of every order.
+  const touched = new Set<number>();
+  for (const m of meters) for (const k of byMeter.get(m) ?? []) touched.add(k);
+  const days = new Set<string>();
+  for (const k of [...touched].sort((a, b) => a - b)) for (const d of dates[k]!) days.add(d);
   return days;
 }
 
