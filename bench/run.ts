@@ -21,6 +21,10 @@ const BENCHES: Record<string, () => Promise<void>> = {
     const figures = await (await import('./certificates.ts')).run();
     process.stdout.write(`${JSON.stringify({ bench: 'certificates', ...figures })}\n`);
   },
+  flex: async () => {
+    const figures = await (await import('./flex.ts')).run();
+    process.stdout.write(`${JSON.stringify({ bench: 'flex', ...figures })}\n`);
+  },
 };
 
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
