@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import { Signer } from '../src/client.ts';
 import { verifyLog } from '../src/audit/verify.ts';
 import { planFlexOrder } from '../src/flex/order.ts';
-import { planFlexSettle } from '../src/flex/settle.ts';
+import { flexSettleBody, planFlexSettle } from '../src/flex/settle.ts';
 import type { BaselineSpec, OrderRow, RequestRow } from '../src/flex/tables.ts';
 import { encodeEntry, keyPairFromSeed, MAX_ENTRY_BYTES } from '../src/ledger/index.ts';
 import { nodeSign, WorkerSignatureChecker } from '../src/node/signatures.ts';
@@ -241,7 +241,7 @@ export async function run(): Promise<Record<string, number>> {
     const plan = planFlexSettle(ledger.state, MONTH);
     planSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
     lines = plan.lines.length;
-    const tx = dso.sign('flex.settle', plan, '2026-02-01T12:00:00.000Z');
+    const tx = dso.sign('flex.settle', flexSettleBody(plan), '2026-02-01T12:00:00.000Z');
     settleBytes = encodeEntry(tx).length;
     const res = await ledger.submit(tx);
     if (!res.ok) settleRefused = (res.error as { code?: string }).code ?? String(res.error);

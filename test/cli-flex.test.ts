@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import { EXIT } from '../src/cli/output.ts';
 import { writeKeyFile } from '../src/node/key-file.ts';
 import { openlec } from './support/cli.ts';
-import { ALICE, BOB, EVENT_START, flexCommunity } from './support/flex.ts';
+import { ALICE, BOB, DAVE, ERIN, EVENT_START, flexCommunity } from './support/flex.ts';
 
 const EUR = 1_000_000;
 
@@ -22,7 +22,7 @@ async function setup() {
   const dir = dirname(c.path);
   writeKeyFile(join(dir, 'keys', 'operator.key'), c.operator.key);
   writeKeyFile(join(dir, 'keys', 'dso.key'), c.dso.key);
-  for (const who of ['aggregator', 'alice'] as const) writeKeyFile(join(dir, `${who}.key`), c[who].key);
+  for (const who of ['aggregator', 'alice', 'dave', 'erin'] as const) writeKeyFile(join(dir, `${who}.key`), c[who].key);
   return { db: c.path, dir, alice: c.alice.actor, aggregator: c.aggregator.actor };
 }
 
@@ -32,13 +32,13 @@ const json = <T>(r: Result, what: string): T => {
   return JSON.parse(r.stdout) as T;
 };
 
-/** DSO readings of 2026-03-10 as a generic CSV: alice imports 500 Wh a half-hour (1000 and 2500 in the two ISPs), bob 3000. */
+/** DSO readings of 2026-03-10 as a generic CSV: alice imports 500 Wh a half-hour (1000 and 2500 in the two ISPs), bob 3000, dave and erin nothing. */
 function readingsCsv(): string {
   const lines = ['meter,start,value,direction'];
   const first = Date.parse('2026-03-09T23:00:00Z'); // local midnight
   for (let k = 0; k < 48; k++) {
     const start = new Date(first + k * 1_800_000).toISOString().replace('.000Z', 'Z');
-    lines.push(`${ALICE},${start},${k === 36 ? 1000 : k === 37 ? 2500 : 500},import`, `${ALICE},${start},0,export`, `${BOB},${start},3000,import`);
+    lines.push(`${ALICE},${start},${k === 36 ? 1000 : k === 37 ? 2500 : 500},import`, `${ALICE},${start},0,export`, `${BOB},${start},3000,import`, `${DAVE},${start},0,import`, `${ERIN},${start},0,import`);
   }
   return lines.join('\n') + '\n';
 }
@@ -51,15 +51,17 @@ describe('openlec flex (CLI of the flexibility market)', () => {
   test('request, offers, a refused late offer, merit-order order, readings, settlement, earnings and report from the command line; verify replays it', async () => {
     const { db, dir, alice, aggregator } = await setup();
     const aliceKey = join(dir, 'alice.key');
+    const daveKey = join(dir, 'dave.key');
+    const erinKey = join(dir, 'erin.key');
     const aggregatorKey = join(dir, 'aggregator.key');
 
     const configured = json<{ doubleCharging: string; networkFeeMicroPerKwh: number }>(
       await openlec('flex', 'configure', '--db', db, '--double-charging', 'refund', '--network-fee', '0.04', '--json'), 'configure');
     assert.deepEqual([configured.doubleCharging, configured.networkFeeMicroPerKwh], ['refund', 40_000]);
 
-    const heater = await openlec('asset', 'register', '--db', db, '--key', aliceKey, '--asset', 'alice-wh', '--meter', ALICE, '--kind', 'water-heater', '--power-w', '2000');
+    const heater = await openlec('asset', 'register', '--db', db, '--key', erinKey, '--asset', 'erin-wh', '--meter', ERIN, '--kind', 'water-heater', '--power-w', '2000');
     assert.equal(heater.code, 0, heater.stderr);
-    assert.match(heater.stdout, /asset alice-wh \(water-heater, 2000 W\) behind meter 30001111111111 registered in entry \d+; offered by its owner/);
+    assert.match(heater.stdout, /asset erin-wh \(water-heater, 2000 W\) behind meter 30005555555555 registered in entry \d+; offered by its owner/);
 
     // feeder-a is forecast at 24 kW for the two ISPs (limit 20 kW), 18 kW in the two intervals after them.
     const request = json<{ isps: { minW: number; maxW: number }[]; maxPriceMicroPerKwh: number; forecast: { feeder: string; W: number[] }[] }>(await openlec('flex', 'request', '--db', db, '--at', '2026-03-09T08:00:00Z',
@@ -76,21 +78,21 @@ describe('openlec flex (CLI of the flexibility market)', () => {
       await offer(aggregatorKey, '--at', '2026-03-09T09:00:00Z', '--offer', 'ev', '--assets', 'bob-ev', '--power-w', '-7000,-7000', '--rebound-w', '7000,7000', '--price', '0.05', '--min-activation', '50', '--baseline', 'mbma', '--json'),
     ];
     offers.push(await offer(aliceKey, '--at', '2026-03-09T09:00:00Z', '--offer', 'bat', '--assets', 'alice-battery', '--power-w', '-5000,-5000', '--price', '0.10', '--min-activation', '20', '--baseline', 'nomination:3000,3000', '--json'));
-    offers.push(await offer(aliceKey, '--at', '2026-03-09T09:01:00Z', '--offer', 'heater', '--assets', 'alice-wh', '--power-w', '-2000,-2000', '--price', '0.15', '--baseline', 'x-of-y:5:10:high:2'));
-    offers.push(await offer(aliceKey, '--at', '2026-03-09T09:02:00Z', '--offer', 'dear', '--assets', 'alice-wh', '--power-w', '-1000,-1000', '--price', '0.25', '--baseline', 'rolling:5'));
+    offers.push(await offer(daveKey, '--at', '2026-03-09T09:01:00Z', '--offer', 'heater', '--assets', 'dave-wh', '--power-w', '-2000,-2000', '--price', '0.15', '--baseline', 'x-of-y:5:10:high:2'));
+    offers.push(await offer(erinKey, '--at', '2026-03-09T09:02:00Z', '--offer', 'dear', '--assets', 'erin-wh', '--power-w', '-1000,-1000', '--price', '0.25', '--baseline', 'rolling:5'));
     const ev = json<{ provider: string; reboundW: number[]; priceMicroPerKwh: number; minActivationPct: number; baseline: unknown }>(offers[0]!, 'offer ev');
     assert.deepEqual([ev.provider, ev.reboundW, ev.priceMicroPerKwh, ev.minActivationPct, ev.baseline], [aggregator, [7000, 7000], 50_000, 50, { method: 'mbma' }]);
     assert.deepEqual(json<{ baseline: unknown }>(offers[1]!, 'offer bat').baseline, { method: 'nomination', wh: [3000, 3000] });
     assert.equal(offers[2]!.code, 0, offers[2]!.stderr);
-    assert.match(offers[2]!.stdout, /offer heater on request R1 by .* recorded in entry \d+: alice-wh, reduce-import W 2 x -2000 at 0\.150000\/kWh/);
+    assert.match(offers[2]!.stdout, /offer heater on request R1 by .* recorded in entry \d+: dave-wh, reduce-import W 2 x -2000 at 0\.150000\/kWh/);
 
     // After the gate: refused by the log, the message naming the option.
-    const late = await offer(aliceKey, '--at', '2026-03-10T12:30:00Z', '--offer', 'late', '--assets', 'alice-wh', '--power-w', '-500,-500', '--price', '0.01', '--baseline', 'mbma');
+    const late = await offer(aliceKey, '--at', '2026-03-10T12:30:00Z', '--offer', 'late', '--assets', 'alice-battery', '--power-w', '-500,-500', '--price', '0.01', '--baseline', 'mbma');
     assert.equal(late.code, EXIT.error);
     assert.match(late.stderr, /the gate for offers on request R1 closed at 2026-03-10T12:00:00Z \(now 2026-03-10T12:30:00Z\) \(--request\) \[E_FLEX_GATE, field request\]/);
     assert.doesNotMatch(late.stderr, /    at /);
     // A malformed option is a usage error naming it, before anything is signed.
-    const bad = await offer(aliceKey, '--offer', 'bad', '--assets', 'alice-wh', '--power-w', '-500,-500', '--price', '0.01', '--baseline', 'x-of-y:5');
+    const bad = await offer(aliceKey, '--offer', 'bad', '--assets', 'alice-battery', '--power-w', '-500,-500', '--price', '0.01', '--baseline', 'x-of-y:5');
     assert.equal(bad.code, EXIT.usage);
     assert.match(bad.stderr, /--baseline must be mbma, nomination:WH,WH,\.\.\., x-of-y:X:Y:high\|mid\[:ADJ\] or rolling:DAYS .*\[E_USAGE, field baseline\]/);
 

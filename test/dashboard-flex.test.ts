@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { serve } from '../src/cli/serve.ts';
 import { planFlexOrder } from '../src/flex/order.ts';
-import { planFlexSettle } from '../src/flex/settle.ts';
+import { flexSettleBody, planFlexSettle } from '../src/flex/settle.ts';
 import { toBase64Url } from '../src/ledger/index.ts';
 import { findChromium } from './support/chromium.ts';
 import { seededKey } from './support/community.ts';
@@ -48,7 +48,7 @@ describe('dashboard: flexibility in chromium', () => {
     await ok(c.ledger, c.dso.sign('flex.order', planFlexOrder(c.ledger.state, 'R2', 'F2', Date.parse('2026-03-10T13:00:00Z'))));
     await meteredEvent(c);
     c.at('2026-04-01T00:10:00Z');
-    await ok(c.ledger, c.dso.sign('flex.settle', planFlexSettle(c.ledger.state, '2026-03')));
+    await ok(c.ledger, c.dso.sign('flex.settle', flexSettleBody(planFlexSettle(c.ledger.state, '2026-03'))));
     await c.ledger.close();
     server = await serve({ db: c.path, dir, port: 0, host: '127.0.0.1', tick: 600, now: () => NOW });
     const found = await findChromium();

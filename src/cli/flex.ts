@@ -6,7 +6,7 @@ import { OpenlecError } from '../errors.ts';
 import { offerDirection } from '../flex/market.ts';
 import { planFlexOrder } from '../flex/order.ts';
 import { earnings, type Earnings, requestsOf, requestView, type RequestView } from '../flex/reports.ts';
-import { planFlexSettle } from '../flex/settle.ts';
+import { type FlexMonth, flexSettleBody, planFlexSettle } from '../flex/settle.ts';
 import {
   ASSET_KINDS, type BaselineSpec, DIRECTIONS, DOUBLE_CHARGING, type FeederForecast, findRequest, type MeritLine, type OfferRow, type OrderRow, type RequestIsp, type RequestRow,
   type SettlementLine, type SettlementRow,
@@ -399,16 +399,20 @@ function settlementTable(lines: readonly SettlementLine[], zone: string, isps: b
 export async function settleFlex(o: Signing & { month: string; dryRun?: boolean; isps?: boolean }): Promise<Shown> {
   const month = checkMonth(o.month);
   let zone = '';
+  let plan: FlexMonth | undefined;
   const r = await append(o, dsoKeyPath(o.db), 'flex.settle', (state) => {
     zone = community(state)!.timeZone;
-    return planFlexSettle(state, month);
+    plan = planFlexSettle(state, month);
+    return flexSettleBody(plan);
   }, o.dryRun === true);
   const b = r.body;
+  const lines = plan!.lines;
   return {
-    json: { entry: r.entry, dryRun: o.dryRun === true, ...b },
+    // The signed body holds the totals and the lines' root; the JSON shows the lines it commits to.
+    json: { entry: r.entry, dryRun: o.dryRun === true, ...b, lines },
     text: [
-      `${o.dryRun ? 'dry run: would settle' : 'settled'} flexibility of ${month}${r.entry === null ? '' : ` in entry ${r.entry}`}: ${b.lines.length} line(s), net paid by the DSO ${money(b.totalMicro)}; local time ${zone}`,
-      settlementTable(b.lines, zone, o.isps === true),
+      `${o.dryRun ? 'dry run: would settle' : 'settled'} flexibility of ${month}${r.entry === null ? '' : ` in entry ${r.entry}`}: ${lines.length} line(s), net paid by the DSO ${money(b.totalMicro)}, lines root ${b.linesRoot}; local time ${zone}`,
+      settlementTable(lines, zone, o.isps === true),
     ].join('\n'),
   };
 }

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { verifyLog } from '../audit/verify.ts';
 import { ALICE, BOB, CAROL, congestedCommunity, day, EVENT_START, flexCommunity, ok, refused } from '../../test/support/flex.ts';
 import { planFlexOrder } from './order.ts';
-import { planFlexSettle, usefIsp } from './settle.ts';
+import { flexSettleBody, planFlexSettle, usefIsp } from './settle.ts';
 import { settleMonth } from '../settlement/invoice.ts';
 import { costMicro } from '../units/index.ts';
 
@@ -58,9 +58,11 @@ describe('USEF settlement', () => {
     assert.equal(line.reliefMicro, 200_000);
     assert.equal(line.netMicro, -31 * EUR + 200_000);
     assert.equal(settled.totalMicro, line.netMicro);
-    await ok(ledger, dso.sign('flex.settle', settled));
-    const tampered = { ...planFlexSettle(ledger.state, '2026-03'), month: '2026-03' };
-    assert.equal((await refused(ledger, dso.sign('flex.settle', tampered))).code, 'E_FLEX_SETTLED');
+    const signed = flexSettleBody(settled);
+    const lying = await refused(ledger, dso.sign('flex.settle', { ...signed, revenueMicro: signed.revenueMicro + 1 }));
+    assert.deepEqual([lying.code, lying.field], ['E_FLEX_SETTLE_MISMATCH', 'body.revenueMicro']);
+    await ok(ledger, dso.sign('flex.settle', signed));
+    assert.equal((await refused(ledger, dso.sign('flex.settle', signed))).code, 'E_FLEX_SETTLED');
     // Alice's invoice carries the flexibility lines; the DSO's total is what providers get.
     const month = settleMonth(ledger.state, '2026-03');
     const invoice = month.invoices.find((i) => i.participant === alice.actor)!;

@@ -6,7 +6,7 @@ import { averagePowerToWh, costMicro, mulDivRound } from '../units/index.ts';
 import { build, EVENT_DATE, isUnderGen, limitsGen, type Scenario, scenario } from '../../test/support/flex-gen.ts';
 import type { SqliteLedger } from '../store/sqlite-ledger.ts';
 import { earnings } from './reports.ts';
-import { planFlexSettle } from './settle.ts';
+import { flexSettleBody, planFlexSettle } from './settle.ts';
 import type { ReadingsRow } from '../metering/readings.ts';
 import type { OfferRow, OrderRow, SettlementLine } from './tables.ts';
 
@@ -160,7 +160,7 @@ test('flexibility: random requests, offers, forecasts and limits order and settl
       checkOrders(s, ledger, offerIds);
       const plan = planFlexSettle(ledger.state, '2026-03');
       checkSettlement(s, ledger, plan.lines, plan.totalMicro);
-      const r = await ledger.submit(dso.sign('flex.settle', plan));
+      const r = await ledger.submit(dso.sign('flex.settle', flexSettleBody(plan)));
       assert.ok(r.ok, r.ok ? '' : String((r as { error: unknown }).error));
       checkEarnings(ledger, plan.lines, plan.totalMicro);
       assert.deepEqual((await verifyLog(ledger, ledger.registry)).problems, []);

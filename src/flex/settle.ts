@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { community } from '../community/tables.ts';
 import { OpenlecError } from '../errors.ts';
-import { canonicalJson } from '../ledger/index.ts';
+import { canonicalJson, leafHash, MemoryTree, toHex, utf8 } from '../ledger/index.ts';
 import { findMeter } from '../metering/meter-register.ts';
 import { findReadings } from '../metering/readings.ts';
 import { earliestTime } from '../state/apply.ts';
@@ -183,7 +183,20 @@ export interface FlexMonth {
   totalMicro: number;
 }
 
-/** planFlexSettle: the month's settlement of every ordered offer, the body of flex.settle. */
+/** The signed body of flex.settle: the month's totals and the Merkle root of its lines (the lines live in the projection, recomputed). */
+export interface FlexSettleBody {
+  month: string;
+  lines: number;
+  deliveredWh: number;
+  deficiencyWh: number;
+  revenueMicro: number;
+  penaltyMicro: number;
+  reliefMicro: number;
+  totalMicro: number;
+  linesRoot: string;
+}
+
+/** planFlexSettle: the month's settlement of every ordered offer, line by line (flexSettleBody gives what is signed). */
 export function planFlexSettle(state: State, month: string): FlexMonth {
   if (!MONTH.test(month)) throw new OpenlecError('E_BAD_MONTH', `month "${month}" is not YYYY-MM`, { field: 'month' });
   const lines: SettlementLine[] = [];
@@ -194,11 +207,34 @@ export function planFlexSettle(state: State, month: string): FlexMonth {
   return { month, lines, totalMicro: lines.reduce((s, l) => s + l.netMicro, 0) };
 }
 
+/** linesRoot: the RFC 9162 root (hex) over the canonical JSON of each settlement line, in order: proves one line without the others. */
+export function linesRoot(lines: readonly SettlementLine[]): string {
+  const tree = new MemoryTree();
+  for (const l of lines) tree.appendLeaf(leafHash(utf8(canonicalJson(l as never))));
+  return toHex(tree.root());
+}
+
+/**
+ * flexSettleBody: what flex.settle signs. A month of a large community has thousands of
+ * lines, beyond one log entry: the body carries the totals and the root of the lines, and
+ * apply recomputes the lines and stores them (as market.clear does with its trades).
+ */
+export function flexSettleBody(plan: FlexMonth): FlexSettleBody {
+  const sum = (k: 'deliveredWh' | 'deficiencyWh' | 'revenueMicro' | 'penaltyMicro' | 'reliefMicro') => plan.lines.reduce((s, l) => s + l[k], 0);
+  return {
+    month: plan.month, lines: plan.lines.length, deliveredWh: sum('deliveredWh'), deficiencyWh: sum('deficiencyWh'), revenueMicro: sum('revenueMicro'),
+    penaltyMicro: sum('penaltyMicro'), reliefMicro: sum('reliefMicro'), totalMicro: plan.totalMicro, linesRoot: linesRoot(plan.lines),
+  };
+}
+
+const int = z.number().int().min(-Number.MAX_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER);
+
 /**
  * flex.settle (DSO or operator), UFTP FlexSettlement: once per month, after its last
  * interval at the operator's time, every order of the month settled from the logged
- * readings and the baselines the offers named. Apply recomputes it and refuses any
- * difference; the invoices of the month carry its lines.
+ * readings and the baselines the offers named. The body holds the totals and the root of
+ * the lines; apply recomputes the lines, refuses any difference and stores them; the
+ * invoices of the month carry them.
  */
 export const flexSettle = defineTx({
   type: 'flex.settle',
@@ -206,8 +242,9 @@ export const flexSettle = defineTx({
   tables: [SETTLEMENTS_TABLE],
   body: z.strictObject({
     month: z.string().regex(MONTH, 'must be YYYY-MM'),
-    lines: z.array(z.record(z.string(), z.unknown())).max(100_000),
-    totalMicro: z.number().int().min(-Number.MAX_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER),
+    lines: z.number().int().min(0).max(10_000_000),
+    deliveredWh: int, deficiencyWh: int, revenueMicro: int, penaltyMicro: int, reliefMicro: int, totalMicro: int,
+    linesRoot: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 hex digits'),
   }),
   apply(ctx, body) {
     const { state, entry } = ctx;
@@ -216,12 +253,11 @@ export const flexSettle = defineTx({
     const at = earliestTime(ctx);
     if (at < end) throw new OpenlecError('E_FLEX_GATE', `${body.month} ends at ${formatInstant(end)}: it is settled after its last interval (now ${formatInstant(at)})`, { field: 'body.month' });
     const plan = planFlexSettle(state, body.month);
-    if (canonicalJson(plan as never) !== canonicalJson(body as never)) {
-      const i = plan.lines.findIndex((l, k) => canonicalJson(l as never) !== canonicalJson((body.lines[k] ?? null) as never));
-      const field = i >= 0 ? `body.lines.${i}` : plan.lines.length !== body.lines.length ? 'body.lines' : 'body.totalMicro';
-      throw new OpenlecError('E_FLEX_SETTLE_MISMATCH', `${field} differs from the settlement recomputed from the log's readings and baselines`, { field });
+    const expected = flexSettleBody(plan);
+    const field = (Object.keys(expected) as (keyof FlexSettleBody)[]).find((k) => expected[k] !== body[k]);
+    if (field) {
+      throw new OpenlecError('E_FLEX_SETTLE_MISMATCH', `body.${field} is ${String(body[field])}, the settlement recomputed from the log's readings and baselines gives ${String(expected[field])}`, { field: `body.${field}` });
     }
-    state.put('flex_settlements', { month: body.month, lines: plan.lines, totalMicro: plan.totalMicro, entry });
+    state.put('flex_settlements', { month: body.month, lines: plan.lines, totalMicro: plan.totalMicro, linesRoot: expected.linesRoot, entry });
   },
 });
-

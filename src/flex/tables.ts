@@ -238,7 +238,7 @@ export interface SettlementLine {
 /** A month's flexibility settlement (flex.settle), one row per month. */
 export const SETTLEMENTS_TABLE: TableSpec = {
   name: 'flex_settlements',
-  columns: { month: 'text', lines: 'json', totalMicro: 'integer', entry: 'integer' },
+  columns: { month: 'text', lines: 'json', totalMicro: 'integer', linesRoot: 'text', entry: 'integer' },
   primaryKey: ['month'],
 };
 
@@ -247,6 +247,8 @@ export interface SettlementRow {
   month: string;
   lines: SettlementLine[];
   totalMicro: number;
+  /** The root the signed flex.settle carries, over the canonical JSON of each line. */
+  linesRoot: string;
   entry: number;
 }
 

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { seededKey } from '../../test/support/community.ts';
 import {
-  canonicalJson, decodeEntry, encodeEntry, encodeKey, formatVerifierKey, fromBase64, fromHex, keyPairFromSeed, openCheckpoint, openNote, parseCheckpoint, parseVerifierKey,
+  canonicalJson, decodeEntry, decodeTransaction, encodeEntry, MAX_ENTRY_BYTES, encodeKey, formatVerifierKey, fromBase64, fromHex, keyPairFromSeed, openCheckpoint, openNote, parseCheckpoint, parseVerifierKey,
   sign, signCheckpoint, signNote, signTransaction, toBase64, toBase64Url, toHex, utf8, verifySignature, EMPTY_ROOT, fromBase64Url,
 } from './index.ts';
 
@@ -59,6 +59,10 @@ describe('transactions', () => {
     ];
     for (const [o, field] of cases) assert.throws(() => decodeEntry(utf8(canonicalJson(o))), { code: 'E_TX_FORMAT', field });
     assert.throws(() => decodeEntry(utf8('{"a":')), { code: 'E_TX_FORMAT', field: 'bytes' });
+    // Above the entry size, as bytes or as an object: what verify would refuse is never appended.
+    const big = signTransaction({ ...envelope, body: { pad: 'x'.repeat(MAX_ENTRY_BYTES) } }, key.secretKey);
+    assert.throws(() => decodeTransaction(big), { code: 'E_TX_FORMAT', field: 'size' });
+    assert.throws(() => decodeEntry(utf8(canonicalJson(big))), { code: 'E_TX_FORMAT', field: 'size' });
   });
 });
 

@@ -127,7 +127,10 @@ export function decodeTransaction(o: unknown, text?: string, bytes?: Uint8Array)
     fail('body', (e as Error).message);
   }
   if (text !== undefined && canonical !== text) fail('bytes', 'not in RFC 8785 canonical form');
-  return { tx, bytes: bytes ?? utf8(canonical), message: signedPart(canonical, tx.sig), publicKey: actorKey(tx.actor), signature };
+  const entry = bytes ?? utf8(canonical);
+  // A transaction handed over as an object is held to the same size as one read as bytes: verify would refuse it.
+  if (entry.length > MAX_ENTRY_BYTES) fail('size', `${entry.length} bytes exceeds ${MAX_ENTRY_BYTES}`);
+  return { tx, bytes: entry, message: signedPart(canonical, tx.sig), publicKey: actorKey(tx.actor), signature };
 }
 
 // In canonical form the members are sorted: ...,"nonce":N,"sig":"...","type":"...","v":1}.

@@ -76,7 +76,8 @@ describe('flexibility routes', () => {
     for (const [label, s] of [['alice', c.alice], ['dso', c.dso], ['aggregator', c.aggregator]] as const) await login(label, s);
     const settle = await get('/v1/flex/plan/settle?month=2026-03', 'dso');
     assert.equal(settle.status, 200);
-    await ok(c.ledger, c.dso.sign('flex.settle', settle.json));
+    await ok(c.ledger, c.dso.sign('flex.settle', settle.json.body));
+    assert.equal(settle.json.body.lines, settle.json.lines.length);
     const mine = await get('/v1/flex/earnings?month=2026-03', 'aggregator');
     assert.equal(mine.json.settled, true);
     // The EV drew 100 Wh instead of 3,500 (MBMA): 7 kW x 30 min = 3,500 Wh ordered, 3,400 delivered, 100 short.

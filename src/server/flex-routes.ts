@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { OpenlecError } from '../errors.ts';
 import { planFlexOrder } from '../flex/order.ts';
 import { earnings, requestsOf, requestView } from '../flex/reports.ts';
-import { planFlexSettle } from '../flex/settle.ts';
+import { flexSettleBody, planFlexSettle } from '../flex/settle.ts';
 import type { AssetRow, OfferRow, SettlementRow } from '../flex/tables.ts';
 import type { Role } from '../state/registry.ts';
 import type { SqliteLedger } from '../store/sqlite-ledger.ts';
@@ -84,9 +84,12 @@ export function flexRoutes(ledger: SqliteLedger, txClock: () => number): Route[]
       },
     },
     {
-      method: 'GET', url: '/v1/flex/plan/settle', summary: 'The body of a flex.settle for a month, recomputed from the log (DSO or operator).', access: { roles: ['dso', 'operator'] },
+      method: 'GET', url: '/v1/flex/plan/settle', summary: 'The body of a flex.settle for a month (totals and the root of its lines), recomputed from the log, with the lines it commits to (DSO or operator): sign `body`.', access: { roles: ['dso', 'operator'] },
       query: MONTH,
-      handler: ({ query }) => planFlexSettle(ledger.state, query.month),
+      handler: ({ query }) => {
+        const plan = planFlexSettle(ledger.state, query.month);
+        return { body: flexSettleBody(plan), lines: plan.lines };
+      },
     },
   ];
 }

@@ -7,7 +7,7 @@ import { planIssue } from '../certificates/issue.ts';
 import { planSettle } from '../certificates/settle.ts';
 import { computeBaseline } from '../flex/baseline.ts';
 import { planFlexOrder } from '../flex/order.ts';
-import { eventDaysOf, NetSeries, planFlexSettle } from '../flex/settle.ts';
+import { eventDaysOf, flexSettleBody, NetSeries, planFlexSettle } from '../flex/settle.ts';
 import type { OrderRow } from '../flex/tables.ts';
 import { Signer } from '../client.ts';
 import { OpenlecError } from '../errors.ts';
@@ -312,9 +312,9 @@ async function settleFlex(ledger: SqliteLedger, submit: (txs: Tx[]) => Promise<v
   const [y, m] = month.split('-').map(Number) as [number, number];
   const next = m === 12 ? `${y + 1}-01-01` : `${y}-${String(m + 1).padStart(2, '0')}-01`;
   clock.ms = Math.max(clock.ms, localDay(next, s.timeZone).startMs + 60 * MS_PER_MINUTE);
-  const body = planFlexSettle(ledger.state, month);
-  await submit([dso.sign('flex.settle', body)]);
-  facts.settles.push(body);
+  const plan = planFlexSettle(ledger.state, month);
+  await submit([dso.sign('flex.settle', flexSettleBody(plan))]);
+  facts.settles.push(plan);
 }
 
 /** signClearing clears one interval's book as the state machine will, notes it in the interval's row, and signs the operator's market.clear. */

@@ -6,13 +6,14 @@ import { SqliteLedger as Ledger } from '../../src/store/sqlite-ledger.ts';
 /**
  * Fixtures of the flexibility tests: Europe/Paris, 30-minute intervals; feeder-a (import
  * limit 20 kW) holds alice (battery 5 kW / 10 kWh) and bob (EV charger 7 kW delegated to
- * the aggregator) and dave (water heater 2 kW); feeder-b (import limit 8 kW) holds carol (heat pump 3 kW). Every
+ * the aggregator) dave (water heater 2 kW) and erin (no asset yet); feeder-b (import limit 8 kW) holds carol (heat pump 3 kW). Every
  * signer reads one clock the test moves (`at`).
  */
 export const ALICE = '30001111111111';
 export const BOB = '30002222222222';
 export const CAROL = '30003333333333';
 export const DAVE = '30004444444444';
+export const ERIN = '30005555555555';
 export const EVENT_DATE = '2026-03-10'; // a Tuesday
 /** 18:00 local on the event date (UTC+1 in March before DST). */
 export const EVENT_START = '2026-03-10T17:00:00.000Z';
@@ -34,7 +35,7 @@ export async function flexCommunity(path = tempDb()) {
   const at = (iso: string) => { clock.ms = Date.parse(iso); };
   const now = () => new Date(clock.ms).toISOString();
   const mk = (label: string) => new Signer(seededKey(label), COMMUNITY, 0, now);
-  const [operator, dso, aggregator, alice, bob, carol, dave] = ['operator', 'dso', 'aggregator', 'alice', 'bob', 'carol', 'dave'].map(mk) as [Signer, Signer, Signer, Signer, Signer, Signer, Signer];
+  const [operator, dso, aggregator, alice, bob, carol, dave, erin] = ['operator', 'dso', 'aggregator', 'alice', 'bob', 'carol', 'dave', 'erin'].map(mk) as [Signer, Signer, Signer, Signer, Signer, Signer, Signer, Signer];
   const ledger = Ledger.create(path);
   const results = await ledger.submitMany([
     operator.sign('community.create', { name: 'Flex Street', timeZone: 'Europe/Paris', intervalMinutes: 30, currency: 'EUR', operator: operator.actor }),
@@ -44,6 +45,7 @@ export async function flexCommunity(path = tempDb()) {
     operator.sign('participant.register', { key: bob.actor, roles: ['member'] }),
     operator.sign('participant.register', { key: carol.actor, roles: ['member'] }),
     operator.sign('participant.register', { key: dave.actor, roles: ['member'] }),
+    operator.sign('participant.register', { key: erin.actor, roles: ['member'] }),
     dso.sign('feeder.define', { id: 'substation-1', importLimitW: 250000, exportLimitW: 200000 }),
     dso.sign('feeder.define', { id: 'feeder-a', parent: 'substation-1', importLimitW: 20000, exportLimitW: 20000 }),
     dso.sign('feeder.define', { id: 'feeder-b', parent: 'substation-1', importLimitW: 8000, exportLimitW: 8000 }),
@@ -52,13 +54,14 @@ export async function flexCommunity(path = tempDb()) {
     dso.sign('meter.register', { meter: BOB, scheme: 'PRM', direction: 'import', owner: bob.actor, feeder: 'feeder-a' }),
     dso.sign('meter.register', { meter: CAROL, scheme: 'PRM', direction: 'import', owner: carol.actor, feeder: 'feeder-b' }),
     dso.sign('meter.register', { meter: DAVE, scheme: 'PRM', direction: 'import', owner: dave.actor, feeder: 'feeder-a' }),
+    dso.sign('meter.register', { meter: ERIN, scheme: 'PRM', direction: 'import', owner: erin.actor, feeder: 'feeder-a' }),
     alice.sign('asset.register', { asset: 'alice-battery', meter: ALICE, kind: 'battery', powerW: 5000, capacityWh: 10000 }),
     bob.sign('asset.register', { asset: 'bob-ev', meter: BOB, kind: 'ev-charger', powerW: 7000, aggregator: aggregator.actor }),
     carol.sign('asset.register', { asset: 'carol-hp', meter: CAROL, kind: 'heat-pump', powerW: 3000 }),
     dave.sign('asset.register', { asset: 'dave-wh', meter: DAVE, kind: 'water-heater', powerW: 2000 }),
   ]);
   for (const r of results) if (!r.ok) throw r.error;
-  return { path, ledger, operator, dso, aggregator, alice, bob, carol, dave, at, clock };
+  return { path, ledger, operator, dso, aggregator, alice, bob, carol, dave, erin, at, clock };
 }
 
 /** A day of 48 half-hours (March 10 has no DST change) with `wh` everywhere and `peak` from 18:00 to 20:00 local. */
