@@ -13,7 +13,7 @@ import { baselineProblem } from './baseline.ts';
 import { assetFeeder, isUnder } from './network.ts';
 import {
   ASSET_KINDS, ASSETS_TABLE, type AssetRow, DIRECTIONS, DOUBLE_CHARGING, FLEX_CONFIG_TABLE, type FlexDirection, findAsset, findOffer, findRequest, OFFERS_TABLE, ORDERS_TABLE,
-  METER_OFFERS_TABLE, type MeterOfferRow, type OfferRow, REQUESTS_TABLE, type RequestIsp, type RequestRow, SETTLEMENTS_TABLE,
+  METER_OFFERS_TABLE, type MeterOfferRow, REQUESTS_TABLE, type RequestIsp, type RequestRow, SETTLEMENTS_TABLE,
 } from './tables.ts';
 
 /** Identifiers of requests, offers, orders and assets: they also serve as OpenADR object IDs. */

@@ -6,7 +6,7 @@ import { latestTime } from '../state/apply.ts';
 import { defineTx } from '../state/registry.ts';
 import type { State } from '../state/tables.ts';
 import { averagePowerToWh, costMicro, formatInstant, MS_PER_MINUTE, mulDivRound, parseInstant } from '../units/index.ts';
-import { flexId, needOf, offerDirection, windowOf } from './market.ts';
+import { flexId, needOf, offerDirection } from './market.ts';
 import { assetFeeder, breaks, isUnder, type Limits, limitsAt } from './network.ts';
 import { findAsset, findOrder, findRequest, type MeritLine, type OfferRow, type OrderedOffer, ORDERS_TABLE, type RequestRow } from './tables.ts';
 

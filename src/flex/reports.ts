@@ -5,6 +5,7 @@ import type { State } from '../state/tables.ts';
 import { averagePowerToWh, dayIntervals, formatInstant, localDateOf, localDay, MS_PER_MINUTE, parseInstant } from '../units/index.ts';
 import { needOf } from './market.ts';
 import { isUnder, limitsAt } from './network.ts';
+import { lineTotals, monthOfStart, ordersOfMonth } from './settle.ts';
 import type { OfferRow, OrderRow, RequestRow, SettlementLine, SettlementRow } from './tables.ts';
 
 /** One interval of a request as the DSO looks at it: the feeder's metered load against its limit, what was asked, ordered and delivered. */
@@ -54,7 +55,7 @@ export function requestView(state: State, id: string): RequestView | undefined {
   const c = community(state)!;
   const order = r.order ? state.get<OrderRow>('flex_orders', r.order) ?? null : null;
   const offers = state.lookup<OfferRow>('flex_offers', 'request', r.request).sort((a, b) => a.entry - b.entry);
-  const month = localDateOf(parseInstant(r.start), c.timeZone).slice(0, 7);
+  const month = monthOfStart(state, r.start);
   const settlement = order ? (state.get<SettlementRow>('flex_settlements', month)?.lines ?? []).filter((l) => l.order === order.order) : [];
   const forecast = r.forecast.find((f) => f.feeder === r.feeder);
   const start = parseInstant(r.start);
@@ -75,9 +76,8 @@ export function requestView(state: State, id: string): RequestView | undefined {
 
 /** requestsOf: the requests whose first ISP lies in the local month (every one when month is undefined), oldest first. */
 export function requestsOf(state: State, month?: string): RequestRow[] {
-  const c = community(state)!;
   return ([...state.rows('flex_requests')] as RequestRow[])
-    .filter((r) => month === undefined || localDateOf(parseInstant(r.start), c.timeZone).slice(0, 7) === month)
+    .filter((r) => month === undefined || monthOfStart(state, r.start) === month)
     .sort((a, b) => a.entry - b.entry);
 }
 
@@ -101,14 +101,11 @@ export function earnings(state: State, month: string, provider: string): Earning
   const c = community(state)!;
   const settled = state.get<SettlementRow>('flex_settlements', month);
   const lines = (settled?.lines ?? []).filter((l) => l.provider === provider);
-  const sum = (k: 'deliveredWh' | 'deficiencyWh' | 'revenueMicro' | 'penaltyMicro' | 'reliefMicro' | 'netMicro') => lines.reduce((s, l) => s + l[k], 0);
   let orderedWh = 0;
-  for (const o of state.rows('flex_orders') as IterableIterator<unknown> as IterableIterator<OrderRow>) {
-    if (localDateOf(parseInstant(o.start), c.timeZone).slice(0, 7) !== month) continue;
+  for (const o of ordersOfMonth(state, month)) {
     for (const x of o.ordered) if (x.provider === provider) orderedWh += x.powerW.reduce((s, p) => s + averagePowerToWh(Math.abs(p), c.intervalMinutes), 0);
   }
   return {
-    month, provider, settled: settled !== undefined, lines, orderedWh,
-    deliveredWh: sum('deliveredWh'), deficiencyWh: sum('deficiencyWh'), revenueMicro: sum('revenueMicro'), penaltyMicro: sum('penaltyMicro'), reliefMicro: sum('reliefMicro'), netMicro: sum('netMicro'),
+    month, provider, settled: settled !== undefined, lines, orderedWh, ...lineTotals(lines),
   };
 }

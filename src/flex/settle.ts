@@ -4,6 +4,7 @@ import { OpenlecError } from '../errors.ts';
 import { canonicalJson, leafHash, MemoryTree, toHex, utf8 } from '../ledger/index.ts';
 import { findMeter } from '../metering/meter-register.ts';
 import { findReadings } from '../metering/readings.ts';
+import { monthDays } from '../allocation/month.ts';
 import { earliestTime } from '../state/apply.ts';
 import { defineTx } from '../state/registry.ts';
 import type { State } from '../state/tables.ts';
@@ -13,12 +14,23 @@ import { flexConfig, findAsset, type OfferRow, type OrderRow, type RequestRow, t
 
 const MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
 
-/** The local days of the community a month spans, and its end (UTC ms). */
-function monthSpan(state: State, month: string): { first: string; end: number } {
-  const c = community(state)!;
-  const [y, m] = month.split('-').map(Number) as [number, number];
-  const next = m === 12 ? `${y + 1}-01-01` : `${y}-${String(m + 1).padStart(2, '0')}-01`;
-  return { first: `${month}-01`, end: localDay(next, c.timeZone).startMs };
+/** monthEnd: the end (UTC ms) of the community's local month, after which it is settled. */
+export function monthEnd(state: State, month: string): number {
+  return localDay(monthDays(month).at(-1)!, community(state)!.timeZone).endMs;
+}
+
+/** monthOfStart: the community's local month (YYYY-MM) of an interval start. */
+export function monthOfStart(state: State, start: string): string {
+  return localDateOf(parseInstant(start), community(state)!.timeZone).slice(0, 7);
+}
+
+export type LineTotals = Pick<SettlementLine, 'deliveredWh' | 'deficiencyWh' | 'revenueMicro' | 'penaltyMicro' | 'reliefMicro' | 'netMicro'>;
+
+/** lineTotals: the sums of settlement lines (a month's, or one provider's). */
+export function lineTotals(lines: readonly SettlementLine[]): LineTotals {
+  const t: LineTotals = { deliveredWh: 0, deficiencyWh: 0, revenueMicro: 0, penaltyMicro: 0, reliefMicro: 0, netMicro: 0 };
+  for (const l of lines) for (const k of Object.keys(t) as (keyof LineTotals)[]) t[k] += l[k];
+  return t;
 }
 
 /** The metering points behind an offer's assets, each once, in order. */
@@ -171,9 +183,8 @@ export function settleLine(state: State, order: OrderRow, r: RequestRow, o: Orde
 
 /** ordersOfMonth: the orders whose first ISP lies in the local month, in log order. */
 export function ordersOfMonth(state: State, month: string): OrderRow[] {
-  const c = community(state)!;
   return ([...state.rows('flex_orders')] as OrderRow[])
-    .filter((o) => localDateOf(parseInstant(o.start), c.timeZone).slice(0, 7) === month)
+    .filter((o) => monthOfStart(state, o.start) === month)
     .sort((a, b) => a.entry - b.entry);
 }
 
@@ -220,10 +231,10 @@ export function linesRoot(lines: readonly SettlementLine[]): string {
  * apply recomputes the lines and stores them (as market.clear does with its trades).
  */
 export function flexSettleBody(plan: FlexMonth): FlexSettleBody {
-  const sum = (k: 'deliveredWh' | 'deficiencyWh' | 'revenueMicro' | 'penaltyMicro' | 'reliefMicro') => plan.lines.reduce((s, l) => s + l[k], 0);
+  const t = lineTotals(plan.lines);
   return {
-    month: plan.month, lines: plan.lines.length, deliveredWh: sum('deliveredWh'), deficiencyWh: sum('deficiencyWh'), revenueMicro: sum('revenueMicro'),
-    penaltyMicro: sum('penaltyMicro'), reliefMicro: sum('reliefMicro'), totalMicro: plan.totalMicro, linesRoot: linesRoot(plan.lines),
+    month: plan.month, lines: plan.lines.length, deliveredWh: t.deliveredWh, deficiencyWh: t.deficiencyWh, revenueMicro: t.revenueMicro,
+    penaltyMicro: t.penaltyMicro, reliefMicro: t.reliefMicro, totalMicro: plan.totalMicro, linesRoot: linesRoot(plan.lines),
   };
 }
 
@@ -249,7 +260,7 @@ export const flexSettle = defineTx({
   apply(ctx, body) {
     const { state, entry } = ctx;
     if (state.get('flex_settlements', body.month)) throw new OpenlecError('E_FLEX_SETTLED', `flexibility of ${body.month} is already settled`, { field: 'body.month' });
-    const { end } = monthSpan(state, body.month);
+    const end = monthEnd(state, body.month);
     const at = earliestTime(ctx);
     if (at < end) throw new OpenlecError('E_FLEX_GATE', `${body.month} ends at ${formatInstant(end)}: it is settled after its last interval (now ${formatInstant(at)})`, { field: 'body.month' });
     const plan = planFlexSettle(state, body.month);

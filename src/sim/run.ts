@@ -7,7 +7,7 @@ import { planIssue } from '../certificates/issue.ts';
 import { planSettle } from '../certificates/settle.ts';
 import { computeBaseline } from '../flex/baseline.ts';
 import { planFlexOrder } from '../flex/order.ts';
-import { eventDaysOf, flexSettleBody, NetSeries, planFlexSettle } from '../flex/settle.ts';
+import { eventDaysOf, flexSettleBody, monthEnd, NetSeries, planFlexSettle } from '../flex/settle.ts';
 import type { OrderRow } from '../flex/tables.ts';
 import { Signer } from '../client.ts';
 import { OpenlecError } from '../errors.ts';
@@ -308,10 +308,8 @@ async function flexDay(ledger: SqliteLedger, submit: (txs: Tx[]) => Promise<void
 }
 
 /** settleFlex: the DSO settles a month's flexibility from the readings, once the month is over (the clock moves past a month the run ends in). */
-async function settleFlex(ledger: SqliteLedger, submit: (txs: Tx[]) => Promise<void>, { s, clock, dso }: Run, month: string, facts: FlexFacts) {
-  const [y, m] = month.split('-').map(Number) as [number, number];
-  const next = m === 12 ? `${y + 1}-01-01` : `${y}-${String(m + 1).padStart(2, '0')}-01`;
-  clock.ms = Math.max(clock.ms, localDay(next, s.timeZone).startMs + 60 * MS_PER_MINUTE);
+async function settleFlex(ledger: SqliteLedger, submit: (txs: Tx[]) => Promise<void>, { clock, dso }: Run, month: string, facts: FlexFacts) {
+  clock.ms = Math.max(clock.ms, monthEnd(ledger.state, month) + 60 * MS_PER_MINUTE);
   const plan = planFlexSettle(ledger.state, month);
   await submit([dso.sign('flex.settle', flexSettleBody(plan))]);
   facts.settles.push(plan);
