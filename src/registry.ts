@@ -8,6 +8,7 @@ import { certificatesSettle } from './certificates/settle.ts';
 import { assetRegister, flexConfigure, flexOffer, flexRequest } from './flex/market.ts';
 import { flexOrder } from './flex/order.ts';
 import { flexSettle } from './flex/settle.ts';
+import { chargingCdr, chargingLocation, chargingParty, chargingSettle, chargingTariff } from './charging/roaming.ts';
 import { communityCreate } from './community/community-create.ts';
 import { participantRegister } from './community/participant-register.ts';
 import { COMMUNITY_TABLE, PARTICIPANTS_TABLE } from './community/tables.ts';
@@ -27,6 +28,7 @@ export function createRegistry(): Registry {
     marketConfigure, tariffSet, feederLimit, orderPlace, orderCancel, orderStanding, standingCancel, marketClear,
     deviceRegister, certificatesConfigure, certificatesIssue, certificatesSettle, certificateTransfer, certificateCancel, certificateAutoClaim, certificatesExpire,
     assetRegister, flexConfigure, flexRequest, flexOffer, flexOrder, flexSettle,
+    chargingParty, chargingLocation, chargingTariff, chargingCdr, chargingSettle,
   ]);
 }
 

@@ -29,6 +29,8 @@ const partyId = ci(3).regex(/^[A-Za-z0-9]{3}$/, 'must be a 3-character party id 
 const currency = str(3).regex(/^[A-Z]{3}$/, 'must be an ISO 4217 currency code');
 
 export const price = z.strictObject({ excl_vat: nonNeg, incl_vat: nonNeg.optional() });
+/** A CDR's costs: negative in a credit CDR. */
+const cost = z.strictObject({ excl_vat: num, incl_vat: num.optional() });
 export type OcpiPrice = z.infer<typeof price>;
 const displayText = z.strictObject({ language: str(2), text: str(512) });
 
@@ -164,15 +166,15 @@ export const cdr = z.strictObject({
   tariffs: z.array(tariff).optional(),
   charging_periods: z.array(chargingPeriod).min(1),
   signed_data: signedData.optional(),
-  total_cost: price,
-  total_fixed_cost: price.optional(),
+  total_cost: cost,
+  total_fixed_cost: cost.optional(),
   total_energy: num,
-  total_energy_cost: price.optional(),
+  total_energy_cost: cost.optional(),
   total_time: nonNeg,
-  total_time_cost: price.optional(),
+  total_time_cost: cost.optional(),
   total_parking_time: nonNeg.optional(),
-  total_parking_cost: price.optional(),
-  total_reservation_cost: price.optional(),
+  total_parking_cost: cost.optional(),
+  total_reservation_cost: cost.optional(),
   remark: str(255).optional(),
   invoice_reference_id: ci(39).optional(),
   credit: z.boolean().optional(),
@@ -199,7 +201,7 @@ export const session = z.strictObject({
   meter_id: str(255).optional(),
   currency,
   charging_periods: z.array(chargingPeriod).optional(),
-  total_cost: price.optional(),
+  total_cost: cost.optional(),
   status: z.enum(SESSION_STATUSES),
   last_updated: ocpiDateTime,
 });

@@ -56,6 +56,7 @@ export interface PricingSession {
 
 /** Costs in micro-units; incl is null when no component billed in that dimension has a VAT rate (OCPI: VAT not applicable). */
 export interface Cost {
+  [field: string]: number | null;
   excl: number;
   incl: number | null;
 }

@@ -18,7 +18,6 @@ export const PARTIES_TABLE: TableSpec = {
 };
 
 export interface PartyRow {
-  [column: string]: string | number | null;
   /** partyRef: "NL*TST". */
   party: string;
   role: PartyRole;
@@ -40,7 +39,6 @@ export const LOCATIONS_TABLE: TableSpec = {
 };
 
 export interface LocationRow {
-  [column: string]: string | number | OcpiLocation | null;
   cpo: string;
   id: string;
   timeZone: string;
@@ -59,7 +57,6 @@ export const TARIFFS_TABLE: TableSpec = {
 };
 
 export interface TariffRow {
-  [column: string]: string | number | OcpiTariff;
   cpo: string;
   id: string;
   /** The tariff's last_updated: a CPO publishes a new version with a new last_updated. */
@@ -83,7 +80,6 @@ export const CDRS_TABLE: TableSpec = {
 };
 
 export interface CdrRow {
-  [column: string]: string | number | CdrCosts | OcpiCdr | null;
   cpo: string;
   id: string;
   /** The eMSP of the driver's token (cdr_token country code and party id): who owes the CPO. */
@@ -134,16 +130,15 @@ export const SETTLEMENTS_TABLE: TableSpec = {
 };
 
 export interface SettlementRow {
-  [column: string]: string | number | SettlementLine[];
   month: string;
   lines: SettlementLine[];
   entry: number;
 }
 
-export const findParty = (state: State, party: string, role: PartyRole) => state.get<PartyRow>('charging_parties', `${party}\u001f${role}`);
-export const findLocation = (state: State, cpo: string, id: string) => state.get<LocationRow>('charging_locations', `${cpo}\u001f${id}`);
-export const findCdr = (state: State, cpo: string, id: string) => state.get<CdrRow>('charging_cdrs', `${cpo}\u001f${id}`);
-export const findTariffVersion = (state: State, cpo: string, id: string, version: string) => state.get<TariffRow>('charging_tariffs', `${cpo}\u001f${id}\u001f${version}`);
+export const findParty = (state: State, party: string, role: PartyRole) => state.get('charging_parties', `${party}\u001f${role}`) as PartyRow | undefined;
+export const findLocation = (state: State, cpo: string, id: string) => state.get('charging_locations', `${cpo}\u001f${id}`) as LocationRow | undefined;
+export const findCdr = (state: State, cpo: string, id: string) => state.get('charging_cdrs', `${cpo}\u001f${id}`) as unknown as CdrRow | undefined;
+export const findTariffVersion = (state: State, cpo: string, id: string, version: string) => state.get('charging_tariffs', `${cpo}\u001f${id}\u001f${version}`) as unknown as TariffRow | undefined;
 
 /** The latest version of each of a CPO's tariffs. */
 export function currentTariffs(state: State, cpo: string): TariffRow[] {

@@ -3,7 +3,7 @@ import type { SignedTransaction } from '../ledger/index.ts';
 import type { State, TableSpec } from './tables.ts';
 
 /** Roles a participant may hold. The DSO role supplies meter data and network limits; the issuer registers production devices and issues certificates of origin; an aggregator offers the flexibility of assets members delegated to it. */
-export const ROLES = ['operator', 'dso', 'member', 'auditor', 'issuer', 'aggregator'] as const;
+export const ROLES = ['operator', 'dso', 'member', 'auditor', 'issuer', 'aggregator', 'cpo', 'emsp'] as const;
 export type Role = (typeof ROLES)[number];
 
 export interface ApplyContext {
