@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Signer } from '../../src/client.ts';
 import { cdrFromOcpp, makeCdr } from '../../src/charging/cdr.ts';
 import { sessionFromOcpp } from '../../src/charging/ocpp.ts';
-import type { OcpiCdrToken, OcpiLocation, OcpiTariff } from '../../src/charging/ocpi.ts';
+import type { OcpiCdrToken, OcpiChargingPeriod, OcpiLocation, OcpiTariff } from '../../src/charging/ocpi.ts';
 import { tokenPseudonym } from '../../src/charging/token.ts';
 import { SqliteLedger as Ledger } from '../../src/store/sqlite-ledger.ts';
 import { COMMUNITY, seededKey, tempDb } from './community.ts';
@@ -82,8 +82,8 @@ export function ocpp16Cdr(id = 'CDR-1', uid = '04A1B2C3D4E5F6', emsp = 'NL*TST')
 export function simpleCdr(id: string, start: string, minutes: number, kwh: number, parkMinutes = 0, uid = 'CARD-A', emsp = 'NL*TST', evse = 'LANE-1-1') {
   const s = Date.parse(start);
   const t = (m: number) => new Date(s + m * 60_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-  const periods = [{ start_date_time: t(0), dimensions: [{ type: 'ENERGY' as const, volume: kwh }] }];
-  if (parkMinutes > 0) periods.push({ start_date_time: t(minutes), dimensions: [{ type: 'PARKING_TIME' as const, volume: Math.round((parkMinutes / 60) * 1000) / 1000 }] });
+  const periods: OcpiChargingPeriod[] = [{ start_date_time: t(0), dimensions: [{ type: 'ENERGY', volume: kwh }] }];
+  if (parkMinutes > 0) periods.push({ start_date_time: t(minutes), dimensions: [{ type: 'PARKING_TIME', volume: Math.round((parkMinutes / 60) * 1000) / 1000 }] });
   return makeCdr({ id, location: LOCATION, evseUid: evse, connectorId: '1', token: token(uid, emsp), tariff: TARIFF, start: t(0), end: t(minutes + parkMinutes), periods, lastUpdated: t(minutes + parkMinutes) });
 }
 
