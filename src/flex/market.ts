@@ -12,7 +12,7 @@ import { formatInstant, MS_PER_MINUTE, parseInstant, parseIntervalStart } from '
 import { baselineProblem } from './baseline.ts';
 import { assetFeeder, isUnder } from './network.ts';
 import {
-  ASSET_KINDS, ASSETS_TABLE, type AssetRow, DIRECTIONS, DOUBLE_CHARGING, FLEX_CONFIG_TABLE, type FlexDirection, findAsset, findOffer, findRequest, OFFERS_TABLE, ORDERS_TABLE,
+  ASSET_KINDS, ASSETS_TABLE, isStorage, type AssetRow, DIRECTIONS, DOUBLE_CHARGING, FLEX_CONFIG_TABLE, type FlexDirection, findAsset, findOffer, findRequest, OFFERS_TABLE, ORDERS_TABLE,
   METER_OFFERS_TABLE, type MeterOfferRow, REQUESTS_TABLE, type RequestIsp, type RequestRow, SETTLEMENTS_TABLE,
 } from './tables.ts';
 
@@ -34,7 +34,8 @@ function meterOwner(state: State, meter: string): string | undefined {
 
 /**
  * asset.register declares a flexible asset behind a member's metering point: a battery
- * (power and usable energy), an EV charger, a heat pump, a water heater, or PV that can
+ * (power and usable energy), an EV on a bidirectional V2G charger (power and the energy
+ * its owner lets it give back: it discharges like a battery), an EV charger, a heat pump, a water heater, or PV that can
  * be curtailed. Its owner is the meter's owner; a member registers their own assets, the
  * operator or DSO anyone's. `aggregator` delegates it: only that aggregator may then offer
  * it. Sizes and kinds only: no personal data.
@@ -59,8 +60,8 @@ export const assetRegister = defineTx({
     if (owner !== tx.actor && !actor.roles.some((r) => r === 'operator' || r === 'dso')) {
       throw new OpenlecError('E_METER_OWNER', `meter ${body.meter} belongs to another participant: a member registers assets behind their own meter`, { field: 'body.meter' });
     }
-    if ((body.kind === 'battery') !== (body.capacityWh !== null)) {
-      throw new OpenlecError('E_ASSET_CAPACITY', body.kind === 'battery' ? 'a battery needs capacityWh, its usable energy' : `capacityWh is for batteries only, not a ${body.kind}`, { field: 'body.capacityWh' });
+    if (isStorage(body.kind) !== (body.capacityWh !== null)) {
+      throw new OpenlecError('E_ASSET_CAPACITY', isStorage(body.kind) ? `a ${body.kind} needs capacityWh, the energy it may give back` : `capacityWh is for storage (battery, ev-v2g) only, not a ${body.kind}`, { field: 'body.capacityWh' });
     }
     if (body.aggregator !== null && !participant(state, body.aggregator)?.roles.includes('aggregator')) {
       throw new OpenlecError('E_NOT_AGGREGATOR', `${body.aggregator} is not a participant with the aggregator role`, { field: 'body.aggregator' });
@@ -242,7 +243,7 @@ export const flexOffer = defineTx({
         throw new OpenlecError('E_FLEX_LOCATION', `asset ${id} (meter ${a.meter}, feeder ${at ?? 'unknown'}) is not on feeder ${body.feeder} or below it: it cannot relieve that congestion point`, { field: `body.assets.${i}` });
       }
       powerSum += a.powerW;
-      if (a.kind === 'battery') { batteries++; capacity += a.capacityWh ?? 0; }
+      if (isStorage(a.kind)) { batteries++; capacity += a.capacityWh ?? 0; }
     });
     const over = [...body.powerW, ...body.reboundW].findIndex((p) => Math.abs(p) > powerSum);
     if (over >= 0) throw new OpenlecError('E_FLEX_POWER', `${Math.abs([...body.powerW, ...body.reboundW][over]!)} W in interval ${over + 1} is above the assets' ${powerSum} W`, { field: over < body.powerW.length ? `body.powerW.${over}` : `body.reboundW.${over - body.powerW.length}` });

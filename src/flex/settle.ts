@@ -10,7 +10,7 @@ import { defineTx } from '../state/registry.ts';
 import type { State } from '../state/tables.ts';
 import { averagePowerToWh, costMicro, dayIntervals, formatInstant, type IntervalMinutes, localDateOf, localDay, MS_PER_MINUTE, parseInstant, splitByWeights } from '../units/index.ts';
 import { computeBaseline } from './baseline.ts';
-import { flexConfig, findAsset, type OfferRow, type OrderRow, type RequestRow, type SettledIsp, type SettlementLine, SETTLEMENTS_TABLE } from './tables.ts';
+import { flexConfig, findAsset, isStorage, type OfferRow, type OrderRow, type RequestRow, type SettledIsp, type SettlementLine, SETTLEMENTS_TABLE } from './tables.ts';
 
 const MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
 
@@ -171,7 +171,7 @@ export function settleLine(state: State, order: OrderRow, r: RequestRow, o: Orde
   let reliefMicro = 0;
   if (cfg.doubleCharging === 'refund' && cfg.networkFeeMicroPerKwh > 0) {
     const assets = offer.assets.map((a) => findAsset(state, a)!);
-    const battery = assets.filter((a) => a.kind === 'battery').reduce((s, a) => s + a.powerW, 0);
+    const battery = assets.filter((a) => isStorage(a.kind)).reduce((s, a) => s + a.powerW, 0);
     const other = assets.reduce((s, a) => s + a.powerW, 0) - battery;
     if (battery > 0) reliefMicro = costMicro(splitByWeights(deliveredWh, [battery, other])[0]!, cfg.networkFeeMicroPerKwh);
   }

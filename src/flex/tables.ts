@@ -1,8 +1,17 @@
 import type { State, TableSpec } from '../state/tables.ts';
 
 /** Kinds of flexible asset behind a member's meter. */
-export const ASSET_KINDS = ['battery', 'ev-charger', 'heat-pump', 'water-heater', 'pv-curtailment'] as const;
+export const ASSET_KINDS = ['battery', 'ev-charger', 'ev-v2g', 'heat-pump', 'water-heater', 'pv-curtailment'] as const;
 export type AssetKind = (typeof ASSET_KINDS)[number];
+
+/**
+ * Storage: a stationary battery, or an EV on a bidirectional (V2G, ISO 15118-20 BPT)
+ * charger whose owner lets it discharge `capacityWh`. Storage declares its usable energy,
+ * an offer of storage alone stays within it, and the energy it delivers to an order is
+ * what the double-charging rule refunds.
+ */
+export const STORAGE_KINDS: readonly AssetKind[] = ['battery', 'ev-v2g'];
+export const isStorage = (kind: AssetKind) => STORAGE_KINDS.includes(kind);
 
 /** A flexible asset (asset.register): behind one metering point, owned by a member, optionally delegated to an aggregator. */
 export const ASSETS_TABLE: TableSpec = {
@@ -21,7 +30,7 @@ export interface AssetRow {
   kind: AssetKind;
   /** Rated power in W (charge and discharge for a battery). */
   powerW: number;
-  /** Usable energy in Wh, for a battery; null otherwise. */
+  /** Usable energy in Wh, for storage (a battery, or the energy a V2G EV may discharge); null otherwise. */
   capacityWh: number | null;
   /** The aggregator the owner delegated the asset to, who may offer it; null when the owner offers it. */
   aggregator: string | null;
