@@ -9,6 +9,7 @@ import { assetRegister, flexConfigure, flexOffer, flexRequest } from './flex/mar
 import { flexOrder } from './flex/order.ts';
 import { flexSettle } from './flex/settle.ts';
 import { chargingCdr, chargingLocation, chargingParty, chargingSettle, chargingTariff } from './charging/roaming.ts';
+import { chargingOrigin } from './charging/origin.ts';
 import { communityCreate } from './community/community-create.ts';
 import { participantRegister } from './community/participant-register.ts';
 import { COMMUNITY_TABLE, PARTICIPANTS_TABLE } from './community/tables.ts';
@@ -28,7 +29,7 @@ export function createRegistry(): Registry {
     marketConfigure, tariffSet, feederLimit, orderPlace, orderCancel, orderStanding, standingCancel, marketClear,
     deviceRegister, certificatesConfigure, certificatesIssue, certificatesSettle, certificateTransfer, certificateCancel, certificateAutoClaim, certificatesExpire,
     assetRegister, flexConfigure, flexRequest, flexOffer, flexOrder, flexSettle,
-    chargingParty, chargingLocation, chargingTariff, chargingCdr, chargingSettle,
+    chargingParty, chargingLocation, chargingTariff, chargingCdr, chargingSettle, chargingOrigin,
   ]);
 }
 

@@ -22,6 +22,7 @@ import { EventHub } from './events.ts';
 import { clientErrorHandler, notFound, replyFailure } from './failures.ts';
 import { KeyLimits } from './limits.ts';
 import { certificateRoutes } from './certificates-routes.ts';
+import { chargingRoutes } from './charging-routes.ts';
 import { flexRoutes } from './flex-routes.ts';
 import { OpenAdr } from './openadr.ts';
 import type { OpenAdrStore } from './openadr-store.ts';
@@ -76,7 +77,7 @@ export interface AppDeps {
   openadr?: OpenAdrStore;
 }
 
-const AGGREGATE_TYPES = new Set(['market.clear', 'allocation.run', 'community.create', 'market.configure', 'tariff.set', 'certificates.issue', 'certificates.settle', 'certificates.expire', 'certificates.configure', 'flex.configure', 'flex.request', 'flex.order', 'flex.settle']);
+const AGGREGATE_TYPES = new Set(['market.clear', 'allocation.run', 'community.create', 'market.configure', 'tariff.set', 'certificates.issue', 'certificates.settle', 'certificates.expire', 'certificates.configure', 'flex.configure', 'flex.request', 'flex.order', 'flex.settle', 'charging.party', 'charging.location', 'charging.tariff', 'charging.settle']);
 
 const readAll = <T>(ledger: SqliteLedger, table: string) => [...ledger.state.rows(table)] as unknown as T[];
 
@@ -371,6 +372,7 @@ function routes(d: RouteDeps): Route[] {
     },
     ...certificateRoutes(ledger),
     ...flexRoutes(ledger, d.txClock),
+    ...chargingRoutes(ledger),
   ];
 }
 
