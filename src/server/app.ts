@@ -26,6 +26,8 @@ import { chargingRoutes } from './charging-routes.ts';
 import { flexRoutes } from './flex-routes.ts';
 import { OpenAdr } from './openadr.ts';
 import type { OpenAdrStore } from './openadr-store.ts';
+import { Ocpi } from './ocpi.ts';
+import type { OcpiStore } from './ocpi-store.ts';
 import { openApiDocument } from './openapi.ts';
 import { allow, DATE, KEY, MONTH, parseRequest, type Route } from './route.ts';
 import { personalDataSchema, type PersonalVault } from './vault.ts';
@@ -75,6 +77,8 @@ export interface AppDeps {
   readOnly?: { operatorUrl: string };
   /** The OpenADR VTN's off-log store (default: `<log>.openadr.db` beside a log file, in memory otherwise). */
   openadr?: OpenAdrStore;
+  /** The OCPI interface's off-log store (default: `<log>.ocpi.db` beside a log file, in memory otherwise). */
+  ocpi?: OcpiStore;
 }
 
 const AGGREGATE_TYPES = new Set(['market.clear', 'allocation.run', 'community.create', 'market.configure', 'tariff.set', 'certificates.issue', 'certificates.settle', 'certificates.expire', 'certificates.configure', 'flex.configure', 'flex.request', 'flex.order', 'flex.settle', 'charging.party', 'charging.location', 'charging.tariff', 'charging.settle']);
@@ -412,6 +416,7 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; e
     });
   }
   openadr.attach(app, auth);
+  new Ocpi({ ledger: deps.ledger, events, now, readOnly: deps.readOnly !== undefined, ...(deps.ocpi ? { store: deps.ocpi } : {}) }).attach(app);
   if (deps.webRoot) await app.register(fastifyStatic, { root: deps.webRoot, index: 'index.html', maxAge: 0 });
   app.get('/openapi.json', async () => openApiDocument(table, deps.ledger.registry));
   const maxStreams = deps.maxEventStreams ?? 1000;
