@@ -25,6 +25,10 @@ const BENCHES: Record<string, () => Promise<void>> = {
     const figures = await (await import('./flex.ts')).run();
     process.stdout.write(`${JSON.stringify({ bench: 'flex', ...figures })}\n`);
   },
+  charging: async () => {
+    const figures = await (await import('./charging.ts')).run();
+    process.stdout.write(`${JSON.stringify({ bench: 'charging', ...figures })}\n`);
+  },
 };
 
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -1,4 +1,5 @@
 import { type CertificateFacts, certificateKpis, type CertificateMonth } from './certificates.ts';
+import { type ChargingFacts, chargingKpis, type ChargingOptions, type ChargingSettled } from './charging.ts';
 import { type FlexFacts, flexKpis, type FlexSettled } from './flex.ts';
 import type { Scenario } from './scenario.ts';
 
@@ -67,6 +68,8 @@ export interface SettledRun {
   certificates: CertificateMonth[] | null;
   /** Requests, orders and settlements of flexibility in the verified replay; null when it was off. */
   flexibility: FlexSettled | null;
+  /** The CDRs and roaming settlements in the verified replay; null (or absent) when charging was off. */
+  charging?: ChargingSettled | null;
 }
 
 /** What the run counted as it appended. */
@@ -79,6 +82,8 @@ export interface RunFacts {
   certificates: CertificateFacts | null;
   /** Hours and energy above the import limits (counted either way) and the flexibility appended. */
   flexibility: FlexFacts;
+  /** The charging settings and what the run counted of its sessions; null (or absent) when charging is off. */
+  charging?: { options: ChargingOptions; facts: ChargingFacts } | null;
 }
 
 /** runKpis: the key figures of a run (kpis.json, without the members), from its intervals and its settlement. */
@@ -109,6 +114,7 @@ export function runKpis(s: Scenario, seed: string, members: number, intervals: r
     allocation: run.allocations,
     certificates: run.certificates && settled.certificates ? certificateKpis(run.certificates, settled.certificates) : null,
     flexibility: flexKpis(settled.flexibility !== null, s.intervalMinutes, run.flexibility, settled.flexibility),
+    charging: run.charging && settled.charging ? chargingKpis(run.charging.options, run.charging.facts, settled.charging) : null,
     ledger: { transactions: settled.entries, entryBytes: run.entryBytes, bytesPerMemberDay: Math.round(run.entryBytes / (members * s.days)), verified: settled.verified },
   };
 }

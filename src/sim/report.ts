@@ -1,5 +1,6 @@
 import { barChart, esc, lineChart } from '../charts/svg.ts';
 import type { CertificateKpis } from './certificates.ts';
+import type { ChargingKpis } from './charging.ts';
 import type { FlexKpis } from './flex.ts';
 import type { IntervalRow } from './kpis.ts';
 import type { Scenario } from './scenario.ts';
@@ -43,7 +44,7 @@ ${barChart('chart-flows', Object.entries(flows).map(([k, v]) => ({ label: k, val
 ${barChart('chart-money', moneyBars(r.kpis.money as Money))}
 <h2>Savings per member against the supplier alone (${esc(r.scenario.currency)})</h2>
 ${barChart('chart-savings', r.members.map((m) => ({ label: m.label, value: m.savingsMicro / 1e6 })))}
-${certificatesSection(r.kpis.certificates as CertificateKpis | null | undefined)}${flexibilitySection(r.kpis.flexibility as FlexKpis | undefined, r.scenario.currency)}<h2>Key figures</h2>
+${certificatesSection(r.kpis.certificates as CertificateKpis | null | undefined)}${flexibilitySection(r.kpis.flexibility as FlexKpis | undefined, r.scenario.currency)}${chargingSection(r.kpis.charging as ChargingKpis | null | undefined, r.scenario.currency)}<h2>Key figures</h2>
 <table>${kpiRows}</table>
 </body></html>
 `;
@@ -98,4 +99,21 @@ function flexibilitySection(f: FlexKpis | undefined, currency: string): string {
   return `<h2>DSO flexibility (${f.enabled ? 'on' : 'off'}): the import limits as metered</h2>
 <table><tr><th>feeder</th><th>import limit kW</th><th>hours above</th><th>kWh above</th></tr>${feeders}</table>
 ${f.enabled ? `<p>${f.requests} requests, ${f.offers} offers, ${f.orders} orders; ordered ${f.orderedKwh.toFixed(1)} kWh, delivered ${f.deliveredKwh.toFixed(1)} kWh (deficiency ${f.deficiencyKwh.toFixed(1)} kWh); the DSO paid ${money(f.dsoCostMicro)} ${esc(currency)}: members ${money(f.memberEarningsMicro)}, the aggregator ${money(f.aggregatorEarningsMicro)}, after ${money(f.penaltiesMicro)} of penalties.</p>\n` : ''}`;
+}
+
+/** chargingSection: sessions, energy, local origin, revenue per CPO and payments per eMSP, and per day the charged kWh and the revenue; empty when charging is off. */
+function chargingSection(c: ChargingKpis | null | undefined, currency: string): string {
+  if (!c) return '';
+  const pct = c.localOrigin.share === null ? 'n/a' : `${(c.localOrigin.share * 100).toFixed(1)} %`;
+  const payments = c.payments.map((p) => `<tr><th>${esc(p.emsp)}${p.members ? ' (members)' : ''}</th><td>${esc(p.name)}</td><td>${p.cdrs}</td><td>${p.energyKwh.toFixed(1)}</td><td>${esc(p.excl)}</td><td>${esc(p.incl)}</td></tr>`).join('');
+  const revenue = c.revenue.map((p) => `<tr><th>${esc(p.cpo)}</th><td>${esc(p.name)}</td><td>${p.cdrs}</td><td>${p.energyKwh.toFixed(1)}</td><td>${esc(p.excl)}</td><td>${esc(p.incl)}</td></tr>`).join('');
+  return `<h2>EV charging: ${c.chargers} chargers of ${c.powerKw} kW behind a community meter</h2>
+<p>${c.sessions.total} sessions (${c.sessions.members} by members, ${c.sessions.roaming} roaming, ${c.sessions.turnedAway} turned away with every charger busy), ${c.energyKwh.total.toFixed(1)} kWh (members ${c.energyKwh.members.toFixed(1)}, roaming ${c.energyKwh.roaming.toFixed(1)}); local origin of the chargers' energy ${pct} (${c.localOrigin.localKwh.toFixed(1)} of ${c.localOrigin.consumedKwh.toFixed(1)} kWh bought from members).</p>
+<table><tr><th>CPO</th><th>name</th><th>CDRs</th><th>kWh</th><th>revenue excl. VAT</th><th>incl. VAT</th></tr>${revenue}</table>
+<table><tr><th>eMSP</th><th>name</th><th>CDRs</th><th>kWh</th><th>pays excl. VAT</th><th>incl. VAT</th></tr>${payments}</table>
+<h2>Charged energy per day (kWh)</h2>
+${barChart('chart-charging-kwh', c.perDay.map((d) => ({ label: d.date, value: d.kwh })))}
+<h2>Charging revenue per day (${esc(currency)}, incl. VAT)</h2>
+${barChart('chart-charging-revenue', c.perDay.map((d) => ({ label: d.date, value: d.revenueMicro / 1e6 })))}
+`;
 }

@@ -18,6 +18,8 @@ import { settleMonth } from '../settlement/invoice.ts';
 import type { State } from '../state/tables.ts';
 import { SqliteLedger } from '../store/sqlite-ledger.ts';
 import { addDays, formatInstant, localDay, MS_PER_MINUTE } from '../units/index.ts';
+import { planChargingSettle } from '../charging/roaming.ts';
+import { ChargingSim, chargingMonthEndMs, chargingOptions, chargingSettled } from './charging.ts';
 import { autoClaimers, certificateMonths, type CertificateOptions, certificateOptions, deviceBody } from './certificates.ts';
 import { households, simAllocationKey, simCommunityId, simDay, simKey } from './community.ts';
 import { activations, addAboveLimit, assetBodies, delegators, type FlexFacts, feederNetWh, flexOptions, type FlexOptions, flexSettled, type Forecast, planFlexDay, withFlexibility } from './flex.ts';
@@ -73,6 +75,8 @@ interface Run {
   certs: CertificateOptions | null;
   /** DSO flexibility, when the scenario turns it on: the aggregator and the EV owners who delegate to it. */
   flex: { o: FlexOptions; aggregator: Signer; delegated: Set<SimHousehold> } | null;
+  /** EV charging, when the scenario turns it on: the chargers and their sessions, and the CPO (also a member: its meter is in `homes`). */
+  charging: { sim: ChargingSim; cpo: Signer } | null;
 }
 
 function scenarioFor(o: SimulateOptions): Scenario {
@@ -95,7 +99,16 @@ function runOf(s: Scenario, seed: string, out: string): Run {
   const homes = households(s, rng, signer, readDataFile);
   const o = flexOptions(s);
   const flex = o ? { o, aggregator: signer('aggregator'), delegated: delegators<SimHousehold>(homes, seed, s, o.aggregatorShare) } : null;
-  return { s, seed, rng, out, months, clock, operator: signer('operator'), dso: signer('dso'), homes, certs: certificateOptions(s), flex };
+  const co = chargingOptions(s);
+  let charging: Run['charging'] = null;
+  if (co) {
+    // The charger meter is a member meter of the CPO, after the households (their draws do not change).
+    const sim = new ChargingSim(s, seed, co);
+    const cpo = signer('cpo');
+    homes.push({ ...sim.household(rng), signer: cpo });
+    charging = { sim, cpo };
+  }
+  return { s, seed, rng, out, months, clock, operator: signer('operator'), dso: signer('dso'), homes, certs: certificateOptions(s), flex, charging };
 }
 
 /**
@@ -138,6 +151,7 @@ async function appendRun(db: string, run: Run, bar: Progress) {
   const facts: RunFacts = {
     violations: 0, entryBytes: 0, soc: { minPct: Infinity, maxPct: -Infinity }, allocations: [], certificates: run.certs ? { devices: 0, autoClaimMembers: 0, issues: [], settles: [] } : null,
     flexibility: { above: new Map(), requests: 0, offers: 0, settles: [] },
+    charging: run.charging ? { options: run.charging.sim.o, facts: run.charging.sim.facts } : null,
   };
   // Signatures are checked on worker threads as each day is appended.
   const ledger = SqliteLedger.create(db, { signatures: new WorkerSignatureChecker(2) });
@@ -152,6 +166,7 @@ async function appendRun(db: string, run: Run, bar: Progress) {
       const day = simDay(s, run.rng, date, yesterday);
       const activated = run.flex ? await flexDay(ledger, submit, run, day, facts.flexibility) : new Map<number, Activation>();
       const rows = await meterDay(submit, run, day, facts, activated);
+      if (run.charging) await chargingCdrs(submit, run);
       if (facts.certificates) await issueDay(ledger, submit, run, date, facts);
       run.clock.ms += 30 * 60_000;
       await ledger.submitAtomic(day.starts.map((t, k) => signClearing(ledger, run, t, rows[k]!, facts)));
@@ -159,6 +174,7 @@ async function appendRun(db: string, run: Run, bar: Progress) {
       const monthEnds = d === s.days - 1 || addDays(date, 1).slice(0, 7) !== date.slice(0, 7);
       if (facts.certificates && !s.allocationKey && monthEnds) await settleCertificates(ledger, submit, run, date.slice(0, 7), facts);
       if (run.flex && monthEnds) await settleFlex(ledger, submit, run, date.slice(0, 7), facts.flexibility);
+      if (run.charging && monthEnds) await settleCharging(ledger, submit, run, date.slice(0, 7));
       intervals.push(...rows);
       yesterday = rows;
       bar.update(d + 1, s.days);
@@ -175,12 +191,12 @@ async function appendRun(db: string, run: Run, bar: Progress) {
 }
 
 /** openCommunity: the operator creates the community, registers everyone and opens the ex-post market; the DSO defines the network and meters; standing orders last the whole run. */
-async function openCommunity(submit: (txs: Tx[]) => Promise<void>, { s, seed, operator, dso, homes, certs, flex }: Run, facts: RunFacts) {
+async function openCommunity(submit: (txs: Tx[]) => Promise<void>, { s, seed, operator, dso, homes, certs, flex, charging }: Run, facts: RunFacts) {
   const from = formatInstant(localDay(s.start, s.timeZone).startMs);
   await submit([operator.sign('community.create', { name: s.name, timeZone: s.timeZone, intervalMinutes: s.intervalMinutes, currency: s.currency, operator: operator.actor })]);
   await submit([
     operator.sign('participant.register', { key: dso.actor, roles: ['dso'] }),
-    ...homes.map((h) => operator.sign('participant.register', { key: h.signer.actor, roles: ['member'] })),
+    ...homes.map((h) => operator.sign('participant.register', { key: h.signer.actor, roles: charging && h.signer === charging.cpo ? ['cpo', 'member'] : ['member'] })),
     ...(flex ? [operator.sign('participant.register', { key: flex.aggregator.actor, roles: ['aggregator'] })] : []),
     operator.sign('market.configure', { from, mode: 'ex-post', mechanism: s.market.mechanism, kPpm: s.market.kPpm, gateClosureMinutes: 0, ...s.prices }),
   ]);
@@ -193,6 +209,8 @@ async function openCommunity(submit: (txs: Tx[]) => Promise<void>, { s, seed, op
     dso.sign('meter.register', { meter: h.meter, scheme: 'other', direction: 'import', owner: h.signer.actor, feeder: h.feeder }),
     ...(hasExportMeter(h) ? [dso.sign('meter.register', { meter: h.meter, scheme: 'other', direction: 'export', owner: h.signer.actor, feeder: h.feeder, technology: h.pv || h.series ? 'solar' : 'storage' })] : []),
   ]));
+  // Charging: the roaming parties, then the CPO's location behind its meter and its tariff.
+  if (charging) await submit(charging.sim.setupBodies(charging.cpo.actor).map((t) => (t.signer === 'cpo' ? charging.cpo : operator).sign(t.type, t.body)));
   // Flexibility: every battery and EV charger is an asset; the community refunds the feeder fee on what batteries deliver to the DSO.
   if (flex) {
     await submit([
@@ -231,11 +249,17 @@ async function settleCertificates(ledger: SqliteLedger, submit: (txs: Tx[]) => P
 }
 
 /** meterDay runs every household through the day, adds up the community's intervals, and appends the DSO's readings half an hour after the day ends. */
-async function meterDay(submit: (txs: Tx[]) => Promise<void>, { s, clock, dso, homes }: Run, day: SimDay, facts: RunFacts, activated: ReadonlyMap<number, Activation>): Promise<IntervalRow[]> {
+async function meterDay(submit: (txs: Tx[]) => Promise<void>, { s, clock, dso, homes, charging }: Run, day: SimDay, facts: RunFacts, activated: ReadonlyMap<number, Activation>): Promise<IntervalRow[]> {
   const rows: IntervalRow[] = day.starts.map((t) => ({ start: formatInstant(t), loadWh: 0, pvWh: 0, importWh: 0, exportWh: 0, evWh: 0, batteryChargeWh: 0, batteryDischargeWh: 0, tradedWh: 0, priceMicroPerKwh: null, meanPriceMicroPerKwh: null }));
   clock.ms = localDay(day.date, s.timeZone).endMs + 30 * 60_000;
   const readings: Tx[] = [];
   const energies = homes.map((h, i) => householdDay(h, day, activated.get(i)));
+  if (charging) {
+    // The chargers' sessions are the charger meter's only consumption: EV charging, imported.
+    const hub = homes.findIndex((h) => h.meter === charging.sim.meter);
+    const wh = charging.sim.addDay(day, homes.filter((_, i) => i !== hub).map((h) => h.label));
+    wh.forEach((x, k) => { energies[hub]!.evWh[k]! += x; energies[hub]!.importWh[k]! += x; });
+  }
   addAboveLimit(facts.flexibility.above, s, feederNetWh(s, homes, energies, day.starts.length));
   homes.forEach((h, i) => {
     const e = energies[i]!;
@@ -315,9 +339,25 @@ async function settleFlex(ledger: SqliteLedger, submit: (txs: Tx[]) => Promise<v
   facts.settles.push(plan);
 }
 
+/** chargingCdrs: the CPO writes and signs the CDRs of the sessions over by now. */
+async function chargingCdrs(submit: (txs: Tx[]) => Promise<void>, { clock, charging }: Run) {
+  const due = charging!.sim.dueCdrs(clock.ms);
+  if (due.length > 0) await submit(due.map((d) => charging!.cpo.sign('charging.cdr', { cdr: d.cdr })));
+}
+
+/** settleCharging: the operator settles a month's roaming charging once it is over (the clock moves past a month the run ends in). */
+async function settleCharging(ledger: SqliteLedger, submit: (txs: Tx[]) => Promise<void>, run: Run, month: string) {
+  const { clock, operator, s } = run;
+  clock.ms = Math.max(clock.ms, chargingMonthEndMs(s, month) + 60 * MS_PER_MINUTE);
+  await chargingCdrs(submit, run);
+  await submit([operator.sign('charging.settle', { month, lines: planChargingSettle(ledger.state, month) })]);
+  run.charging!.sim.facts.settles++;
+}
+
 /** signClearing clears one interval's book as the state machine will, notes it in the interval's row, and signs the operator's market.clear. */
-function signClearing(ledger: SqliteLedger, { operator }: Run, start: number, row: IntervalRow, facts: RunFacts): Tx {
+function signClearing(ledger: SqliteLedger, { operator, charging }: Run, start: number, row: IntervalRow, facts: RunFacts): Tx {
   const c = clearAt(ledger.state, start);
+  if (charging) for (const r of c.records) if (r.buyer === charging.sim.meter) charging.sim.facts.localWh += r.wh;
   row.tradedWh = c.body.volumeWh;
   row.priceMicroPerKwh = c.body.priceMicroPerKwh;
   row.meanPriceMicroPerKwh = meanTradePrice(c.clearing.trades);
@@ -372,6 +412,7 @@ async function settleAndVerify(db: string, run: Run, byActor: ReadonlyMap<string
     return {
       members: [...bills.values()], money, entries: ledger.size, verified, certificates: run.certs !== null ? certificateMonths(state, months) : null,
       flexibility: run.flex ? flexSettled(state, run.flex.aggregator.actor, run.s.intervalMinutes) : null,
+      charging: run.charging ? chargingSettled(state) : null,
     };
   } finally {
     await ledger.close();

@@ -2,10 +2,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { OpenlecError } from '../errors.ts';
-import { CITY_SCENARIO, DEMO_SCENARIO, EV_CONGESTION_SCENARIO, parseScenario, type Scenario, VILLAGE_SCENARIO } from './scenario.ts';
+import { CITY_SCENARIO, DEMO_SCENARIO, EV_CHARGERS_SCENARIO, EV_CONGESTION_SCENARIO, parseScenario, type Scenario, VILLAGE_SCENARIO } from './scenario.ts';
 
 /** The scenarios a run can name instead of a file. */
-export const BUILT_IN: Record<string, unknown> = { demo: DEMO_SCENARIO, village: VILLAGE_SCENARIO, city: CITY_SCENARIO, 'ev-congestion': EV_CONGESTION_SCENARIO };
+export const BUILT_IN: Record<string, unknown> = { demo: DEMO_SCENARIO, village: VILLAGE_SCENARIO, city: CITY_SCENARIO, 'ev-congestion': EV_CONGESTION_SCENARIO, 'ev-chargers': EV_CHARGERS_SCENARIO };
 
 /** loadScenario reads a built-in scenario by name, or a YAML or JSON scenario file. */
 export function loadScenario(name: string): Scenario {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { OpenlecError } from '../errors.ts';
 import { MECHANISMS } from '../market/clear-book.ts';
 import { PATH_CLASSES } from '../market/network.ts';
+import { tariff as ocpiTariff } from '../charging/ocpi.ts';
 
 /**
  * A scenario: where and when, prices and fees, the feeder tree, the market, and the
@@ -102,6 +103,28 @@ export const scenarioSchema = z.strictObject({
     /** Share of the import limit the DSO keeps free: it asks for the excess plus this margin, and the rebound stays below the limit by it. */
     marginPct: z.number().min(0).max(50).default(3),
   })]).default(false),
+  /**
+   * EV charging (src/charging, src/sim/charging.ts): off by default; `true` turns it on with
+   * the defaults. Community chargers behind one member meter of the CPO, sessions by members
+   * (through the community's own eMSP) and by roaming drivers (through their eMSPs), priced
+   * by an OCPI tariff, written as CDRs and settled per month. Documented in docs/scenarios.md.
+   */
+  charging: z.union([z.boolean(), z.strictObject({
+    enabled: z.boolean().default(true),
+    chargers: z.number().int().min(1).max(1_000).default(4),
+    powerKw: z.number().positive().max(350).default(22),
+    feeder: z.string().nullable().default(null),
+    memberSessionsPerDay: z.number().min(0).max(100_000).default(4),
+    roamingSessionsPerDay: z.number().min(0).max(100_000).default(8),
+    arrival: z.strictObject({ from: hhmm, to: hhmm }).default({ from: '07:00', to: '21:00' }),
+    kwh: z.strictObject({ min: z.number().min(0.1).max(500), max: z.number().min(0.1).max(500) }).default({ min: 5, max: 40 }),
+    dwellMinutes: z.strictObject({ min: z.number().int().min(5).max(2_880), max: z.number().int().min(5).max(2_880) }).default({ min: 30, max: 240 }),
+    cpo: z.strictObject({ country_code: z.string().regex(/^[A-Z]{2}$/), party_id: z.string().regex(/^[A-Z0-9]{3}$/), name: z.string().min(1).max(100) }).optional(),
+    memberEmsp: z.strictObject({ country_code: z.string().regex(/^[A-Z]{2}$/), party_id: z.string().regex(/^[A-Z0-9]{3}$/), name: z.string().min(1).max(100) }).optional(),
+    emsps: z.array(z.strictObject({ country_code: z.string().regex(/^[A-Z]{2}$/), party_id: z.string().regex(/^[A-Z0-9]{3}$/), name: z.string().min(1).max(100), share: z.number().positive().max(1_000).default(1) })).min(1).max(50).optional(),
+    /** An OCPI 2.2.1 Tariff (its country_code and party_id are the CPO's, its currency the scenario's); a day/night energy tariff by default. */
+    tariff: ocpiTariff.optional(),
+  })]).default(false),
 });
 export type Scenario = z.infer<typeof scenarioSchema>;
 
@@ -122,12 +145,26 @@ export function parseScenario(value: unknown, source = 'scenario'): Scenario {
   if (typeof f === 'object' && f.baseline.method === 'x-of-y' && f.baseline.x > f.baseline.y) {
     throw new OpenlecError('E_SCENARIO', `${source}: flexibility.baseline.x: x = ${f.baseline.x} must not exceed y = ${f.baseline.y}`, { field: 'flexibility.baseline.x' });
   }
+  checkCharging(s, source, ids);
   s.members.forEach((m, k) => {
     if (m.data && m.count !== 1) throw new OpenlecError('E_SCENARIO', `${source}: members.${k}.count: a member with a data file stands for one household`, { field: `members.${k}.count` });
     if (m.data && m.pv) throw new OpenlecError('E_SCENARIO', `${source}: members.${k}.pv: a member with a data file takes its PV from the file (citylearn: give data.pvKwp)`, { field: `members.${k}.pv` });
     if (m.feeder !== null && !ids.has(m.feeder)) throw new OpenlecError('E_SCENARIO', `${source}: members.${k}.feeder: "${m.feeder}" is not a feeder of the scenario`, { field: `members.${k}.feeder` });
   });
   return s;
+}
+
+/** checkCharging: the charging part's feeder exists, its ranges are ordered, its tariff is the CPO's and in the scenario's currency. */
+function checkCharging(s: Scenario, source: string, feeders: ReadonlySet<string>): void {
+  const c = s.charging;
+  if (typeof c !== 'object') return;
+  const bad = (field: string, message: string) => new OpenlecError('E_SCENARIO', `${source}: charging.${field}: ${message}`, { field: `charging.${field}` });
+  if (c.feeder !== null && !feeders.has(c.feeder)) throw bad('feeder', `"${c.feeder}" is not a feeder of the scenario`);
+  if (c.kwh.min > c.kwh.max) throw bad('kwh.min', `${c.kwh.min} exceeds kwh.max ${c.kwh.max}`);
+  if (c.dwellMinutes.min > c.dwellMinutes.max) throw bad('dwellMinutes.min', `${c.dwellMinutes.min} exceeds dwellMinutes.max ${c.dwellMinutes.max}`);
+  if (c.arrival.from > c.arrival.to) throw bad('arrival.from', `${c.arrival.from} is after arrival.to ${c.arrival.to}`);
+  if (c.tariff && c.tariff.currency !== s.currency) throw bad('tariff.currency', `${c.tariff.currency} is not the scenario's currency ${s.currency}`);
+  if (c.tariff && c.cpo && (c.tariff.country_code !== c.cpo.country_code || c.tariff.party_id !== c.cpo.party_id)) throw bad('tariff.party_id', `the tariff must be the CPO's (${c.cpo.country_code}*${c.cpo.party_id})`);
 }
 
 /** demo: about 40 households and a shared PV plant on two feeders, the scale of the Walenstadt pilot. */
@@ -214,4 +251,26 @@ export const EV_CONGESTION_SCENARIO = {
     })),
   ],
   flexibility: { enabled: true, evPriceMicroPerKwh: 100_000, batteryPriceMicroPerKwh: 80_000 },
+};
+
+/**
+ * ev-chargers: a village square near Lyon in a June week: 30 households, 10 rooftop
+ * prosumers and a 60 kWp school roof on one feeder, and 6 community chargers of 22 kW
+ * behind the CPO's member meter. Each day about 5 sessions by members (through the
+ * community's own eMSP) and 12 by roaming drivers of two eMSPs, arriving from 08:00 to
+ * 20:00 for 8 to 45 kWh and 45 minutes to 5 hours; the default day/night tariff.
+ */
+export const EV_CHARGERS_SCENARIO = {
+  name: 'ev-chargers', timeZone: 'Europe/Paris', latitude: 45.76, longitude: 4.84, start: '2026-06-08', days: 7,
+  currency: 'EUR', prices: RETAIL, fees: FEES, clearness: 0.7,
+  feeders: [{ id: 'substation' }, { id: 'square', parent: 'substation' }],
+  members: [
+    { name: 'household', count: 30, feeder: 'square', annualKwh: 3_500 },
+    { name: 'prosumer', count: 10, feeder: 'square', annualKwh: 4_000, pv: { kWp: 9 }, standing: { sellMinMicroPerKwh: 90_000 } },
+    { name: 'school-pv', feeder: 'square', annualKwh: 15_000, pv: { kWp: 60, tilt: 15 } },
+  ],
+  charging: {
+    chargers: 6, powerKw: 22, feeder: 'square', memberSessionsPerDay: 5, roamingSessionsPerDay: 12,
+    arrival: { from: '08:00', to: '20:00' }, kwh: { min: 8, max: 45 }, dwellMinutes: { min: 45, max: 300 },
+  },
 };
