@@ -100,6 +100,12 @@ describe('charging routes', () => {
     assert.deepEqual(mine.json.sessions.map((s: { id: string; energyWh: number; exclMicro: number; localWh: number | null }) => [s.id, s.energyWh, s.exclMicro, s.localWh]), [['A1', 11_000, cdrs.A1.priced.total.excl, null]]);
     assert.deepEqual(mine.json.totals, [{ currency: 'EUR', sessions: 1, energyWh: 11_000, exclMicro: cdrs.A1.priced.total.excl, inclMicro: cdrs.A1.priced.total.incl, localWh: null }]);
     assert.deepEqual((await get('/v1/charging/mine', 'dso')).json.sessions, []);
+    // Once charging.origin covered the session, its local Wh shows (a row put in memory here: the read path only).
+    const key = 'FR*OLC\u001fA1';
+    c.ledger.state.put('charging_origin', { cpo: 'FR*OLC', id: 'A1', token: token('CARD-A').uid, emsp: 'NL*TST', importWh: 11_000, localWh: 4_400, sources: { SOLAR: 4_400 }, intervals: [], entry: 0 });
+    const local = await get('/v1/charging/mine', 'alice');
+    c.ledger.state.delete('charging_origin', key);
+    assert.deepEqual([local.json.sessions[0].localWh, local.json.totals[0].localWh], [4_400, 4_400]);
     // Settlement lines as they stand: an eMSP sees its line, staff all, a member none.
     const emspLines = await get('/v1/charging/settlements/2025-03', 'emsp');
     assert.equal(emspLines.json.settled, false);

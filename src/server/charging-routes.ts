@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { monthDays } from '../allocation/month.ts';
 import { driverCdrs, driverTokens } from '../charging/driver.ts';
+import { findOrigin } from '../charging/origin.ts';
 import { cdr as cdrSchema, chargingPeriod, ocpiDateTime, type OcpiCdr, type OcpiChargingPeriod, session as ocpiSessionSchema, tariff as tariffSchema } from '../charging/ocpi.ts';
 import { compileTariff, ocpiTotals, type PricedSession, priceSession, pricingSession } from '../charging/price.ts';
 import { cdrPriceProblem, cdrsOfMonth, planChargingSettle } from '../charging/roaming.ts';
@@ -56,10 +57,13 @@ function viewerOf(state: State, session: Session | undefined): Viewer {
 const seesCdr = (v: Viewer, r: CdrRow) => v.staff || v.cpos.has(r.cpo) || v.emsps.has(r.emsp) || v.tokens.has(`${r.cpo}${SEP}${r.token}`);
 const seesLine = (v: Viewer, l: SettlementLine) => v.staff || v.cpos.has(l.cpo) || v.emsps.has(l.emsp);
 
-/** A CDR row without its OCPI document (GET /v1/charging/cdrs/:cpo/:id has it); `localWh` when the row carries it (local-origin cancellation). */
-function summary(r: CdrRow) {
+/** The Wh of a CDR's session covered by certificates cancelled for its driver (charging.origin), or null before any run covered it. */
+const localWhOf = (state: State, r: CdrRow) => (r as CdrRow & { localWh?: number | null }).localWh ?? findOrigin(state, r.cpo, r.id)?.localWh ?? null;
+
+/** A CDR row without its OCPI document (GET /v1/charging/cdrs/:cpo/:id has it), with its local Wh. */
+function summary(state: State, r: CdrRow) {
   const { cdr: _cdr, ...rest } = r;
-  return { ...rest, localWh: (r as CdrRow & { localWh?: number | null }).localWh ?? null };
+  return { ...rest, localWh: localWhOf(state, r) };
 }
 
 /** The month's settlement lines: the recorded ones once charging.settle is in the log, else the lines it would have now. */
@@ -211,7 +215,7 @@ export function chargingRoutes(ledger: SqliteLedger): Route[] {
       handler: ({ query, session }) => {
         const v = viewerOf(state(), session);
         const rows = query.month !== undefined ? cdrsOfMonth(state(), query.month) : ([...state().rows('charging_cdrs')] as unknown as CdrRow[]).sort((a, b) => a.entry - b.entry);
-        return rows.filter((r) => seesCdr(v, r)).map(summary);
+        return rows.filter((r) => seesCdr(v, r)).map((r) => summary(state(), r));
       },
     },
     {
@@ -221,7 +225,7 @@ export function chargingRoutes(ledger: SqliteLedger): Route[] {
         const r = findCdr(state(), params.cpo, params.id);
         if (!r) throw new OpenlecError('E_NOT_FOUND', `CDR ${params.id} of ${params.cpo} is not recorded`, { field: 'params.id' });
         if (!seesCdr(viewerOf(state(), session), r)) throw new OpenlecError('E_FORBIDDEN', `CDR ${params.id} of ${params.cpo} is not yours`, { field: 'params.id' });
-        return { ...r, localWh: (r as CdrRow & { localWh?: number | null }).localWh ?? null };
+        return { ...r, localWh: localWhOf(state(), r) };
       },
     },
     {
@@ -251,7 +255,7 @@ export function chargingRoutes(ledger: SqliteLedger): Route[] {
           reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', `attachment; filename="charging-${query.party.replace('*', '-')}-${query.month}.csv"`);
           return statementCsv(query.month, lines, cdrs);
         }
-        return { party: query.party, roles: rows.map((p) => p.role), name: rows[0]!.name, month: query.month, settled: m.settled, entry: m.entry, lines, cdrs: cdrs.map(summary) };
+        return { party: query.party, roles: rows.map((p) => p.role), name: rows[0]!.name, month: query.month, settled: m.settled, entry: m.entry, lines, cdrs: cdrs.map((r) => summary(s, r)) };
       },
     },
     {
@@ -275,7 +279,7 @@ export function chargingRoutes(ledger: SqliteLedger): Route[] {
       handler: ({ query, session }) => {
         const cdrs = driverCdrs(state(), session!.key).filter((r) => query.month === undefined || r.month === query.month);
         const sessions = cdrs.map((r) => {
-          const s = summary(r);
+          const s = summary(state(), r);
           return {
             cpo: s.cpo, id: s.id, location: s.location, month: s.month, start: s.start, end: s.end, currency: s.currency, energyWh: s.importWh, exportWh: s.exportWh,
             exclMicro: s.exclMicro, inclMicro: s.inclMicro, credit: s.credit === 1, creditOf: s.creditOf, creditedBy: s.creditedBy, localWh: s.localWh,

@@ -3,12 +3,13 @@ import { parseCheckpoint } from '../../src/ledger/index.ts';
 import { api, ApiError, download, login, logout, session } from './api.ts';
 import { certificatesView, originView, type Ui } from './certificates.ts';
 import { flexEarningsView, flexView } from './flex.ts';
+import { chargingMineView, chargingView } from './charging.ts';
 import './style.css';
 import { type Check, checkConsistency, type CurveDay, pinnedKey, type Trade, verifyRecords } from './verify.ts';
 
 /**
  * The dashboard: one page, seven views chosen by the URL's hash (#/, #/market,
- * #/allocation, #/me, #/origin, #/certificates, #/flex, #/flex-earnings, #/ledger), each rendered from the API. Charts are the same SVG
+ * #/allocation, #/me, #/origin, #/certificates, #/flex, #/flex-earnings, #/charging, #/charging-mine, #/ledger), each rendered from the API. Charts are the same SVG
  * functions as the CLI's reports; proofs are checked with the CLI's verification code.
  */
 interface Community {
@@ -357,10 +358,10 @@ function whoAmI(): void {
 
 const ui: Ui = { view, session, community, loginPrompt, table, tile };
 const VIEWS: Record<string, (q: URLSearchParams) => Promise<void>> = {
-  '': communityView, market: marketView, allocation: allocationView, me: meView, origin: (q) => originView(ui, q), certificates: () => certificatesView(ui), flex: (q) => flexView(ui, q), 'flex-earnings': (q) => flexEarningsView(ui, q), ledger: ledgerView,
+  '': communityView, market: marketView, allocation: allocationView, me: meView, origin: (q) => originView(ui, q), certificates: () => certificatesView(ui), flex: (q) => flexView(ui, q), 'flex-earnings': (q) => flexEarningsView(ui, q), charging: (q) => chargingView(ui, q), 'charging-mine': (q) => chargingMineView(ui, q), ledger: ledgerView,
 };
 // The certificate views' links, after "My energy" (the page's nav lists the first five).
-document.querySelector('nav a[href="#/me"]')?.insertAdjacentHTML('afterend', '<a href="#/origin" data-view="origin">My origin</a><a href="#/certificates" data-view="certificates">Certificates</a><a href="#/flex" data-view="flex">Flexibility</a><a href="#/flex-earnings" data-view="flex-earnings">My flexibility</a>');
+document.querySelector('nav a[href="#/me"]')?.insertAdjacentHTML('afterend', '<a href="#/origin" data-view="origin">My origin</a><a href="#/certificates" data-view="certificates">Certificates</a><a href="#/flex" data-view="flex">Flexibility</a><a href="#/flex-earnings" data-view="flex-earnings">My flexibility</a><a href="#/charging" data-view="charging">Charging</a><a href="#/charging-mine" data-view="charging-mine">My charging</a>');
 let current = '';
 
 async function render(): Promise<void> {
