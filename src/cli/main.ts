@@ -25,6 +25,7 @@ const servers = () => import('./serve.ts');
 const remote = async () => ({ ...(await import('./follow.ts')), ...(await import('./witness.ts')) });
 const chains = async () => ({ ...(await import('./anchor.ts')), ...(await import('../anchor/anchoring.ts')) });
 const flexMarket = () => import('./flex.ts');
+const evCharging = () => import('./charging.ts');
 const simulator = async () => ({
   ...(await import('./simulate.ts')), ...(await import('./simulate-compare.ts')), ...(await import('../sim/compare.ts')), ...(await import('../sim/run.ts')),
 });
@@ -454,6 +455,91 @@ export function buildProgram(): Command {
     .option('--provider <key>', 'one member or aggregator (a key, or a key file; default every provider with an order)')
     .option('--json', 'print JSON (exact micro-units)')
     .action(async (o) => shown(o, await (await flexMarket()).flexEarnings(o)));
+
+  // EV charging under OCPI 2.2.1 (src/cli/charging.ts, loaded when a command runs).
+  const cpoKey = 'CPO key file (default: keys/cpo.key beside the database)';
+  const charging = program.command('charging').description('EV charging (OCPI 2.2.1): price CDRs under tariffs, roaming parties, locations, tariffs, CDRs from OCPP traces, monthly CPO/eMSP settlement');
+  charging.command('price')
+    .description('price the charging periods of an OCPI CDR or Session (told apart by their fields) under an OCPI tariff, exactly as the log does; no database')
+    .requiredOption('--cdr <file>', 'OCPI CDR or Session JSON')
+    .option('--tariff <file>', 'OCPI Tariff JSON (default: the one tariff the CDR carries)')
+    .option('--time-zone <zone>', 'the location\'s IANA time zone; required when the tariff has time-of-day, date or weekday restrictions (an OCPI CDR carries no zone)')
+    .option('--json', 'print JSON: the OCPI CDR totals and the exact figures (micro-units, Wh, seconds)')
+    .action(async (o) => shown(o, (await evCharging()).pricePeriods(o)));
+  charging.command('token-key')
+    .description('make the CPO\'s token key (32 random bytes, kept off the log): drivers\' card ids enter the log only as keyed hashes under it')
+    .option('--db <path>', 'log database (the key goes to keys/token.key beside it)')
+    .option('--out <file>', 'key file to write (never overwritten)')
+    .option('--json', 'print JSON')
+    .action(async (o) => shown(o, (await evCharging()).makeTokenKey(o)));
+  signing(charging.command('party'), 'operator key file (default: keys/operator.key beside the database)')
+    .description('register a roaming party by OCPI country code and party id (charging.party, operator): a CPO with the key that signs for it, or an eMSP')
+    .requiredOption('--role <role>', 'CPO or EMSP')
+    .requiredOption('--country <code>', 'ISO 3166-1 alpha-2 country code, e.g. FR')
+    .requiredOption('--party-id <id>', '3-character party id, e.g. OLC')
+    .requiredOption('--name <name>', 'company name')
+    .option('--party-key <key>', 'the participant (role cpo or emsp) that signs for it: a key, or a key file; required for a CPO')
+    .action(async (o) => shown(o, await (await evCharging()).registerParty(o)));
+  signing(charging.command('location'), cpoKey)
+    .description('record an OCPI Location (charging.location, CPO); a later one replaces it')
+    .requiredOption('--file <file>', 'OCPI Location JSON')
+    .option('--meter <id>', 'the community import meter (the CPO\'s) its chargers are behind')
+    .action(async (o) => shown(o, await (await evCharging()).recordLocation(o)));
+  signing(charging.command('tariff'), cpoKey)
+    .description('record a version of an OCPI Tariff (charging.tariff, CPO); a new version has a later last_updated')
+    .requiredOption('--file <file>', 'OCPI Tariff JSON')
+    .action(async (o) => shown(o, await (await evCharging()).recordTariff(o)));
+  signing(charging.command('cdr'), cpoKey)
+    .description('record a CDR (charging.cdr, CPO), priced again by the log: from a charger\'s OCPP 1.6/2.0.1 trace, the card pseudonymised, or a ready OCPI CDR')
+    .option('--ocpp <file>', 'the transaction\'s OCPP trace (JSON array of messages)')
+    .option('--cdr <file>', 'a ready OCPI CDR JSON instead')
+    .option('--location <id>', 'with --ocpp: the recorded location')
+    .option('--evse <uid>', 'with --ocpp: the EVSE uid')
+    .option('--connector <id>', 'with --ocpp: the connector id')
+    .option('--tariff <id>', 'with --ocpp: the recorded tariff (its latest version)')
+    .option('--emsp <party>', 'with --ocpp: the eMSP of the driver\'s card, e.g. NL*TST')
+    .option('--id <id>', 'with --ocpp: the CDR id')
+    .option('--card <uid>', 'with --ocpp: the card uid (default the trace\'s idTag)')
+    .option('--contract <id>', 'with --ocpp: the driver\'s contract id (default derived from the card)')
+    .option('--token-key <file>', 'the token key (default keys/token.key beside the database; with --cdr, pseudonymise a raw token)')
+    .option('--cpo <party>', 'the CPO, when the key signs for several')
+    .action(async (o) => shown(o, await (await evCharging()).recordCdr(o)));
+  signing(charging.command('credit'), cpoKey)
+    .description('reverse a recorded CDR with a credit CDR (charging.cdr, CPO): new id, negated costs; send the right CDR after it')
+    .requiredOption('--cdr <id>', 'the recorded CDR to credit')
+    .requiredOption('--id <id>', 'the credit CDR\'s id')
+    .option('--cpo <party>', 'the CPO, when the key signs for several')
+    .action(async (o) => shown(o, await (await evCharging()).creditRecorded(o)));
+  signing(charging.command('settle'), 'operator key file (default: keys/operator.key beside the database)')
+    .description('settle a month\'s roaming after its end (charging.settle, operator): what each eMSP owes each CPO, per currency, from the month\'s CDRs and credits')
+    .requiredOption('--month <YYYY-MM>', 'local calendar month')
+    .option('--dry-run', 'show the lines without signing')
+    .action(async (o) => shown(o, await (await evCharging()).settleCharging(o)));
+  charging.command('statement')
+    .description('a CPO\'s or eMSP\'s settlement lines of a month and the CDRs behind them (a preview before the month is settled)')
+    .requiredOption('--db <path>', 'log database')
+    .requiredOption('--party <party>', 'the party, e.g. NL*TST')
+    .requiredOption('--month <YYYY-MM>', 'settlement month')
+    .option('--csv <file>', 'also write the CDRs and totals as CSV (exact micro-units)')
+    .option('--json', 'print JSON (exact micro-units)')
+    .action(async (o) => shown(o, await (await evCharging()).chargingStatement(o)));
+  charging.command('sessions')
+    .description('recorded charging sessions: a driver\'s by card uid (through its pseudonym, with the token key), a CPO\'s, or every one')
+    .requiredOption('--db <path>', 'log database')
+    .option('--month <YYYY-MM>', 'only sessions started in this local month')
+    .option('--card <uid>', 'a driver\'s card uid')
+    .option('--token-key <file>', 'with --card: the CPO\'s token key (default keys/token.key beside the database)')
+    .option('--emsp <party>', 'only this eMSP\'s sessions')
+    .option('--cpo <party>', 'only this CPO\'s sessions')
+    .option('--json', 'print JSON')
+    .action(async (o) => shown(o, await (await evCharging()).chargingSessions(o)));
+  charging.command('ocpi-token')
+    .description('issue an OCPI 2.2.1 registration token A for a registered eMSP (kept hashed in <log>.ocpi.db, off the log): hand it over with the versions URL')
+    .requiredOption('--db <path>', 'log database')
+    .requiredOption('--country <code>', 'the eMSP\'s country code, e.g. NL')
+    .requiredOption('--party-id <id>', 'the eMSP\'s party id, e.g. TST')
+    .option('--json', 'print JSON')
+    .action(async (o) => shown(o, await (await evCharging()).ocpiToken(o)));
 
   program.command('simulate')
     .description('simulate a community end to end on the real platform: a log that verify accepts, KPIs, intervals and an HTML report; "simulate compare A B" puts two runs side by side')
