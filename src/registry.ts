@@ -10,6 +10,7 @@ import { flexOrder } from './flex/order.ts';
 import { flexSettle } from './flex/settle.ts';
 import { chargingCdr, chargingLocation, chargingParty, chargingSettle, chargingTariff } from './charging/roaming.ts';
 import { chargingOrigin } from './charging/origin.ts';
+import { chargingDriver } from './charging/driver.ts';
 import { communityCreate } from './community/community-create.ts';
 import { participantRegister } from './community/participant-register.ts';
 import { COMMUNITY_TABLE, PARTICIPANTS_TABLE } from './community/tables.ts';
@@ -29,7 +30,7 @@ export function createRegistry(): Registry {
     marketConfigure, tariffSet, feederLimit, orderPlace, orderCancel, orderStanding, standingCancel, marketClear,
     deviceRegister, certificatesConfigure, certificatesIssue, certificatesSettle, certificateTransfer, certificateCancel, certificateAutoClaim, certificatesExpire,
     assetRegister, flexConfigure, flexRequest, flexOffer, flexOrder, flexSettle,
-    chargingParty, chargingLocation, chargingTariff, chargingCdr, chargingSettle, chargingOrigin,
+    chargingParty, chargingLocation, chargingTariff, chargingCdr, chargingSettle, chargingDriver, chargingOrigin,
   ]);
 }
 

@@ -16,13 +16,18 @@ const str = (n: number) => z.string().max(n);
 export const ocpiDateTime = z
   .string()
   .max(25)
-  .regex(/^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,3})?Z?$/, 'must be an OCPI DateTime in UTC, e.g. 2026-01-31T18:00:00Z');
-/** OCPI number: a decimal with at most 4 decimals (types.asciidoc). */
-const decimals = (n: number, places: number) => Math.abs(Math.round(n * 10 ** places) / 10 ** places - n) <= Number.EPSILON * Math.max(1, Math.abs(n)) * 4;
-const num = z.number().finite().refine((n) => decimals(n, 4), 'must have at most 4 decimals (OCPI number)');
+  .regex(/^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,3})?Z?$/, 'must be an OCPI DateTime in UTC, e.g. 2026-01-31T18:00:00Z')
+  .refine((t) => calendarDate(t.slice(0, 10)), 'must be a calendar date (no February 30th)');
+/** YYYY-MM-DD names a day of the calendar. */
+function calendarDate(d: string): boolean {
+  const [y, m, day] = [Number(d.slice(0, 4)), Number(d.slice(5, 7)), Number(d.slice(8, 10))];
+  return day <= new Date(Date.UTC(y, m, 0)).getUTCDate();
+}
+/** OCPI number: a decimal with at most 4 decimals (types.asciidoc), judged on its shortest decimal form (0.1 + 0.2 has 17). */
+const num = z.number().finite().refine((n) => /^-?\d+(\.\d{1,4})?$/.test(String(n)), 'must have at most 4 decimals (OCPI number)');
 const nonNeg = num.refine((n) => n >= 0, 'must not be negative');
 const time = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be local time HH:MM');
-const date = z.string().regex(/^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/, 'must be a local date YYYY-MM-DD');
+const date = z.string().regex(/^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/, 'must be a local date YYYY-MM-DD').refine(calendarDate, 'must be a calendar date (no February 30th)');
 const url = str(255).regex(/^https?:\/\/\S+$/, 'must be an http(s) URL');
 const countryCode = ci(2).regex(/^[A-Za-z]{2}$/, 'must be an ISO 3166-1 alpha-2 country code');
 const partyId = ci(3).regex(/^[A-Za-z0-9]{3}$/, 'must be a 3-character party id (ISO 15118)');

@@ -131,6 +131,10 @@ export interface CompiledTariff {
   tariff: OcpiTariff;
   timeZone: string;
   elements: Element[];
+  /** The elements for ordinary time, reserved time and an expired reservation's time, in the order they are tried. */
+  regular: Element[];
+  reserved: Element[];
+  expired: Element[];
   /** Local times of day (seconds) at which some restriction starts or ends. */
   times: number[];
   /** Energy (Wh) and duration (s) thresholds. */
@@ -203,17 +207,28 @@ export function compileTariff(tariff: OcpiTariff, timeZone: string): CompiledTar
     });
     return { index, r, byType };
   });
+  const min = bound(tariff.min_price, 'min_price');
+  const max = bound(tariff.max_price, 'max_price');
+  for (const k of ['excl', 'incl'] as const) {
+    if (min[k] !== null && max[k] !== null && min[k]! > max[k]!) {
+      throw new OpenlecError('E_TARIFF_BOUNDS', `min_price.${k}_vat is above max_price.${k}_vat`, { field: `min_price.${k}_vat` });
+    }
+  }
+  const reserved = elements.filter((e) => e.r.reservation === 'RESERVATION');
   return {
     tariff,
     timeZone,
     elements,
+    regular: elements.filter((e) => e.r.reservation === null),
+    reserved,
+    expired: [...elements.filter((e) => e.r.reservation === 'RESERVATION_EXPIRES'), ...reserved],
     times: [...times].sort((a, b) => a - b),
     energyThresholds: [...energy].sort((a, b) => a - b),
     durationThresholds: [...duration].sort((a, b) => a - b),
     validFrom: tariff.start_date_time === undefined ? null : Math.floor(ocpiMs(tariff.start_date_time) / 1000),
     validTo: tariff.end_date_time === undefined ? null : Math.floor(ocpiMs(tariff.end_date_time) / 1000),
-    min: bound(tariff.min_price, 'min_price'),
-    max: bound(tariff.max_price, 'max_price'),
+    min,
+    max,
   };
 }
 
@@ -239,26 +254,45 @@ function localFacts(epochS: number, timeZone: string): { localSecond: number; lo
   return { localSecond: z.hour * 3600 + z.minute * 60 + z.second, localDate: z.toPlainDate().toString(), weekday: z.dayOfWeek };
 }
 
-/** Instants (epoch s) in (from, to) where local midnight or one of `times` (local seconds of day) falls. */
+/**
+ * Instants (epoch s) in (from, to) where a local calendar fact can change: local midnights,
+ * each of `times` (local seconds of day) at both instants of a repeated wall time (DST
+ * fall-back), and every offset transition (at spring-forward the skipped wall times are
+ * passed at the transition itself).
+ */
 function calendarCuts(from: number, to: number, timeZone: string, times: number[]): number[] {
-  const cuts: number[] = [];
+  const cuts = new Set<number>();
+  const add = (ms: number) => {
+    const at = Math.floor(ms / 1000);
+    if (at > from && at < to) cuts.add(at);
+  };
   let day = Temporal.Instant.fromEpochMilliseconds(from * 1000).toZonedDateTimeISO(timeZone).toPlainDate().subtract({ days: 1 });
   for (;;) {
-    const midnight = Math.floor(day.toZonedDateTime({ timeZone }).epochMilliseconds / 1000);
-    if (midnight >= to) break;
-    const marks = [0, ...times.filter((t) => t > 0)];
-    for (const t of marks) {
-      const at = t === 0 ? midnight : Math.floor(day.toPlainDateTime({ hour: Math.floor(t / 3600), minute: Math.floor(t / 60) % 60 }).toZonedDateTime(timeZone).epochMilliseconds / 1000);
-      if (at > from && at < to) cuts.push(at);
+    const midnight = day.toZonedDateTime({ timeZone }).epochMilliseconds;
+    if (midnight >= to * 1000) break;
+    add(midnight);
+    for (const t of times) {
+      if (t === 0) continue;
+      const wall = day.toPlainDateTime({ hour: Math.floor(t / 3600), minute: Math.floor(t / 60) % 60 });
+      add(wall.toZonedDateTime(timeZone, { disambiguation: 'earlier' }).epochMilliseconds);
+      add(wall.toZonedDateTime(timeZone, { disambiguation: 'later' }).epochMilliseconds);
     }
     day = day.add({ days: 1 });
   }
-  return cuts;
+  let z: Temporal.ZonedDateTime | null = Temporal.Instant.fromEpochMilliseconds(from * 1000).toZonedDateTimeISO(timeZone);
+  while ((z = z.getTimeZoneTransition('next')) !== null && z.epochMilliseconds < to * 1000) add(z.epochMilliseconds);
+  return [...cuts];
+}
+
+/** Where durations count from: the first charging or parking period (reserved time before it counts from the reservation's start). */
+function chargingStart(s: PricingSession): number {
+  return s.periods.find((p) => p.kind !== 'reservation')?.start ?? s.start;
 }
 
 function segmentsOf(t: CompiledTariff, s: PricingSession): Segment[] {
   const fixedCuts = new Set<number>(calendarCuts(s.start, s.end, t.timeZone, t.times));
-  for (const d of t.durationThresholds) if (s.start + d > s.start && s.start + d < s.end) fixedCuts.add(s.start + d);
+  const origins = new Set([s.start, chargingStart(s)]);
+  for (const o of origins) for (const d of t.durationThresholds) if (o + d > s.start && o + d < s.end) fixedCuts.add(o + d);
   const sortedFixed = [...fixedCuts].sort((a, b) => a - b);
   const out: Segment[] = [];
   let energySoFar = 0;
@@ -267,22 +301,25 @@ function segmentsOf(t: CompiledTariff, s: PricingSession): Segment[] {
     const b = i + 1 < s.periods.length ? s.periods[i + 1]!.start : s.end;
     const D = b - a;
     const E = p.energyWh;
-    const cuts = new Set<number>();
-    for (const c of sortedFixed) if (c > a && c < b) cuts.add(c);
+    // Energy imported since the period's start at each cut: uniform over the period, and
+    // exactly the threshold at an energy threshold's cut (the second in which it is crossed is split).
+    const cum = new Map<number, number>();
+    for (const c of sortedFixed) if (c > a && c < b) cum.set(c, Math.floor((E * (c - a)) / D));
     if (E > 0 && D > 0) {
       for (const thr of t.energyThresholds) {
         const need = thr - energySoFar;
-        if (need <= 0 || need > E) continue;
-        // The first second at which the period's (uniformly spread) energy reaches the threshold.
+        if (need <= 0 || need >= E) continue;
         const at = a + Math.ceil((need * D) / E);
-        if (at > a && at < b) cuts.add(at);
+        if (at < b) cum.set(at, need);
       }
     }
-    const points = [a, ...[...cuts].sort((x, y) => x - y), b];
+    const points = [a, ...[...cum.keys()].sort((x, y) => x - y), b];
+    cum.set(a, 0);
+    cum.set(b, E);
     for (let k = 0; k + 1 < points.length || (D === 0 && k === 0); k++) {
       const x = points[k]!;
       const y = points[k + 1] ?? x;
-      const e = D === 0 ? E : Math.floor((E * (y - a)) / D) - Math.floor((E * (x - a)) / D);
+      const e = D === 0 ? E : cum.get(y)! - cum.get(x)!;
       out.push({ start: x, seconds: y - x, energyWh: e, kind: p.kind, period: p, energySoFar, ...localFacts(x, t.timeZone) });
       energySoFar += e;
       if (D === 0) break;
@@ -309,8 +346,11 @@ function holds(r: Restrictions, seg: Segment, session: PricingSession): boolean 
   if (r.endDate !== null && seg.localDate >= r.endDate) return false;
   if (r.minWh !== null && seg.energySoFar < r.minWh) return false;
   if (r.maxWh !== null && seg.energySoFar >= r.maxWh) return false;
-  if (r.minDuration !== null && seg.start - session.start < r.minDuration) return false;
-  if (r.maxDuration !== null && seg.start - session.start >= r.maxDuration) return false;
+  if (r.minDuration !== null || r.maxDuration !== null) {
+    const since = seg.start - (seg.kind === 'reservation' ? session.start : chargingStart(session));
+    if (r.minDuration !== null && since < r.minDuration) return false;
+    if (r.maxDuration !== null && since >= r.maxDuration) return false;
+  }
   if (r.days !== null && !r.days.has(seg.weekday)) return false;
   if (r.minCurrentMa !== null || r.maxCurrentMa !== null) {
     const lo = lower(seg.period.currentMa);
@@ -333,17 +373,20 @@ function averagePowerW(seg: Segment): number | null {
   return seg.seconds > 0 ? Math.floor((seg.energyWh * 3600) / seg.seconds) : null;
 }
 
-/** The elements a segment may use: reservation time takes only reservation elements (an expired one also the RESERVATION_EXPIRES ones), other time only the others. */
-function eligible(e: Element, kind: PeriodKind, reservation: PricingSession['reservation']): boolean {
-  if (kind !== 'reservation') return e.r.reservation === null;
-  if (e.r.reservation === 'RESERVATION') return true;
-  return e.r.reservation === 'RESERVATION_EXPIRES' && reservation === 'RESERVATION_EXPIRES';
+/**
+ * The elements a segment may use, in the order they are tried: reserved time takes only
+ * reservation elements, an expired reservation's RESERVATION_EXPIRES ones first (their
+ * price wins, mod_tariffs), then its RESERVATION ones; other time takes the others.
+ */
+function candidates(t: CompiledTariff, kind: PeriodKind, reservation: PricingSession['reservation']): Element[] {
+  if (kind !== 'reservation') return t.regular;
+  return reservation === 'RESERVATION_EXPIRES' ? t.expired : t.reserved;
 }
 
 function active(t: CompiledTariff, seg: Segment, session: PricingSession, type: TariffDimension): Component | null {
-  for (const e of t.elements) {
+  for (const e of candidates(t, seg.kind, session.reservation)) {
     const c = e.byType.get(type);
-    if (c && eligible(e, seg.kind, session.reservation) && holds(e.r, seg, session)) return c;
+    if (c && holds(e.r, seg, session)) return c;
   }
   return null;
 }
@@ -424,7 +467,7 @@ export function priceSession(t: CompiledTariff, session: PricingSession): Priced
   }
   // An expired reservation without reservation periods still owes its RESERVATION_EXPIRES flat fee.
   if (session.reservation === 'RESERVATION_EXPIRES' && !segments.some((s) => s.kind === 'reservation')) {
-    const c = t.elements.find((e) => e.r.reservation === 'RESERVATION_EXPIRES' && e.byType.has('FLAT'))?.byType.get('FLAT');
+    const c = t.expired.find((e) => e.byType.has('FLAT'))?.byType.get('FLAT');
     if (c) {
       fixed.add(c, 1, 1);
       q.flatFees++;
@@ -523,10 +566,15 @@ export function priceSession(t: CompiledTariff, session: PricingSession): Priced
     }
     return v;
   };
-  const total: Cost = {
-    excl: clamp(subtotal.excl, t.min.excl, t.max.excl, 'excl'),
-    incl: subtotal.incl === null ? null : clamp(subtotal.incl, t.min.incl, t.max.incl, 'incl'),
-  };
+  const excl = clamp(subtotal.excl, t.min.excl, t.max.excl, 'excl');
+  let incl = subtotal.incl === null ? null : clamp(subtotal.incl, t.min.incl, t.max.incl, 'incl');
+  // A min_price given excl. VAT only still makes the total incl. VAT at least that much (VAT is never
+  // negative); it never lowers the total incl. VAT, and a max_price excl. VAT only leaves it alone.
+  if (incl !== null && bounded.excl === 'min' && t.min.incl === null && incl < excl) {
+    incl = excl;
+    bounded.incl = 'min';
+  }
+  const total: Cost = { excl, incl };
   return {
     currency: t.tariff.currency, tariffId: t.tariff.id, ...out, subtotal, total, bounded, timeStep, importWh, exportWh, seconds: session.end - session.start, segments: segments.length,
   };

@@ -141,8 +141,6 @@ export function cdrPriceProblem(cdr: OcpiCdr, priced: PricedSession): { field: s
   return null;
 }
 
-const micro = (n: number) => Math.round(n * 1e6);
-
 /**
  * charging.cdr (CPO): an OCPI 2.2.1 CDR, priced again on apply from the recorded tariff
  * version and the location's time zone; a CDR whose costs differ from the recomputed
@@ -225,8 +223,9 @@ export const chargingCdr = defineTx({
     const row: CdrRow = {
       cpo: cpo.party, id, emsp, token: c.cdr_token.uid, location: loc.id, month: cdrMonth(state, endMs, at), start: c.start_date_time, end: c.end_date_time, currency: c.currency,
       importWh: sign * priced.importWh, exportWh: sign * priced.exportWh,
-      exclMicro: c.credit ? micro(c.total_cost.excl_vat) : priced.total.excl,
-      inclMicro: c.credit ? (c.total_cost.incl_vat === undefined ? null : micro(c.total_cost.incl_vat)) : priced.total.incl,
+      // A credit reverses the exact micro-units of the CDR it credits (its OCPI costs are rounded to 4 decimals).
+      exclMicro: creditOf ? -creditOf.exclMicro || 0 : priced.total.excl,
+      inclMicro: creditOf ? (creditOf.inclMicro === null ? null : -creditOf.inclMicro || 0) : priced.total.incl,
       credit: c.credit ? 1 : 0, creditOf: creditOf?.id ?? null, creditedBy: null, costs: costsOf(priced), cdr: c, entry,
     };
     state.put('charging_cdrs', row as never);
