@@ -4,7 +4,7 @@ import { participant } from '../community/tables.ts';
 import { OpenlecError } from '../errors.ts';
 import { defineTx } from '../state/registry.ts';
 import type { State, TableSpec } from '../state/tables.ts';
-import { type CdrRow, partiesOfKey, partyRef } from './tables.ts';
+import { type CdrRow, findParty, partiesOfKey, partyRef } from './tables.ts';
 import { PSEUDONYM } from './token.ts';
 
 /**
@@ -81,4 +81,19 @@ export function driverCdrs(state: State, member: string): CdrRow[] {
     for (const r of state.lookup<CdrRow>('charging_cdrs', 'token', l.token)) if (r.cpo === l.cpo) out.push(r);
   }
   return out.sort((a, b) => a.entry - b.entry);
+}
+
+/**
+ * chargingEntryConcerns: whether a charging transaction is about `key` beyond its signer,
+ * for proofs: a CDR concerns its eMSP's key and the member its token is linked to; a
+ * driver link concerns its member.
+ */
+export function chargingEntryConcerns(state: State, tx: { type: string; body: Record<string, unknown> }, key: string): boolean {
+  if (tx.type === 'charging.driver') return tx.body.member === key;
+  if (tx.type !== 'charging.cdr') return false;
+  const cdr = tx.body.cdr as { country_code?: string; party_id?: string; cdr_token?: { country_code?: string; party_id?: string; uid?: string } } | undefined;
+  const t = cdr?.cdr_token;
+  if (!cdr || !t?.country_code || !t.party_id || !t.uid || !cdr.country_code || !cdr.party_id) return false;
+  if (findParty(state, partyRef(t.country_code, t.party_id), 'EMSP')?.key === key) return true;
+  return findDriver(state, partyRef(cdr.country_code, cdr.party_id), t.uid)?.member === key;
 }

@@ -24,6 +24,7 @@ import { KeyLimits } from './limits.ts';
 import { certificateRoutes } from './certificates-routes.ts';
 import { chargingRoutes } from './charging-routes.ts';
 import { flexRoutes } from './flex-routes.ts';
+import { chargingEntryConcerns } from '../charging/driver.ts';
 import { OpenAdr } from './openadr.ts';
 import type { OpenAdrStore } from './openadr-store.ts';
 import { Ocpi } from './ocpi.ts';
@@ -241,15 +242,16 @@ function routes(d: RouteDeps): Route[] {
       },
     },
     {
-      method: 'GET', url: '/v1/proofs/:entry', summary: 'Inclusion proof of an entry under the newest checkpoint covering it. Members and aggregators get proofs of their own entries only.', access: { roles: ['operator', 'dso', 'member', 'auditor', 'aggregator'] },
+      method: 'GET', url: '/v1/proofs/:entry', summary: 'Inclusion proof of an entry under the newest checkpoint covering it. Members, aggregators, CPOs and eMSPs get proofs of their own entries only (a CDR also belongs to its eMSP and to the driver its token is linked to).', access: { roles: ['operator', 'dso', 'member', 'auditor', 'aggregator', 'cpo', 'emsp'] },
       params: z.object({ entry: z.coerce.number().int().min(0) }),
       handler: ({ params, session }) => {
         if (params.entry >= ledger.size) throw new OpenlecError('E_NO_ENTRY', `entry ${params.entry} does not exist (the log has ${ledger.size})`, { field: 'entry' });
-        const tx = decodeEntry(ledger.entry(params.entry)).tx as { type: string; actor: string; body: { meter?: string; owner?: string; key?: string; to?: string } };
+        const tx = decodeEntry(ledger.entry(params.entry)).tx as { type: string; actor: string; body: { meter?: string; owner?: string; key?: string; to?: string; [field: string]: unknown } };
         if (!session!.roles.some((r) => staff.includes(r))) {
           // Aggregate records (clearings, allocations) name no member: anyone may prove them.
           const mine = AGGREGATE_TYPES.has(tx.type) || tx.actor === session!.key || tx.body.owner === session!.key || tx.body.key === session!.key || tx.body.to === session!.key
-            || (tx.body.meter !== undefined && ownedMeters(session!.key).some((m) => m.meter === tx.body.meter));
+            || (tx.body.meter !== undefined && ownedMeters(session!.key).some((m) => m.meter === tx.body.meter))
+            || chargingEntryConcerns(ledger.state, tx, session!.key);
           if (!mine) throw new OpenlecError('E_FORBIDDEN', `entry ${params.entry} is not about you`, { field: 'entry' });
         }
         const covering = ledger.checkpoints().filter((c) => c.size > params.entry).pop();

@@ -7,6 +7,7 @@ import { chargingCommunity, ok, simpleCdr, TARIFF, token } from '../../test/supp
 import { seededKey } from '../../test/support/community.ts';
 import { Signer } from '../client.ts';
 import { priceCdr } from '../charging/roaming.ts';
+import { checkEntryProof } from '../audit/entry-proof.ts';
 import { sign, toBase64Url, utf8 } from '../ledger/index.ts';
 import { buildApp } from './app.ts';
 import { PersonalVault } from './vault.ts';
@@ -51,6 +52,7 @@ describe('charging routes', () => {
     for (const x of Object.values(cdrs)) await ok(c.ledger, c.cpo.sign('charging.cdr', { cdr: x.cdr }));
     await ok(c.ledger, c.cpo.sign('charging.driver', { token: token('CARD-A').uid, member: c.alice.actor }));
     await ok(c.ledger, c.cpo.sign('charging.driver', { token: token('CARD-B', 'DE*EMS').uid, member: bob.actor }));
+    c.ledger.checkpoint(seededKey('operator'));
     vault = PersonalVault.open(join(c.path, '..', 'personal.db'), randomBytes(32));
     ({ app } = await buildApp({ ledger: c.ledger, vault, tokenSecret: randomBytes(32), txClock: () => c.clock.ms, now: () => c.clock.ms }));
     for (const label of LABELS) await login(label);
@@ -198,5 +200,17 @@ describe('charging routes', () => {
     assert.equal((await get('/v1/charging/plan/settle?month=2025-03', 'operator')).json.code, 'E_CHARGING_SETTLED');
     const st = await get('/v1/charging/statement?party=DE*EMS&month=2025-03', 'emsp');
     assert.deepEqual([st.json.settled, st.json.entry], [true, size]);
+  });
+  test('a CDR is proven to its CPO, its eMSP and its linked driver, and to nobody else', async () => {
+    const entryOf = (id: string) => (c.ledger.state.get('charging_cdrs', `FR*OLC\u001f${id}`) as unknown as { entry: number }).entry;
+    const proof = async (id: string, who: string) => (await get(`/v1/proofs/${entryOf(id)}`, who)).status;
+    assert.equal(await proof('B1', 'cpo'), 200);
+    assert.equal(await proof('B1', 'emsp'), 200, 'DE*EMS is the eMSP of card B');
+    assert.equal(await proof('B1', 'bob'), 200, 'card B is linked to bob');
+    const p = await get(`/v1/proofs/${entryOf('B1')}`, 'bob');
+    assert.equal((await checkEntryProof(p.json, c.ledger.operatorVerifierKey())).transaction.type, 'charging.cdr');
+    assert.equal(await proof('B1', 'alice'), 403);
+    assert.equal(await proof('A1', 'emsp'), 403, 'A1 is NL*TST\'s');
+    assert.equal(await proof('C1', 'alice'), 403, 'card C is nobody\'s in the log');
   });
 });
