@@ -6,6 +6,7 @@ import { type OcpiCdr, type OcpiCdrToken, type OcpiSession, type OcpiTariff, ocp
 import { sessionFromOcpp } from '../charging/ocpp.ts';
 import { compileTariff, ocpiTotals, type PricedDimension, type PricedSession, priceSession, pricingSession } from '../charging/price.ts';
 import { cdrPriceProblem, cdrsOfMonth, partyOf, planChargingSettle } from '../charging/roaming.ts';
+import { type OriginRow, planChargingOrigin } from '../charging/origin.ts';
 import {
   type CdrRow, currentTariffs, findCdr, findLocation, findParty, PARTY_ROLES, partyRef, type PartyRole, type PartyRow, type SettlementLine, type SettlementRow,
 } from '../charging/tables.ts';
@@ -572,4 +573,36 @@ export async function ocpiToken(o: { db: string; country: string; partyId: strin
       store.close();
     }
   });
+}
+
+/**
+ * linkDriver signs charging.driver (CPO): the card's pseudonym under the CPO's token key
+ * is linked to a member, who then sees those sessions (and their local share) as theirs.
+ */
+export async function linkDriver(o: Signing & { card: string; emsp: string; member: string; tokenKey?: string; cpo?: string }): Promise<Shown> {
+  const emsp = party(o.emsp, 'emsp');
+  const key = readTokenKey(o.tokenKey ?? join(dirname(o.db), 'keys', 'token.key'));
+  const token = tokenPseudonym(key, emsp.countryCode, emsp.partyId, o.card);
+  const member = participantKey(o.member, 'member');
+  const r = await append(o, cpoKeyPath(o.db), 'charging.driver', (state, _at, actor) => ({ token, member, ...(o.cpo ? { cpo: cpoOfKey(state, actor, o.cpo).party } : {}) }));
+  return { json: { entry: r.entry, ...r.body }, text: `card of ${emsp.ref} (pseudonym ${token}) linked to member ${short(member)} in entry ${r.entry}` };
+}
+
+/**
+ * runOrigin signs charging.origin (CPO, after the month's certificates.settle): the CPO's
+ * certificates of each interval cancelled for the drivers of its CDRs at metered
+ * locations; prints the local share per CDR.
+ */
+export async function runOrigin(o: Signing & { month: string; dryRun?: boolean }): Promise<Shown> {
+  const month = checkMonth(o.month);
+  const r = await append(o, cpoKeyPath(o.db), 'charging.origin', (state, _at, actor) => planChargingOrigin(state, month, actor), o.dryRun === true);
+  const s = r.body;
+  const rows = o.dryRun ? [] : await withLedger(o.db, (ledger) => [...ledger.state.rows('charging_origin')].map((x) => x as unknown as OriginRow).filter((x) => x.entry === r.entry));
+  return {
+    json: { entry: r.entry, dryRun: o.dryRun === true, ...s, sessions: rows.map((x) => ({ cpo: x.cpo, id: x.id, importWh: x.importWh, localWh: x.localWh })) },
+    text: [
+      `${o.dryRun ? 'dry run: would cancel' : 'cancelled'} ${kwh(s.localWh)} kWh of local certificates for the drivers of ${s.cdrs} CDR(s) of ${month}${r.entry === null ? '' : ` in entry ${r.entry}`}`,
+      ...(rows.length ? [table(rows.map((x) => [x.cpo, x.id, kwh(x.importWh), kwh(x.localWh), `${x.importWh > 0 ? ((100 * x.localWh) / x.importWh).toFixed(1) : '0.0'} %`]), ['CPO', 'CDR', 'kWh', 'local kWh', 'local share'])] : []),
+    ].join('\n'),
+  };
 }

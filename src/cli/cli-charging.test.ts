@@ -244,6 +244,14 @@ describe('openlec charging (CLI of EV charging)', () => {
     assert.equal(unknownEmsp.code, EXIT.usage);
     assert.match(unknownEmsp.stderr, /BE\*UNK is not a registered eMSP .*\[E_USAGE, field party-id\]/);
 
+    // The CPO links the card to a member (only the pseudonym enters the log); local origin needs the month's certificates settled first.
+    const linked = json<{ token: string; member: string }>(await openlec('charging', 'driver', '--db', db, '--card', '04A1B2C3D4E5F6', '--emsp', 'NL*TST', '--member', cpo.actor, '--json'), 'driver');
+    assert.equal(linked.token, token('04A1B2C3D4E5F6').uid);
+    assert.equal(linked.member, cpo.actor);
+    const noCertificates = await openlec('charging', 'origin', '--db', db, '--month', '2025-03');
+    assert.notEqual(noCertificates.code, 0);
+    assert.match(noCertificates.stderr, /E_CERTIFICATES_NOT_SETTLED/);
+
     const verified = json<{ ok: boolean; rows: Record<string, number> }>(await openlec('verify', '--db', db, '--json'), 'verify');
     assert.equal(verified.ok, true);
     assert.equal(verified.rows.charging_cdrs, 3);

@@ -510,6 +510,19 @@ export function buildProgram(): Command {
     .requiredOption('--id <id>', 'the credit CDR\'s id')
     .option('--cpo <party>', 'the CPO, when the key signs for several')
     .action(async (o) => shown(o, await (await evCharging()).creditRecorded(o)));
+  signing(charging.command('driver'), cpoKey)
+    .description('link a driver\'s card to a member (charging.driver, CPO): only its pseudonym enters the log; the member then sees those sessions and their local share')
+    .requiredOption('--card <uid>', 'the card or token uid, as the charger reads it')
+    .requiredOption('--emsp <party>', 'the eMSP that issued it, e.g. NL*TST')
+    .requiredOption('--member <key>', 'the member\'s participant key')
+    .option('--token-key <file>', 'the CPO\'s token key (default: keys/token.key beside the database)')
+    .option('--cpo <party>', 'the CPO, when the key signs for several')
+    .action(async (o) => shown(o, await (await evCharging()).linkDriver(o)));
+  signing(charging.command('origin'), cpoKey)
+    .description('local-origin charging of a month (charging.origin, CPO, after certificates.settle): the community certificates the CPO holds for each interval are cancelled for the drivers of its sessions in that interval')
+    .requiredOption('--month <YYYY-MM>', 'local calendar month')
+    .option('--dry-run', 'show the totals without signing')
+    .action(async (o) => shown(o, await (await evCharging()).runOrigin(o)));
   signing(charging.command('settle'), 'operator key file (default: keys/operator.key beside the database)')
     .description('settle a month\'s roaming after its end (charging.settle, operator): what each eMSP owes each CPO, per currency, from the month\'s CDRs and credits')
     .requiredOption('--month <YYYY-MM>', 'local calendar month')
