@@ -3,9 +3,10 @@ import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, chromium } from 'playwright-core';
 import { serve } from '../src/cli/serve.ts';
 import { findChromium } from './support/chromium.ts';
+import { dashboardPages } from './support/dashboard.ts';
 
 /**
  * The certificate views in chromium, against the live demo: served as of 3 June 2026, its
@@ -19,17 +20,7 @@ describe('dashboard: certificates of origin in chromium', () => {
   let server: Awaited<ReturnType<typeof serve>>;
   let browser: Browser;
 
-  const open = async (hash: string): Promise<Page & { errors: string[] }> => {
-    const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    // The page's clock runs from the server's: its session tokens expire by that time.
-    await ctx.clock.install({ time: NOW });
-    const page = await ctx.newPage() as Page & { errors: string[] };
-    page.errors = [];
-    page.on('pageerror', (e) => page.errors.push(e.message));
-    await page.goto(`${server.url}/${hash}`);
-    return page;
-  };
-  const ready = (page: Page, view: string) => page.waitForSelector(`body[data-ready="${view}"]`, { timeout: 30_000 });
+  const { open, ready } = dashboardPages(() => browser, () => server.url, NOW);
   const json = async <T>(path: string) => (await (await fetch(`${server.url}${path}`)).json()) as T;
 
   before(async () => {

@@ -3,13 +3,12 @@ import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, chromium } from 'playwright-core';
 import { planChargingSettle } from '../src/charging/roaming.ts';
 import { serve } from '../src/cli/serve.ts';
-import { toBase64Url } from '../src/ledger/index.ts';
 import { chargingCommunity, ok, simpleCdr, token } from './support/charging.ts';
 import { findChromium } from './support/chromium.ts';
-import { seededKey } from './support/community.ts';
+import { dashboardPages } from './support/dashboard.ts';
 
 /**
  * The EV charging views in chromium, over Charge Lane (test/support/charging.ts) with
@@ -28,21 +27,7 @@ describe('dashboard: EV charging in chromium', () => {
     C1: simpleCdr('C1', '2025-03-21T08:00:00Z', 45, 7.5, 0, 'CARD-C', 'NL*TST'),
   };
 
-  const open = async (hash: string): Promise<Page & { errors: string[] }> => {
-    const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    await ctx.clock.install({ time: NOW });
-    const page = await ctx.newPage() as Page & { errors: string[] };
-    page.errors = [];
-    page.on('pageerror', (e) => page.errors.push(e.message));
-    await page.goto(`${server.url}/${hash}`);
-    return page;
-  };
-  const ready = (page: Page, view: string) => page.waitForSelector(`body[data-ready="${view}"]`, { timeout: 30_000 });
-  const login = async (page: Page, label: string) => {
-    await page.waitForSelector('#login-form');
-    await page.fill('#login-form textarea', toBase64Url(seededKey(label).secretKey));
-    await page.click('#login-form button');
-  };
+  const { open, ready, login } = dashboardPages(() => browser, () => server.url, NOW);
   const euros = (micro: number) => `${(micro / 1e6).toFixed(2)} EUR`;
 
   before(async () => {

@@ -3,13 +3,12 @@ import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, chromium } from 'playwright-core';
 import { serve } from '../src/cli/serve.ts';
 import { planFlexOrder } from '../src/flex/order.ts';
 import { flexSettleBody, planFlexSettle } from '../src/flex/settle.ts';
-import { toBase64Url } from '../src/ledger/index.ts';
 import { findChromium } from './support/chromium.ts';
-import { seededKey } from './support/community.ts';
+import { dashboardPages } from './support/dashboard.ts';
 import { congestedCommunity, meteredEvent, ok } from './support/flex.ts';
 
 /**
@@ -24,21 +23,7 @@ describe('dashboard: flexibility in chromium', () => {
   let server: Awaited<ReturnType<typeof serve>>;
   let browser: Browser;
 
-  const open = async (hash: string): Promise<Page & { errors: string[] }> => {
-    const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    await ctx.clock.install({ time: NOW });
-    const page = await ctx.newPage() as Page & { errors: string[] };
-    page.errors = [];
-    page.on('pageerror', (e) => page.errors.push(e.message));
-    await page.goto(`${server.url}/${hash}`);
-    return page;
-  };
-  const ready = (page: Page, view: string) => page.waitForSelector(`body[data-ready="${view}"]`, { timeout: 30_000 });
-  const login = async (page: Page, label: string) => {
-    await page.waitForSelector('#login-form');
-    await page.fill('#login-form textarea', toBase64Url(seededKey(label).secretKey));
-    await page.click('#login-form button');
-  };
+  const { open, ready, login } = dashboardPages(() => browser, () => server.url, NOW);
 
   before(async () => {
     assert.ok(existsSync(join(import.meta.dirname, '..', 'web', 'dist', 'index.html')), 'the dashboard is built by `npm run build`');
