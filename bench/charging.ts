@@ -108,7 +108,7 @@ function session(rand: () => number) {
 
 interface Pricing { tariff: string; way: string; cdrs: number; seconds: number; perSecond: number }
 
-function benchPricing(n: number): Pricing[] {
+export function benchPricing(n: number): Pricing[] {
   const complex = JSON.parse(readFileSync(new URL('../test/fixtures/charging/ocpi/tariff_4_complex.json', import.meta.url), 'utf8')) as OcpiTariff;
   const out: Pricing[] = [];
   for (const [name, tariff] of [['tariff_4_complex', complex], ['TOD-KWH (time of day, kWh and duration bounds)', TOD_TARIFF]] as const) {
