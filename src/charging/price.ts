@@ -1,6 +1,6 @@
 import { Temporal } from 'temporal-polyfill';
 import { OpenlecError } from '../errors.ts';
-import { assertTimeZone, parseDecimal } from '../units/index.ts';
+import { assertTimeZone, localDateOf, localDay, parseDecimal } from '../units/index.ts';
 import {
   type CdrDimensionType, DAYS_OF_WEEK, type OcpiChargingPeriod, ocpiMs, type OcpiPrice, type OcpiPriceComponent, type OcpiTariff, type OcpiTariffRestrictions, type TariffDimension,
 } from './ocpi.ts';
@@ -249,38 +249,87 @@ interface Segment {
   weekday: number;
 }
 
-function localFacts(epochS: number, timeZone: string): { localSecond: number; localDate: string; weekday: number } {
-  const z = Temporal.Instant.fromEpochMilliseconds(epochS * 1000).toZonedDateTimeISO(timeZone);
-  return { localSecond: z.hour * 3600 + z.minute * 60 + z.second, localDate: z.toPlainDate().toString(), weekday: z.dayOfWeek };
+/** A local calendar day of the session's zone: its span in epoch seconds and, on a DST day, the offset change. */
+interface LocalDayFacts {
+  date: string;
+  /** ISO day of week, 1 = Monday. */
+  weekday: number;
+  start: number;
+  end: number;
+  /** The transition instant and the jump of the wall clock at it (+3600 when it springs forward), on a DST day. */
+  shift: { at: number; delta: number } | null;
+}
+
+const dateOfUtc = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+const shiftDate = (date: string, days: number) => dateOfUtc(Date.UTC(Number(date.slice(0, 4)), Number(date.slice(5, 7)) - 1, Number(date.slice(8, 10)) + days));
+const transitions = new Map<string, number>();
+
+/** The instant (epoch s) of the offset transition on a local day that has one; time-zone arithmetic is the slow part, so it is memoised. */
+function transitionOn(date: string, timeZone: string, startMs: number): number {
+  const k = `${timeZone}\u0000${date}`;
+  let at = transitions.get(k);
+  if (at === undefined) {
+    const next = Temporal.Instant.fromEpochMilliseconds(startMs).toZonedDateTimeISO(timeZone).getTimeZoneTransition('next');
+    at = Math.floor((next?.epochMilliseconds ?? startMs) / 1000);
+    if (transitions.size > 10_000) transitions.clear();
+    transitions.set(k, at);
+  }
+  return at;
+}
+
+/**
+ * The local days from the day before `from` to the day holding `to`, from the memoised
+ * local-day spans of src/units: one time-zone conversion per session (its first local
+ * date), the rest is arithmetic, exact on DST days too.
+ */
+function localDaysOf(from: number, to: number, timeZone: string): LocalDayFacts[] {
+  const days: LocalDayFacts[] = [];
+  let date = shiftDate(localDateOf(from * 1000, timeZone), -1);
+  for (;;) {
+    const span = localDay(date, timeZone);
+    const start = Math.floor(span.startMs / 1000);
+    if (start > to) break;
+    const end = Math.floor(span.endMs / 1000);
+    const length = end - start;
+    const shift = length === 86_400 ? null : { at: transitionOn(date, timeZone, span.startMs), delta: 86_400 - length };
+    const weekday = new Date(`${date}T00:00:00Z`).getUTCDay() || 7;
+    days.push({ date, weekday, start, end, shift });
+    date = shiftDate(date, 1);
+  }
+  return days;
+}
+
+/** The wall-clock second of the day at instant `t` of `day`. */
+const localSecondOf = (day: LocalDayFacts, t: number) => t - day.start + (day.shift && t >= day.shift.at ? day.shift.delta : 0);
+
+/** The instants of `day` at which the wall clock reads `t` (seconds of day): none in a spring-forward gap, two in a fall-back fold. */
+function instantsAt(day: LocalDayFacts, t: number): number[] {
+  if (!day.shift) return [day.start + t];
+  const before = day.shift.at - day.start; // the wall clock just before the transition
+  const { delta } = day.shift;
+  if (delta > 0) return t < before ? [day.start + t] : t >= before + delta ? [day.start + t - delta] : [];
+  const out: number[] = [];
+  if (t < before) out.push(day.start + t);
+  if (t >= before + delta) out.push(day.start + t - delta);
+  return out;
 }
 
 /**
  * Instants (epoch s) in (from, to) where a local calendar fact can change: local midnights,
- * each of `times` (local seconds of day) at both instants of a repeated wall time (DST
- * fall-back), and every offset transition (at spring-forward the skipped wall times are
- * passed at the transition itself).
+ * each of `times` (local seconds of day) at every instant the wall clock shows it (both of a
+ * repeated time at fall-back), and every offset transition (at spring-forward the skipped
+ * wall times are passed at the transition itself).
  */
-function calendarCuts(from: number, to: number, timeZone: string, times: number[]): number[] {
+function calendarCuts(days: readonly LocalDayFacts[], from: number, to: number, times: number[]): number[] {
   const cuts = new Set<number>();
-  const add = (ms: number) => {
-    const at = Math.floor(ms / 1000);
+  const add = (at: number) => {
     if (at > from && at < to) cuts.add(at);
   };
-  let day = Temporal.Instant.fromEpochMilliseconds(from * 1000).toZonedDateTimeISO(timeZone).toPlainDate().subtract({ days: 1 });
-  for (;;) {
-    const midnight = day.toZonedDateTime({ timeZone }).epochMilliseconds;
-    if (midnight >= to * 1000) break;
-    add(midnight);
-    for (const t of times) {
-      if (t === 0) continue;
-      const wall = day.toPlainDateTime({ hour: Math.floor(t / 3600), minute: Math.floor(t / 60) % 60 });
-      add(wall.toZonedDateTime(timeZone, { disambiguation: 'earlier' }).epochMilliseconds);
-      add(wall.toZonedDateTime(timeZone, { disambiguation: 'later' }).epochMilliseconds);
-    }
-    day = day.add({ days: 1 });
+  for (const day of days) {
+    add(day.start);
+    if (day.shift) add(day.shift.at);
+    for (const t of times) if (t > 0) for (const at of instantsAt(day, t)) add(at);
   }
-  let z: Temporal.ZonedDateTime | null = Temporal.Instant.fromEpochMilliseconds(from * 1000).toZonedDateTimeISO(timeZone);
-  while ((z = z.getTimeZoneTransition('next')) !== null && z.epochMilliseconds < to * 1000) add(z.epochMilliseconds);
   return [...cuts];
 }
 
@@ -290,12 +339,14 @@ function chargingStart(s: PricingSession): number {
 }
 
 function segmentsOf(t: CompiledTariff, s: PricingSession): Segment[] {
-  const fixedCuts = new Set<number>(calendarCuts(s.start, s.end, t.timeZone, t.times));
+  const days = localDaysOf(s.start, s.end, t.timeZone);
+  const fixedCuts = new Set<number>(calendarCuts(days, s.start, s.end, t.times));
   const origins = new Set([s.start, chargingStart(s)]);
   for (const o of origins) for (const d of t.durationThresholds) if (o + d > s.start && o + d < s.end) fixedCuts.add(o + d);
   const sortedFixed = [...fixedCuts].sort((a, b) => a - b);
   const out: Segment[] = [];
   let energySoFar = 0;
+  let d = 0;
   s.periods.forEach((p, i) => {
     const a = p.start;
     const b = i + 1 < s.periods.length ? s.periods[i + 1]!.start : s.end;
@@ -320,7 +371,9 @@ function segmentsOf(t: CompiledTariff, s: PricingSession): Segment[] {
       const x = points[k]!;
       const y = points[k + 1] ?? x;
       const e = D === 0 ? E : cum.get(y)! - cum.get(x)!;
-      out.push({ start: x, seconds: y - x, energyWh: e, kind: p.kind, period: p, energySoFar, ...localFacts(x, t.timeZone) });
+      while (d + 1 < days.length && days[d]!.end <= x) d++;
+      const day = days[d]!;
+      out.push({ start: x, seconds: y - x, energyWh: e, kind: p.kind, period: p, energySoFar, localSecond: localSecondOf(day, x), localDate: day.date, weekday: day.weekday });
       energySoFar += e;
       if (D === 0) break;
     }

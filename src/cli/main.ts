@@ -556,7 +556,7 @@ export function buildProgram(): Command {
 
   program.command('simulate')
     .description('simulate a community end to end on the real platform: a log that verify accepts, KPIs, intervals and an HTML report; "simulate compare A B" puts two runs side by side')
-    .argument('<scenario>', 'a built-in scenario (demo, village, city, ev-congestion), a YAML/JSON scenario file (docs/scenarios.md), or "compare"')
+    .argument('<scenario>', 'a built-in scenario (demo, village, city, ev-congestion, ev-chargers), a YAML/JSON scenario file (docs/scenarios.md), or "compare"')
     .argument('[others...]', 'with compare: one or two scenarios (one scenario with --mechanism a,b or --key a,b)')
     .requiredOption('--out <dir>', 'output folder')
     .option('--days <n>', 'days to simulate (default: the scenario\'s)', integer('--days'))
