@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { verifyLog } from '../audit/verify.ts';
-import { chargingCommunity, ocpp16Cdr, simpleCdr, TARIFF, token } from '../../test/support/charging.ts';
+import { chargingCommunity, LOCATION, ocpp16Cdr, simpleCdr, TARIFF, token } from '../../test/support/charging.ts';
 import { ok, refused } from '../../test/support/flex.ts';
-import { creditCdr } from './cdr.ts';
+import { creditCdr, makeCdr } from './cdr.ts';
 import { planChargingSettle } from './roaming.ts';
 import type { CdrRow } from './tables.ts';
 
@@ -88,5 +88,28 @@ describe('EV charging on the log', () => {
     assert.equal(token('CARD-A').uid, token('card-a').uid);
     assert.notEqual(token('CARD-A').uid, token('CARD-B').uid);
     assert.match(token('CARD-A').uid, /^[0-9a-f]{32}$/);
+  });
+  it('refuses what an attacker would try: the same session billed twice, a tariff version not in force, a location moved to another zone, a month-long CDR, signed data with the card in clear', async () => {
+    const { ledger, cpo, at } = await chargingCommunity();
+    at('2025-03-21T12:00:00Z');
+    const a = simpleCdr('A1', '2025-03-20T07:00:00Z', 60, 11);
+    await ok(ledger, cpo.sign('charging.cdr', { cdr: a.cdr }));
+    const twice = await refused(ledger, cpo.sign('charging.cdr', { cdr: { ...a.cdr, id: 'A1-DUP' } }));
+    assert.deepEqual([twice.code, twice.field], ['E_CDR_DUPLICATE', 'body.cdr.start_date_time']);
+    // Overlapping at the same connector is the same charger twice; at the other EVSE it is fine.
+    assert.equal((await refused(ledger, cpo.sign('charging.cdr', { cdr: simpleCdr('A2', '2025-03-20T07:30:00Z', 60, 5).cdr }))).code, 'E_CDR_DUPLICATE');
+    await ok(ledger, cpo.sign('charging.cdr', { cdr: simpleCdr('A3', '2025-03-20T07:30:00Z', 60, 5, 0, 'CARD-B', 'NL*TST', 'LANE-1-2').cdr }));
+    // A new version at 3 EUR/kWh backdated by its last_updated is in force only from when it is recorded.
+    const dear = { ...TARIFF, last_updated: '2025-01-02T00:00:00Z', elements: [{ price_components: [{ type: 'ENERGY' as const, price: 3, vat: 20, step_size: 1 }] }] };
+    await ok(ledger, cpo.sign('charging.tariff', { tariff: dear }));
+    const backdated = makeCdr({ id: 'B1', location: LOCATION, evseUid: 'LANE-1-1', connectorId: '1', token: token('CARD-C'), tariff: dear, start: '2025-03-20T10:00:00Z', end: '2025-03-20T11:00:00Z', periods: [{ start_date_time: '2025-03-20T10:00:00Z', dimensions: [{ type: 'ENERGY', volume: 11 }] }], lastUpdated: '2025-03-21T12:00:00Z' });
+    const e = await refused(ledger, cpo.sign('charging.cdr', { cdr: backdated.cdr }));
+    assert.deepEqual([e.code, e.field], ['E_CDR_TARIFF', 'body.cdr.tariffs.0.last_updated']);
+    const moved = await refused(ledger, cpo.sign('charging.location', { location: { ...LOCATION, time_zone: 'America/New_York' }, meter: null }));
+    assert.equal(moved.code, 'E_LOCATION_ZONE');
+    // A CDR over 31 days is refused before any pricing work (every replay would pay for it).
+    assert.throws(() => simpleCdr('L1', '1800-01-01T00:00:00Z', 60 * 24 * 400, 11), /more than the 31 a CDR may cover/);
+    const signed = await refused(ledger, cpo.sign('charging.cdr', { cdr: { ...simpleCdr('S1', '2025-03-21T08:00:00Z', 60, 5, 0, 'CARD-E', 'NL*TST', 'LANE-1-2').cdr, signed_data: { encoding_method: 'OCMF', signed_values: [{ nature: 'Start', plain_data: '{"ID":"04A1B2C3D4E5F6"}', signed_data: 'AAAA' }] } } }));
+    assert.deepEqual([signed.code, signed.field], ['E_CDR_PERSONAL', 'body.cdr.signed_data']);
   });
 });

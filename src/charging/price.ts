@@ -633,10 +633,18 @@ export function priceSession(t: CompiledTariff, session: PricingSession): Priced
   };
 }
 
+/** The longest session priced (a month of parking), and the most charging periods one may have: bounds on the work a CDR costs every replay. */
+export const MAX_SESSION_SECONDS = 31 * 86_400;
+export const MAX_PERIODS = 2_000;
+
 function checkSession(s: PricingSession): void {
   if (!Number.isSafeInteger(s.start) || !Number.isSafeInteger(s.end) || s.end < s.start) {
     throw new OpenlecError('E_CHARGING_PERIODS', 'end_date_time is before start_date_time', { field: 'end_date_time' });
   }
+  if (s.end - s.start > MAX_SESSION_SECONDS) {
+    throw new OpenlecError('E_CHARGING_PERIODS', `end_date_time: the session lasts ${Math.ceil((s.end - s.start) / 86_400)} days, more than the ${MAX_SESSION_SECONDS / 86_400} a CDR may cover`, { field: 'end_date_time' });
+  }
+  if (s.periods.length > MAX_PERIODS) throw new OpenlecError('E_CHARGING_PERIODS', `charging_periods: ${s.periods.length} periods, more than ${MAX_PERIODS}`, { field: 'charging_periods' });
   if (s.periods.length === 0) throw new OpenlecError('E_CHARGING_PERIODS', 'a session needs at least one charging period', { field: 'charging_periods' });
   s.periods.forEach((p, i) => {
     const field = `charging_periods.${i}.start_date_time`;

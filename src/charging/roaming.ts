@@ -13,7 +13,7 @@ import { cdr as cdrSchema, location as locationSchema, ocpiMs, type OcpiCdr, typ
 import { compileTariff, ocpiTotals, type PricedSession, priceSession, pricingSession } from './price.ts';
 import {
   CDRS_TABLE, type CdrCosts, type CdrRow, findCdr, findLocation, findParty, findTariffVersion, LOCATIONS_TABLE, PARTIES_TABLE, PARTY_ROLES, partyRef, type PartyRole, type PartyRow,
-  SETTLEMENTS_TABLE, type SettlementLine, TARIFFS_TABLE, currentTariffs,
+  SETTLEMENTS_TABLE, type SettlementLine, TARIFFS_TABLE, type TariffRow, currentTariffs,
 } from './tables.ts';
 import { PSEUDONYM } from './token.ts';
 
@@ -73,6 +73,13 @@ export const chargingLocation = defineTx({
     const loc = body.location;
     const cpo = cpoOf(ctx, loc.country_code, loc.party_id, 'body.location.party_id');
     assertTimeZone(loc.time_zone, 'body.location.time_zone');
+    const before = findLocation(state, cpo.party, loc.id.toUpperCase());
+    if (before && before.timeZone !== loc.time_zone) {
+      throw new OpenlecError('E_LOCATION_ZONE', `body.location.time_zone: location ${loc.id} is in ${before.timeZone}; its recorded CDRs were priced in that zone, so it cannot move to ${loc.time_zone}`, { field: 'body.location.time_zone' });
+    }
+    if (loc.publish_allowed_to !== undefined) {
+      throw new OpenlecError('E_LOCATION_PERSONAL', 'body.location.publish_allowed_to names tokens and their holders: personal data stays off the log', { field: 'body.location.publish_allowed_to' });
+    }
     if (body.meter !== null) {
       const meter = findMeter(state, body.meter, 'import');
       if (!meter) throw new OpenlecError('E_UNKNOWN_METER', `meter ${body.meter} (import) is not registered`, { field: 'body.meter' });
@@ -99,7 +106,7 @@ export const chargingTariff = defineTx({
     }
     // Refuses a tariff the pricing cannot read (a bad VAT or bound) now rather than at its first CDR.
     compileTariff(t, community(ctx.state)!.timeZone);
-    ctx.state.put('charging_tariffs', { cpo: cpo.party, id, version: t.last_updated, tariff: t as never, entry: ctx.entry });
+    ctx.state.put('charging_tariffs', { cpo: cpo.party, id, version: t.last_updated, recordedAt: ctx.tx.issuedAt, tariff: t as never, entry: ctx.entry });
   },
 });
 
@@ -168,6 +175,12 @@ export const chargingCdr = defineTx({
       }
     }
     if (c.remark !== undefined) throw new OpenlecError('E_CDR_PERSONAL', 'body.cdr.remark is free text that may hold personal data: it stays off the log', { field: 'body.cdr.remark' });
+    if (c.signed_data !== undefined) {
+      throw new OpenlecError('E_CDR_PERSONAL', 'body.cdr.signed_data carries the charger\'s signed meter values with the card id in clear: keep it with the CPO (off the log)', { field: 'body.cdr.signed_data' });
+    }
+    if (c.meter_id !== undefined && !/^[A-Za-z0-9*._:-]{1,64}$/.test(c.meter_id)) {
+      throw new OpenlecError('E_CDR_PERSONAL', 'body.cdr.meter_id must be an identifier (letters, digits, * . _ : -), not free text', { field: 'body.cdr.meter_id' });
+    }
     const loc = findLocation(state, cpo.party, c.cdr_location.id.toUpperCase());
     if (!loc) throw new OpenlecError('E_UNKNOWN_LOCATION', `body.cdr.cdr_location.id: location ${c.cdr_location.id} of ${cpo.party} is not registered`, { field: 'body.cdr.cdr_location.id' });
     if (loc.location.evses && !loc.location.evses.some((e) => e.uid.toUpperCase() === c.cdr_location.evse_uid.toUpperCase())) {
@@ -179,6 +192,17 @@ export const chargingCdr = defineTx({
     if (!version || jcs(version.tariff) !== jcs(tariff)) {
       throw new OpenlecError('E_CDR_TARIFF', `body.cdr.tariffs.0: tariff ${tariff.id} version ${tariff.last_updated} is not a recorded version of ${cpo.party}'s tariffs`, { field: 'body.cdr.tariffs.0' });
     }
+    const inForce = tariffInForce(state, cpo.party, tariff.id.toUpperCase(), ocpiMs(c.start_date_time));
+    if (!c.credit && inForce?.version !== tariff.last_updated) {
+      throw new OpenlecError('E_CDR_TARIFF', `body.cdr.tariffs.0: version ${tariff.last_updated} of tariff ${tariff.id} was not the one in force at the session's start (${inForce ? `that is ${inForce.version}` : 'none was recorded yet'})`, { field: 'body.cdr.tariffs.0.last_updated' });
+    }
+    const connectorOf = loc.location.evses?.find((e) => e.uid.toUpperCase() === c.cdr_location.evse_uid.toUpperCase())?.connectors.find((k) => k.id.toUpperCase() === c.cdr_location.connector_id.toUpperCase());
+    if (loc.location.evses && !connectorOf) {
+      throw new OpenlecError('E_UNKNOWN_CONNECTOR', `body.cdr.cdr_location.connector_id: connector ${c.cdr_location.connector_id} is not on EVSE ${c.cdr_location.evse_uid}`, { field: 'body.cdr.cdr_location.connector_id' });
+    }
+    if (connectorOf?.tariff_ids && connectorOf.tariff_ids.length > 0 && !connectorOf.tariff_ids.some((t) => t.toUpperCase() === tariff.id.toUpperCase())) {
+      throw new OpenlecError('E_CDR_TARIFF', `body.cdr.tariffs.0: tariff ${tariff.id} is not among the connector's tariffs (${connectorOf.tariff_ids.join(', ')})`, { field: 'body.cdr.tariffs.0.id' });
+    }
     if (c.currency !== tariff.currency) throw new OpenlecError('E_CDR_CURRENCY', `body.cdr.currency ${c.currency} is not the tariff's ${tariff.currency}`, { field: 'body.cdr.currency' });
     c.charging_periods.forEach((p, i) => {
       if (p.tariff_id !== undefined && p.tariff_id.toUpperCase() !== tariff.id.toUpperCase()) {
@@ -187,7 +211,7 @@ export const chargingCdr = defineTx({
     });
     const endMs = ocpiMs(c.end_date_time);
     const at = latestTime(ctx);
-    if (endMs > at) throw new OpenlecError('E_CDR_FUTURE', `body.cdr.end_date_time ${c.end_date_time} is after the operator's time ${formatInstant(at)}: a CDR follows a finished session`, { field: 'body.cdr.end_date_time' });
+    if (endMs > earliestTime(ctx)) throw new OpenlecError('E_CDR_FUTURE', `body.cdr.end_date_time ${c.end_date_time} is after the operator's time ${formatInstant(at)}: a CDR follows a finished session`, { field: 'body.cdr.end_date_time' });
 
     let priced: PricedSession;
     try {
@@ -212,6 +236,10 @@ export const chargingCdr = defineTx({
       }
     } else {
       if (c.credit_reference_id !== undefined) throw new OpenlecError('E_CDR_CREDIT', 'body.cdr.credit_reference_id is for credit CDRs', { field: 'body.cdr.credit_reference_id' });
+      const twin = liveTwin(state, connectorKey(cpo.party, c), c);
+      if (twin) {
+        throw new OpenlecError('E_CDR_DUPLICATE', `body.cdr: CDR ${twin.id} already bills ${twin.start}..${twin.end} at connector ${c.cdr_location.evse_uid}/${c.cdr_location.connector_id}${c.session_id !== undefined && twin.cdr.session_id === c.session_id ? ` (session ${c.session_id})` : ''}: credit it before billing the session again`, { field: 'body.cdr.start_date_time' });
+      }
       const problem = cdrPriceProblem(c, priced);
       if (problem) {
         throw new OpenlecError('E_CDR_PRICE', `body.cdr.${problem.field} is ${jcs(problem.recorded)}, the tariff recorded in the log gives ${jcs(problem.recomputed)}`, {
@@ -221,7 +249,7 @@ export const chargingCdr = defineTx({
     }
     const sign = c.credit ? -1 : 1;
     const row: CdrRow = {
-      cpo: cpo.party, id, emsp, token: c.cdr_token.uid, location: loc.id, month: cdrMonth(state, endMs, at), start: c.start_date_time, end: c.end_date_time, currency: c.currency,
+      cpo: cpo.party, id, emsp, token: c.cdr_token.uid, location: loc.id, connector: connectorKey(cpo.party, c), month: cdrMonth(state, endMs, at), start: c.start_date_time, end: c.end_date_time, currency: c.currency,
       importWh: sign * priced.importWh, exportWh: sign * priced.exportWh,
       // A credit reverses the exact micro-units of the CDR it credits (its OCPI costs are rounded to 4 decimals).
       exclMicro: creditOf ? -creditOf.exclMicro || 0 : priced.total.excl,
@@ -232,6 +260,27 @@ export const chargingCdr = defineTx({
     if (creditOf) state.put('charging_cdrs', { ...creditOf, creditedBy: id } as never);
   },
 });
+
+/** The connector a CDR's session used, as charging_cdrs indexes it. */
+export const connectorKey = (cpo: string, c: OcpiCdr) => [cpo, c.cdr_location.id, c.cdr_location.evse_uid, c.cdr_location.connector_id].map((x) => x.toUpperCase()).join('\u001f');
+
+/** A recorded CDR, neither a credit nor credited, that bills the same session (same session_id) or overlaps it in time at the connector. */
+function liveTwin(state: State, connector: string, c: OcpiCdr): CdrRow | undefined {
+  const start = ocpiMs(c.start_date_time);
+  const end = ocpiMs(c.end_date_time);
+  return state.lookup<CdrRow>('charging_cdrs', 'connector', connector).find((r) => !r.credit && r.creditedBy === null
+    && ((c.session_id !== undefined && r.cdr.session_id === c.session_id) || (ocpiMs(r.start) < end && start < ocpiMs(r.end))));
+}
+
+/** The version of a tariff in force at an instant: the last one recorded at or before it. */
+export function tariffInForce(state: State, cpo: string, id: string, atMs: number): TariffRow | undefined {
+  let best: TariffRow | undefined;
+  for (const t of state.lookup<TariffRow>('charging_tariffs', 'cpo', cpo)) {
+    if (t.id !== id || ocpiMs(t.recordedAt) > atMs) continue;
+    if (!best || t.entry > best.entry) best = t;
+  }
+  return best;
+}
 
 /** The CDRs of a settlement month, in log order. */
 export function cdrsOfMonth(state: State, month: string): CdrRow[] {

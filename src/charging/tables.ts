@@ -51,7 +51,7 @@ export interface LocationRow {
 /** Every version of a CPO's tariffs (charging.tariff): a CDR carries a copy of the one it was priced with, which must be one of these. */
 export const TARIFFS_TABLE: TableSpec = {
   name: 'charging_tariffs',
-  columns: { cpo: 'text', id: 'text', version: 'text', tariff: 'json', entry: 'integer' },
+  columns: { cpo: 'text', id: 'text', version: 'text', recordedAt: 'text', tariff: 'json', entry: 'integer' },
   primaryKey: ['cpo', 'id', 'version'],
   indexes: [['cpo']],
 };
@@ -61,6 +61,8 @@ export interface TariffRow {
   id: string;
   /** The tariff's last_updated: a CPO publishes a new version with a new last_updated. */
   version: string;
+  /** When the version was recorded (its transaction's issuedAt, within the admission skew of the operator's clock): it is in force from then until the next version is recorded. */
+  recordedAt: string;
   tariff: OcpiTariff;
   entry: number;
 }
@@ -72,11 +74,11 @@ export type CdrCosts = Pick<PricedSession, 'fixed' | 'energy' | 'time' | 'parkin
 export const CDRS_TABLE: TableSpec = {
   name: 'charging_cdrs',
   columns: {
-    cpo: 'text', id: 'text', emsp: 'text', token: 'text', location: 'text', month: 'text', start: 'text', end: 'text', currency: 'text', importWh: 'integer', exportWh: 'integer',
+    cpo: 'text', id: 'text', emsp: 'text', token: 'text', location: 'text', connector: 'text', month: 'text', start: 'text', end: 'text', currency: 'text', importWh: 'integer', exportWh: 'integer',
     exclMicro: 'integer', inclMicro: 'integer', credit: 'integer', creditOf: 'text', creditedBy: 'text', costs: 'json', cdr: 'json', entry: 'integer',
   },
   primaryKey: ['cpo', 'id'],
-  indexes: [['month'], ['token'], ['emsp'], ['cpo']],
+  indexes: [['month'], ['token'], ['emsp'], ['cpo'], ['connector']],
 };
 
 export interface CdrRow {
@@ -87,6 +89,8 @@ export interface CdrRow {
   /** The pseudonymous token (a keyed hash of the card or app id): the driver's only handle in the log. */
   token: string;
   location: string;
+  /** cpo, location, EVSE and connector ("FR*OLC\u001fLANE-1\u001fLANE-1-1\u001f1"): one session at a time charges there. */
+  connector: string;
   /** The community's local month of the session's end: the settlement period. */
   month: string;
   start: string;

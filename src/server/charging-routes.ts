@@ -79,6 +79,15 @@ const money = (micro: number | null) => (micro === null ? '' : formatDecimal(mic
 const CSV_COLUMNS = ['kind', 'month', 'cpo', 'emsp', 'currency', 'cdr', 'credit_of', 'start', 'end', 'location', 'token', 'energy_wh', 'excl_vat', 'incl_vat', 'cdrs', 'credits'] as const;
 
 /**
+ * csvCell quotes a cell (RFC 4180) when it holds the separator, a quote or a line break, and
+ * defuses text a spreadsheet would run as a formula (= + - @ at the start, not a number).
+ */
+export function csvCell(v: string): string {
+  const text = /^[=+\-@\t\r]/.test(v) && !/^-?\d+(\.\d+)?$/.test(v) ? `'${v}` : v;
+  return /[;"\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+/**
  * statementCsv: a party's month as CSV (";" separated, a header row): one `line` row per
  * settlement line (CPO, eMSP, currency: net energy and amounts, CDR and credit counts),
  * then one `cdr` row per CDR behind the lines (credits negative). Amounts in the
@@ -89,7 +98,7 @@ export function statementCsv(month: string, lines: readonly SettlementLine[], cd
     ...lines.map((l) => ['line', month, l.cpo, l.emsp, l.currency, '', '', '', '', '', '', String(l.energyWh), money(l.netExclMicro), money(l.netInclMicro), String(l.cdrs), String(l.credits)]),
     ...cdrs.map((r) => ['cdr', month, r.cpo, r.emsp, r.currency, r.id, r.creditOf ?? '', r.start, r.end, r.location, r.token, String(r.importWh), money(r.exclMicro), money(r.inclMicro), '', '']),
   ];
-  return [CSV_COLUMNS.join(';'), ...rows.map((r) => r.join(';'))].join('\n') + '\n';
+  return [CSV_COLUMNS.join(';'), ...rows.map((r) => r.map(csvCell).join(';'))].join('\n') + '\n';
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -201,8 +210,8 @@ export function chargingRoutes(ledger: SqliteLedger): Route[] {
       handler: () => ([...state().rows('charging_parties')] as unknown as PartyRow[]).sort((a, b) => (a.party + a.role < b.party + b.role ? -1 : 1)),
     },
     {
-      method: 'GET', url: '/v1/charging/locations', summary: 'Charging locations (OCPI Location, time zone, the community meter their chargers sit behind): public.', access: 'public',
-      handler: () => ([...state().rows('charging_locations')] as unknown as LocationRow[]).sort((a, b) => (a.cpo + SEP + a.id < b.cpo + SEP + b.id ? -1 : 1)),
+      method: 'GET', url: '/v1/charging/locations', summary: 'Published charging locations (OCPI Location, time zone, the community meter their chargers sit behind): public; a location with publish false (a home charger) is not listed.', access: 'public',
+      handler: () => ([...state().rows('charging_locations')] as unknown as LocationRow[]).filter((l) => l.location.publish).sort((a, b) => (a.cpo + SEP + a.id < b.cpo + SEP + b.id ? -1 : 1)),
     },
     {
       method: 'GET', url: '/v1/charging/tariffs', summary: 'The current version of each CPO\'s tariffs (OCPI Tariff; earlier versions stay in the log for the CDRs priced with them): public.', access: 'public',
@@ -245,8 +254,10 @@ export function chargingRoutes(ledger: SqliteLedger): Route[] {
         const rows = (['CPO', 'EMSP'] as const).map((role) => findParty(s, query.party, role)).filter((p): p is PartyRow => p !== undefined);
         if (rows.length === 0) throw new OpenlecError('E_NOT_FOUND', `${query.party} is not a registered party`, { field: 'query.party' });
         if (!isStaff(session) && !rows.some((p) => p.key === session!.key)) throw new OpenlecError('E_FORBIDDEN', `the statement of ${query.party} is for its own key or staff`, { field: 'query.party' });
-        const asCpo = rows.some((p) => p.role === 'CPO');
-        const asEmsp = rows.some((p) => p.role === 'EMSP');
+        // A party registered in both roles under two keys: each key sees the role it signs for.
+        const signsFor = (p: PartyRow) => isStaff(session) || p.key === session!.key;
+        const asCpo = rows.some((p) => p.role === 'CPO' && signsFor(p));
+        const asEmsp = rows.some((p) => p.role === 'EMSP' && signsFor(p));
         const mine = (x: { cpo: string; emsp: string }) => (asCpo && x.cpo === query.party) || (asEmsp && x.emsp === query.party);
         const m = monthLines(s, query.month);
         const lines = m.lines.filter(mine);

@@ -381,7 +381,7 @@ export class Ocpi {
 
   private locations(cpos: PartyRow[]): LocationRow[] {
     if (!this.hasCharging()) return [];
-    return cpos.flatMap((c) => this.state.lookup<LocationRow>('charging_locations', 'cpo', c.party).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)));
+    return cpos.flatMap((c) => this.state.lookup<LocationRow>('charging_locations', 'cpo', c.party).filter((l) => l.location.publish).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)));
   }
 
   private cdrRows(party: string, cpos: PartyRow[]): CdrRow[] {
