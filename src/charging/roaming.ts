@@ -236,15 +236,15 @@ export const chargingCdr = defineTx({
       }
     } else {
       if (c.credit_reference_id !== undefined) throw new OpenlecError('E_CDR_CREDIT', 'body.cdr.credit_reference_id is for credit CDRs', { field: 'body.cdr.credit_reference_id' });
-      const twin = liveTwin(state, connectorKey(cpo.party, c), c);
-      if (twin) {
-        throw new OpenlecError('E_CDR_DUPLICATE', `body.cdr: CDR ${twin.id} already bills ${twin.start}..${twin.end} at connector ${c.cdr_location.evse_uid}/${c.cdr_location.connector_id}${c.session_id !== undefined && twin.cdr.session_id === c.session_id ? ` (session ${c.session_id})` : ''}: credit it before billing the session again`, { field: 'body.cdr.start_date_time' });
-      }
       const problem = cdrPriceProblem(c, priced);
       if (problem) {
         throw new OpenlecError('E_CDR_PRICE', `body.cdr.${problem.field} is ${jcs(problem.recorded)}, the tariff recorded in the log gives ${jcs(problem.recomputed)}`, {
           field: `body.cdr.${problem.field}`, details: { recorded: problem.recorded, recomputed: problem.recomputed },
         });
+      }
+      const twin = liveTwin(state, connectorKey(cpo.party, c), c);
+      if (twin) {
+        throw new OpenlecError('E_CDR_DUPLICATE', `body.cdr: CDR ${twin.id} already bills ${twin.start}..${twin.end} at connector ${c.cdr_location.evse_uid}/${c.cdr_location.connector_id}${c.session_id !== undefined && twin.cdr.session_id === c.session_id ? ` (session ${c.session_id})` : ''}: credit it before billing the session again`, { field: 'body.cdr.start_date_time' });
       }
     }
     const sign = c.credit ? -1 : 1;
