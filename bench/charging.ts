@@ -30,7 +30,10 @@ import { printTable, round, tempPath } from './support.ts';
 const COMMUNITY = 'openlec.bench/charging';
 const ZONE = 'Europe/Berlin';
 const BATCH = 5_000;
+/** EVSEs per location; a month's sessions get one EVSE per 150 (about 5 a day), at least 100, spread over locations. */
+const EVSES_PER_LOCATION = 50;
 const EVSES = 100;
+const SESSIONS_PER_EVSE = 150;
 const EMSPS = 20;
 const CARDS = 10_000;
 const MONTH = '2026-01';
@@ -74,26 +77,34 @@ export const TOD_TARIFF: OcpiTariff = {
   last_updated: '2025-12-01T00:00:00Z',
 };
 
-const LOCATION: OcpiLocation = {
-  country_code: 'DE', party_id: 'OLC', id: 'BENCH-1', publish: true, name: 'Bench car park', address: 'Hauptstrasse 1', city: 'Berlin', postal_code: '10115', country: 'DEU',
-  coordinates: { latitude: '52.520000', longitude: '13.400000' }, time_zone: ZONE, parking_type: 'PARKING_LOT',
-  evses: Array.from({ length: EVSES }, (_, i) => ({
-    uid: `BENCH-1-${i + 1}`, evse_id: `DE*OLC*E${String(i + 1).padStart(4, '0')}`, status: 'AVAILABLE' as const, capabilities: ['RFID_READER' as const],
-    connectors: [{ id: '1', standard: 'IEC_62196_T2' as const, format: 'SOCKET' as const, power_type: 'AC_3_PHASE' as const, max_voltage: 400, max_amperage: 32, max_electric_power: 22_000, tariff_ids: ['TOD-KWH'], last_updated: '2025-12-01T00:00:00Z' }],
+function benchLocation(id: string, evses: number): OcpiLocation {
+  return {
+    country_code: 'DE', party_id: 'OLC', id, publish: true, name: 'Bench car park', address: 'Hauptstrasse 1', city: 'Berlin', postal_code: '10115', country: 'DEU',
+    coordinates: { latitude: '52.520000', longitude: '13.400000' }, time_zone: ZONE, parking_type: 'PARKING_LOT',
+    evses: Array.from({ length: evses }, (_, i) => ({
+      uid: `${id}-${i + 1}`, evse_id: `DE*OLC*E${id.slice(6)}${String(i + 1).padStart(4, '0')}`, status: 'AVAILABLE' as const, capabilities: ['RFID_READER' as const],
+      connectors: [{ id: '1', standard: 'IEC_62196_T2' as const, format: 'SOCKET' as const, power_type: 'AC_3_PHASE' as const, max_voltage: 400, max_amperage: 32, max_electric_power: 22_000, tariff_ids: ['TOD-KWH'], last_updated: '2025-12-01T00:00:00Z' }],
+      last_updated: '2025-12-01T00:00:00Z',
+    })),
     last_updated: '2025-12-01T00:00:00Z',
-  })),
-  last_updated: '2025-12-01T00:00:00Z',
-};
+  };
+}
+const LOCATION = benchLocation('BENCH-1', EVSES_PER_LOCATION);
 
-/** A session of 1–10 periods in January 2026: charging periods (energy, current, power) of 5–60 min, the last one parking half the time. */
-function session(rand: () => number) {
+/**
+ * A session of 1–10 periods in January 2026: charging periods (energy, current, power) of
+ * 5–60 min, the last one parking half the time; within [from, to) when given (one EVSE's
+ * slot: a connector charges one session at a time).
+ */
+function session(rand: () => number, from = MONTH_START, to = MONTH_END - 12 * 3_600_000) {
   const periodsN = 1 + Math.floor(rand() * 10);
   const parking = periodsN > 1 && rand() < 0.5;
-  let t = MONTH_START + Math.floor(rand() * (MONTH_END - MONTH_START - 12 * 3_600_000) / 60_000) * 60_000;
+  let t = from + Math.floor((rand() * (to - from)) / 10 / 60_000) * 60_000;
   const start = t;
   const periods: OcpiChargingPeriod[] = [];
   for (let i = 0; i < periodsN; i++) {
-    const minutes = 5 + Math.floor(rand() * 56);
+    const minutes = Math.min(5 + Math.floor(rand() * 56), Math.floor((to - t) / 60_000));
+    if (minutes < 1) break;
     if (parking && i === periodsN - 1) {
       periods.push({ start_date_time: iso(t), dimensions: [{ type: 'PARKING_TIME', volume: Math.round((minutes / 60) * 1000) / 1000 }] });
     } else {
@@ -173,6 +184,10 @@ export async function run(): Promise<Record<string, number>> {
   const path = tempPath('charging.db');
   const ledger = SqliteLedger.create(path, { signatures: new WorkerSignatureChecker(2) });
   const mk = (label: string) => new Signer(key(label), COMMUNITY, 0, () => '2025-12-01T00:00:00.000Z', nodeSign);
+  const evses = Math.max(EVSES, Math.ceil(sessions / SESSIONS_PER_EVSE));
+  const locations = Array.from({ length: Math.ceil(evses / EVSES_PER_LOCATION) }, (_, k) => benchLocation(`BENCH-${k + 1}`, Math.min(EVSES_PER_LOCATION, evses - k * EVSES_PER_LOCATION)));
+  const perEvse = Math.ceil(sessions / evses);
+  const slot = Math.floor((MONTH_END - MONTH_START) / perEvse / 60_000) * 60_000;
   const operator = mk('operator');
   const cpo = mk('cpo');
   const emsps = Array.from({ length: EMSPS }, (_, i) => ({ cc: ['NL', 'DE', 'FR', 'BE', 'AT'][i % 5]!, pid: `E${String(i).padStart(2, '0')}` }));
@@ -181,7 +196,7 @@ export async function run(): Promise<Record<string, number>> {
     operator.sign('participant.register', { key: cpo.actor, roles: ['cpo'] }),
     operator.sign('charging.party', { role: 'CPO', country_code: 'DE', party_id: 'OLC', name: 'Charge Town CPO', key: cpo.actor }),
     ...emsps.map((e) => operator.sign('charging.party', { role: 'EMSP', country_code: e.cc, party_id: e.pid, name: `eMSP ${e.pid}` })),
-    cpo.sign('charging.location', { location: LOCATION }),
+    ...locations.map((location) => cpo.sign('charging.location', { location })),
     cpo.sign('charging.tariff', { tariff: TOD_TARIFF }),
   ]);
   const tokenKey = new Uint8Array(32).fill(9);
@@ -203,8 +218,11 @@ export async function run(): Promise<Record<string, number>> {
       const s0 = process.hrtime.bigint();
       const txs: SignedTransaction<unknown>[] = [];
       for (let i = lo; i < Math.min(sessions, lo + BATCH); i++) {
-        const x = session(rand);
-        const { cdr, priced } = makeCdr({ id: `CDR-${i}`, location: LOCATION, evseUid: `BENCH-1-${1 + (i % EVSES)}`, connectorId: '1', token: cards[Math.floor(rand() * CARDS)]!, tariff: TOD_TARIFF, ...x, lastUpdated: x.end });
+        const e = i % evses;
+        const from = MONTH_START + Math.floor(i / evses) * slot;
+        const x = session(rand, from, from + slot - 60_000);
+        const location = locations[Math.floor(e / EVSES_PER_LOCATION)]!;
+        const { cdr, priced } = makeCdr({ id: `CDR-${i}`, location, evseUid: `${location.id}-${1 + (e % EVSES_PER_LOCATION)}`, connectorId: '1', token: cards[Math.floor(rand() * CARDS)]!, tariff: TOD_TARIFF, ...x, lastUpdated: x.end });
         cdrTotalMicro += priced.total.excl;
         const tx = cpo.sign('charging.cdr', { cdr }, appendedAt);
         cdrBytes += encodeEntry(tx).length;
@@ -249,7 +267,7 @@ export async function run(): Promise<Record<string, number>> {
   printTable(`pricing: sessions of 1-10 periods (energy, current, power; parking half the time), ${pricings.toLocaleString('en-US')} per row`,
     pricing.map((p) => [p.tariff, p.way, p.cdrs, round(p.seconds, 3), p.perSecond, round(1e6 / p.perSecond, 1)]),
     ['tariff', 'way', 'CDRs', 'seconds', 'CDRs/s', 'µs/CDR']);
-  printTable(`a month of ${sessions.toLocaleString('en-US')} sessions on ${EVSES} EVSEs, ${EMSPS} eMSPs, ${CARDS.toLocaleString('en-US')} cards (tariff TOD-KWH)`,
+  printTable(`a month of ${sessions.toLocaleString('en-US')} sessions on ${evses} EVSEs at ${locations.length} locations, ${EMSPS} eMSPs, ${CARDS.toLocaleString('en-US')} cards (tariff TOD-KWH)`,
     phases.map((p) => [p.name, p.transactions, round(p.wallSeconds, 2), round(p.cpuSeconds, 2), p.peakRssMb, p.transactions > 0 ? round(p.transactions / p.wallSeconds) : 0]),
     ['phase', 'transactions', 'wall s', 'CPU s', 'peak RSS MB', 'tx/s']);
   printTable('figures', [
