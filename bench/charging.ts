@@ -6,10 +6,10 @@ import { planChargingSettle, priceCdr } from '../src/charging/roaming.ts';
 import { tokenPseudonym } from '../src/charging/token.ts';
 import { verifyLog } from '../src/audit/verify.ts';
 import { Signer } from '../src/client.ts';
-import { encodeEntry, keyPairFromSeed, type SignedTransaction } from '../src/ledger/index.ts';
+import { encodeEntry, type SignedTransaction } from '../src/ledger/index.ts';
 import { nodeSign, WorkerSignatureChecker } from '../src/node/signatures.ts';
 import { SqliteLedger } from '../src/store/sqlite-ledger.ts';
-import { printTable, round, tempPath } from './support.ts';
+import { labelKey as key, lcg, printTable, round, tempPath } from './support.ts';
 
 /**
  * EV charging: (a) how many CDRs a second the pricing gets through on complex tariffs
@@ -48,16 +48,6 @@ function arg(name: string, env: string, fallback: number): number {
   return n;
 }
 
-function lcg(seed: number) {
-  let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
-}
-
-const key = (label: string) => {
-  const seed = new Uint8Array(32);
-  new TextEncoder().encodeInto(label.padEnd(32, '.'), seed);
-  return keyPairFromSeed(seed);
-};
 const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 /** A time-of-day energy tariff: weekday peak and day rates up to 20 kWh, a bulk rate above, a night default; charging time after 1 h and 3 h; parking by day after 2 h; min and max price. */

@@ -4,11 +4,11 @@ import { verifyLog } from '../src/audit/verify.ts';
 import { planFlexOrder } from '../src/flex/order.ts';
 import { flexSettleBody, planFlexSettle } from '../src/flex/settle.ts';
 import type { BaselineSpec, OrderRow, RequestRow } from '../src/flex/tables.ts';
-import { encodeEntry, keyPairFromSeed, MAX_ENTRY_BYTES } from '../src/ledger/index.ts';
+import { encodeEntry, MAX_ENTRY_BYTES } from '../src/ledger/index.ts';
 import { nodeSign, WorkerSignatureChecker } from '../src/node/signatures.ts';
 import type { SignedTransaction } from '../src/ledger/index.ts';
 import { SqliteLedger } from '../src/store/sqlite-ledger.ts';
-import { printTable, round, tempPath } from './support.ts';
+import { labelKey as key, lcg, printTable, round, tempPath } from './support.ts';
 
 /**
  * The flexibility market over a month: 50 feeders (5 substations of 10) with 20 metering
@@ -41,16 +41,6 @@ const MAX_PRICE = 300_000;
 const MS_DAY = 86_400_000;
 const MS_ISP = 30 * 60_000;
 
-function lcg(seed: number) {
-  let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
-}
-
-const key = (label: string) => {
-  const seed = new Uint8Array(32);
-  new TextEncoder().encodeInto(label.padEnd(32, '.'), seed);
-  return keyPairFromSeed(seed);
-};
 
 interface Phase { name: string; transactions: number; wallSeconds: number; cpuSeconds: number; peakRssMb: number }
 

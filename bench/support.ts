@@ -1,6 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { keyPairFromSeed } from '../src/ledger/index.ts';
 
 export function tempPath(name: string): string {
   return join(mkdtempSync(join(tmpdir(), 'openlec-bench-')), name);
@@ -24,3 +25,16 @@ export function printTable(title: string, rows: (string | number)[][], header: s
 }
 
 export const round = (x: number, digits = 0) => Number(x.toFixed(digits));
+
+/** lcg: a seeded 32-bit linear congruential generator in [0, 1), the benchmarks' reproducible randomness. */
+export function lcg(seed: number) {
+  let s = seed >>> 0;
+  return () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
+}
+
+/** labelKey: an Ed25519 key pair seeded by a label (padded with dots to 32 bytes), so every run signs with the same keys. */
+export const labelKey = (label: string) => {
+  const seed = new Uint8Array(32);
+  new TextEncoder().encodeInto(label.padEnd(32, '.'), seed);
+  return keyPairFromSeed(seed);
+};

@@ -22,7 +22,7 @@ import { SqliteLedger } from '../store/sqlite-ledger.ts';
 import { formatDecimal, formatInstant, formatLocal, localDateOf, parseInstant } from '../units/index.ts';
 import { participantKey } from './certificates.ts';
 import { defaultKeyPath, withLedger } from './commands.ts';
-import type { Shown } from './flex.ts';
+import { type Shown, type Signing, signingTime } from './flex.ts';
 import { table } from './output.ts';
 
 /**
@@ -80,25 +80,6 @@ function readTokenKey(path: string): Uint8Array {
   return key;
 }
 
-/** signingTime: `--at` as whole seconds (the log's issuedAt), or now. */
-function signingTime(at: string | undefined): number {
-  if (at === undefined) return Math.floor(Date.now() / 1000) * 1000;
-  let ms: number;
-  try {
-    ms = parseInstant(at, 'at');
-  } catch {
-    throw usage('at', `must be an ISO 8601 instant, e.g. 2025-03-14T12:00:00Z (got "${at}")`);
-  }
-  if (ms % 1000 !== 0) throw usage('at', `must be whole seconds (got "${at}")`);
-  return ms;
-}
-
-export interface Signing {
-  db: string;
-  key?: string;
-  /** Sign as of this instant (the transaction's issuedAt), default now. */
-  at?: string;
-}
 
 /** The option a field of a planning error came from. */
 const OPTIONS: Record<string, string> = { evse_uid: 'evse', connector_id: 'connector', tokenKey: 'token-key' };

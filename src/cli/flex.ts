@@ -154,7 +154,7 @@ function named(e: unknown): unknown {
 }
 
 /** signingTime: `--at` as whole seconds (the log's issuedAt), or now. */
-function signingTime(at: string | undefined): number {
+export function signingTime(at: string | undefined): number {
   if (at === undefined) return Math.floor(Date.now() / 1000) * 1000;
   const ms = parseInstant(instant(at, 'at'));
   if (ms % 1000 !== 0) throw usage('at', `must be whole seconds (got "${at}")`);
