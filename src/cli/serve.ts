@@ -97,7 +97,8 @@ export async function serve(o: ServeOptions) {
   const ledger = openServedLedger(db);
   const vault = PersonalVault.open(`${db}.personal.db`, secretFile(`${db}.vault.key`));
   const events = new EventHub();
-  const webRoot = fileURLToPath(new URL('../../web/dist/', import.meta.url));
+  // OPENLEC_WEB_DIR: another build of the dashboard (vite build --outDir), e.g. one per test run.
+  const webRoot = process.env.OPENLEC_WEB_DIR ?? fileURLToPath(new URL('../../web/dist/', import.meta.url));
   const web = existsSync(join(webRoot, 'index.html'));
   if (!web) process.stderr.write('openlec serve: the dashboard is not built (npm run build); serving the API only\n');
   const { app } = await buildApp({ ledger, vault, events, tokenSecret: secretFile(`${db}.token.key`), ...(operatorKey ? { operatorKey } : {}), ...(web ? { webRoot } : {}), ...(witnesses ? { witnesses } : {}), now,

@@ -24,6 +24,8 @@ import { KeyLimits } from './limits.ts';
 import { certificateRoutes } from './certificates-routes.ts';
 import { chargingRoutes } from './charging-routes.ts';
 import { flexRoutes } from './flex-routes.ts';
+import { dashboardRoutes } from './dashboard-routes.ts';
+import { homeRoutes } from './home-routes.ts';
 import { chargingEntryConcerns } from '../charging/driver.ts';
 import { OpenAdr } from './openadr.ts';
 import type { OpenAdrStore } from './openadr-store.ts';
@@ -158,8 +160,8 @@ function routes(d: RouteDeps): Route[] {
       }),
     },
     {
-      method: 'GET', url: '/v1/me', summary: 'Who the token belongs to.', access: { roles: ['operator', 'dso', 'member', 'auditor'] },
-      handler: ({ session }) => ({ key: session!.key, roles: session!.roles, meters: ownedMeters(session!.key).map((m) => ({ meter: m.meter, direction: m.direction, feeder: m.feeder })) }),
+      method: 'GET', url: '/v1/me', summary: 'Who the token belongs to: key, roles, the highest nonce the key has used (the next transaction needs a higher one) and meters.', access: { roles: ['operator', 'dso', 'member', 'auditor'] },
+      handler: ({ session }) => ({ key: session!.key, roles: session!.roles, nonce: participant(ledger.state, session!.key)?.nonce ?? 0, meters: ownedMeters(session!.key).map((m) => ({ meter: m.meter, direction: m.direction, feeder: m.feeder })) }),
     },
     {
       method: 'GET', url: '/v1/participants', summary: 'Participants: pseudonymous keys and roles only.', access: { roles: staff },
@@ -379,6 +381,8 @@ function routes(d: RouteDeps): Route[] {
     ...certificateRoutes(ledger),
     ...flexRoutes(ledger, d.txClock),
     ...chargingRoutes(ledger),
+    ...homeRoutes(ledger),
+    ...dashboardRoutes(ledger),
   ];
 }
 

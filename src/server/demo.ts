@@ -9,6 +9,7 @@ import { runMonth } from '../allocation/month.ts';
 import { planIssue } from '../certificates/issue.ts';
 import { planSettle } from '../certificates/settle.ts';
 import { autoClaims, deviceOfMeter } from '../certificates/tables.ts';
+import { participant } from '../community/tables.ts';
 import { findMeter } from '../metering/meter-register.ts';
 import { clearAt } from '../market/book.ts';
 import { lastCleared } from '../market/tables.ts';
@@ -87,12 +88,15 @@ export function startLiveDemo(ledger: SqliteLedger, events: EventHub, tickSecond
   const homes = households(s, rng, (label) => Signer.forState(ledger.state, simKey(SEED, s.name, label), clock, nodeSign), readDataFile);
   const dso = Signer.forState(ledger.state, simKey(SEED, s.name, 'dso'), clock, nodeSign);
   const operator = Signer.forState(ledger.state, simKey(SEED, s.name, 'operator'), clock, nodeSign);
+  // The operator and the DSO also sign in the dashboard: continue from their latest nonce in the log.
+  const sync = () => { for (const k of [dso, operator]) k.nonce = Math.max(k.nonce, participant(ledger.state, k.actor)?.nonce ?? 0); };
   let day: { date: string; starts: readonly number[]; energies: HouseholdDay[] } | undefined;
   let busy = false;
   const announce = (first: number, txs: readonly { type: string; body: unknown }[]) => {
     for (const [i, tx] of txs.entries()) for (const e of EventHub.forEntry(first + i, tx.type, tx.body as Record<string, unknown>)) events.emit(e);
   };
   const allocate = async (month: string) => {
+    sync();
     const run = operator.sign('allocation.run', runMonth(ledger.state, month, { kind: ALLOCATION_KEY }).summary);
     const first = ledger.size;
     await ledger.submitAtomic([run]);
@@ -109,6 +113,7 @@ export function startLiveDemo(ledger: SqliteLedger, events: EventHub, tickSecond
    */
   const certify = async (today: string) => {
     try {
+      sync();
       const txs: SignedTransaction[] = [];
       for (const h of homes) {
         if (!h.pv && !h.series) continue;
@@ -162,6 +167,7 @@ export function startLiveDemo(ledger: SqliteLedger, events: EventHub, tickSecond
         day = { date, starts: d.starts, energies: homes.map((h) => householdDay(h, d)) };
       }
       const k = day!.starts.indexOf(next);
+      sync();
       simNow = next + s.intervalMinutes * 60_000 + 60_000;
       // The completed days' certificates, and the month's settlement once it is over.
       if (newDay) await certify(date);

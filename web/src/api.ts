@@ -10,6 +10,20 @@ export interface Session {
 
 const STORE = 'openlec.session';
 
+/**
+ * The key the user logged in with, held in this page's memory only (never stored, never
+ * sent): actions sign with it. After a reload the page asks for it again when it signs.
+ */
+let held: KeyPair | undefined;
+/** heldKey: the session's key if this page still holds it. */
+export const heldKey = (): KeyPair | undefined => held;
+/** holdKey keeps a key pasted for signing, if it is the session's own. */
+export function holdKey(kp: KeyPair): void {
+  const s = session();
+  if (!s || encodeKey(kp.publicKey) !== s.key) throw new Error(`this key is not the one you are logged in with (${s?.key.slice(0, 8) ?? 'no session'}…)`);
+  held = kp;
+}
+
 export class ApiError extends Error {
   constructor(readonly status: number, readonly code: string, message: string, readonly field: string | null) {
     super(message);
@@ -29,6 +43,7 @@ export function session(): Session | undefined {
 
 export function logout(): void {
   sessionStorage.removeItem(STORE);
+  held = undefined;
 }
 
 const headers = (): Record<string, string> => {
@@ -89,6 +104,7 @@ export async function login(text: string, origin: string): Promise<Session> {
   const signature = toBase64Url(sign(kp.secretKey, utf8(ch.message)));
   const t = await api<{ token: string; roles: string[]; expiresAt: string }>('/v1/auth/token', { method: 'POST', body: { key, challenge: ch.challenge, signature } });
   const s: Session = { token: t.token, key, roles: t.roles, expiresAt: t.expiresAt };
+  held = kp;
   sessionStorage.setItem(STORE, JSON.stringify(s));
   return s;
 }
