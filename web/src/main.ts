@@ -9,6 +9,9 @@ import { communityView } from './views/community.ts';
 import { ledgerView } from './views/ledger.ts';
 import { marketView } from './views/market.ts';
 import { meView } from './views/home.ts';
+import { ordersView } from './actions/member.ts';
+import { operateView } from './actions/operator.ts';
+import { networkView } from './actions/dso.ts';
 
 /**
  * The dashboard: one page, its views chosen by the URL's hash (#/, #/market,
@@ -25,10 +28,10 @@ function whoAmI(): void {
 
 const ui: Ui = { view, session, community, loginPrompt, table, tile };
 const VIEWS: Record<string, (q: URLSearchParams) => Promise<void>> = {
-  '': communityView, market: marketView, allocation: allocationView, me: meView, origin: (q) => originView(ui, q), certificates: () => certificatesView(ui), flex: (q) => flexView(ui, q), 'flex-earnings': (q) => flexEarningsView(ui, q), charging: (q) => chargingView(ui, q), 'charging-mine': (q) => chargingMineView(ui, q), ledger: ledgerView,
+  '': communityView, market: marketView, allocation: allocationView, me: meView, origin: (q) => originView(ui, q), certificates: () => certificatesView(ui), flex: (q) => flexView(ui, q), 'flex-earnings': (q) => flexEarningsView(ui, q), charging: (q) => chargingView(ui, q), 'charging-mine': (q) => chargingMineView(ui, q), ledger: ledgerView, orders: ordersView, operate: operateView, network: networkView,
 };
 // The certificate views' links, after "My energy" (the page's nav lists the first five).
-document.querySelector('nav a[href="#/me"]')?.insertAdjacentHTML('afterend', '<a href="#/origin" data-view="origin">My origin</a><a href="#/certificates" data-view="certificates">Certificates</a><a href="#/flex" data-view="flex">Flexibility</a><a href="#/flex-earnings" data-view="flex-earnings">My flexibility</a><a href="#/charging" data-view="charging">Charging</a><a href="#/charging-mine" data-view="charging-mine">My charging</a>');
+document.querySelector('nav a[href="#/me"]')?.insertAdjacentHTML('afterend', '<a href="#/origin" data-view="origin">My origin</a><a href="#/certificates" data-view="certificates">Certificates</a><a href="#/flex" data-view="flex">Flexibility</a><a href="#/flex-earnings" data-view="flex-earnings">My flexibility</a><a href="#/charging" data-view="charging">Charging</a><a href="#/charging-mine" data-view="charging-mine">My charging</a><a href="#/orders" data-view="orders">My orders</a><a href="#/operate" data-view="operate">Operate</a><a href="#/network" data-view="network">Network</a>');
 let current = '';
 
 async function render(): Promise<void> {
