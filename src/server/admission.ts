@@ -50,6 +50,49 @@ export class Admission {
     if (!r.ok) throw r.error;
     return r.entry;
   }
+
+  /**
+   * submitAtomic admits signed transactions all or none (ledger.submitAtomic: the first
+   * refusal rolls the whole set back), with the checks of `submit` on each: the clock skew
+   * of its issuedAt and its actor's budget, counted once the set was judged. A refusal
+   * names the transaction's index (0-based) in its field, "transactions[3].body.values",
+   * and its position in its message ("transaction 4 of 10: ...").
+   */
+  async submitAtomic(bodies: readonly Record<string, unknown>[]): Promise<number[]> {
+    if (this.pending + bodies.length > this.o.maxPending) throw new OpenlecError('E_BUSY', `${this.pending} transactions are waiting for the store`, { field: 'body' });
+    const now = this.o.clock();
+    const at = (e: OpenlecError, index: number) =>
+      new OpenlecError(e.code, e.message.startsWith('transaction ') ? e.message : `transaction ${index + 1} of ${bodies.length}: ${e.message}`, {
+        field: `transactions[${index}]${e.field ? `.${e.field}` : ''}`, details: { ...e.details, index },
+      });
+    const actors = bodies.map((b) => (typeof b.actor === 'string' ? b.actor : undefined));
+    bodies.forEach((b, i) => {
+      try {
+        checkSkew(b.issuedAt, now, this.o.maxSkewMs);
+        if (actors[i] !== undefined) this.o.limits.check(actors[i], 'actor');
+      } catch (e) {
+        throw e instanceof OpenlecError ? at(e, i) : e;
+      }
+    });
+    this.pending += bodies.length;
+    let entries: number[];
+    try {
+      // The time rules are judged at each transaction's issuedAt here (within maxSkewMs of
+      // the clock, checked above): ledger.submitAtomic takes no admission time.
+      entries = await this.o.ledger.submitAtomic(bodies as never[]);
+    } catch (e) {
+      const err = e instanceof OpenlecError ? e : new OpenlecError('E_INTERNAL', String(e));
+      const index = typeof err.details.index === 'number' ? err.details.index : undefined;
+      // The refused transaction's actor spent its budget, if its signature was checked.
+      const actor = index === undefined ? undefined : actors[index];
+      if (actor !== undefined && !UNVERIFIED.test(err.code) && participant(this.o.ledger.state, actor)) this.o.limits.count(actor);
+      throw index === undefined ? err : at(err, index);
+    } finally {
+      this.pending -= bodies.length;
+    }
+    for (const actor of actors) if (actor !== undefined && participant(this.o.ledger.state, actor)) this.o.limits.count(actor);
+    return entries;
+  }
 }
 
 /** checkSkew refuses an issuedAt too far from the server's clock; a malformed one is left to the envelope's own check. */

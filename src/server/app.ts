@@ -25,6 +25,7 @@ import { certificateRoutes } from './certificates-routes.ts';
 import { chargingRoutes } from './charging-routes.ts';
 import { flexRoutes } from './flex-routes.ts';
 import { dashboardRoutes } from './dashboard-routes.ts';
+import { batchRoutes } from './batch-routes.ts';
 import { homeRoutes } from './home-routes.ts';
 import { chargingEntryConcerns } from '../charging/driver.ts';
 import { OpenAdr } from './openadr.ts';
@@ -383,6 +384,7 @@ function routes(d: RouteDeps): Route[] {
     ...chargingRoutes(ledger),
     ...homeRoutes(ledger),
     ...dashboardRoutes(ledger),
+    ...batchRoutes(ledger, d.admission, events, d.readOnly),
   ];
 }
 
