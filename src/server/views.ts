@@ -1,10 +1,13 @@
 import { ratio } from '../allocation/exports.ts';
+import { monthInput } from '../allocation/month.ts';
 import { community } from '../community/tables.ts';
+import { type AssetRow, isStorage } from '../flex/tables.ts';
 import type { Book } from '../market/book.ts';
-import type { ClearingRow } from '../market/tables.ts';
+import { MECHANISMS } from '../market/clear-book.ts';
+import { type ClearingRow, marketConfig, type MarketConfigRow, tradesOf } from '../market/tables.ts';
 import type { ReadingsRow } from '../metering/readings.ts';
 import type { State } from '../state/tables.ts';
-import { addDays, dayIntervals, formatInstant, localDay } from '../units/index.ts';
+import { addDays, costMicro, dayIntervals, formatInstant, localDay } from '../units/index.ts';
 
 /**
  * Read models for the dashboard and the API: aggregates over the projection that name no
@@ -81,4 +84,71 @@ export function bookDepth(book: Book) {
     return orders.map((o) => ({ cumulativeWh: (cumulative += o.quantityWh), limitMicroPerKwh: o.limitMicroPerKwh }));
   };
   return { interval: book.interval, mode: book.config.mode, mechanism: book.config.mechanism, orders: book.orders.length, supply: curve('sell'), demand: curve('buy') };
+}
+
+/**
+ * communitySavings: what the members saved against the supplier alone on the energy they
+ * traded between them in [from, to) (ISO instants): a buyer pays the trade and the network
+ * fee instead of the retail price, a seller receives the trade instead of the feed-in
+ * price, both at the market rules in force in that interval. Energy not traded costs the
+ * same either way, so this is the community's whole saving on metered trades (the monthly
+ * invoices reconcile trades with metered values on top of it).
+ */
+export function communitySavings(state: State, from: string, to: string): { savingsMicro: number; tradedWh: number; trades: number } {
+  let savingsMicro = 0;
+  let tradedWh = 0;
+  let trades = 0;
+  for (const k of state.rows('clearings') as IterableIterator<unknown> as IterableIterator<ClearingRow>) {
+    if (k.interval < from || k.interval >= to) continue;
+    const cfg = marketConfig(state, k.interval);
+    if (!cfg) continue;
+    for (const t of tradesOf(k)) {
+      savingsMicro += costMicro(t.wh, cfg.retailMicroPerKwh) - t.amount - t.feeAmount + t.proceeds - costMicro(t.wh, cfg.feedInMicroPerKwh);
+      tradedWh += t.wh;
+      trades++;
+    }
+  }
+  return { savingsMicro, tradedWh, trades };
+}
+
+/** storage: the community's registered storage (stationary batteries and V2G cars): how many and their usable energy, no owner. */
+export function storage(state: State): { assets: number; capacityWh: number; powerW: number } {
+  const xs = ([...state.rows('flex_assets')] as unknown as AssetRow[]).filter((a) => isStorage(a.kind));
+  return { assets: xs.length, capacityWh: xs.reduce((s, a) => s + (a.capacityWh ?? 0), 0), powerW: xs.reduce((s, a) => s + a.powerW, 0) };
+}
+
+/** marketRules: every market.configure (from, mode, mechanism, k, gate closure, retail and feed-in prices) and tariff.set, oldest first. */
+export function marketRules(state: State) {
+  const byFrom = <R extends { from: string }>(rows: R[]) => rows.sort((a, b) => a.from.localeCompare(b.from));
+  const configs = byFrom([...state.rows('market_config')] as unknown as MarketConfigRow[]).map(({ entry: _e, ...c }) => c);
+  const tariffs = byFrom([...state.rows('tariffs')] as unknown as { from: string; feesMicroPerKwh: Record<string, number> }[]).map((t) => ({ from: t.from, feesMicroPerKwh: t.feesMicroPerKwh }));
+  return { configs, tariffs, mechanisms: [...MECHANISMS] };
+}
+
+/**
+ * missingInsideLife: a recorded allocation's missing intervals per meter, counting only
+ * the intervals of the month inside the meter's life in the community: from the later of
+ * the community's creation and the meter's registration (`joined`, ISO instant). Before
+ * it, nobody was supposed to send a value. The recorded allocation.run keeps its own count
+ * (its body is recomputed by every verifier and must not change); this is the read model's
+ * correction of what is shown. openlec has no way for a meter to leave yet, so a life has
+ * no end.
+ */
+export function missingInsideLife(state: State, month: string, joined: ReadonlyMap<string, string>): Map<string, number> {
+  const c = community(state)!;
+  const input = monthInput(state, month);
+  const m = input.members.length;
+  const out = new Map<string, number>();
+  input.members.forEach((meter, i) => {
+    const since = Date.parse(joined.get(meter) ?? c.createdAt);
+    const start = Math.max(since, Date.parse(c.createdAt));
+    let missing = 0;
+    for (let t = 0; t < input.starts.length; t++) {
+      // An interval counts once it ends after the meter joined.
+      if (input.starts[t]! + c.intervalMinutes * 60_000 <= start) continue;
+      if (Number.isNaN(input.consumption[t * m + i]!)) missing++;
+    }
+    out.set(meter, missing);
+  });
+  return out;
 }
