@@ -24,20 +24,54 @@ function whoAmI(): void {
   const who = document.getElementById('who')!;
   who.innerHTML = s ? `<span title="${esc(s.key)}">${esc(s.roles.join(', '))} <code>${esc(short(s.key))}</code></span> <button class="link" id="logout">log out</button>` : '<a href="#/me">log in</a>';
   document.getElementById('logout')?.addEventListener('click', () => { logout(); whoAmI(); void render(); });
+  drawNav();
 }
 
 const ui: Ui = { view, session, community, loginPrompt, table, tile };
 const VIEWS: Record<string, (q: URLSearchParams) => Promise<void>> = {
   '': communityView, market: marketView, allocation: allocationView, me: meView, origin: (q) => originView(ui, q), certificates: () => certificatesView(ui), flex: (q) => flexView(ui, q), 'flex-earnings': (q) => flexEarningsView(ui, q), charging: (q) => chargingView(ui, q), 'charging-mine': (q) => chargingMineView(ui, q), ledger: ledgerView, orders: ordersView, operate: operateView, network: networkView,
 };
-// The certificate views' links, after "My energy" (the page's nav lists the first five).
-document.querySelector('nav a[href="#/me"]')?.insertAdjacentHTML('afterend', '<a href="#/origin" data-view="origin">My origin</a><a href="#/certificates" data-view="certificates">Certificates</a><a href="#/flex" data-view="flex">Flexibility</a><a href="#/flex-earnings" data-view="flex-earnings">My flexibility</a><a href="#/charging" data-view="charging">Charging</a><a href="#/charging-mine" data-view="charging-mine">My charging</a><a href="#/orders" data-view="orders">My orders</a><a href="#/operate" data-view="operate">Operate</a><a href="#/network" data-view="network">Network</a>');
+/**
+ * The navigation, by who is logged in: the community's public views for everyone, a
+ * member's own views ("My ..."), and the operator's and the DSO's desks. A link is only
+ * a shortcut: every route checks its own access on the server.
+ */
+const NAV: { href: string; label: string; who: (roles: readonly string[]) => boolean }[] = [
+  { href: '#/me', label: 'My home', who: (r) => r.length === 0 || r.includes('member') },
+  { href: '#/orders', label: 'My orders', who: (r) => r.includes('member') },
+  { href: '#/origin', label: 'My origin', who: (r) => r.includes('member') },
+  { href: '#/charging-mine', label: 'My charging', who: (r) => r.includes('member') },
+  { href: '#/flex-earnings', label: 'My flexibility', who: (r) => r.includes('member') || r.includes('aggregator') },
+  { href: '#/', label: 'Community', who: () => true },
+  { href: '#/market', label: 'Market', who: () => true },
+  { href: '#/allocation', label: 'Allocation', who: (r) => r.length > 0 },
+  { href: '#/certificates', label: 'Certificates', who: () => true },
+  { href: '#/flex', label: 'Flexibility', who: () => true },
+  { href: '#/charging', label: 'Charging', who: () => true },
+  { href: '#/operate', label: 'Operate', who: (r) => r.includes('operator') || r.includes('dso') },
+  { href: '#/network', label: 'Network', who: (r) => r.includes('dso') || r.includes('operator') },
+  { href: '#/ledger', label: 'Ledger', who: () => true },
+];
+
+function drawNav(): void {
+  const roles = session()?.roles ?? [];
+  document.querySelector('nav')!.innerHTML = NAV.filter((n) => n.who(roles)).map((n) => `<a href="${n.href}">${esc(n.label)}</a>`).join('');
+}
+
 let current = '';
 
 async function render(): Promise<void> {
   const [path, query] = location.hash.replace(/^#\/?/, '').split('?') as [string, string | undefined];
   current = path in VIEWS ? path : '';
-  for (const a of document.querySelectorAll<HTMLAnchorElement>('nav a')) a.classList.toggle('active', a.getAttribute('href') === `#/${current}`);
+  // A member's dashboard opens on their home: the bill, the saving, where the energy came from.
+  const s = session();
+  if (current === '' && location.hash === '' && s && s.roles.includes('member') && !s.roles.some((r) => r !== 'member')) current = 'me';
+  drawNav();
+  for (const a of document.querySelectorAll<HTMLAnchorElement>('nav a')) {
+    const on = a.getAttribute('href') === `#/${current}`;
+    a.classList.toggle('active', on);
+    if (on) a.setAttribute('aria-current', 'page');
+  }
   document.body.dataset.view = current || 'community';
   delete document.body.dataset.ready;
   try {
@@ -70,6 +104,7 @@ function live(): void {
 
 window.addEventListener('hashchange', () => void render());
 onLogin(() => { whoAmI(); void render(); });
+window.addEventListener('hashchange', () => window.scrollTo(0, 0));
 whoAmI();
 live();
 void render();

@@ -106,7 +106,7 @@ const rangeOf = (values: readonly (number | null)[]) => {
 const figure = (id: string, title: string, label: string, tableHtml: string, height: number) => `<figure class="plot" id="${id}" aria-labelledby="${id}-title">
   <figcaption id="${id}-title">${esc(title)}</figcaption>
   <div class="plot-area" id="${id}-area" role="img" aria-label="${esc(label)}" style="min-height:${height}px"></div>
-  <details class="plot-data"><summary>Data of “${esc(title)}” as a table</summary><div class="scroll">${tableHtml}</div></details></figure>`;
+  <details class="plot-data"><summary>Data of “${esc(title)}” as a table</summary><div class="scroll" tabindex="0" role="region" aria-label="${esc(`data of ${title}`)}">${tableHtml}</div></details></figure>`;
 
 const dataTable = (head: string[], rows: string[][]) => `<table><thead><tr>${head.map((h) => `<th scope="col">${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c, i) => (i === 0 ? `<th scope="row">${esc(c)}</th>` : `<td>${esc(c)}</td>`)).join('')}</tr>`).join('')}</tbody></table>`;
 

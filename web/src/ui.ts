@@ -24,7 +24,7 @@ export const money = (micro: number, currency: string) => `${(micro / 1e6).toFix
 export const perKwh = (micro: number | null, currency: string) => (micro === null ? '–' : `${(micro / 1e6).toFixed(4)} ${currency}/kWh`);
 export const pct = (ratio: string) => (ratio === '' ? '–' : `${(Number(ratio) * 100).toFixed(1)} %`);
 export const short = (key: string) => `${key.slice(0, 8)}…`;
-export const table = (head: string[], rows: string[][], id = '') => `<div class="scroll"><table${id ? ` id="${id}"` : ''}><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead>`
+export const table = (head: string[], rows: string[][], id = '') => `<div class="scroll" tabindex="0" role="region" aria-label="${esc(`table of ${head.slice(0, 3).join(', ')}`)}"><table${id ? ` id="${id}"` : ''}><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead>`
   + `<tbody>${rows.map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('')}</tbody></table></div>`;
 export const tile = (label: string, value: string, id: string) => `<div class="tile"><div class="label">${esc(label)}</div><div class="value" id="${id}">${esc(value)}</div></div>`;
 
