@@ -184,7 +184,7 @@ describe('dashboard: the member\'s and the DSO\'s actions in chromium', () => {
     assert.deepEqual(page.errors, []);
   });
 
-  test('a member exports their data as a JSON file, and the view fits a phone', async () => {
+  test('a member transfers a certificate, exports their data as a JSON file, and the view fits a phone', async () => {
     const member = server.logins.member!;
     const page = await open('#/orders', member.secretKey, 'orders');
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-data')]);
@@ -195,13 +195,36 @@ describe('dashboard: the member\'s and the DSO\'s actions in chromium', () => {
     assert.deepEqual(data.meters.map((m) => m.meter).sort(), me.meters.map((m) => m.meter).sort());
     // This household has no export meter: the page says it can only buy and offers no meter to sell with.
     assert.match((await page.textContent('#meters-note'))!, /only buy/);
+
+    // Certificates: the member transfers 1 Wh of their first active bundle to another member.
+    const month = /of (\d{4}-\d{2})/.exec((await page.textContent('#h-certs'))!)![1]!;
+    type Bundle = { device: string; interval: string; from: number; quantityWh: number; holder: string; status: string };
+    const held = async () => (await get<Bundle[]>(`/v1/certificates?month=${month}`, member.secretKey)).filter((b) => b.status === 'active' && b.holder === member.key);
+    const mine = await held();
+    assert.ok(mine.length > 0, `the demo member holds certificates of ${month}`);
+    const total = (bs: Bundle[]) => bs.slice(0, 200).reduce((a, b) => a + b.quantityWh, 0);
+    assert.match((await page.textContent('#cert-total'))!, new RegExp(`${mine.length} active bundles, ${total(mine)} Wh`));
+    await page.selectOption('#cert-form select[name=what]', 'transfer');
+    await page.fill('#cert-form input[name=to]', prosumerKey);
+    await page.click('#cert-form button[type=submit]');
+    const tx = await shownTx(page);
+    const first = mine[0]!;
+    assert.deepEqual(tx.body, { device: first.device, interval: first.interval, from: first.from, quantityWh: 1, to: prosumerKey });
+    await page.click('#sign-confirm');
+    const entry = await appended(page, '#cert-form');
+    const [logged] = await entriesFrom(entry);
+    assert.equal(logged!.type, 'certificate.transfer');
+    assert.deepEqual(logged!.body, tx.body);
+    const now = await held();
+    assert.equal(total(now), total(mine) - 1, 'one certificate fewer');
+    await page.locator('#cert-total', { hasText: `${total(now)} Wh` }).waitFor();
     const phone = await open('#/orders', member.secretKey, 'orders', { width: 390, height: 844 });
     await noSideScroll(phone);
     await shot(phone, 'orders-phone');
     assert.deepEqual([...page.errors, ...phone.errors], []);
   });
 
-  test('the DSO publishes a feeder limit and a flexibility request; refused limits append nothing', async () => {
+  test('the DSO publishes a feeder limit, a tariff and a flexibility request; refused ones append nothing', async () => {
     const dso = server.logins.dso!;
     const page = await open('#/network', dso.secretKey, 'network');
     const feeders = await get<{ id: string }[]>('/v1/feeders');
@@ -247,6 +270,21 @@ describe('dashboard: the member\'s and the DSO\'s actions in chromium', () => {
     await statusOf(page, '#limit-form').filter({ hasText: 'E_RULE_RETROACTIVE' }).waitFor();
     await nothingAppendedBy(dso.key, size, nonce + 1, dso.secretKey);
     await shot(page, 'network-desktop');
+
+    // A tariff whose fees fall as the path widens: refused in the page, naming the field.
+    await page.fill('#tariff-form input[name=fee-beyond]', '0.0100');
+    await page.click('#tariff-form button[type=submit]');
+    await statusOf(page, '#tariff-form').filter({ hasText: 'beyond fee' }).waitFor();
+    assert.equal(await page.locator('dialog#sign-dialog').count(), 0);
+    // A tariff: appended, and the view lists it.
+    await page.fill('#tariff-form input[name=fee-beyond]', '0.1000');
+    await page.click('#tariff-form button[type=submit]');
+    const tariff = await shownTx(page);
+    assert.deepEqual(tariff.body.feesMicroPerKwh, { local: 0, feeder: 20_000, substation: 40_000, beyond: 100_000 });
+    await page.click('#sign-confirm');
+    const tariffEntry = await appended(page, '#tariff-form');
+    assert.equal((await entriesFrom(tariffEntry))[0]!.type, 'tariff.set');
+    assert.match((await page.locator('#tariffs tbody tr', { hasText: String(tariffEntry) }).textContent())!, /0\.1000 CHF\/kWh/);
 
     // A flexibility request (the demo has no flexible assets, which the view says; the request itself is admitted).
     assert.match((await page.textContent('#h-flex + p'))!, /No flexible assets/);

@@ -197,8 +197,16 @@ export async function ordersView(q: URLSearchParams): Promise<void> {
   const today = localDate(now, c.timeZone);
   const sides = { buy: me.meters.filter((m) => m.direction === 'import'), sell: me.meters.filter((m) => m.direction === 'export') };
   const firstSide = sides.sell.length ? 'sell' : 'buy';
-  const certMonth = q.get('month') ?? months[months.length - 1]?.month;
-  const bundles = certMonth ? (await api<Bundle[]>(`/v1/certificates?month=${certMonth}`).catch(() => [])).filter((b) => b.status === 'active' && b.holder === s.key) : [];
+  // The month asked for, else the latest (of the last three) in which I hold active certificates:
+  // a month's certificates reach consumers at its settlement, so the running month may hold none yet.
+  const held = async (month: string) => (await api<Bundle[]>(`/v1/certificates?month=${month}`).catch(() => [])).filter((b) => b.status === 'active' && b.holder === s.key);
+  let certMonth = q.get('month') ?? months[months.length - 1]?.month;
+  let bundles = certMonth ? await held(certMonth) : [];
+  for (const m of q.get('month') ? [] : months.slice(-3, -1).reverse()) {
+    if (bundles.length) break;
+    const b = await held(m.month);
+    if (b.length) [certMonth, bundles] = [m.month, b];
+  }
   const shownBundles = bundles.slice(0, 200);
   const standing = [...mine.standing].sort((a, b) => b.entry - a.entry);
   const active = standing.filter((o) => o.cancelledAt === null);
