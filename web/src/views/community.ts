@@ -130,7 +130,7 @@ export async function communityView(q: URLSearchParams): Promise<void> {
     { label: 'shared between members', color: '#27ae60', kind: 'area', values: xs.map((x) => x.localWh / 1000) },
   ] }) : '<p class="empty">No metered data in this period.</p>'}</section>
   <section><h2>Self-sufficiency over time</h2>
-  ${daily.length ? timeChart({ id: 'chart-community-self-daily', title: 'Self-sufficiency per day', unit: '%', decimals: 1, step: 'day', timeZone: c.timeZone, times: daily.map((d) => d.start), series: [{ label: 'shared ÷ consumed', color: '#16a085', kind: 'bars', values: daily.map((d) => d.value) }] }) : ''}
+  ${daily.length ? timeChart({ id: 'chart-community-self-daily', title: 'Self-sufficiency per day', unit: '%', decimals: 1, timeZone: c.timeZone, times: daily.map((d) => d.start), series: [{ label: 'shared ÷ consumed', color: '#16a085', kind: 'bars', values: daily.map((d) => d.value) }] }) : ''}
   ${xs.length ? timeChart({ id: 'chart-community-self-sufficiency', title: 'Self-sufficiency per interval', unit: '%', decimals: 1, timeZone: c.timeZone, times, series: [{ label: 'shared ÷ consumed', color: '#16a085', values: xs.map((x) => (x.drawnWh ? (100 * x.localWh) / x.drawnWh : null)) }] }) : ''}</section>
   ${e.totals.missing ? `<p class="note">${e.totals.missing.toLocaleString('en')} meter-intervals have no value yet: they are not billed until the DSO sends them.</p>` : ''}`;
   mountCharts();
