@@ -125,7 +125,7 @@ h1{font-size:1.5em;margin:.2em 0 .3em}h2{font-size:1.1em;margin:0 0 .6em}p{margi
 .lead{color:#444}
 .tiles{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,150px),1fr));gap:12px;margin:16px 0}
 .tile{background:#fff;border:1px solid #d8dbe0;border-radius:10px;padding:10px 14px}
-.tile .label{color:#444;font-size:.95em}.tile .value{font-size:1.6em;font-weight:650;margin-top:2px}.tile .note{color:#555;font-size:.85em}
+.tile .label{color:#444;font-size:.95em}.tile .value{font-size:1.6em;font-weight:650;margin-top:2px;white-space:nowrap}.tile .note{color:#555;font-size:.85em}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,540px),1fr));gap:16px;margin:16px 0}
 .card{background:#fff;border:1px solid #d8dbe0;border-radius:10px;padding:14px;min-width:0}
 .card.wide{grid-column:1/-1}
@@ -134,8 +134,8 @@ svg.chart{display:block;width:100%;height:auto;margin:0 auto}
 table{border-collapse:collapse;font-size:.95em}th,td{padding:4px 10px;text-align:left;border-bottom:1px solid #e6e6e6;vertical-align:top}
 td.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
 thead th{border-bottom:2px solid #ccc}th small{display:block;font-weight:400;color:#555}
-tbody th{white-space:nowrap}tbody th small{white-space:normal}tbody th[colspan]{padding-top:12px;font-size:1.02em;border-bottom:2px solid #ccc}
-@media (max-width:480px){body{padding:10px}.card{padding:10px}}`;
+#members th{white-space:nowrap}#kpis{width:100%;max-width:760px}tbody th[colspan]{padding-top:12px;font-size:1.02em;border-bottom:2px solid #ccc}
+@media (max-width:480px){body{padding:10px}.card{padding:10px}.tile{padding:8px 10px}.tile .value{font-size:1.3em}}`;
 
 /**
  * renderReport writes a self-contained HTML page (inline SVG, no script, no network) that
