@@ -82,7 +82,7 @@ export function batchRoutes(ledger: SqliteLedger, admission: Admission, events: 
         if (query.from > query.to) throw new OpenlecError('E_BAD_RANGE', 'need from ≤ to', { field: 'query.to' });
         const days = (Date.parse(query.to) - Date.parse(query.from)) / 86_400_000;
         if (days > 92) throw new OpenlecError('E_BAD_RANGE', 'at most 93 days', { field: 'query.to' });
-        const meters = query.meters ? query.meters.split(',').filter(Boolean) : undefined;
+        const meters: string[] | undefined = query.meters ? (query.meters as string).split(',').filter(Boolean) : undefined;
         const rows = meters
           ? [...new Set(meters)].flatMap((m) => ledger.state.lookup<ReadingsRow>('readings', 'meter', m))
           : Array.from({ length: days + 1 }, (_, k) => addDays(query.from, k)).flatMap((d) => ledger.state.lookup<ReadingsRow>('readings', 'date', d));
