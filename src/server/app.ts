@@ -27,6 +27,7 @@ import { flexRoutes } from './flex-routes.ts';
 import { dashboardRoutes } from './dashboard-routes.ts';
 import { batchRoutes } from './batch-routes.ts';
 import { homeRoutes } from './home-routes.ts';
+import { networkRoutes } from './network-routes.ts';
 import { chargingEntryConcerns } from '../charging/driver.ts';
 import { OpenAdr } from './openadr.ts';
 import type { OpenAdrStore } from './openadr-store.ts';
@@ -384,6 +385,7 @@ function routes(d: RouteDeps): Route[] {
     ...chargingRoutes(ledger),
     ...homeRoutes(ledger),
     ...dashboardRoutes(ledger),
+    ...networkRoutes(ledger),
     ...batchRoutes(ledger, d.admission, events, d.readOnly),
   ];
 }
