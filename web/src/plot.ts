@@ -131,15 +131,22 @@ export function timeChart(c: TimeChart): string {
   pending.set(c.id, () => {
     const el = document.getElementById(`${c.id}-area`)!;
     const barWidth = c.step === 'interval' || c.step === undefined ? 0.9 : 0.7;
+    const byPeriod = c.step !== undefined && c.step !== 'interval';
+    // Half a bar's slot either side, so that the first and last bars are whole.
+    const half = (times.length > 1 ? times[1]! - times[0]! : 86_400) / 2;
     const opts: uPlot.Options = {
       width: Math.max(200, el.clientWidth),
       height,
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), c.timeZone),
       cursor: { drag: { x: true, y: false }, points: { size: 7 } },
       legend: { live: true },
-      scales: { x: { time: true }, y: { range: (_u, min, max) => [c.zero === false ? min : Math.min(0, min), max > min ? max * 1.05 : max + 1] } },
+      scales: { x: { time: true, ...(byPeriod ? { range: (_u: uPlot, min: number, max: number): uPlot.Range.MinMax => [min - half, max + half] } : {}) }, y: { range: (_u, min, max) => [c.zero === false ? min : Math.min(0, min), max > min ? max * 1.05 : max + 1] } },
       axes: [
-        { stroke: '#4b5866', grid: { stroke: '#eef1f4' }, ticks: { stroke: '#c9d1d9' }, size: 44, values: (_u, splits) => timeTicks(splits, c.timeZone, c.step) },
+        {
+          stroke: '#4b5866', grid: { stroke: '#eef1f4' }, ticks: { stroke: '#c9d1d9' }, size: 44, values: (_u, splits) => timeTicks(splits, c.timeZone, c.step),
+          // Days, months, years: a tick under bars (as many as fit, 90 px apart), never between them.
+          ...(byPeriod ? { splits: (u: uPlot) => { const xs = u.data[0] as number[]; const every = Math.ceil(xs.length / Math.max(1, Math.floor(u.width / 90))); return xs.filter((_, i) => i % every === 0); } } : {}),
+        },
         { stroke: '#4b5866', grid: { stroke: '#eef1f4' }, ticks: { stroke: '#c9d1d9' }, label: c.unit, labelSize: 18, size: 60, values: (_u, vals) => vals.map((v) => fmt(v, Math.max(0, Math.min(decimals, -Math.floor(Math.log10(Math.abs((vals[1] ?? 1) - (vals[0] ?? 0)) || 1)))))) },
       ],
       series: [
