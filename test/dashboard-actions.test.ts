@@ -195,6 +195,12 @@ describe('dashboard: the member\'s and the DSO\'s actions in chromium', () => {
     assert.deepEqual(data.meters.map((m) => m.meter).sort(), me.meters.map((m) => m.meter).sort());
     // This household has no export meter: the page says it can only buy and offers no meter to sell with.
     assert.match((await page.textContent('#meters-note'))!, /only buy/);
+    // Its reference prices are the market configuration's (GET /v1/market/config), as for a prosumer.
+    const configs = ((await (await fetch(`${server.url}/v1/market/config`)).json()) as { configs: { retailMicroPerKwh: number; feedInMicroPerKwh: number }[] }).configs;
+    const cfg = configs[configs.length - 1]!;
+    const chf = (micro: number) => `${(micro / 1e6).toFixed(4)} CHF/kWh`;
+    assert.equal(await page.textContent('#ref-retail'), chf(cfg.retailMicroPerKwh));
+    assert.equal(await page.textContent('#ref-feedin'), chf(cfg.feedInMicroPerKwh));
 
     // Certificates: the member transfers 1 Wh of their first active bundle to another member.
     const month = /of (\d{4}-\d{2})/.exec((await page.textContent('#h-certs'))!)![1]!;
@@ -227,8 +233,12 @@ describe('dashboard: the member\'s and the DSO\'s actions in chromium', () => {
   test('the DSO publishes a feeder limit, a tariff and a flexibility request; refused ones append nothing', async () => {
     const dso = server.logins.dso!;
     const page = await open('#/network', dso.secretKey, 'network');
-    const feeders = await get<{ id: string }[]>('/v1/feeders');
-    assert.deepEqual((await page.locator('#feeders tbody tr td:first-child').allTextContents()), feeders.map((f) => f.id));
+    // The tree as GET /v1/network reads it (public, read at the server's time): every feeder of /v1/feeders, depth-first.
+    const network = async () => (await fetch(`${server.url}/v1/network`)).json() as Promise<{ feeders: { id: string; kind: string }[]; tariffs: { history: { entry: number; signedBy: string }[] } }>;
+    const tree = (await network()).feeders;
+    assert.deepEqual((await page.locator('#feeders tbody tr td:first-child').allTextContents()), tree.map((f) => f.id));
+    assert.deepEqual(tree.map((f) => f.id).sort(), (await get<{ id: string }[]>('/v1/feeders')).map((f) => f.id).sort());
+    assert.deepEqual((await page.locator('#feeders tbody tr td:nth-child(2)').allTextContents()), tree.map((f) => f.kind));
     const nonce = (await get<{ nonce: number }>('/v1/me', dso.secretKey)).nonce;
 
     // A negative limit: refused in the page, naming the field, before anything is signed.
@@ -255,6 +265,7 @@ describe('dashboard: the member\'s and the DSO\'s actions in chromium', () => {
     const row = page.locator('#feeder-limits tbody tr', { hasText: String(entry) });
     await row.waitFor();
     assert.match((await row.textContent())!, /feeder-east.*25\.5 kW/);
+    assert.match((await row.textContent())!, new RegExp(`DSO ${dso.key.slice(0, 8)}`), 'signed by the DSO, as the log has it');
 
     // A limit from an interval already cleared: the server refuses it (rules change only for books still open).
     const c = await get<{ lastCleared: string; timeZone: string }>('/v1/community');
@@ -284,7 +295,8 @@ describe('dashboard: the member\'s and the DSO\'s actions in chromium', () => {
     await page.click('#sign-confirm');
     const tariffEntry = await appended(page, '#tariff-form');
     assert.equal((await entriesFrom(tariffEntry))[0]!.type, 'tariff.set');
-    assert.match((await page.locator('#tariffs tbody tr', { hasText: String(tariffEntry) }).textContent())!, /0\.1000 CHF\/kWh/);
+    assert.match((await page.locator('#tariffs tbody tr', { hasText: String(tariffEntry) }).textContent())!, /0\.1000 CHF\/kWh.*(to come|in force).*DSO/);
+    assert.equal((await network()).tariffs.history.find((t) => t.entry === tariffEntry)?.signedBy, dso.key, 'GET /v1/network lists it');
 
     // A flexibility request (the demo has no flexible assets, which the view says; the request itself is admitted).
     assert.match((await page.textContent('#h-flex + p'))!, /No flexible assets/);

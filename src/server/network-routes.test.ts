@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { seededKey, tempDb } from '../../test/support/community.ts';
 import { Signer } from '../client.ts';
 import { decodeEntry } from '../ledger/index.ts';
-import { SqliteLedger } from '../store/sqlite-ledger.ts';
+import { SqliteLedger, type SubmitResult } from '../store/sqlite-ledger.ts';
 import { buildApp } from './app.ts';
 import { networkRoutes } from './network-routes.ts';
 import { PersonalVault } from './vault.ts';
@@ -135,11 +135,12 @@ describe('network routes', () => {
   });
 
   test('a limit and a tariff appended later show at once, with their entries', async () => {
-    const [limit, tariff] = await ledger.submitMany([
+    const [limit, tariff] = (await ledger.submitMany([
       dso.sign('feeder.limit', { feeder: 'cp-1', from: '2026-03-01T12:00:00Z', to: '2026-03-03T00:00:00Z', importLimitW: 8_000, exportLimitW: null }),
       dso.sign('tariff.set', { from: '2026-03-01T11:00:00Z', feesMicroPerKwh: { local: 0, feeder: 1_000, substation: 1_000, beyond: 2_000 } }),
-    ]);
-    assert.ok(limit!.ok && tariff!.ok);
+    ])) as [SubmitResult, SubmitResult];
+    if (!limit.ok) throw limit.error;
+    if (!tariff.ok) throw tariff.error;
     const r = await get('/v1/network?at=2026-03-01T12:30:00Z');
     const cp = r.json.feeders.find((f) => f.id === 'cp-1')!;
     assert.deepEqual(cp.limits.map((l) => [l.entry, l.importLimitW, l.status, l.signedBy]), [[limit.entry, 8_000, 'in force', dso.actor]]);

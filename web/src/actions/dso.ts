@@ -10,29 +10,20 @@ import { bindMeterFiles, meterFilesSection } from './meter-files.ts';
  * feeder's import and export limits over a time range (feeder.limit), the network fees by
  * path (tariff.set), a flexibility request (flex.request), and the DSO's meter files.
  *
- * The limits and tariffs in force are the feeder.limit and tariff.set transactions of the
- * log (read by staff from /v1/log): there is no read model of them in the API yet.
+ * The limits and tariffs come from the network's public read model (GET /v1/network, read
+ * at the server's time): the feeder tree, the published limits in force and to come, the
+ * tariffs, each with its entry and the key that signed it.
  */
 
-interface Feeder { id: string; parent: string | null; importLimitW: number | null; exportLimitW: number | null; entry: number }
-interface LogTx<B> { entry: number; type: string; actor: string; issuedAt: string; body: B }
+interface Limits { importLimitW: number | null; exportLimitW: number | null; entry: number }
+interface Published extends Limits { from: string; to: string; signedBy: string; status: 'in force' | 'overridden' | 'to come' }
+interface NetworkNode { id: string; parent: string | null; depth: number; kind: string; children: string[]; standing: Limits; applies: Limits; limits: Published[]; ended: number }
+interface Tariff { from: string; feesMicroPerKwh: Record<string, number>; entry: number; signedBy: string; status: 'in force' | 'superseded' | 'to come' }
+interface Network { at: string; feeders: NetworkNode[]; tariffs: { inForce: Tariff | null; history: Tariff[] } }
 interface LimitBody { feeder: string; from: string; to: string; importLimitW: number | null; exportLimitW: number | null }
-interface TariffBody { from: string; feesMicroPerKwh: Record<string, number> }
 interface FlexRequest { request: string; feeder: string; direction: string; start: string; isps: unknown[]; maxPriceMicroPerKwh: number; expires: string; status: string; entry: number }
 
 const PATHS = ['local', 'feeder', 'substation', 'beyond'] as const;
-const PAGE = 1000;
-
-/** networkLog: the log's feeder.limit and tariff.set transactions, read page by page. */
-async function networkLog(): Promise<{ limits: LogTx<LimitBody>[]; tariffs: LogTx<TariffBody>[] }> {
-  const first = await api<{ size: number; entries: LogTx<unknown>[] }>(`/v1/log?from=0&limit=${PAGE}`);
-  const rest = await Promise.all(Array.from({ length: Math.max(0, Math.ceil(first.size / PAGE) - 1) }, (_, i) => api<{ entries: LogTx<unknown>[] }>(`/v1/log?from=${(i + 1) * PAGE}&limit=${PAGE}`)));
-  const all = [first, ...rest].flatMap((p) => p.entries);
-  return {
-    limits: all.filter((t) => t.type === 'feeder.limit') as LogTx<LimitBody>[],
-    tariffs: all.filter((t) => t.type === 'tariff.set') as LogTx<TariffBody>[],
-  };
-}
 
 const kw = (w: number | null) => (w === null ? 'none' : `${(w / 1000).toLocaleString('en-GB', { maximumFractionDigits: 3 })} kW`);
 
@@ -64,33 +55,41 @@ export async function networkView(q: URLSearchParams): Promise<void> {
   const s = session();
   if (!s) return loginPrompt('Log in with the DSO\'s key to publish feeder limits, tariffs and flexibility requests.');
   const c = await community(true);
-  const [{ serverTime: now }, feeders, requests, assets] = await Promise.all([
-    api<{ serverTime: string }>('/v1/community'),
-    api<Feeder[]>('/v1/feeders'),
+  const now = (await api<{ serverTime: string }>('/v1/community')).serverTime;
+  const [network, keys, requests, assets] = await Promise.all([
+    api<Network>(`/v1/network?at=${encodeURIComponent(now)}`),
+    api<{ key: string; roles: string[] }[]>('/v1/dashboard/keys').catch(() => []),
     api<FlexRequest[]>('/v1/flex/requests').catch(() => [] as FlexRequest[]),
     api<unknown[]>('/v1/flex/assets').catch(() => null),
   ]);
   const isDso = s.roles.includes('dso');
-  const staff = s.roles.some((r) => r !== 'member');
-  const log = staff ? await networkLog() : { limits: [], tariffs: [] };
-  const limits = [...log.limits].sort((a, b) => b.entry - a.entry);
-  const current = limits.filter((l) => l.body.to > now);
-  const tariffs = [...log.tariffs].sort((a, b) => b.entry - a.entry);
-  const inForce = tariffs.filter((t) => t.body.from <= now).sort((a, b) => b.body.from.localeCompare(a.body.from) || b.entry - a.entry)[0] ?? tariffs[tariffs.length - 1];
+  const feeders = network.feeders;
+  // Published limits in force or to come, newest entry first.
+  const current = feeders.flatMap((f) => f.limits.map((l) => ({ ...l, feeder: f.id }))).sort((x, y) => y.entry - x.entry);
+  const ended = feeders.reduce((n, f) => n + f.ended, 0);
+  const tariffs = [...network.tariffs.history].sort((x, y) => y.entry - x.entry);
+  const inForce = network.tariffs.inForce;
+  /** Who signed a rule: the organisation's role (the public keys of /v1/dashboard/keys), else the key's start. */
+  const signer = (key: string) => {
+    const roles = keys.find((k) => k.key === key)?.roles ?? [];
+    return `${roles.includes('dso') ? 'DSO' : roles.includes('operator') ? 'operator' : 'key'} <code title="${esc(key)}">${esc(key.slice(0, 8))}…</code>`;
+  };
+  const limitsCell = (l: Limits) => `${kw(l.importLimitW)} / ${kw(l.exportLimitW)}`;
   const from = intervalAfter(now, c, 2);
   const to = intervalAfter(now, c, 10);
-  const fees = inForce?.body.feesMicroPerKwh;
+  const fees = (inForce ?? tariffs[0])?.feesMicroPerKwh;
   const feederOptions = feeders.map((f) => `<option value="${esc(f.id)}">${esc(f.id)}</option>`).join('');
   const lastCleared = c.lastCleared ? localTime(c.lastCleared, c.timeZone) : 'none yet';
 
   view.innerHTML = `<h1>Network</h1>
   <p class="sub">The DSO's rules for the community's low-voltage network, each signed by the DSO's key in this page and appended to the log. Rules apply only from an interval after the last cleared one (${esc(lastCleared)}); times are local (${esc(c.timeZone)}).${isDso ? '' : ' <strong>Only the DSO can sign these actions:</strong> the log refuses them from your key.'}</p>
   <section aria-labelledby="h-feeders"><h2 id="h-feeders">Feeders and their limits</h2>
-  ${table(['feeder', 'parent', 'standing import limit', 'standing export limit', 'defined in entry'], feeders.map((f) => [esc(f.id), esc(f.parent ?? '–'), kw(f.importLimitW), kw(f.exportLimitW), String(f.entry)]), 'feeders')}
+  <p class="note">The network tree from the substations down (import / export limits; a published limit overrides the standing one while it is in force). At ${esc(localTime(network.at, c.timeZone))}:</p>
+  ${table(['feeder', 'kind', 'parent', 'standing limits', 'limits now', 'defined in entry'], feeders.map((f) => [esc(f.id), esc(f.kind), esc(f.parent ?? '–'), limitsCell(f.standing), `${limitsCell(f.applies)}${f.applies.entry !== f.standing.entry ? ` (entry ${f.applies.entry})` : ''}`, String(f.standing.entry)]), 'feeders')}
   <h3>Published limits in force or to come</h3>
-  ${current.length ? table(['feeder', 'from', 'to', 'import limit', 'export limit', 'entry'], current.map((l) => [esc(l.body.feeder), esc(localTime(l.body.from, c.timeZone)), esc(localTime(l.body.to, c.timeZone)), kw(l.body.importLimitW), kw(l.body.exportLimitW), String(l.entry)]), 'feeder-limits')
+  ${current.length ? table(['feeder', 'from', 'to', 'import limit', 'export limit', 'status', 'signed by', 'entry'], current.map((l) => [esc(l.feeder), esc(localTime(l.from, c.timeZone)), esc(localTime(l.to, c.timeZone)), kw(l.importLimitW), kw(l.exportLimitW), esc(l.status === 'overridden' ? 'overridden by a later entry' : l.status), signer(l.signedBy), String(l.entry)]), 'feeder-limits')
     : '<p class="empty" id="no-limits">No published limit is in force or to come: the standing limits apply.</p>'}
-  ${limits.length > current.length ? `<p class="note">${limits.length - current.length} earlier limits have ended.</p>` : ''}
+  ${ended ? `<p class="note" id="limits-ended">${ended} earlier limit${ended === 1 ? ' has' : 's have'} ended.</p>` : ''}
   <h3>Publish a limit</h3>
   <form id="limit-form" class="action-form" novalidate>
     <label>Feeder <select name="feeder">${feederOptions}</select></label>
@@ -104,8 +103,9 @@ export async function networkView(q: URLSearchParams): Promise<void> {
   <p class="note">A published limit overrides the feeder's standing limits over its time range (a later one covering the same interval overrides an earlier one); the market's clearing and flexibility checks keep the feeder's subtree within it.</p>
   </section>
   <section aria-labelledby="h-tariff"><h2 id="h-tariff">Network tariff</h2>
-  ${inForce ? `<p id="tariff-now">In force since ${esc(localTime(inForce.body.from, c.timeZone))} (entry ${inForce.entry}): ${PATHS.map((p) => `${p} ${esc(perKwh(inForce.body.feesMicroPerKwh[p] ?? 0, c.currency))}`).join(', ')}.</p>` : '<p class="empty" id="tariff-now">No tariff is published: trades pay no network fee.</p>'}
-  ${tariffs.length ? table(['from', 'local', 'feeder', 'substation', 'beyond', 'entry'], tariffs.map((t) => [esc(localTime(t.body.from, c.timeZone)), ...PATHS.map((p) => esc(perKwh(t.body.feesMicroPerKwh[p] ?? 0, c.currency))), String(t.entry)]), 'tariffs') : ''}
+  ${inForce ? `<p id="tariff-now">In force since ${esc(localTime(inForce.from, c.timeZone))} (entry ${inForce.entry}): ${PATHS.map((p) => `${p} ${esc(perKwh(inForce.feesMicroPerKwh[p] ?? 0, c.currency))}`).join(', ')}.</p>`
+    : `<p class="empty" id="tariff-now">No tariff is in force${tariffs.length ? ' yet' : ''}: trades pay no network fee${tariffs.length ? ' until the first one below starts' : ''}.</p>`}
+  ${tariffs.length ? table(['from', 'local', 'feeder', 'substation', 'beyond', 'status', 'signed by', 'entry'], tariffs.map((t) => [esc(localTime(t.from, c.timeZone)), ...PATHS.map((p) => esc(perKwh(t.feesMicroPerKwh[p] ?? 0, c.currency))), esc(t.status), signer(t.signedBy), String(t.entry)]), 'tariffs') : ''}
   <form id="tariff-form" class="action-form" novalidate>
     ${whenInputs('tariffFrom', 'From', from, c)}
     ${PATHS.map((p) => `<label>${p === 'local' ? 'Local (same connection)' : p === 'feeder' ? 'Same feeder' : p === 'substation' ? 'Same substation' : 'Beyond'} (${esc(c.currency)}/kWh) <input name="fee-${p}" inputmode="decimal" size="8" autocomplete="off" value="${fees ? microAsDecimal(fees[p] ?? 0) : '0.0000'}"></label>`).join('')}

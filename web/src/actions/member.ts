@@ -147,30 +147,21 @@ interface Me { key: string; roles: string[]; meters: { meter: string; direction:
 interface Bundle {
   device: string; technology: string; interval: string; from: number; to: number; quantityWh: number; holder: string; status: string; expires: string;
 }
-interface InvoiceLine { kind: string; priceMicroPerKwh: number | null }
+interface MarketConfig { from: string; retailMicroPerKwh: number; feedInMicroPerKwh: number; entry: number }
 
 /**
  * referencePrices: the residual supplier's retail and feed-in prices, which bound every
- * order. Staff read them from the market's configuration (/v1/market/book); a member finds
- * them on their invoice of the month (the supplier's lines), as far as it has them.
+ * order: those of the market configuration in force for the next interval to clear (the
+ * latest market.configure from at or before it, GET /v1/market/config, public), the same
+ * for every member, consumer or prosumer.
  */
-async function referencePrices(c: Community, key: string, now: string, staff: boolean): Promise<{ retail: number | null; feedIn: number | null; source: string }> {
-  if (staff) {
-    const step = c.intervalMinutes * 60_000;
-    const next = new Date(Math.ceil(Date.parse(now) / step) * step).toISOString().replace(/\.\d{3}Z$/, 'Z');
-    const b = await api<{ config: { retailMicroPerKwh: number; feedInMicroPerKwh: number } | null }>(`/v1/market/book?interval=${next}`).catch(() => null);
-    if (b?.config) return { retail: b.config.retailMicroPerKwh, feedIn: b.config.feedInMicroPerKwh, source: 'the market configuration' };
-  }
-  // This month's invoice, or last month's early in a month (before the supplier has a line).
-  const month = localDate(now, c.timeZone).slice(0, 7);
-  const [y, m] = month.split('-').map(Number) as [number, number];
-  const before = m === 1 ? `${y - 1}-12` : `${y}-${String(m - 1).padStart(2, '0')}`;
-  for (const mo of [month, before]) {
-    const inv = await api<{ lines: InvoiceLine[] } | null>(`/v1/members/${key}/invoices/${mo}`).catch(() => null);
-    const price = (kind: string) => inv?.lines.find((l) => l.kind === kind && l.priceMicroPerKwh !== null)?.priceMicroPerKwh ?? null;
-    if (price('supplier-purchase') !== null || price('supplier-sale') !== null) return { retail: price('supplier-purchase'), feedIn: price('supplier-sale'), source: `the supplier's prices on your invoice of ${mo}` };
-  }
-  return { retail: null, feedIn: null, source: 'not on your invoices yet' };
+async function referencePrices(c: Community, now: string): Promise<{ retail: number | null; feedIn: number | null; source: string }> {
+  const step = c.intervalMinutes * 60_000;
+  const next = new Date(Math.ceil(Date.parse(now) / step) * step).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const { configs } = await api<{ configs: MarketConfig[] }>('/v1/market/config');
+  const inForce = configs.filter((k) => k.from <= next).pop();
+  if (!inForce) return { retail: null, feedIn: null, source: 'the market is not configured yet' };
+  return { retail: inForce.retailMicroPerKwh, feedIn: inForce.feedInMicroPerKwh, source: `the market configuration in force since ${localTime(inForce.from, c.timeZone)}, entry ${inForce.entry}` };
 }
 
 /** The cells of a standing order's row. */
@@ -187,12 +178,11 @@ export async function ordersView(q: URLSearchParams): Promise<void> {
   if (!s) return loginPrompt('Log in with your key to set your buy and sell prices, export your data or move your certificates.');
   const c = await community(true);
   const now = (await api<{ serverTime: string }>('/v1/community')).serverTime;
-  const staff = s.roles.some((r) => r !== 'member');
   const [me, mine, months, ref] = await Promise.all([
     api<Me>('/v1/me'),
     api<{ orders: Order[]; standing: StandingOrder[] }>(`/v1/members/${s.key}/orders`),
     api<{ month: string; active: number }[]>('/v1/certificates/months').catch(() => []),
-    referencePrices(c, s.key, now, staff),
+    referencePrices(c, now),
   ]);
   const today = localDate(now, c.timeZone);
   const sides = { buy: me.meters.filter((m) => m.direction === 'import'), sell: me.meters.filter((m) => m.direction === 'export') };
