@@ -385,7 +385,7 @@ function routes(d: RouteDeps): Route[] {
     ...chargingRoutes(ledger),
     ...homeRoutes(ledger),
     ...dashboardRoutes(ledger),
-    ...networkRoutes(ledger),
+    ...networkRoutes(ledger, d.txClock),
     ...batchRoutes(ledger, d.admission, events, d.readOnly),
   ];
 }
