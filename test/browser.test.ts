@@ -125,7 +125,7 @@ describe('dashboard in chromium: community, market, allocation, ledger', () => {
   test('market: reference prices as dashed lines, the clearing point marked, the mechanism in words, quiet intervals folded', async () => {
     const page = await open('#/market');
     await ready(page, 'market');
-    const rules = await apiIn<{ configs: { mechanism: string; retailMicroPerKwh: number; feedInMicroPerKwh: number }[] }>(page, '/v1/dashboard/market');
+    const rules = await apiIn<{ configs: { mechanism: string; retailMicroPerKwh: number; feedInMicroPerKwh: number }[] }>(page, '/v1/market/config');
     const cfg = rules.configs.at(-1)!;
     const price = await chartTable(page, 'chart-market-price');
     assert.deepEqual(price.head.slice(1), ['clearing price (CHF/kWh)', 'retail (supplier) (CHF/kWh)', 'feed-in (grid) (CHF/kWh)']);

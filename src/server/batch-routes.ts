@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { keySpecSchema } from '../allocation/allocation-run.ts';
 import { type KeySpec, runMonth } from '../allocation/month.ts';
+import { community } from '../community/tables.ts';
 import { OpenlecError } from '../errors.ts';
 import { lastCleared, type MarketConfigRow } from '../market/tables.ts';
 import type { ReadingsRow } from '../metering/readings.ts';
@@ -10,6 +11,7 @@ import { addDays } from '../units/index.ts';
 import type { Admission } from './admission.ts';
 import { EventHub } from './events.ts';
 import { DATE, MONTH, type Route } from './route.ts';
+import { marketRules } from './views.ts';
 
 /**
  * The operator's and the DSO's actions in the dashboard (web/src/actions/operator.ts,
@@ -68,12 +70,8 @@ export function batchRoutes(ledger: SqliteLedger, admission: Admission, events: 
       },
     },
     {
-      method: 'GET', url: '/v1/market/config', summary: 'The market\'s rules: every market.configure in force from its interval, oldest first, the network fees by path (tariff.set) and the last cleared interval (rules change only after it). Rules name no member: public.', access: 'public',
-      handler: () => ({
-        configs: ([...ledger.state.rows('market_config')] as MarketConfigRow[]).sort((a, b) => String(a.from).localeCompare(String(b.from))),
-        tariffs: ([...ledger.state.rows('tariffs')] as { from: string; feesMicroPerKwh: Record<string, number>; entry: number }[]).sort((a, b) => a.from.localeCompare(b.from)),
-        lastCleared: lastCleared(ledger.state) || null,
-      }),
+      method: 'GET', url: '/v1/market/config', summary: 'The market\'s rules: every market.configure in force from its interval (mode, mechanism, k, gate closure, the supplier\'s retail and feed-in prices), oldest first, the network fees by path (tariff.set), the mechanisms openlec supports and the last cleared interval (rules change only after it). Rules name no member: public.', access: 'public',
+      handler: () => ({ currency: community(ledger.state)!.currency, ...marketRules(ledger.state), lastCleared: lastCleared(ledger.state) || null }),
     },
     {
       method: 'GET', url: '/v1/readings', summary: 'Recorded meter readings (Wh per interval, the entry that last changed them) of local days [from, to] (at most 93), optionally of some meters (comma-separated): what an imported file is planned and checked against.', access: { roles: STAFF },

@@ -98,7 +98,7 @@ describe('dashboard routes', () => {
   });
 
   test('market: the rules in force with retail and feed-in prices, the supported mechanisms', async () => {
-    const r = await get('/v1/dashboard/market');
+    const r = await get('/v1/market/config');
     assert.equal(r.status, 200);
     assert.deepEqual(r.json.configs.map((c: Record<string, unknown>) => [c.from, c.mechanism, c.retailMicroPerKwh, c.feedInMicroPerKwh]), [['2026-02-10T23:00:00Z', 'uniform', 200_000, 60_000]]);
     assert.deepEqual(r.json.mechanisms, ['uniform', 'midpoint', 'mcafee', 'continuous']);

@@ -52,10 +52,6 @@ export function dashboardRoutes(ledger: SqliteLedger): Route[] {
       },
     },
     {
-      method: 'GET', url: '/v1/dashboard/market', summary: 'The market\'s rules over time: every market.configure (mode, mechanism, k, gate closure, the supplier\'s retail and feed-in prices, from when) and tariff.set, and the mechanisms openlec supports. Public.', access: 'public',
-      handler: () => ({ currency: community(state)!.currency, ...marketRules(state) }),
-    },
-    {
       method: 'GET', url: '/v1/dashboard/keys', summary: 'The keys of the community\'s organisations with their roles (the operator, the DSO), so that anyone can tell who signed an entry; members stay pseudonymous. Public.', access: 'public',
       handler: () => {
         const c = community(state)!;

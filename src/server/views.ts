@@ -117,11 +117,11 @@ export function storage(state: State): { assets: number; capacityWh: number; pow
   return { assets: xs.length, capacityWh: xs.reduce((s, a) => s + (a.capacityWh ?? 0), 0), powerW: xs.reduce((s, a) => s + a.powerW, 0) };
 }
 
-/** marketRules: every market.configure (from, mode, mechanism, k, gate closure, retail and feed-in prices) and tariff.set, oldest first. */
+/** marketRules: every market.configure (from, mode, mechanism, k, gate closure, retail and feed-in prices, entry) and tariff.set, oldest first, and the mechanisms openlec supports. */
 export function marketRules(state: State) {
   const byFrom = <R extends { from: string }>(rows: R[]) => rows.sort((a, b) => a.from.localeCompare(b.from));
-  const configs = byFrom([...state.rows('market_config')] as unknown as MarketConfigRow[]).map(({ entry: _e, ...c }) => c);
-  const tariffs = byFrom([...state.rows('tariffs')] as unknown as { from: string; feesMicroPerKwh: Record<string, number> }[]).map((t) => ({ from: t.from, feesMicroPerKwh: t.feesMicroPerKwh }));
+  const configs = byFrom([...state.rows('market_config')] as unknown as MarketConfigRow[]);
+  const tariffs = byFrom([...state.rows('tariffs')] as unknown as { from: string; feesMicroPerKwh: Record<string, number>; entry: number }[]).map((t) => ({ from: t.from, feesMicroPerKwh: t.feesMicroPerKwh, entry: t.entry }));
   return { configs, tariffs, mechanisms: [...MECHANISMS] };
 }
 

@@ -58,7 +58,7 @@ export async function marketView(q: URLSearchParams): Promise<void> {
   const c = await community(true);
   const p = period(c, q, 3);
   const w = instants(p);
-  const [all, rules] = await Promise.all([api<Clearing[]>(`/v1/market/clearings?from=${w.from}&to=${w.to}`), api<Rules>('/v1/dashboard/market')]);
+  const [all, rules] = await Promise.all([api<Clearing[]>(`/v1/market/clearings?from=${w.from}&to=${w.to}`), api<Rules>('/v1/market/config')]);
   const cl = all.filter((x) => { const d = localDate(x.interval, c.timeZone); return d >= p.from && d <= p.to; });
   // By default the latest interval in which members traded: a book with both sides.
   const interval = q.get('interval') ?? [...cl].reverse().find((x) => x.volumeWh > 0)?.interval ?? cl[cl.length - 1]?.interval ?? c.lastCleared;
