@@ -93,7 +93,10 @@ export async function meView(q: URLSearchParams): Promise<void> {
   const last = monthEnd(month);
   const by: By = (['day', 'month', 'year'] as const).find((b) => b === q.get('by')) ?? 'day';
   const noMarket = (e: ApiError) => (e.code === 'E_NO_MARKET' ? null : Promise.reject(e));
-  const [me, curves, allTrades, invoice, records, allocations, summary, certMonths] = await Promise.all([
+  // One snapshot of the log: the invoice must be checked against the very readings and
+  // trades it rests on, so the page reads again when an entry was appended meanwhile (the
+  // live demo clears an interval every few seconds).
+  const snapshot = () => Promise.all([
     api<{ key: string; meters: { meter: string; direction: string }[] }>('/v1/me'),
     api<CurveDay[]>(`/v1/members/${key}/curves?from=${first}&to=${last}`),
     api<ShownTrade[]>(`/v1/members/${key}/trades?from=${addDays(first, -1)}T00:00:00Z&to=${addDays(last, 2)}T00:00:00Z`),
@@ -102,7 +105,15 @@ export async function meView(q: URLSearchParams): Promise<void> {
     api<AllocationShown[]>(`/v1/members/${key}/allocations`),
     api<{ buckets: Bucket[] }>(`/v1/members/${key}/summary?by=${by}`),
     api<{ month: string }[]>('/v1/certificates/months').catch(() => []),
-  ]);
+  ] as const);
+  let read = await snapshot();
+  for (let attempt = 0, size = c.size; attempt < 3; attempt++) {
+    const now = (await api<{ size: number }>('/v1/community')).size;
+    if (now === size) break;
+    size = now;
+    read = await snapshot();
+  }
+  const [me, curves, allTrades, invoice, records, allocations, summary, certMonths] = read;
   // Trades of the month in the community's zone (the query's window is a day wider either side).
   const trades = allTrades.filter((t) => localDate(t.interval, c.timeZone).slice(0, 7) === month);
   const allocation = allocations.find((a) => a.month === month);
