@@ -74,7 +74,7 @@ function flowDiagram(e: Energy, width: number): string {
       <text x="${x}" y="${y}" text-anchor="${left ? 'start' : 'end'}" dominant-baseline="middle"><tspan x="${x}" dy="-0.6em" font-weight="600">${esc(n.label)}</tspan><tspan x="${x}" dy="1.2em">${esc(energy(n.value ?? 0))}</tspan></text>`;
     }).join('')}
   </svg>` : '<p class="empty">No energy metered in this period.</p>';
-  const table = `<div class="scroll"><table id="flows"><thead><tr><th scope="col">flow</th><th scope="col">from</th><th scope="col">to</th><th scope="col">energy</th></tr></thead><tbody>${flows.map((f) => `<tr data-wh="${f.wh}"><th scope="row">${esc(f.label)}</th><td>${esc(nodeName(f.source))}</td><td>${esc(nodeName(f.target))}</td><td>${esc(energy(f.wh))}</td></tr>`).join('')}</tbody></table></div>`;
+  const table = `<div class="scroll" tabindex="0" role="region" aria-label="the flows as a table"><table id="flows"><thead><tr><th scope="col">flow</th><th scope="col">from</th><th scope="col">to</th><th scope="col">energy</th></tr></thead><tbody>${flows.map((f) => `<tr data-wh="${f.wh}"><th scope="row">${esc(f.label)}</th><td>${esc(nodeName(f.source))}</td><td>${esc(nodeName(f.target))}</td><td>${esc(energy(f.wh))}</td></tr>`).join('')}</tbody></table></div>`;
   return `<figure class="flow-view" aria-labelledby="flows-title"><figcaption id="flows-title">Where our energy came from and went</figcaption>${svg}
     <details class="plot-data" open><summary>The flows as a table</summary>${table}</details></figure>`;
 }
