@@ -77,7 +77,10 @@ describe('dashboard: accessibility and phone layout of every view', () => {
       if (!text || !el || el.closest('details:not([open]) > :not(summary)') || el.closest('dialog:not([open])')) continue;
       const box = el.getBoundingClientRect();
       if (box.width === 0 || box.height === 0 || g.getComputedStyle(el).visibility === 'hidden') continue;
-      const size = Number.parseFloat(g.getComputedStyle(el).fontSize);
+      // SVG text is drawn at its font size times the scale of the drawing (rendered width ÷ viewBox width).
+      const svg = el.closest('svg') as (El & { viewBox?: { baseVal: { width: number } | null } }) | null;
+      const scale = svg?.viewBox?.baseVal?.width ? svg.getBoundingClientRect().width / svg.viewBox.baseVal.width : 1;
+      const size = Math.round(Number.parseFloat(g.getComputedStyle(el).fontSize) * scale * 10) / 10;
       if (size < 11) small.push(`${size}px "${text.slice(0, 30)}" in <${el.tagName.toLowerCase()} class="${el.className}">`);
     }
     return { small, overflow: g.document.documentElement.scrollWidth - g.innerWidth };
