@@ -6,6 +6,8 @@ import { after, before, describe, test } from 'node:test';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { serve } from '../src/cli/serve.ts';
 import { encodeKey, fromBase64Url, keyPairFromSeed, sign, signTransaction, toBase64Url, TX_VERSION, utf8 } from '../src/ledger/index.ts';
+import { CSV_DEFAULTS, parseCsv } from '../src/metering/import/csv.ts';
+import { importError, type LineError, StepSet } from '../src/metering/import/steps.ts';
 import { findChromium } from './support/chromium.ts';
 
 /**
@@ -13,7 +15,9 @@ import { findChromium } from './support/chromium.ts';
  * allocation of the running month signed in the page and its DSO file downloaded; the
  * market configured (and a refused configuration appending nothing); a French DSO load
  * curve imported by the DSO (all its readings appended at once), a malformed one refused
- * line by line, and the operator's check of a file against the DSO-signed readings.
+ * line by line, and the operator's check of a file against the DSO-signed readings; a
+ * generic CSV read in the page by the CLI's importer (on csv-parse's browser build), its
+ * errors per line the CLI's own, then imported by the DSO.
  */
 const SHOTS = join(import.meta.dirname, '..', 'test-artifacts', 'browser');
 const PRM = '30001234567890';
@@ -275,5 +279,81 @@ describe('dashboard: the operator\'s actions and the meter files in chromium', (
     assert.equal(await op.$('#meter-file-sign'), null);
     assert.equal(await size(), size3);
     assert.deepEqual(op.errors, []);
+  });
+
+  test('the DSO imports a generic CSV read in the page by the CLI\'s importer: its errors per line are the CLI\'s, then its readings are appended', async () => {
+    // A meter of the demo member's, registered by the DSO, whose generic CSV export carries
+    // the member's metered curve of two past days in 15-minute steps of kWh with decimal commas.
+    const METER = 'ZH-GEN-0042';
+    const dso = keyOf('dso');
+    const c = await (await fetch(`${server.url}/v1/community`)).json() as { id: string; serverTime: string; timeZone: string };
+    const meters = await api<{ meter: string; direction: string; owner: string; feeder: string | null }[]>('dso', '/v1/meters');
+    const home = meters.find((m) => m.owner === server.logins.member!.key && m.direction === 'import')!;
+    const me = await api<{ nonce: number }>('dso', '/v1/me');
+    const register = signTransaction({ v: TX_VERSION, type: 'meter.register', community: c.id, actor: encodeKey(dso.publicKey), nonce: me.nonce + 1, issuedAt: c.serverTime.replace(/\.\d{3}Z$/, 'Z'), body: { meter: METER, scheme: 'other', direction: 'import', owner: home.owner, feeder: home.feeder } }, dso.secretKey);
+    await api('dso', '/v1/transactions', { method: 'POST', body: register });
+    const today = new Intl.DateTimeFormat('en-CA', { timeZone: c.timeZone }).format(new Date(c.serverTime));
+    const day = (k: number) => new Date(Date.parse(`${today}T00:00:00Z`) - k * 86_400_000).toISOString().slice(0, 10);
+    const curves = await api<{ meter: string; direction: string; date: string; values: (number | null)[] }[]>('dso', `/v1/members/${home.owner}/curves?from=${day(5)}&to=${day(4)}`);
+    const days = curves.filter((r) => r.meter === home.meter && r.direction === 'import');
+    assert.equal(days.length, 2);
+    const kwhCell = (wh: number) => `${Math.floor(wh / 1000)},${String(wh % 1000).padStart(3, '0')}`;
+    const rows: string[] = [];
+    for (const d of days) {
+      const midnight = Date.parse(new Date(`${d.date}T12:00:00Z`).toLocaleString('sv-SE', { timeZone: c.timeZone }).replace(' ', 'T') + 'Z');
+      const start = Date.parse(`${d.date}T00:00:00Z`) - (midnight - Date.parse(`${d.date}T12:00:00Z`));
+      d.values.forEach((v, k) => {
+        const half = Math.floor(v! / 2);
+        for (const [q, wh] of [[0, half], [1, v! - half]] as const) rows.push(`${METER};${new Date(start + k * 1_800_000 + q * 900_000).toISOString().replace('.000Z', 'Z')};${kwhCell(wh)};import`);
+      });
+    }
+    // From the third row on the file is not plain (a quoted note with doubled quotes and a dash
+    // whose UTF-8 bytes are in 0x80-0x9F): csv-parse reads the rest of it, in the page too.
+    const lines = rows.map((r, k) => `${r};${k === 2 ? '"Zähler – ""Küche"""' : k % 7 === 0 ? '"ok"' : ''}`);
+    const file = `meter;start;value;direction;note\n${lines.join('\n')}\n`;
+    const whs = days.flatMap((d) => d.values as number[]);
+    const total = whs.reduce((s, v) => s + v, 0);
+    // A malformed copy: a direction no importer knows (with the dash) on line 5, a negative value on line 9.
+    const bad = file.replace(lines[3]!, lines[3]!.replace(';import;', ';sideways–;')).replace(lines[7]!, lines[7]!.replace(/;\d+,(\d{3});import;/, ';-0,$1;import;'));
+    // The CLI's importer in node, on the same bytes and options: the errors the page must show.
+    const cli = new StepSet(30, 1000, 'bad.csv');
+    await parseCsv([Buffer.from(bad)], cli, { ...CSV_DEFAULTS, unit: 'kWh', stepMinutes: 15 });
+    const expected = (importError(cli.errors).details.errors as LineError[]).map((e) => `line ${e.line}: ${e.message}`);
+    assert.deepEqual(expected.map((e) => e.split(':')[0]), ['line 5', 'line 9'], expected.join('\n'));
+    assert.equal(expected[0], 'line 5: direction must be import or export, got "sideways–"');
+
+    const page = await open('#/operate');
+    await login(page, 'dso');
+    await ready(page, 'operate');
+    await page.selectOption('#meter-format', 'csv');
+    await page.selectOption('#meter-file-form select[name="unit"]', 'kWh');
+    await page.fill('#meter-file-form input[name="step"]', '15');
+    await page.setInputFiles('#meter-file', { name: 'bad.csv', mimeType: 'text/csv', buffer: Buffer.from(bad) });
+    const before = await size();
+    await page.click('#meter-file-read');
+    await page.waitForSelector('#meter-file-errors li, #meter-file-status.error');
+    assert.equal(await page.$('#meter-file-status.error'), null, (await page.textContent('#meter-file-status'))!);
+    assert.deepEqual(await page.$$eval('#meter-file-errors li', (lis) => lis.map((li) => li.textContent)), expected);
+    assert.match((await page.textContent('#meter-file-refused'))!, /^2 rejected line\(s\), nothing imported/);
+    assert.equal(await page.$('#meter-file-sign'), null, 'nothing to sign');
+    assert.equal(await size(), before);
+
+    // The file as exported: 15-minute steps summed into the community's half-hours, planned, signed all at once.
+    await page.setInputFiles('#meter-file', { name: 'export.csv', mimeType: 'text/csv', buffer: Buffer.from(file) });
+    await page.click('#meter-file-read');
+    await page.waitForSelector('#meter-file-sign');
+    assert.deepEqual([await page.textContent('#plan-meters'), await page.textContent('#plan-days'), await page.textContent('#plan-intervals'), await page.textContent('#plan-kwh')],
+      ['1', '2', String(whs.length), `${(total / 1000).toFixed(1)} kWh`]);
+    await page.click('#meter-file-sign');
+    await page.waitForSelector('#sign-dialog[open]');
+    await page.click('#sign-confirm');
+    await page.waitForSelector('#meter-file-status.ok, #sign-error:not(:empty)', { timeout: 15_000 });
+    assert.match((await page.textContent('#meter-file-status'))!, /^Appended 2 transaction\(s\) to the log as entries \d+ to \d+\./);
+    assert.equal(await size(), before + 2);
+    const appended = await lastEntries(2);
+    assert.deepEqual(appended.map((e) => [e.type, e.body.meter, e.body.direction, e.body.date]), [['meter.readings', METER, 'import', days[0]!.date], ['meter.readings', METER, 'import', days[1]!.date]]);
+    const recorded = await api<{ date: string; values: number[] }[]>('dso', `/v1/readings?from=${day(5)}&to=${day(4)}&meters=${METER}`);
+    assert.deepEqual(recorded.map((r) => r.values), days.map((d) => d.values), 'the readings recorded are the file\'s, to the Wh');
+    assert.deepEqual(page.errors, []);
   });
 });

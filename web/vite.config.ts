@@ -7,4 +7,8 @@ export default defineConfig({
   base: '/',
   logLevel: 'warn',
   build: { outDir: 'dist', emptyOutDir: true, target: 'es2022', sourcemap: true },
+  // csv-parse's main entry is node's (a stream.Transform); the generic CSV importer
+  // (src/metering/import/csv.ts) runs in the page on the same library's browser build,
+  // which carries its own Buffer and stream.
+  resolve: { alias: [{ find: /^csv-parse$/, replacement: 'csv-parse/browser/esm' }] },
 });

@@ -49,9 +49,9 @@ export async function parseCsv(chunks: Chunks, steps: StepSet, o: CsvOptions, pl
   const head = await firstLine(it);
   const separator = o.separator ?? (lineOf(head.bytes).includes(';') ? ';' : ',');
   const rows = new CsvRows(steps, o);
-  const source = (async function* (): AsyncGenerator<Buffer> {
+  const source = (async function* (): AsyncGenerator<Uint8Array> {
     yield head.bytes;
-    if (!head.done) for (let r = await it.next(); !r.done; r = await it.next()) yield asBuffer(r.value);
+    if (!head.done) for (let r = await it.next(); !r.done; r = await it.next()) yield asBytes(r.value);
   })();
   let rest: Handover | undefined = { text: '', lines: 0, fromStart: true };
   if (plain && PlainRows.separates(separator)) {
@@ -68,10 +68,11 @@ export async function parseCsv(chunks: Chunks, steps: StepSet, o: CsvOptions, pl
     ...(rest.recordDelimiter ? { record_delimiter: rest.recordDelimiter } : {}),
   };
   const engine = (new Parser(options) as unknown as { api: CsvEngine }).api;
+  const bytes = engineBytes(engine);
   const push = (record: string[]) => rows.row(record);
   const none = () => {};
-  let e = rest.text.length > 0 ? engine.parse(Buffer.from(rest.text, 'latin1'), false, push, none) : undefined;
-  for (let r = await source.next(); e === undefined && !r.done; r = await source.next()) e = engine.parse(r.value, false, push, none);
+  let e = rest.text.length > 0 ? engine.parse(bytes(bytesOf(rest.text)), false, push, none) : undefined;
+  for (let r = await source.next(); e === undefined && !r.done; r = await source.next()) e = engine.parse(bytes(r.value), false, push, none);
   if (e === undefined) e = engine.parse(undefined, true, push, none);
   if (e !== undefined) {
     if (!(e instanceof CsvError)) throw e;
@@ -81,14 +82,29 @@ export async function parseCsv(chunks: Chunks, steps: StepSet, o: CsvOptions, pl
   rows.end();
 }
 
-/** The engine inside csv-parse's stream (its `api`): parse takes a chunk (none at the end), hands each record to `push` and returns the error it stops at. */
+/**
+ * The engine inside csv-parse's stream (its `api`): parse takes a chunk (none at the end),
+ * hands each record to `push` and returns the error it stops at. Its options hold the
+ * separator as a Buffer of the engine's own kind (see engineBytes).
+ */
 interface CsvEngine {
-  parse(chunk: Buffer | undefined, end: boolean, push: (record: string[]) => void, close: () => void): Error | undefined;
+  parse(chunk: Uint8Array | undefined, end: boolean, push: (record: string[]) => void, close: () => void): Error | undefined;
+  readonly options: { readonly delimiter: readonly Uint8Array[] };
+}
+
+/**
+ * engineBytes gives chunks to the engine as its own Buffer: node's in node; the browser
+ * build of csv-parse (web/vite.config.ts) carries a Buffer of its own and refuses any
+ * other bytes. The Buffer is a view of the chunk's bytes, not a copy.
+ */
+function engineBytes(engine: CsvEngine): (chunk: Uint8Array) => Uint8Array {
+  const EngineBuffer = engine.options.delimiter[0]!.constructor as unknown as { from(b: ArrayBufferLike, offset: number, length: number): Uint8Array };
+  return (chunk) => EngineBuffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 }
 
 /** What PlainRows leaves to csv-parse: the text from the first row it did not read (none: the whole file), its lines so far and the line end it found. */
 interface Handover {
-  /** The text read and not split, one character a byte (latin1), from the start of a row. */
+  /** The text read and not split, one character a byte (LATIN1; bytesOf gives the bytes back), from the start of a row. */
   readonly text: string;
   /** The text is the file's from its first byte (no row split): csv-parse reads it all, BOM and line end included. */
   readonly fromStart: boolean;
@@ -105,7 +121,7 @@ const isBlank = (c: number) => c === 0x20 || c === 0x09 || c === 0x0b || c === 0
  * PlainRows splits the rows that are plain, exactly as csv-parse would (trim, BOM, the
  * line end of the file's first line break), and hands the text over at the first row
  * that is not. Text is read as latin1 strings (one character a byte, so that a handover
- * gives back the very bytes); plain rows are ASCII.
+ * gives back the very bytes: see LATIN1); plain rows are ASCII.
  */
 class PlainRows {
   private recordDelimiter: '\n' | '\r\n' | '\r' | undefined;
@@ -119,7 +135,7 @@ class PlainRows {
     return separator.length === 1 && c < 0x80 && c !== QUOTE && c !== CR && c !== LF;
   }
 
-  async read(source: AsyncIterator<Buffer>): Promise<Handover | undefined> {
+  async read(source: AsyncIterator<Uint8Array>): Promise<Handover | undefined> {
     // The text read and not yet split; until the first row is split, from the file's first byte.
     let text = '';
     let done = false;
@@ -127,7 +143,7 @@ class PlainRows {
     for (;;) {
       const r = await source.next();
       if (r.done) done = true;
-      else text = text.length === 0 ? r.value.toString('latin1') : text + r.value.toString('latin1');
+      else text = text.length === 0 ? LATIN1.decode(r.value) : text + LATIN1.decode(r.value);
       if (bom < 0) {
         // csv-parse looks for a BOM in the first 3 bytes; the UTF-16 one changes the encoding: not plain.
         if (text.length < 3 && !done) continue;
@@ -339,21 +355,32 @@ function iterate(chunks: Chunks): AsyncIterator<Uint8Array | string> | Iterator<
 }
 
 /** firstLine reads chunks until the first line break (or HEAD_BYTES), so the separator is known before parsing. */
-async function firstLine(it: ReturnType<typeof iterate>): Promise<{ bytes: Buffer; done: boolean }> {
-  const parts: Buffer[] = [];
+async function firstLine(it: ReturnType<typeof iterate>): Promise<{ bytes: Uint8Array; done: boolean }> {
+  const parts: Uint8Array[] = [];
   let size = 0;
   for (;;) {
     const r = await it.next();
-    if (r.done) return { bytes: Buffer.concat(parts), done: true };
-    const b = typeof r.value === 'string' ? Buffer.from(r.value) : Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength);
+    if (r.done) return { bytes: concat(parts, size), done: true };
+    const b = asBytes(r.value);
     parts.push(b);
     size += b.length;
-    if (b.includes(0x0a) || b.includes(0x0d) || size >= HEAD_BYTES) return { bytes: Buffer.concat(parts), done: false };
+    if (b.includes(0x0a) || b.includes(0x0d) || size >= HEAD_BYTES) return { bytes: concat(parts, size), done: false };
   }
 }
 
-function lineOf(bytes: Buffer): string {
-  const text = bytes.toString('utf8', 0, Math.min(bytes.length, HEAD_BYTES));
+function concat(parts: readonly Uint8Array[], size: number): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+function lineOf(bytes: Uint8Array): string {
+  const text = UTF8_TEXT.decode(bytes.subarray(0, HEAD_BYTES));
   const end = text.search(/[\r\n]/);
   return end < 0 ? text : text.slice(0, end);
 }
@@ -372,14 +399,41 @@ function csvErrorMessage(e: CsvError): string {
   }
 }
 
-function asBuffer(chunk: Uint8Array | string): Buffer {
-  if (typeof chunk === 'string') return Buffer.from(chunk);
-  return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+// The importer runs in node (the CLI) and in the browser (the dashboard): bytes are
+// Uint8Arrays and text is decoded by TextDecoder, never node's Buffer.
+const UTF8 = new TextEncoder();
+/** UTF-8 as Buffer's toString reads it: a U+FEFF at the start is kept, bad bytes become U+FFFD. */
+const UTF8_TEXT = new TextDecoder('utf-8', { ignoreBOM: true });
+/**
+ * LATIN1 decodes one character a byte: node reads "latin1" as ISO-8859-1, browsers as
+ * windows-1252 (WHATWG), which differ in 0x80–0x9F only; BYTE_OF maps back what this
+ * platform's decoder makes of those bytes, so that bytesOf(LATIN1.decode(b)) is b on both.
+ */
+const LATIN1 = new TextDecoder('latin1');
+const BYTE_OF = new Map<number, number>();
+{
+  const high = LATIN1.decode(Uint8Array.from({ length: 0x20 }, (_, k) => 0x80 + k));
+  for (let k = 0; k < 0x20; k++) BYTE_OF.set(high.charCodeAt(k), 0x80 + k);
+}
+
+/** bytesOf gives back the bytes LATIN1 decoded into `text`. */
+function bytesOf(text: string): Uint8Array {
+  const out = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    out[i] = c < 0x80 || (c >= 0xa0 && c <= 0xff) ? c : BYTE_OF.get(c)!;
+  }
+  return out;
+}
+
+/** asBytes: a chunk as bytes, a string encoded in UTF-8 (as Buffer.from encodes it). */
+function asBytes(chunk: Uint8Array | string): Uint8Array {
+  return typeof chunk === 'string' ? UTF8.encode(chunk) : chunk;
 }
 
 /** flat copies a string: a cell cut from a chunk's text would otherwise keep the whole chunk alive. */
 function flat(s: string): string {
-  return s.length < 13 ? s : Buffer.from(s, 'utf8').toString('utf8');
+  return s.length < 13 ? s : UTF8_TEXT.decode(UTF8.encode(s));
 }
 
 const POWERS_OF_TEN = [1, 10, 100, 1000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000];

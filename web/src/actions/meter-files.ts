@@ -77,12 +77,7 @@ async function readFile(format: Format, name: string, text: string, c: Community
     const { parseEspi } = await import('../../../src/metering/import/espi.ts');
     parseEspi(text, steps, meter, direction);
   } else {
-    let csv: typeof import('../../../src/metering/import/csv.ts');
-    try {
-      csv = await import('../../../src/metering/import/csv.ts');
-    } catch (e) {
-      throw new Error(`the generic CSV importer does not run in this browser (${(e as Error).message}): import the file with \`openlec meter import --format csv\`, or use the French DSO CSV format`);
-    }
+    const csv = await import('../../../src/metering/import/csv.ts');
     const step = Number(data.get('step') || c.intervalMinutes);
     await csv.parseCsv([new TextEncoder().encode(text)], steps, { ...csv.CSV_DEFAULTS, stepMinutes: step, unit: String(data.get('unit')) === 'kWh' ? 'kWh' : 'Wh', direction });
   }
