@@ -54,9 +54,10 @@ export class Admission {
   /**
    * submitAtomic admits signed transactions all or none (ledger.submitAtomic: the first
    * refusal rolls the whole set back), with the checks of `submit` on each: the clock skew
-   * of its issuedAt and its actor's budget, counted once the set was judged. A refusal
-   * names the transaction's index (0-based) in its field, "transactions[3].body.values",
-   * and its position in its message ("transaction 4 of 10: ...").
+   * of its issuedAt and its actor's budget, counted once the set was judged. The time
+   * rules of every transaction are judged at the server's time when the set arrived, as
+   * submit judges one's. A refusal names the transaction's index (0-based) in its field,
+   * "transactions[3].body.values", and its position in its message ("transaction 4 of 10: ...").
    */
   async submitAtomic(bodies: readonly Record<string, unknown>[]): Promise<number[]> {
     if (this.pending + bodies.length > this.o.maxPending) throw new OpenlecError('E_BUSY', `${this.pending} transactions are waiting for the store`, { field: 'body' });
@@ -77,9 +78,7 @@ export class Admission {
     this.pending += bodies.length;
     let entries: number[];
     try {
-      // The time rules are judged at each transaction's issuedAt here (within maxSkewMs of
-      // the clock, checked above): ledger.submitAtomic takes no admission time.
-      entries = await this.o.ledger.submitAtomic(bodies as never[]);
+      entries = await this.o.ledger.submitAtomic(bodies as never[], { now });
     } catch (e) {
       const err = e instanceof OpenlecError ? e : new OpenlecError('E_INTERNAL', String(e));
       const index = typeof err.details.index === 'number' ? err.details.index : undefined;

@@ -5,8 +5,11 @@ import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { COMMUNITY, seededKey, smallCommunity } from '../../test/support/community.ts';
 import { runMonth } from '../allocation/month.ts';
+import { verifyLog } from '../audit/verify.ts';
 import { Signer } from '../client.ts';
 import { sign, toBase64Url, utf8 } from '../ledger/index.ts';
+import { bookFor, clearAt } from '../market/book.ts';
+import { formatInstant, parseInstant } from '../units/index.ts';
 import { buildApp } from './app.ts';
 import { PersonalVault } from './vault.ts';
 
@@ -133,11 +136,79 @@ describe('batch routes', () => {
     const r = await app.inject({ method: 'GET', url: '/v1/market/config' });
     assert.equal(r.statusCode, 200);
     const j = r.json() as { configs: unknown[]; tariffs: unknown[]; lastCleared: string | null };
-    assert.deepEqual(j, { configs: [], tariffs: [], lastCleared: null });
+    assert.deepEqual(j, { currency: 'EUR', configs: [], tariffs: [], mechanisms: ['uniform', 'midpoint', 'mcafee', 'continuous'], lastCleared: null });
     const size = c.ledger.size;
     const put = await app.inject({ method: 'POST', url: '/v1/transactions', payload: operator.sign('market.configure', { from: '2026-02-11T00:00:00Z', mode: 'ex-post', mechanism: 'midpoint', kPpm: 500000, gateClosureMinutes: 15, feedInMicroPerKwh: 60000, retailMicroPerKwh: 250000 }) });
     assert.equal(put.statusCode, 201, put.body);
     const after = (await app.inject({ method: 'GET', url: '/v1/market/config' })).json() as { configs: { mechanism: string; entry: number }[] };
     assert.deepEqual(after.configs.map((x) => [x.mechanism, x.entry]), [['midpoint', size]]);
+  });
+});
+
+/**
+ * A batch is judged at the server's time, as POST /v1/transactions judges one transaction
+ * (Admission): within the clock skew accepted, backdating an order does not reopen a gate
+ * in a batch, nor does post-dating a clearing close one early.
+ */
+describe('batch routes: the time rules at the server\'s time', () => {
+  const BOB = '30009876543210';
+  const ALICE = '30001234567890';
+  /** An interval whose gate (60 min) closes at GATE, and a later one whose gate is open all along. */
+  const I = '2026-02-02T10:00:00Z';
+  const START = parseInstant(I);
+  const GATE = START - 3_600_000;
+  const LATER = '2026-02-02T14:00:00Z';
+  const at = (ms: number) => formatInstant(ms);
+
+  test('an order backdated before a closed gate, and a clearing dated after a gate still open, are refused in a batch exactly as alone', async () => {
+    const c = await smallCommunity();
+    const r = await c.ledger.submit(c.operator.sign('market.configure', { from: '2026-01-31T23:00:00Z', mode: 'ex-ante', mechanism: 'uniform', gateClosureMinutes: 60, feedInMicroPerKwh: 60_000, retailMicroPerKwh: 200_000 }));
+    assert.ok(r.ok);
+    const clock = { now: GATE + 10_000 };
+    const vault = PersonalVault.open(join(c.path, '..', 'personal.db'), randomBytes(32));
+    const { app } = await buildApp({ ledger: c.ledger, vault, tokenSecret: randomBytes(32), txClock: () => clock.now });
+    const one = async (tx: unknown) => {
+      const res = await app.inject({ method: 'POST', url: '/v1/transactions', payload: tx as object });
+      return { status: res.statusCode, json: res.json() as { code: string; field: string; message: string } };
+    };
+    const many = async (txs: unknown[]) => {
+      const res = await app.inject({ method: 'POST', url: '/v1/transactions/batch', payload: { transactions: txs } });
+      return { status: res.statusCode, json: res.json() as { code: string; field: string; message: string; entries: number[] } };
+    };
+    const order = (issuedAt: string) => c.bob.sign('order.place', { side: 'buy', interval: I, quantityWh: 100, limitMicroPerKwh: 150_000, meter: BOB }, issuedAt);
+    try {
+      // The gate closed 10 s ago; the order is dated 10 s before it (within the 30 s skew).
+      const size = c.ledger.size;
+      const alone = await one(order(at(GATE - 10_000)));
+      assert.deepEqual([alone.status, alone.json.code, alone.json.field], [422, 'E_GATE_CLOSED', 'body.interval'], JSON.stringify(alone.json));
+      const sell = c.alice.sign('order.place', { side: 'sell', interval: LATER, quantityWh: 100, limitMicroPerKwh: 90_000, meter: ALICE }, at(clock.now));
+      const inBatch = await many([sell, order(at(GATE - 10_000))]);
+      assert.equal(inBatch.status, 422, JSON.stringify(inBatch.json));
+      assert.deepEqual([inBatch.json.code, inBatch.json.field], [alone.json.code, `transactions[1].${alone.json.field}`]);
+      assert.match(inBatch.json.message, /^transaction 2 of 2: /);
+      assert.equal(c.ledger.size, size, 'nothing appended, not even the order before it');
+      assert.equal(bookFor(c.ledger.state, parseInstant(LATER)).orders.length, 0);
+      // The rest of the batch, at the server's time, is admitted.
+      const fine = await many([sell]);
+      assert.equal(fine.status, 201, JSON.stringify(fine.json));
+      assert.deepEqual(fine.json.entries, [size]);
+
+      // 10 s before the gate, a clearing dated 10 s after it: the book is still open, alone or in a batch.
+      clock.now = GATE - 10_000;
+      const early = () => c.operator.sign('market.clear', clearAt(c.ledger.state, START).body, at(GATE + 10_000));
+      const clearAlone = await one(early());
+      assert.deepEqual([clearAlone.status, clearAlone.json.code], [422, 'E_GATE_OPEN'], JSON.stringify(clearAlone.json));
+      const clearInBatch = await many([early()]);
+      assert.deepEqual([clearInBatch.status, clearInBatch.json.code, clearInBatch.json.field], [422, clearAlone.json.code, `transactions[0]${clearAlone.json.field ? `.${clearAlone.json.field}` : ''}`]);
+      assert.equal(c.ledger.size, size + 1);
+      // Once the gate has closed at the server's time, the same clearing is admitted; what was admitted replays on issuedAt alone.
+      clock.now = GATE + 20_000;
+      assert.equal((await many([c.operator.sign('market.clear', clearAt(c.ledger.state, START).body, at(GATE + 15_000))])).status, 201);
+      assert.equal((await verifyLog(c.ledger, c.ledger.registry)).ok, true);
+    } finally {
+      await app.close();
+      vault.close();
+      await c.ledger.close();
+    }
   });
 });

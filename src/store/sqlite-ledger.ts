@@ -369,13 +369,15 @@ export class SqliteLedger implements LogSource {
    * than one chunk is decoded, checked and applied a chunk at a time inside a single
    * SQLite transaction, so memory holds one chunk of transactions, not the whole set
    * (a year of a meter fleet is tens of thousands of them). `onProgress` is told how many
-   * have been applied.
+   * have been applied. `now`, as submit's `admission.now`, is the time the server vouches
+   * for: the time rules of every transaction of the set are judged at it (applyEntry);
+   * without it, at each transaction's issuedAt (the CLI's imports, replay).
    */
-  async submitAtomic(inputs: Iterable<SubmitInput>, options: { chunk?: number; onProgress?: (applied: number) => void } = {}): Promise<number[]> {
+  async submitAtomic(inputs: Iterable<SubmitInput>, options: { chunk?: number; onProgress?: (applied: number) => void; now?: number } = {}): Promise<number[]> {
     if (this.readOnly) throw new OpenlecError('E_READ_ONLY', 'this log was opened for auditing only', { field: 'db' });
     // Take the writer's turn: no batch of the queue may commit while this set is open.
     while (this.running) await this.running;
-    const work = this.appendAtomically(inputs, options.chunk ?? ATOMIC_CHUNK, options.onProgress);
+    const work = this.appendAtomically(inputs, options.chunk ?? ATOMIC_CHUNK, options.onProgress, options.now);
     this.running = work.then(
       () => {},
       () => {},
@@ -390,7 +392,7 @@ export class SqliteLedger implements LogSource {
     }
   }
 
-  private async appendAtomically(inputs: Iterable<SubmitInput>, chunk: number, onProgress?: (applied: number) => void): Promise<number[]> {
+  private async appendAtomically(inputs: Iterable<SubmitInput>, chunk: number, onProgress?: (applied: number) => void, now?: number): Promise<number[]> {
     const entries: number[] = [];
     const iterator = inputs[Symbol.iterator]();
     let k = 0;
@@ -412,7 +414,7 @@ export class SqliteLedger implements LogSource {
         if (d instanceof OpenlecError) throw at(d, k);
         if (!signaturesOk[s++]) throw at(new OpenlecError('E_TX_SIGNATURE', 'the signature does not verify for this actor and content', { field: 'sig' }), k);
         try {
-          applyEntry(this.state, this.registry, d, this.sizeNow);
+          applyEntry(this.state, this.registry, d, this.sizeNow, { now });
         } catch (e) {
           throw at(asOpenlecError(e), k);
         }
