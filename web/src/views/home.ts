@@ -132,15 +132,7 @@ export async function meView(q: URLSearchParams): Promise<void> {
   const sold = trades.filter((t) => t.side === 'sell');
   const sum = (ts: ShownTrade[], f: (t: ShownTrade) => number) => ts.reduce((a, t) => a + f(t), 0);
 
-  view.innerHTML = `<h1>My energy</h1>
-  <p class="sub">Key <code id="my-key">${esc(key)}</code>${key === s.key ? '' : ' (viewed by staff)'}; meters <span id="my-meters">${esc(meters.join(', ') || me.meters.map((m) => m.meter).join(', '))}</span>. Times in ${esc(c.timeZone)}.</p>
-  <div class="verify-line">
-    <p id="verify-result" role="status">Checking the records of ${esc(name)} against the operator's signed log…</p>
-    <button id="verify" type="button" class="small">Check again</button>
-    <details id="verify-more"><summary>details</summary>
-      <p class="note">Your browser fetches each record shown on this page with its inclusion proof and checks it against the operator's signed checkpoint, using key <code>${esc(pin.key)}</code> pinned on first use; it recomputes your invoice from those records with the same settlement code as the server.${pin.changed ? ' <strong class="error">The server now announces a different checkpoint key than the one pinned in this browser.</strong>' : ''}</p>
-      <div id="verify-details"></div></details>
-  </div>
+  view.innerHTML = `<h1>My home</h1>
   <h2 class="month-title">${esc(name)}${month === latest.slice(0, 7) ? ' so far' : ''}</h2>
   <div class="tiles home-tiles">
     ${tile('My bill', invoice ? money(invoice.totalMicro, c.currency) : '–', 'bill-total')}
@@ -151,6 +143,14 @@ export async function meView(q: URLSearchParams): Promise<void> {
   <p class="sub" id="bill-note">${invoice
     ? `With the supplier alone the same energy would have cost ${esc(money(invoice.withoutCommunityMicro, c.currency))}.${invoice.missingIntervals ? ` ${invoice.missingIntervals} half-hours have no meter value yet and are not billed.` : ''}`
     : 'No invoice yet: the community has no market prices for this month.'}</p>
+  <div class="verify-line">
+    <p id="verify-result" role="status">Checking the records of ${esc(name)} against the operator's signed log…</p>
+    <button id="verify" type="button" class="small">Check again</button>
+    <details id="verify-more"><summary>details</summary>
+      <p class="note">Your browser fetches each record shown on this page with its inclusion proof and checks it against the operator's signed checkpoint, using key <code>${esc(pin.key)}</code> pinned on first use; it recomputes your invoice from those records with the same settlement code as the server.${pin.changed ? ' <strong class="error">The server now announces a different checkpoint key than the one pinned in this browser.</strong>' : ''}</p>
+      <div id="verify-details"></div></details>
+  </div>
+  <p class="sub key-line">Key <code id="my-key">${esc(key)}</code>${key === s.key ? '' : ' (viewed by staff)'}; meters <span id="my-meters">${esc(meters.join(', ') || me.meters.map((m) => m.meter).join(', '))}</span>. Times in ${esc(c.timeZone)}.</p>
   <section><h2>Where my energy came from</h2>
   ${switchHtml(by)}
   <div id="bars">${barsChart(c, by, summary.buckets)}</div>
