@@ -1,6 +1,7 @@
 import { barChart, esc } from '../../src/charts/svg.ts';
 import { checkEntryProof, type EntryProof } from '../../src/audit/entry-proof.ts';
 import { api, type Session } from './api.ts';
+import { mountCharts, timeChart } from './plot.ts';
 import { pinnedKey } from './verify.ts';
 import type { BundleView, Matching, OriginHour } from '../../src/certificates/reports.ts';
 
@@ -35,38 +36,6 @@ const ppmPct = (ppm: number) => `${(ppm / 10_000).toFixed(1)} %`;
 const TECH_COLORS: Record<string, string> = { solar: '#f39c12', wind: '#2980b9', hydro: '#16a085', biomass: '#8e6e3a', geothermal: '#8e44ad', nuclear: '#7f8c8d' };
 const GRID_COLOR = '#c8ced6';
 const localTime = (iso: string, timeZone: string) => new Intl.DateTimeFormat('en-GB', { timeZone, month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' }).format(new Date(iso));
-
-/**
- * stackedBars draws one bar per index, its segments stacked bottom-up in the order of
- * `series` (an SVG string, styled like the shared charts of src/charts/svg.ts).
- */
-export function stackedBars(id: string, series: { name: string; color: string; values: number[] }[], xLabels?: [string, string]): string {
-  const W = 1000;
-  const H = 260;
-  const PAD = 40;
-  const n = Math.max(1, ...series.map((s) => s.values.length));
-  const totals = Array.from({ length: n }, (_, i) => series.reduce((a, s) => a + (s.values[i] ?? 0), 0));
-  const max = Math.max(1e-9, ...totals);
-  const bw = (W - 2 * PAD) / n;
-  const scale = (H - 2 * PAD) / max;
-  let rects = '';
-  for (let i = 0; i < n; i++) {
-    let base = H - PAD;
-    for (const s of series) {
-      const v = s.values[i] ?? 0;
-      if (v <= 0) continue;
-      const h = v * scale;
-      base -= h;
-      rects += `<rect x="${(PAD + i * bw).toFixed(2)}" y="${base.toFixed(2)}" width="${Math.max(0.5, bw - (bw > 3 ? 1 : 0)).toFixed(2)}" height="${h.toFixed(2)}" fill="${s.color}"><title>${esc(s.name)}: ${v.toFixed(2)}</title></rect>`;
-    }
-  }
-  const fmt = (x: number) => (Math.abs(x) >= 100 ? x.toFixed(0) : x.toFixed(2));
-  const axis = `<line x1="${PAD}" y1="${H - PAD}" x2="${W - PAD}" y2="${H - PAD}" stroke="#999"/><line x1="${PAD}" y1="${PAD}" x2="${PAD}" y2="${H - PAD}" stroke="#999"/>`
-    + `<text x="4" y="${PAD + 4}" font-size="11">${fmt(max)}</text><text x="4" y="${H - PAD}" font-size="11">0</text>`
-    + (xLabels ? `<text x="${PAD}" y="${H - PAD + 16}" font-size="11">${esc(xLabels[0])}</text><text x="${W - PAD}" y="${H - PAD + 16}" font-size="11" text-anchor="end">${esc(xLabels[1])}</text>` : '');
-  const legend = series.map((s) => `<span><i style="background:${s.color}"></i>${esc(s.name)}</span>`).join('');
-  return `<div class="legend">${legend}</div><svg id="${id}" class="chart" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img">${axis}${rects}</svg>`;
-}
 
 /** chosenMonth: the month in the URL, else the latest with certificates (else null). */
 function chosenMonth(months: readonly MonthRow[], q: URLSearchParams): string | null {
@@ -103,11 +72,15 @@ export async function originView(ui: Ui, q: URLSearchParams): Promise<void> {
   ]);
   const techs = [...new Set(o.hours.flatMap((h) => Object.keys(h.byTechnology)))].sort();
   const hours = o.hours;
-  const ends: [string, string] | undefined = hours.length ? [localTime(hours[0]!.hour, c.timeZone), localTime(hours[hours.length - 1]!.hour, c.timeZone)] : undefined;
-  const chart = hours.length ? stackedBars('chart-origin', [
-    ...techs.map((t) => ({ name: `matched by ${t} certificates`, color: TECH_COLORS[t] ?? '#27ae60', values: hours.map((h) => (h.byTechnology[t] ?? 0) / 1000) })),
-    { name: 'from the grid (no certificate)', color: GRID_COLOR, values: hours.map((h) => Math.max(0, h.consumedWh - h.matchedWh) / 1000) },
-  ], ends) : '<p class="empty">No consumption metered this month.</p>';
+  // One stacked bar per local clock hour: each technology's claimed certificates, then the rest from the grid (kWh, exact to the Wh).
+  const chart = hours.length ? timeChart({
+    id: 'chart-origin', title: `My consumption per hour in ${month}`, unit: 'kWh', decimals: 3, timeZone: c.timeZone, stacked: true, step: 'interval',
+    times: hours.map((h) => Date.parse(h.hour)),
+    series: [
+      ...techs.map((t) => ({ label: `matched by ${t} certificates`, color: TECH_COLORS[t] ?? '#27ae60', kind: 'bars' as const, values: hours.map((h) => (h.byTechnology[t] ?? 0) / 1000) })),
+      { label: 'from the grid (no certificate)', color: GRID_COLOR, kind: 'bars' as const, values: hours.map((h) => Math.max(0, h.consumedWh - h.matchedWh) / 1000) },
+    ],
+  }) : '<p class="empty">No consumption metered this month.</p>';
   const m = o.matching;
   const shown = mine.slice(0, 100);
   ui.view.innerHTML = `<h1>Where did my energy come from</h1>
@@ -119,7 +92,7 @@ export async function originView(ui: Ui, q: URLSearchParams): Promise<void> {
     ${ui.tile('Monthly matching', ppmPct(m.monthlyPpm), 'origin-monthly')}
     ${ui.tile('Matched in the hour', `${kwh(m.hourlyMatchedWh)} kWh`, 'origin-matched')}
   </div>
-  <section><h2>My consumption per hour (kWh): certificates by technology, and the grid</h2>${chart}
+  <section><h2>My consumption per hour: certificates by technology, and the grid</h2>${chart}
   <p class="note">Hourly matching counts only certificates claimed in the hour of consumption; monthly matching counts every certificate of the month against the month's consumption, as today's guarantees of origin do.</p></section>
   <section><h2>My certificates</h2>
   <p>Each bundle's history (issuance, moves, claim) is a chain of log entries: "prove" fetches each one's inclusion proof and checks it in this browser against the operator's checkpoint key <code>${esc(pin.key)}</code>.${pin.changed ? ' <strong class="error">The server now announces a different checkpoint key than the one pinned in this browser.</strong>' : ''}</p>
@@ -129,6 +102,7 @@ export async function originView(ui: Ui, q: URLSearchParams): Promise<void> {
     `<button class="link prove" data-bundle="${i}">prove</button> <span class="proof" id="proof-${i}"></span>`,
   ]), 'my-bundles') : '<p class="empty">You hold no certificates this month.</p>'}
   ${mine.length > shown.length ? `<p class="sub">The first ${shown.length} of ${mine.length} bundles.</p>` : ''}</section>`;
+  mountCharts();
   bindMonth(ui);
   const proofs = new Map<number, Promise<string>>();
   const prove = (entry: number) => {

@@ -1,7 +1,8 @@
 import { esc } from '../../src/charts/svg.ts';
 import type { SettlementLine } from '../../src/charging/tables.ts';
 import { api } from './api.ts';
-import { stackedBars, type Ui } from './certificates.ts';
+import type { Ui } from './certificates.ts';
+import { mountCharts, timeChart } from './plot.ts';
 
 /**
  * EV charging in the dashboard: the CPO's or staff's view (#/charging: sessions per
@@ -43,6 +44,17 @@ const daysOf = (month: string) => {
   const n = new Date(Date.UTC(y, m, 0)).getUTCDate();
   return Array.from({ length: n }, (_, i) => `${month}-${String(i + 1).padStart(2, '0')}`);
 };
+/** localMidnight: the instant a local date (YYYY-MM-DD) begins in a time zone (its offset read twice, for the days DST changes). */
+function localMidnight(date: string, timeZone: string): number {
+  const f = new Intl.DateTimeFormat('en-GB', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric' });
+  const offset = (ms: number) => {
+    const p = Object.fromEntries(f.formatToParts(ms).map((x) => [x.type, x.value]));
+    return Date.UTC(Number(p.year), Number(p.month) - 1, Number(p.day), Number(p.hour) % 24, Number(p.minute)) - Math.floor(ms / 60_000) * 60_000;
+  };
+  const asUtc = Date.parse(`${date}T00:00:00Z`);
+  const t = asUtc - offset(asUtc);
+  return asUtc - offset(t);
+}
 const EMSP_COLORS = ['#2980b9', '#27ae60', '#8e44ad', '#f39c12', '#16a085', '#c0392b', '#7f8c8d'];
 const SEES_SETTLEMENTS = ['operator', 'auditor', 'dso', 'cpo', 'emsp'];
 
@@ -76,9 +88,12 @@ export async function chargingView(ui: Ui, q: URLSearchParams): Promise<void> {
   // Charged energy per local day of the session's start, stacked by eMSP (credits subtract from their day).
   const days = daysOf(month);
   const emsps = [...new Set(rows.map((r) => r.emsp))].sort();
+  const starts = days.map((d) => localMidnight(d, c.timeZone));
+  // Days not begun yet are blank (unknown), not zero.
+  const now = Date.now();
   const series = emsps.map((e, i) => ({
-    name: `${e} (kWh)`, color: EMSP_COLORS[i % EMSP_COLORS.length]!,
-    values: days.map((d) => Math.max(0, rows.filter((r) => r.emsp === e && localDate(r.start, c.timeZone) === d).reduce((t, r) => t + r.importWh, 0)) / 1000),
+    label: e, color: EMSP_COLORS[i % EMSP_COLORS.length]!, kind: 'bars' as const,
+    values: days.map((d, k) => (starts[k]! > now ? null : Math.max(0, rows.filter((r) => r.emsp === e && localDate(r.start, c.timeZone) === d).reduce((t, r) => t + r.importWh, 0)) / 1000)),
   }));
   ui.view.innerHTML = `<h1>Charging</h1>
   <p class="sub">Charge detail records (OCPI 2.2.1) in the log, priced again from the recorded tariff when they were appended; a month is the settlement period (a session's end in ${esc(c.timeZone)}, or the next open month for a late CDR).</p>
@@ -89,7 +104,7 @@ export async function chargingView(ui: Ui, q: URLSearchParams): Promise<void> {
     ${ui.tile('Revenue excl. VAT', money(cur.exclMicro, cur.currency), 'charging-revenue')}
     ${ui.tile('Revenue incl. VAT', money(cur.inclMicro, cur.currency), 'charging-revenue-incl')}
   </div>
-  <section><h2>Charged energy per day (kWh, by eMSP)</h2>${rows.length ? stackedBars('chart-charging-daily', series, [days[0]!, days[days.length - 1]!]) : '<p class="empty">No session this month.</p>'}</section>
+  <section><h2>Charged energy per day, by eMSP</h2>${rows.length ? timeChart({ id: 'chart-charging-daily', title: `Charged energy per day in ${month}`, unit: 'kWh', decimals: 1, timeZone: c.timeZone, step: 'day', stacked: true, times: starts, series }) : '<p class="empty">No session this month.</p>'}</section>
   ${settlement ? `<section><h2>Settlement per eMSP ${settlement.settled ? `(settled, entry ${settlement.entry})` : '(provisional: not settled yet)'}</h2>
   ${settlement.lines.length ? ui.table(['CPO', 'eMSP', 'currency', 'CDRs', 'credits', 'energy kWh', 'gross excl. VAT', 'credits excl. VAT', 'net excl. VAT', 'net incl. VAT'], settlement.lines.map((l) => [
     esc(l.cpo), esc(l.emsp), esc(l.currency), String(l.cdrs), String(l.credits), kwh(l.energyWh), money(l.grossExclMicro), money(l.creditExclMicro), money(l.netExclMicro), money(l.netInclMicro),
@@ -102,6 +117,7 @@ export async function chargingView(ui: Ui, q: URLSearchParams): Promise<void> {
     esc(r.id), esc(r.emsp), esc(r.location), esc(localTime(r.start, c.timeZone)), esc(localTime(r.end, c.timeZone)), kwh(r.importWh), money(r.exclMicro), money(r.inclMicro),
     r.credit ? `credit of ${esc(r.creditOf ?? '')}` : r.creditedBy ? `credited by ${esc(r.creditedBy)}` : '',
   ]), 'charging-cdrs')}</section>`;
+  mountCharts();
   bindMonth(ui, 'charging');
 }
 

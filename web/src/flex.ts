@@ -1,8 +1,9 @@
-import { barChart, esc, lineChart } from '../../src/charts/svg.ts';
+import { barChart, esc } from '../../src/charts/svg.ts';
 import type { Earnings, RequestInterval } from '../../src/flex/reports.ts';
 import type { MeritLine, OfferRow, OrderRow, RequestRow, SettlementLine } from '../../src/flex/tables.ts';
 import { api } from './api.ts';
-import { stackedBars, type Ui } from './certificates.ts';
+import type { Ui } from './certificates.ts';
+import { mountCharts, timeChart } from './plot.ts';
 
 /**
  * Flexibility in the dashboard: the DSO's view (#/flex, public with more for staff): its
@@ -42,18 +43,27 @@ export async function flexView(ui: Ui, q: URLSearchParams): Promise<void> {
   const v = await api<View>(`/v1/flex/requests/${encodeURIComponent(chosen)}`);
   const r = v.request;
   const iv = v.intervals;
-  const ends: [string, string] | undefined = iv.length ? [localTime(iv[0]!.start, c.timeZone), localTime(iv[iv.length - 1]!.start, c.timeZone)] : undefined;
-  const limit = r.direction === 'reduce-import' ? iv.map((x) => (x.importLimitW === null ? null : x.importLimitW / 1000)) : iv.map((x) => (x.exportLimitW === null ? null : -x.exportLimitW / 1000));
-  const load = lineChart('chart-flex-load', [
-    { name: `feeder ${r.feeder}: metered load (kW)`, color: '#2c3e50', values: iv.map((x) => (x.loadW === null ? null : x.loadW / 1000)) },
-    { name: 'DSO forecast without flexibility (kW)', color: '#95a5a6', values: iv.map((x) => (x.forecastW === null ? null : x.forecastW / 1000)) },
-    { name: `${r.direction === 'reduce-import' ? 'import' : 'export'} limit (kW)`, color: '#c0392b', values: limit },
-  ], ends);
-  const bars = stackedBars('chart-flex-power', [
-    { name: 'delivered (kW)', color: '#27ae60', values: iv.map((x) => (x.deliveredW ?? 0) / 1000) },
-    { name: 'ordered, not delivered (kW)', color: '#f39c12', values: iv.map((x) => Math.max(0, x.orderedW - (x.deliveredW ?? 0)) / 1000) },
-    { name: 'requested minimum, not ordered (kW)', color: '#c8ced6', values: iv.map((x) => Math.max(0, x.requestedMinW - x.orderedW) / 1000) },
-  ], ends);
+  const times = iv.map((x) => Date.parse(x.start));
+  const kwOf = (w: number | null) => (w === null ? null : w / 1000);
+  const limit = r.direction === 'reduce-import' ? iv.map((x) => kwOf(x.importLimitW)) : iv.map((x) => (x.exportLimitW === null ? null : -x.exportLimitW / 1000));
+  // Power per interval (kW, positive = consumption): missing readings are gaps, the limit a dashed step line.
+  const load = iv.length ? timeChart({
+    id: 'chart-flex-load', title: `Feeder ${r.feeder}: power per interval`, unit: 'kW', decimals: 1, timeZone: c.timeZone, step: 'interval', times,
+    series: [
+      { label: `feeder ${r.feeder}: metered load`, color: '#2c3e50', kind: 'step', values: iv.map((x) => kwOf(x.loadW)) },
+      { label: 'DSO forecast without flexibility', color: '#7f8c8d', kind: 'step', values: iv.map((x) => kwOf(x.forecastW)) },
+      { label: `${r.direction === 'reduce-import' ? 'import' : 'export'} limit`, color: '#c0392b', kind: 'step', dash: true, values: limit },
+    ],
+  }) : '<p class="empty">The request has no interval.</p>';
+  // Stacked per interval: delivered (blank until settled), what was ordered beyond it, what was requested beyond the order.
+  const bars = iv.length ? timeChart({
+    id: 'chart-flex-power', title: `Flexibility on feeder ${r.feeder} per interval`, unit: 'kW', decimals: 1, timeZone: c.timeZone, step: 'interval', stacked: true, times,
+    series: [
+      { label: 'delivered', color: '#27ae60', kind: 'bars', values: iv.map((x) => kwOf(x.deliveredW)) },
+      { label: v.settlement.length ? 'ordered, not delivered' : 'ordered (delivery not settled yet)', color: '#f39c12', kind: 'bars', values: iv.map((x) => Math.max(0, x.orderedW - (x.deliveredW ?? 0)) / 1000) },
+      { label: 'requested minimum, not ordered', color: '#c8ced6', kind: 'bars', values: iv.map((x) => Math.max(0, x.requestedMinW - x.orderedW) / 1000) },
+    ],
+  }) : '';
   const delivered = v.settlement.reduce((s, l) => s + l.deliveredWh, 0);
   const ordered = (v.order?.ordered ?? []).reduce((s, o) => s + o.powerW.reduce((a, p) => a + Math.abs(p), 0), 0) * c.intervalMinutes / 60;
   ui.view.innerHTML = `<h1>Flexibility: request ${esc(r.request)}</h1>
@@ -72,6 +82,7 @@ export async function flexView(ui: Ui, q: URLSearchParams): Promise<void> {
   <p class="note">Offers are taken by price; each is activated by the smallest factor that covers what is still missing, and refused when it would break a limit of a feeder the DSO forecasts (its rebound included). Recomputed by <code>openlec verify</code>.</p></section>` : ''}
   ${v.settlement.length ? `<section><h2>Settlement</h2>${ui.table(['offer', 'delivered kWh', 'deficiency kWh', 'revenue', 'penalty', 'relief', 'net'], v.settlement.map((l) => [esc(l.offer), kwh(l.deliveredWh), kwh(l.deficiencyWh), money(l.revenueMicro), money(l.penaltyMicro), money(l.reliefMicro), money(l.netMicro)]), 'flex-settlement')}</section>` : ''}
   <section><h2>Requests</h2>${list}</section>`;
+  mountCharts();
 }
 
 export async function flexEarningsView(ui: Ui, q: URLSearchParams): Promise<void> {
