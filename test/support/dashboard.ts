@@ -12,7 +12,7 @@ export type ViewPage = Page & { errors: string[] };
  */
 export function dashboardPages(browser: () => Browser, baseUrl: () => string, now: number) {
   const open = async (hash: string): Promise<ViewPage> => {
-    const ctx = await browser().newContext({ viewport: { width: 1280, height: 900 } });
+    const ctx = await browser().newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-GB' });
     await ctx.clock.install({ time: now });
     const page = (await ctx.newPage()) as ViewPage;
     page.errors = [];

@@ -1,3 +1,4 @@
+import './locale-guard.ts';
 import { ApiError, logout, session } from './api.ts';
 import { certificatesView, originView, type Ui } from './certificates.ts';
 import { flexEarningsView, flexView } from './flex.ts';

@@ -132,6 +132,7 @@ export function timeChart(c: TimeChart): string {
     const el = document.getElementById(`${c.id}-area`)!;
     const barWidth = c.step === 'interval' || c.step === undefined ? 0.9 : 0.7;
     const byPeriod = c.step !== undefined && c.step !== 'interval';
+    const bars = c.series.some((x) => x.kind === 'bars');
     // Half a bar's slot either side, so that the first and last bars are whole.
     const half = (times.length > 1 ? times[1]! - times[0]! : 86_400) / 2;
     const opts: uPlot.Options = {
@@ -140,7 +141,7 @@ export function timeChart(c: TimeChart): string {
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), c.timeZone),
       cursor: { drag: { x: true, y: false }, points: { size: 7 } },
       legend: { live: true },
-      scales: { x: { time: true, ...(byPeriod ? { range: (_u: uPlot, min: number, max: number): uPlot.Range.MinMax => [min - half, max + half] } : {}) }, y: { range: (_u, min, max) => [c.zero === false ? min : Math.min(0, min), max > min ? max * 1.05 : max + 1] } },
+      scales: { x: { time: true, ...(bars ? { range: (_u: uPlot, min: number, max: number): uPlot.Range.MinMax => [min - half, max + half] } : {}) }, y: { range: (_u, min, max) => [c.zero === false ? min : Math.min(0, min), max > min ? max + Math.abs(max) * 0.05 : max + 1] } },
       axes: [
         {
           stroke: '#4b5866', grid: { stroke: '#eef1f4' }, ticks: { stroke: '#c9d1d9' }, size: 44, values: (_u, splits) => timeTicks(splits, c.timeZone, c.step),
