@@ -33,7 +33,7 @@ describe('dashboard: EV charging in chromium', () => {
   const { ready, login } = dashboardPages(() => browser, () => server.url, NOW);
   /** A desktop page at NOW, in an en-GB browser (uPlot reads navigator.language, which a bare headless chromium sets to en-US@posix under LANG=C). */
   const open = async (hash: string): Promise<ViewPage> => {
-    const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-GB' });
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-GB', bypassCSP: true });
     await ctx.clock.install({ time: NOW });
     const page = (await ctx.newPage()) as ViewPage;
     page.errors = [];

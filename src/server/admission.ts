@@ -54,7 +54,8 @@ export class Admission {
   /**
    * submitAtomic admits signed transactions all or none (ledger.submitAtomic: the first
    * refusal rolls the whole set back), with the checks of `submit` on each: the clock skew
-   * of its issuedAt and its actor's budget, counted once the set was judged. The time
+   * of its issuedAt, and its signer's budget (one key signs the whole set), for the whole
+   * set before it is judged and spent for the whole set after, admitted or refused. The time
    * rules of every transaction are judged at the server's time when the set arrived, as
    * submit judges one's. A refusal names the transaction's index (0-based) in its field,
    * "transactions[3].body.values", and its position in its message ("transaction 4 of 10: ...").
@@ -66,15 +67,25 @@ export class Admission {
       new OpenlecError(e.code, e.message.startsWith('transaction ') ? e.message : `transaction ${index + 1} of ${bodies.length}: ${e.message}`, {
         field: `transactions[${index}]${e.field ? `.${e.field}` : ''}`, details: { ...e.details, index },
       });
-    const actors = bodies.map((b) => (typeof b.actor === 'string' ? b.actor : undefined));
+    // One signer per set: its budget is checked for the whole set before any work, and
+    // spent for the whole set once judged, admitted or refused (a set of 999 good
+    // transactions and a bad last one costs what it made the server do).
+    const actor = typeof bodies[0]?.actor === 'string' ? bodies[0].actor : undefined;
     bodies.forEach((b, i) => {
       try {
+        if (b.actor !== actor) throw new OpenlecError('E_BATCH_ACTOR', `a set is signed by one key: this transaction's actor differs from the first one's (${String(actor).slice(0, 12)}…); send another set for another key`, { field: 'actor' });
         checkSkew(b.issuedAt, now, this.o.maxSkewMs);
-        if (actors[i] !== undefined) this.o.limits.check(actors[i], 'actor');
       } catch (e) {
         throw e instanceof OpenlecError ? at(e, i) : e;
       }
     });
+    if (actor !== undefined) {
+      try {
+        this.o.limits.check(actor, 'actor', bodies.length);
+      } catch (e) {
+        throw e instanceof OpenlecError ? at(e, 0) : e;
+      }
+    }
     this.pending += bodies.length;
     let entries: number[];
     try {
@@ -82,14 +93,15 @@ export class Admission {
     } catch (e) {
       const err = e instanceof OpenlecError ? e : new OpenlecError('E_INTERNAL', String(e));
       const index = typeof err.details.index === 'number' ? err.details.index : undefined;
-      // The refused transaction's actor spent its budget, if its signature was checked.
-      const actor = index === undefined ? undefined : actors[index];
-      if (actor !== undefined && !UNVERIFIED.test(err.code) && participant(this.o.ledger.state, actor)) this.o.limits.count(actor);
+      // The signer spent its budget for the set if one of its signatures was checked (any
+      // refusal but the first transaction's own signature or envelope).
+      const verified = index !== undefined && (index > 0 || !UNVERIFIED.test(err.code));
+      if (actor !== undefined && verified && participant(this.o.ledger.state, actor)) this.o.limits.count(actor, bodies.length);
       throw index === undefined ? err : at(err, index);
     } finally {
       this.pending -= bodies.length;
     }
-    for (const actor of actors) if (actor !== undefined && participant(this.o.ledger.state, actor)) this.o.limits.count(actor);
+    if (actor !== undefined && participant(this.o.ledger.state, actor)) this.o.limits.count(actor, bodies.length);
     return entries;
   }
 }

@@ -391,6 +391,9 @@ function routes(d: RouteDeps): Route[] {
 }
 
 /** buildApp assembles the API; the caller listens. */
+/** The dashboard's Content-Security-Policy (styles may be inline: charts size their boxes). */
+export const DASHBOARD_CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
 export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; events: EventHub; routes: Route[] }> {
   const now = deps.now ?? Date.now;
   const txClock = deps.txClock ?? now;
@@ -427,7 +430,10 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; e
   }
   openadr.attach(app, auth);
   new Ocpi({ ledger: deps.ledger, events, now, readOnly: deps.readOnly !== undefined, ...(deps.ocpi ? { store: deps.ocpi } : {}) }).attach(app);
-  if (deps.webRoot) await app.register(fastifyStatic, { root: deps.webRoot, index: 'index.html', maxAge: 0 });
+  // The dashboard runs only its own bundled script: no inline script or handler, no other
+  // origin to load from or send to, no framing. A key pasted in the page cannot be sent away
+  // by injected markup.
+  if (deps.webRoot) await app.register(fastifyStatic, { root: deps.webRoot, index: 'index.html', maxAge: 0, setHeaders: (res) => { res.header('content-security-policy', DASHBOARD_CSP); } });
   app.get('/openapi.json', async () => openApiDocument(table, deps.ledger.registry));
   const maxStreams = deps.maxEventStreams ?? 1000;
   app.get('/v1/events', (req, reply) => {

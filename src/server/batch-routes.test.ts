@@ -181,7 +181,10 @@ describe('batch routes: the time rules at the server\'s time', () => {
       const size = c.ledger.size;
       const alone = await one(order(at(GATE - 10_000)));
       assert.deepEqual([alone.status, alone.json.code, alone.json.field], [422, 'E_GATE_CLOSED', 'body.interval'], JSON.stringify(alone.json));
-      const sell = c.alice.sign('order.place', { side: 'sell', interval: LATER, quantityWh: 100, limitMicroPerKwh: 90_000, meter: ALICE }, at(clock.now));
+      // A set has one signer: Alice's order cannot ride in Bob's set.
+      const foreign = await many([order(at(clock.now)), c.alice.sign('order.place', { side: 'sell', interval: LATER, quantityWh: 100, limitMicroPerKwh: 90_000, meter: ALICE }, at(clock.now))]);
+      assert.deepEqual([foreign.status, foreign.json.code, foreign.json.field], [422, 'E_BATCH_ACTOR', 'transactions[1].actor']);
+      const sell = c.bob.sign('order.place', { side: 'buy', interval: LATER, quantityWh: 100, limitMicroPerKwh: 150_000, meter: BOB }, at(clock.now));
       const inBatch = await many([sell, order(at(GATE - 10_000))]);
       assert.equal(inBatch.status, 422, JSON.stringify(inBatch.json));
       assert.deepEqual([inBatch.json.code, inBatch.json.field], [alone.json.code, `transactions[1].${alone.json.field}`]);
@@ -205,6 +208,43 @@ describe('batch routes: the time rules at the server\'s time', () => {
       clock.now = GATE + 20_000;
       assert.equal((await many([c.operator.sign('market.clear', clearAt(c.ledger.state, START).body, at(GATE + 15_000))])).status, 201);
       assert.equal((await verifyLog(c.ledger, c.ledger.registry)).ok, true);
+    } finally {
+      await app.close();
+      vault.close();
+      await c.ledger.close();
+    }
+  });
+});
+
+/** A set spends its signer's per-minute budget for every transaction in it, admitted or refused. */
+describe('batch routes: the per-key budget counts every transaction of a set', () => {
+  test('a set larger than what is left of the budget is refused before any work; a refused set is charged whole', async () => {
+    const c = await smallCommunity();
+    const vault = PersonalVault.open(join(c.path, '..', 'personal.db'), randomBytes(32));
+    const T = Date.parse('2026-02-10T12:00:00Z');
+    const { app } = await buildApp({ ledger: c.ledger, vault, tokenSecret: randomBytes(32), txClock: () => T, now: () => T, rateLimitPerMinute: 5 });
+    const dso = Signer.forState(c.ledger.state, seededKey('dso'), () => '2026-02-10T12:00:00Z');
+    const values = Array.from({ length: 48 }, (_, k) => 100 + k);
+    const readings = (date: string) => dso.sign('meter.readings', { meter: '30001234567890', direction: 'import', date, values });
+    const batch = async (txs: unknown[]) => {
+      const r = await app.inject({ method: 'POST', url: '/v1/transactions/batch', payload: { transactions: txs } });
+      return { status: r.statusCode, json: r.json() as { code: string; field: string } };
+    };
+    try {
+      const size = c.ledger.size;
+      // Six transactions against a budget of five: refused whole, before the ledger judges any.
+      const big = await batch(['2026-02-01', '2026-02-02', '2026-02-03', '2026-02-04', '2026-02-05', '2026-02-06'].map(readings));
+      assert.deepEqual([big.status, big.json.code], [429, 'E_RATE'], JSON.stringify(big.json));
+      assert.equal(c.ledger.size, size);
+      // Three good ones and a bad last one: refused, and the set costs four.
+      const good = [readings('2026-02-01'), readings('2026-02-02'), readings('2026-02-03')];
+      const refused = await batch([...good, dso.sign('meter.readings', { meter: '30001234567890', direction: 'import', date: '2026-02-09', values: [1] })]);
+      assert.equal(refused.status, 422, JSON.stringify(refused.json));
+      assert.equal(c.ledger.size, size);
+      // One transaction is left of the five: a set of two is refused, a set of one admitted.
+      assert.equal((await batch([readings('2026-02-01'), readings('2026-02-02')])).json.code, 'E_RATE');
+      assert.equal((await batch([readings('2026-02-01')])).status, 201);
+      assert.equal(c.ledger.size, size + 1);
     } finally {
       await app.close();
       vault.close();

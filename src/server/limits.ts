@@ -15,18 +15,18 @@ export class KeyLimits {
 
   constructor(private readonly perMinute: number, private readonly now: () => number) {}
 
-  /** check refuses a key that has used its requests of this minute (E_RATE, naming the field that carried the key). */
-  check(key: string, field: string): void {
+  /** check refuses a key that has used its requests of this minute, or would with `n` more (E_RATE, naming the field that carried the key). */
+  check(key: string, field: string, n = 1): void {
     this.roll();
-    if ((this.counts.get(key) ?? 0) < this.perMinute) return;
+    if ((this.counts.get(key) ?? 0) + n <= this.perMinute) return;
     const retryAfterS = Math.max(1, Math.ceil(((this.window + 1) * WINDOW_MS - this.now()) / 1000));
     throw new OpenlecError('E_RATE', `rate limit: ${this.perMinute} requests per minute per key; retry in ${retryAfterS} s`, { field, details: { retryAfterS } });
   }
 
   /** count records one verified request of the key. */
-  count(key: string): void {
+  count(key: string, n = 1): void {
     this.roll();
-    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+    this.counts.set(key, (this.counts.get(key) ?? 0) + n);
   }
 
   /** take checks and counts a verified key. */

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { seededKey, signer, smallCommunity } from '../../test/support/community.ts';
 import { sign, toBase64Url, utf8 } from '../ledger/index.ts';
-import { buildApp } from './app.ts';
+import { buildApp, DASHBOARD_CSP } from './app.ts';
 import { failureOf } from './failures.ts';
 import { OpenlecError } from '../errors.ts';
 import { PersonalVault } from './vault.ts';
@@ -38,6 +39,23 @@ const loginWith = async (inject: Awaited<ReturnType<typeof served>>['inject'], l
   inject('POST', '/v1/auth/token', { body: { key: signer(label).actor, challenge: ch.challenge, signature: toBase64Url(sign(seededKey(label).secretKey, utf8(ch.message))) } });
 
 describe('HTTP API: security and integrity', () => {
+  test('the dashboard is served under a Content-Security-Policy: its own script only, no other origin, no framing', async () => {
+    const web = mkdtempSync(join(tmpdir(), 'openlec-csp-'));
+    writeFileSync(join(web, 'index.html'), '<!doctype html><title>t</title>');
+    const a = await served({ webRoot: web });
+    try {
+      const res = await a.app.inject({ method: 'GET', url: '/' });
+      assert.equal(res.statusCode, 200);
+      const csp = String(res.headers['content-security-policy']);
+      assert.equal(csp, DASHBOARD_CSP);
+      assert.match(csp, /script-src 'self'(;|$)/, 'no inline script, no other origin');
+      assert.match(csp, /connect-src 'self'/, 'nothing sent elsewhere');
+      assert.match(csp, /frame-ancestors 'none'/);
+    } finally {
+      await a.close();
+    }
+  });
+
   test('challenges are stateless: one issued by any instance sharing the secret logs in, each once, until it expires; a forged one does not', async () => {
     let now = Date.UTC(2026, 5, 1);
     const a = await served({ now: () => now });

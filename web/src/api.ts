@@ -36,6 +36,7 @@ export function session(): Session | undefined {
   const s = JSON.parse(text) as Session;
   if (Date.parse(s.expiresAt) < Date.now()) {
     sessionStorage.removeItem(STORE);
+    held = undefined;
     return undefined;
   }
   return s;

@@ -61,6 +61,18 @@ function drawNav(): void {
 
 let current = '';
 
+/**
+ * safeQuery: the URL's parameters as the views read them. Anyone can send a link, so a
+ * value is kept only if it is made of the characters of dates, instants, months, ids,
+ * keys and numbers (no quote, bracket, space or markup); any other is dropped and the view
+ * uses its default.
+ */
+export function safeQuery(query: string): URLSearchParams {
+  const out = new URLSearchParams();
+  for (const [k, v] of new URLSearchParams(query)) if (/^[A-Za-z0-9_-]{1,40}$/.test(k) && /^[A-Za-z0-9:._+-]{0,200}$/.test(v)) out.set(k, v);
+  return out;
+}
+
 async function render(): Promise<void> {
   const [path, query] = location.hash.replace(/^#\/?/, '').split('?') as [string, string | undefined];
   current = path in VIEWS ? path : '';
@@ -76,7 +88,7 @@ async function render(): Promise<void> {
   document.body.dataset.view = current || 'community';
   delete document.body.dataset.ready;
   try {
-    await VIEWS[current]!(new URLSearchParams(query ?? ''));
+    await VIEWS[current]!(safeQuery(query ?? ''));
     // data-ready tells the browser tests (and anyone scripting the page) that the view is drawn.
     document.body.dataset.ready = document.getElementById('login-form') ? 'login' : current || 'community';
   } catch (e) {

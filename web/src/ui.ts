@@ -42,16 +42,17 @@ export const localTime = (iso: string, timeZone: string) => new Intl.DateTimeFor
 /** period: the local days [from, to] chosen in the URL, by default the week up to the latest cleared interval. */
 export function period(c: Community, q: URLSearchParams, days = 7): { from: string; to: string } {
   const last = c.lastCleared ? localDate(c.lastCleared, c.timeZone) : localDate(new Date().toISOString(), c.timeZone);
-  const to = q.get('to') ?? last;
-  return { from: q.get('from') ?? addDays(to, -(days - 1)), to };
+  const date = (k: string) => (/^\d{4}-\d{2}-\d{2}$/.test(q.get(k) ?? '') && !Number.isNaN(Date.parse(`${q.get(k)}T00:00:00Z`)) ? q.get(k)! : undefined);
+  const to = date('to') ?? last;
+  return { from: date('from') ?? addDays(to, -(days - 1)), to };
 }
 
 /** instants: a UTC window that surely covers the local days [from, to] in any time zone (a day either side), for instant-keyed queries. */
 export const instants = (p: { from: string; to: string }) => ({ from: `${addDays(p.from, -1)}T00:00:00Z`, to: `${addDays(p.to, 2)}T00:00:00Z` });
 
 export const periodForm = (route: string, p: { from: string; to: string }) => `<form class="period" data-route="${route}">
-  <label>From <input type="date" name="from" value="${p.from}"></label>
-  <label>To <input type="date" name="to" value="${p.to}"></label>
+  <label>From <input type="date" name="from" value="${esc(p.from)}"></label>
+  <label>To <input type="date" name="to" value="${esc(p.to)}"></label>
   <button type="submit">Show</button></form>`;
 
 export function bindPeriod(): void {
