@@ -1,7 +1,6 @@
-import { canonicalJson, type Envelope, signTransaction, TX_VERSION } from '../../src/ledger/index.ts';
-import { api, ApiError, heldKey, holdKey, parseSecret, session } from './api.ts';
-import { Refused } from './sign.ts';
-import { esc } from './ui.ts';
+import { canonicalJson, type Envelope, TX_VERSION } from '../../src/ledger/index.ts';
+import { api, session } from './api.ts';
+import { Refused, refusalText, signDialog } from './sign.ts';
 
 /**
  * Many transactions at once (an imported meter file: one meter.readings per meter and
@@ -28,8 +27,6 @@ const BODY_MAX = 256 * 1024;
 /** How many of the transactions the dialog shows in full. */
 const SHOWN = 3;
 
-const refusalText = (r: Refused) => `Refused${r.code.startsWith('E_SIGN') ? '' : ` (${r.code}${r.field ? `, field ${r.field}` : ''})`}: ${r.message}. Nothing was appended.`;
-
 /**
  * signAndSendBatch shows the set in a dialog (#sign-dialog, as signAndSend): on "Sign and
  * send" it signs every transaction with consecutive nonces and sends them as one batch;
@@ -46,50 +43,15 @@ export async function signAndSendBatch(action: BatchAction): Promise<BatchSent> 
   // A signed transaction is its envelope and a signature (some 90 bytes of JSON).
   const bytes = envelopes.reduce((n, e) => n + canonicalJson(e).length + 120, 20);
   if (bytes > BODY_MAX) throw new Refused('E_BATCH_SIZE', `${Math.ceil(bytes / 1024)} KiB of transactions: at most ${BODY_MAX / 1024} KiB are appended at once; import fewer days at a time`, null);
-  const dialog = document.createElement('dialog');
-  dialog.id = 'sign-dialog';
-  dialog.setAttribute('aria-labelledby', 'sign-title');
-  const needKey = !heldKey();
   const shown = envelopes.slice(0, SHOWN);
-  dialog.innerHTML = `<h2 id="sign-title">Sign these ${envelopes.length} transactions?</h2>
-  <p id="sign-summary">${esc(action.summary)}</p>
-  <p class="note">Your key signs exactly these, in this page (nonces ${envelopes[0]!.nonce} to ${envelopes.at(-1)!.nonce}); the operator appends all of them or none.</p>
-  <pre id="sign-tx" tabindex="0" aria-label="the transactions to sign${envelopes.length > SHOWN ? `, the first ${SHOWN}` : ''}">${esc(shown.map((e) => JSON.stringify(e, null, 2)).join('\n\n'))}${envelopes.length > SHOWN ? esc(`\n\n… and ${envelopes.length - SHOWN} more of the same form`) : ''}</pre>
-  ${needKey ? '<label>Your key, to sign (it stays in this page)<br><textarea id="sign-key" rows="2" spellcheck="false" autocomplete="off"></textarea></label>' : ''}
-  <p id="sign-error" class="error" role="alert"></p>
-  <p id="sign-result" class="ok" role="status"></p>
-  <div class="buttons"><button type="button" id="sign-confirm">Sign and send all ${envelopes.length}</button> <button type="button" class="secondary" id="sign-cancel">Cancel</button></div>`;
-  document.body.append(dialog);
-  dialog.showModal();
-  const error = dialog.querySelector<HTMLElement>('#sign-error')!;
-  const confirm = dialog.querySelector<HTMLButtonElement>('#sign-confirm')!;
-  const cancel = dialog.querySelector<HTMLButtonElement>('#sign-cancel')!;
-  return new Promise<BatchSent>((resolve, reject) => {
-    let refusal: Refused | undefined;
-    const close = () => { dialog.close(); dialog.remove(); };
-    cancel.addEventListener('click', () => { close(); reject(refusal ?? new Refused('E_CANCELLED', 'not signed: cancelled', null)); });
-    dialog.addEventListener('cancel', () => { dialog.remove(); reject(refusal ?? new Refused('E_CANCELLED', 'not signed: cancelled', null)); });
-    confirm.addEventListener('click', () => {
-      error.textContent = '';
-      confirm.disabled = true;
-      void (async () => {
-        try {
-          if (!heldKey()) holdKey(parseSecret(dialog.querySelector<HTMLTextAreaElement>('#sign-key')!.value));
-          const secret = heldKey()!.secretKey;
-          const transactions = envelopes.map((e) => signTransaction(e, secret));
-          const r = await api<BatchSent>('/v1/transactions/batch', { method: 'POST', body: { transactions } });
-          dialog.querySelector('#sign-result')!.textContent = `Signed and appended as entries ${r.entries[0]} to ${r.entries.at(-1)}.`;
-          close();
-          resolve(r);
-        } catch (e) {
-          const err = e as ApiError | Error;
-          refusal = err instanceof ApiError ? new Refused(err.code, err.message, err.field) : new Refused('E_SIGN', err.message, null);
-          error.textContent = refusalText(refusal);
-          confirm.disabled = false;
-          cancel.textContent = 'Close';
-        }
-      })();
-    });
+  return signDialog({
+    envelopes, title: `Sign these ${envelopes.length} transactions?`, summary: action.summary,
+    note: `Your key signs exactly these, in this page (nonces ${envelopes[0]!.nonce} to ${envelopes.at(-1)!.nonce}); the operator appends all of them or none.`,
+    shown: shown.map((e) => JSON.stringify(e, null, 2)).join('\n\n') + (envelopes.length > SHOWN ? `\n\n… and ${envelopes.length - SHOWN} more of the same form` : ''),
+    shownLabel: `the transactions to sign${envelopes.length > SHOWN ? `, the first ${SHOWN}` : ''}`,
+    confirmLabel: `Sign and send all ${envelopes.length}`,
+    send: (transactions) => api<BatchSent>('/v1/transactions/batch', { method: 'POST', body: { transactions } }),
+    done: (r) => `Signed and appended as entries ${r.entries[0]} to ${r.entries.at(-1)}.`,
   });
 }
 

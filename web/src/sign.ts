@@ -44,31 +44,48 @@ export async function envelopeFor<B>(type: string, body: B): Promise<Envelope<B>
   return { v: TX_VERSION, type, community: c.id, actor: s.key, nonce: me.nonce + 1, issuedAt: c.serverTime.replace(/\.\d{3}Z$/, 'Z'), body };
 }
 
+/** refusalText: a refusal as the page shows it, with its code and field. */
+export const refusalText = (r: Refused) => `Refused${r.code.startsWith('E_SIGN') ? '' : ` (${r.code}${r.field ? `, field ${r.field}` : ''})`}: ${r.message}. Nothing was appended.`;
+
+export interface SignDialog<R> {
+  envelopes: readonly Envelope[];
+  title: string;
+  summary: string;
+  note: string;
+  /** The text of the transactions shown (all of them, or the first ones and a count). */
+  shown: string;
+  shownLabel: string;
+  confirmLabel: string;
+  /** Sends the signed transactions; resolves with the server's answer. */
+  send(signed: ReturnType<typeof signTransaction>[]): Promise<R>;
+  done(r: R): string;
+}
+
 /**
- * signAndSend shows the action and its transaction in a dialog; on "Sign and send" it
- * signs and submits it and resolves with the entry; on a refusal it shows the error in the
- * dialog and rejects with Refused; on cancel it rejects with code "E_CANCELLED".
+ * signDialog: the one dialog every signature goes through. It shows what will be signed,
+ * asks for the key if the page no longer holds it, signs the envelopes shown (not a copy
+ * rebuilt later) on "Sign and send", and shows a refusal in place; it resolves with the
+ * server's answer, or rejects with Refused (code "E_CANCELLED" when the user cancels).
  */
-export async function signAndSend<B>(action: Action<B>): Promise<Sent> {
-  const envelope = await envelopeFor(action.type, action.body);
+export function signDialog<R>(o: SignDialog<R>): Promise<R> {
   const dialog = document.createElement('dialog');
   dialog.id = 'sign-dialog';
   dialog.setAttribute('aria-labelledby', 'sign-title');
   const needKey = !heldKey();
-  dialog.innerHTML = `<h2 id="sign-title">Sign this transaction?</h2>
-  <p id="sign-summary">${esc(action.summary)}</p>
-  <p class="note">Your key signs exactly this, in this page; the operator appends it to the log if the community's rules admit it.</p>
-  <pre id="sign-tx" tabindex="0" aria-label="the transaction to sign">${esc(JSON.stringify(envelope, null, 2))}</pre>
+  dialog.innerHTML = `<h2 id="sign-title">${esc(o.title)}</h2>
+  <p id="sign-summary">${esc(o.summary)}</p>
+  <p class="note">${esc(o.note)}</p>
+  <pre id="sign-tx" tabindex="0" aria-label="${esc(o.shownLabel)}">${esc(o.shown)}</pre>
   ${needKey ? '<label>Your key, to sign (it stays in this page)<br><textarea id="sign-key" rows="2" spellcheck="false" autocomplete="off"></textarea></label>' : ''}
   <p id="sign-error" class="error" role="alert"></p>
   <p id="sign-result" class="ok" role="status"></p>
-  <div class="buttons"><button type="button" id="sign-confirm">Sign and send</button> <button type="button" class="secondary" id="sign-cancel">Cancel</button></div>`;
+  <div class="buttons"><button type="button" id="sign-confirm">${esc(o.confirmLabel)}</button> <button type="button" class="secondary" id="sign-cancel">Cancel</button></div>`;
   document.body.append(dialog);
   dialog.showModal();
   const error = dialog.querySelector<HTMLElement>('#sign-error')!;
   const confirm = dialog.querySelector<HTMLButtonElement>('#sign-confirm')!;
   const cancel = dialog.querySelector<HTMLButtonElement>('#sign-cancel')!;
-  return new Promise<Sent>((resolve, reject) => {
+  return new Promise<R>((resolve, reject) => {
     let refusal: Refused | undefined;
     const close = () => { dialog.close(); dialog.remove(); };
     cancel.addEventListener('click', () => { close(); reject(refusal ?? new Refused('E_CANCELLED', 'not signed: cancelled', null)); });
@@ -79,22 +96,39 @@ export async function signAndSend<B>(action: Action<B>): Promise<Sent> {
       void (async () => {
         try {
           if (!heldKey()) holdKey(parseSecret(dialog.querySelector<HTMLTextAreaElement>('#sign-key')!.value));
-          canonicalJson(envelope);
-          const tx = signTransaction(envelope, heldKey()!.secretKey);
-          const r = await api<{ entry: number; size: number }>('/v1/transactions', { method: 'POST', body: tx });
-          dialog.querySelector('#sign-result')!.textContent = `Signed and appended as entry ${r.entry}.`;
+          const secret = heldKey()!.secretKey;
+          const r = await o.send(o.envelopes.map((e) => signTransaction(e, secret)));
+          dialog.querySelector('#sign-result')!.textContent = o.done(r);
           close();
-          resolve({ ...r, tx: envelope });
+          resolve(r);
         } catch (e) {
           const err = e as ApiError | Error;
           refusal = err instanceof ApiError ? new Refused(err.code, err.message, err.field) : new Refused('E_SIGN', err.message, null);
-          error.textContent = `Refused${refusal.code.startsWith('E_SIGN') ? '' : ` (${refusal.code}${refusal.field ? `, field ${refusal.field}` : ''})`}: ${refusal.message}. Nothing was appended.`;
+          error.textContent = refusalText(refusal);
           confirm.disabled = false;
           cancel.textContent = 'Close';
         }
       })();
     });
   });
+}
+
+/**
+ * signAndSend shows the action and its transaction in the dialog; on "Sign and send" it
+ * signs and submits it and resolves with the entry; on a refusal it shows the error in the
+ * dialog and rejects with Refused; on cancel it rejects with code "E_CANCELLED".
+ */
+export async function signAndSend<B>(action: Action<B>): Promise<Sent> {
+  const envelope = await envelopeFor(action.type, action.body);
+  canonicalJson(envelope);
+  const r = await signDialog({
+    envelopes: [envelope], title: 'Sign this transaction?', summary: action.summary,
+    note: 'Your key signs exactly this, in this page; the operator appends it to the log if the community\'s rules admit it.',
+    shown: JSON.stringify(envelope, null, 2), shownLabel: 'the transaction to sign', confirmLabel: 'Sign and send',
+    send: ([tx]) => api<{ entry: number; size: number }>('/v1/transactions', { method: 'POST', body: tx }),
+    done: (x) => `Signed and appended as entry ${x.entry}.`,
+  });
+  return { ...r, tx: envelope };
 }
 
 /**
@@ -120,7 +154,7 @@ export function actionForm<B>(form: HTMLFormElement, build: (data: FormData) => 
         const r = err as Refused | Error;
         if (r instanceof Refused && r.code === 'E_CANCELLED') return;
         status.className = 'action-status error';
-        status.textContent = r instanceof Refused ? `Refused (${r.code}${r.field ? `, field ${r.field}` : ''}): ${r.message}. Nothing was appended.` : r.message;
+        status.textContent = r instanceof Refused ? refusalText(r) : r.message;
       }
     })();
   });
