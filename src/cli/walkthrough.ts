@@ -39,10 +39,16 @@ function walkthroughCurves(days: string[]): string {
   return blocks.join('\n') + '\n';
 }
 
-/** walkthroughDays are the last 7 full local days, the week the walkthrough imports. */
+/**
+ * walkthroughDays are the last 7 full local days, the week the walkthrough imports, all in
+ * one month (the walkthrough allocates, issues and settles one): in a month's first week,
+ * the last 7 days of the month before.
+ */
 function walkthroughDays(): string[] {
   const today = localDateOf(Date.now(), 'Europe/Paris');
-  return Array.from({ length: 7 }, (_, k) => addDays(today, k - 7));
+  const week = (last: string) => Array.from({ length: 7 }, (_, k) => addDays(last, k - 6));
+  const days = week(addDays(today, -1));
+  return days[0]!.slice(0, 7) === days[6]!.slice(0, 7) ? days : week(addDays(`${days[6]!.slice(0, 7)}-01`, -1));
 }
 
 async function walkthroughMeterData(dir: string, db: string): Promise<string> {
