@@ -1,5 +1,6 @@
 import { CsvError, Parser } from 'csv-parse';
 import { OpenlecError } from '../../errors.ts';
+import { concatBytes } from '../../ledger/bytes.ts';
 import { parseDecimal, parseInstant } from '../../units/index.ts';
 import { DIRECTIONS, type Direction } from '../meter-register.ts';
 import { READING_MAX_WH, type StepSet } from './steps.ts';
@@ -360,24 +361,16 @@ async function firstLine(it: ReturnType<typeof iterate>): Promise<{ bytes: Uint8
   let size = 0;
   for (;;) {
     const r = await it.next();
-    if (r.done) return { bytes: concat(parts, size), done: true };
+    if (r.done) return { bytes: concat(parts), done: true };
     const b = asBytes(r.value);
     parts.push(b);
     size += b.length;
-    if (b.includes(0x0a) || b.includes(0x0d) || size >= HEAD_BYTES) return { bytes: concat(parts, size), done: false };
+    if (b.includes(0x0a) || b.includes(0x0d) || size >= HEAD_BYTES) return { bytes: concat(parts), done: false };
   }
 }
 
-function concat(parts: readonly Uint8Array[], size: number): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+/** concat: the head's chunks as one array (the one chunk itself when there is one). */
+const concat = (parts: readonly Uint8Array[]): Uint8Array => (parts.length === 1 ? parts[0]! : concatBytes(...parts));
 
 function lineOf(bytes: Uint8Array): string {
   const text = UTF8_TEXT.decode(bytes.subarray(0, HEAD_BYTES));
