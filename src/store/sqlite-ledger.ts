@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { OpenlecError } from '../errors.ts';
 import {
   canonicalJson, type Checkpoint, concatBytes, equalBytes, decodeEntry, decodeKey, decodeTransaction, type DecodedEntry, encodeKey, formatVerifierKey, frontierIndexes, type Hash,
-  leafHash, type NoteSigner, openCheckpoint, parseVerifierKey, proveConsistency, proveInclusion, type SignedTransaction, signCheckpoint, splitStoredHashIndex,
+  leafHash, type NoteSigner, openCheckpoint, parseVerifierKey, proveConsistency, proveInclusion, signCheckpoint, splitStoredHashIndex,
   storedHashCount, storedHashesForLeaf, treeHash, utf8,
 } from '../ledger/index.ts';
 import { community } from '../community/tables.ts';
@@ -12,6 +12,7 @@ import { createRegistry, emptyState } from '../registry.ts';
 import { applyEntry } from '../state/apply.ts';
 import type { Registry } from '../state/registry.ts';
 import type { Row, State, TableSpec } from '../state/tables.ts';
+import type { AtomicOptions, LedgerStore, SubmitInput, SubmitResult } from './ledger-store.ts';
 import type { LogSource, StoredCheckpoint, StoredEntry } from './log-source.ts';
 import { WriterLock } from './writer-lock.ts';
 
@@ -19,8 +20,7 @@ const FORMAT = 'openlec-log-1';
 /** Transactions decoded and checked at a time by submitAtomic. */
 const ATOMIC_CHUNK = 1024;
 
-export type SubmitInput = SignedTransaction | Uint8Array | string;
-export type SubmitResult = { ok: true; entry: number } | { ok: false; error: OpenlecError };
+export type { SubmitInput, SubmitResult } from './ledger-store.ts';
 
 export interface SqliteLedgerOptions {
   registry?: Registry;
@@ -64,7 +64,7 @@ const sqlName = (name: string) => `"${name.replace(/"/g, '""')}"`;
  * hashes and projection rows in a single SQLite transaction: the log and the
  * projections can never be out of step.
  */
-export class SqliteLedger implements LogSource {
+export class SqliteLedger implements LogSource, LedgerStore {
   readonly db: Database.Database;
   readonly registry: Registry;
   readonly state: State;
@@ -202,6 +202,53 @@ export class SqliteLedger implements LogSource {
 
   get size(): number {
     return this.sizeNow;
+  }
+
+  /** The file's path: the server keeps its side stores beside it (none for an in-memory log). */
+  get sidePath(): string | undefined {
+    return this.path === ':memory:' || this.readOnly ? undefined : this.path;
+  }
+
+  // LedgerStore: the asynchronous face of the synchronous calls below ---------------------
+
+  /** refresh takes in what another writer of the file appended; a ledger that holds the writer lock has nothing to take in. */
+  async refresh(): Promise<number> {
+    if (this.lock || this.readOnly) return 0;
+    const before = this.sizeNow;
+    this.catchUp();
+    return this.sizeNow - before;
+  }
+
+  async readEntries(from: number, to: number): Promise<StoredEntry[]> {
+    return [...this.entries(from, to)];
+  }
+
+  async readEntry(index: number): Promise<Uint8Array> {
+    return this.entry(index);
+  }
+
+  async rootAt(size = this.sizeNow): Promise<Hash> {
+    return this.root(size);
+  }
+
+  async inclusionProof(entry: number, size = this.sizeNow): Promise<Hash[]> {
+    return this.proveInclusion(entry, size);
+  }
+
+  async consistencyProof(from: number, to = this.sizeNow): Promise<Hash[]> {
+    return this.proveConsistency(from, to);
+  }
+
+  async signCheckpoint(signer: Omit<NoteSigner, 'name'>): Promise<{ checkpoint: Checkpoint; note: string }> {
+    return this.checkpoint(signer);
+  }
+
+  async keepCheckpoint(note: string): Promise<Checkpoint> {
+    return this.storeCheckpoint(note);
+  }
+
+  async keepCosignature(size: number, witness: string, line: string): Promise<void> {
+    this.addCosignature(size, witness, line);
   }
 
   // LogSource ----------------------------------------------------------------
@@ -373,7 +420,7 @@ export class SqliteLedger implements LogSource {
    * for: the time rules of every transaction of the set are judged at it (applyEntry);
    * without it, at each transaction's issuedAt (the CLI's imports, replay).
    */
-  async submitAtomic(inputs: Iterable<SubmitInput>, options: { chunk?: number; onProgress?: (applied: number) => void; now?: number } = {}): Promise<number[]> {
+  async submitAtomic(inputs: Iterable<SubmitInput>, options: AtomicOptions = {}): Promise<number[]> {
     if (this.readOnly) throw new OpenlecError('E_READ_ONLY', 'this log was opened for auditing only', { field: 'db' });
     // Take the writer's turn: no batch of the queue may commit while this set is open.
     while (this.running) await this.running;
