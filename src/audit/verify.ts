@@ -8,7 +8,7 @@ import { emptyState } from '../registry.ts';
 import { applyEntry } from '../state/apply.ts';
 import type { Registry } from '../state/registry.ts';
 import { rowKey, type State, type TableSpec } from '../state/tables.ts';
-import type { LogSource } from '../store/log-source.ts';
+import type { LogSource, StoredCheckpoint } from '../store/log-source.ts';
 
 export interface VerifyProblem {
   readonly code: string;
@@ -69,10 +69,10 @@ export async function verifyLog(source: LogSource, registry: Registry, options: 
   };
 
   /** read decodes a chunk, extends the tree and starts checking its signatures (on workers, when given). */
-  const read = (lo: number) => {
+  const read = async (lo: number) => {
     const hi = Math.min(total, lo + CHUNK);
     const decoded: (DecodedEntry | OpenlecError)[] = [];
-    for (const { index, bytes, hashes } of source.entries(lo, hi)) {
+    for await (const { index, bytes, hashes } of source.entries(lo, hi)) {
       const entry = lo + decoded.length;
       // The bytes may be right and yet filed under another number, where no proof finds them.
       if (index !== entry) storeProblem({ code: 'E_STORE_INDEX', message: `entry ${entry}: stored as entry ${index}, so it is not found by its index (its proof fails)`, entry });
@@ -93,7 +93,7 @@ export async function verifyLog(source: LogSource, registry: Registry, options: 
   // Pipelined: the signatures of the next chunk are checked while this one is applied.
   let next = total > 0 ? read(0) : undefined;
   replay: for (let lo = 0; lo < total; lo += CHUNK) {
-    const { hi, decoded, sigs: pending } = next!;
+    const { hi, decoded, sigs: pending } = await next!;
     next = hi < total ? read(hi) : undefined;
     const sigs = await pending;
     let s = 0;
@@ -125,26 +125,25 @@ export async function verifyLog(source: LogSource, registry: Registry, options: 
     replayed = hi === total;
   }
   // A chunk read ahead of a bad entry is not needed any more.
-  next?.sigs.catch(() => undefined);
+  next?.then((n) => n.sigs).catch(() => undefined);
   if (total === 0) replayed = true;
   problems.push(...storeProblems);
-  for (const found of (source.checkIntegrity?.() ?? []).slice(0, max)) problems.push({ code: 'E_STORE_INTEGRITY', message: `the store's integrity check: ${found}` });
+  for (const found of ((await source.checkIntegrity?.()) ?? []).slice(0, max)) problems.push({ code: 'E_STORE_INTEGRITY', message: `the store's integrity check: ${found}` });
   // After a bad entry the replayed state means nothing, so only a full replay is compared.
   if (replayed) {
-    checkCheckpoints(source, state, tree, problems, max);
-    for (const spec of registry.tables) checkTable(source, state, spec, problems, max);
+    checkCheckpoints(await source.checkpoints(), state, tree, problems, max);
+    for (const spec of registry.tables) await checkTable(source, state, spec, problems, max);
     options.onReplayed?.(state);
   }
   const rows: Record<string, number> = {};
   for (const spec of registry.tables) rows[spec.name] = state.count(spec.name);
-  const stored = source.checkpoints();
+  const stored = await source.checkpoints();
   const latestCheckpoint = stored.length > 0 ? stored[stored.length - 1]!.size : null;
   return { ok: problems.length === 0, size: total, latestCheckpoint, entries: total, checkpoints: stored.length, root: toHex(tree.root()), rows, problems };
 }
 
-function checkCheckpoints(source: LogSource, state: State, tree: MemoryTree, problems: VerifyProblem[], max: number): void {
+function checkCheckpoints(all: readonly StoredCheckpoint[], state: State, tree: MemoryTree, problems: VerifyProblem[], max: number): void {
   const c = community(state);
-  const all = source.checkpoints();
   if (!c) {
     if (all.length > 0) problems.push({ code: 'E_CHECKPOINT', message: 'checkpoints exist but the log has no community to sign them' });
     return;
@@ -163,14 +162,14 @@ function checkCheckpoints(source: LogSource, state: State, tree: MemoryTree, pro
   }
 }
 
-function checkTable(source: LogSource, state: State, spec: TableSpec, problems: VerifyProblem[], max: number): void {
+async function checkTable(source: LogSource, state: State, spec: TableSpec, problems: VerifyProblem[], max: number): Promise<void> {
   const expected = new Map<string, string>();
   for (const row of state.rows(spec.name)) expected.set(rowKey(spec, row), canonicalJson(row));
   let found = 0;
   const fail = (key: string, message: string) => {
     if (found++ < max) problems.push({ code: 'E_PROJECTION', message: `table ${spec.name}, row ${JSON.stringify(key.split('\u001f'))}: ${message}`, table: spec.name, key });
   };
-  for (const row of source.tableRows(spec)) {
+  for await (const row of source.tableRows(spec)) {
     const key = rowKey(spec, row);
     const want = expected.get(key);
     if (want === undefined) fail(key, 'is in the store but not in the replayed state');

@@ -1,4 +1,3 @@
-import type { HashReader } from '../ledger/index.ts';
 import type { Row, TableSpec } from '../state/tables.ts';
 
 /** A stored entry: its bytes and the tree hashes its append wrote (leaf hash first), concatenated. */
@@ -17,15 +16,16 @@ export interface StoredCheckpoint {
 
 /**
  * LogSource is what an auditor needs to read from any store (SQLite, PostgreSQL, a
- * replica over HTTP): entries, stored tree hashes, checkpoints and projection rows.
- * The core verifies through it and never sees the database.
+ * replica over HTTP): entries with their stored tree hashes, checkpoints and projection
+ * rows, synchronously (SQLite) or not (PostgreSQL). The core verifies through it and
+ * never sees the database.
  */
-export interface LogSource extends HashReader {
+export interface LogSource {
   readonly size: number;
   /** entries yields the entries [from, to) in order, each with the tree hashes its append stored. */
-  entries(from: number, to: number): Iterable<StoredEntry>;
-  checkpoints(): StoredCheckpoint[];
-  tableRows(spec: TableSpec): Iterable<Row>;
+  entries(from: number, to: number): Iterable<StoredEntry> | AsyncIterable<StoredEntry>;
+  checkpoints(): StoredCheckpoint[] | Promise<StoredCheckpoint[]>;
+  tableRows(spec: TableSpec): Iterable<Row> | AsyncIterable<Row>;
   /** checkIntegrity runs the store's own consistency check (SQLite's integrity_check): what it reports, [] when sound. */
-  checkIntegrity?(): string[];
+  checkIntegrity?(): string[] | Promise<string[]>;
 }

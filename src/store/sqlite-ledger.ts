@@ -318,7 +318,6 @@ export class SqliteLedger implements LogSource, LedgerStore {
         entries: (from, to) => this.entries(from, Math.min(to, size)),
         checkpoints: () => this.checkpoints(),
         tableRows: (spec) => this.tableRows(spec),
-        readHashes: (indexes) => this.readHashes(indexes),
         checkIntegrity: () => this.checkIntegrity(),
       });
     } finally {
