@@ -108,8 +108,12 @@ export class PgLedger implements LedgerStore {
     try {
       await client.query('BEGIN');
       const inserted = await client.query('INSERT INTO communities (id) VALUES ($1) ON CONFLICT DO NOTHING', [communityId]);
-      if (inserted.rowCount !== 1) throw new OpenlecError('E_DB_EXISTS', `community ${communityId} already exists in this database`, { field: 'community' });
-      await client.query('INSERT INTO log_head (community, size) VALUES ($1, 0)', [communityId]);
+      if (inserted.rowCount === 1) await client.query('INSERT INTO log_head (community, size) VALUES ($1, 0)', [communityId]);
+      else {
+        // A community whose log is still empty (a create or copy that failed before its first entry) is taken over; one with entries never.
+        const head = await client.query<{ size: string }>('SELECT size FROM log_head WHERE community = $1 FOR UPDATE', [communityId]);
+        if (Number(head.rows[0]?.size ?? 1) !== 0) throw new OpenlecError('E_DB_EXISTS', `community ${communityId} already exists in this database`, { field: 'community' });
+      }
       await client.query('COMMIT');
     } catch (e) {
       await client.query('ROLLBACK').catch(() => undefined);
@@ -136,6 +140,15 @@ export class PgLedger implements LedgerStore {
   static async communities(pool: pg.Pool): Promise<string[]> {
     await assertMigrated(pool);
     return (await pool.query<{ id: string }>('SELECT id FROM communities ORDER BY id')).rows.map((r) => r.id);
+  }
+
+  /** directory lists a database's communities with their names (from their community rows) and log sizes. */
+  static async directory(pool: pg.Pool): Promise<{ id: string; name: string | null; size: number }[]> {
+    await assertMigrated(pool);
+    const r = await pool.query<{ id: string; size: string; row: string | null }>(
+      "SELECT c.id, h.size, p.row FROM communities c JOIN log_head h ON h.community = c.id LEFT JOIN projection_rows p ON p.community = c.id AND p.tbl = 'community' ORDER BY c.id",
+    );
+    return r.rows.map((row) => ({ id: row.id, name: row.row ? ((JSON.parse(row.row) as { name?: string }).name ?? null) : null, size: Number(row.size) }));
   }
 
   private async load(): Promise<void> {
