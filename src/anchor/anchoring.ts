@@ -1,4 +1,5 @@
 import { openCheckpoint, parseVerifierKey, toHex } from '../ledger/index.ts';
+import type { LedgerStore } from '../store/ledger-store.ts';
 import { SqliteLedger } from '../store/sqlite-ledger.ts';
 import { AnchorContract, type ChainOptions } from './evm.ts';
 
@@ -8,10 +9,10 @@ import { AnchorContract, type ChainOptions } from './evm.ts';
  */
 
 /** What anchoring reads of a log: its origin, its operator's checkpoints and their cosignatures. */
-type CheckpointedLog = Pick<SqliteLedger, 'origin' | 'operatorVerifierKey' | 'newestCheckpoint'>;
+type CheckpointedLog = Pick<LedgerStore, 'origin' | 'operatorVerifierKey' | 'newestCheckpoint'>;
 
 /** What checking anchors reads of a log: its origin and its roots. */
-type RootedLog = Pick<SqliteLedger, 'origin' | 'size' | 'root'>;
+type RootedLog = Pick<LedgerStore, 'origin' | 'size' | 'rootAt'>;
 
 /** anchorNewest anchors the newest stored checkpoint with `quorum` cosignatures larger than `after`, if there is one. */
 export async function anchorNewest(ledger: CheckpointedLog, contract: AnchorContract, quorum: number, after: number) {
@@ -41,9 +42,10 @@ export async function checkAnchors(ledger: RootedLog, o: ChainOptions & { contra
   const contract = await AnchorContract.at({ ...o, address: o.contract });
   const problems: { code: string; message: string; checkpoint: number }[] = [];
   const anchors = (await contract.anchors(ledger.origin())).map((a) => ({ ...a, block: Number(a.block) }));
+  const size = ledger.size;
   for (const a of anchors) {
-    if (a.size > ledger.size) problems.push({ code: 'E_ANCHOR_BEYOND', message: `size ${a.size} was anchored in block ${a.block} but the log has only ${ledger.size} entries`, checkpoint: a.size });
-    else if (toHex(ledger.root(a.size)) !== a.root) problems.push({ code: 'E_ANCHOR_MISMATCH', message: `the root anchored for size ${a.size} in block ${a.block} (tx ${a.tx}) is not the log's root at that size`, checkpoint: a.size });
+    if (a.size > size) problems.push({ code: 'E_ANCHOR_BEYOND', message: `size ${a.size} was anchored in block ${a.block} but the log has only ${size} entries`, checkpoint: a.size });
+    else if (toHex(await ledger.rootAt(a.size)) !== a.root) problems.push({ code: 'E_ANCHOR_MISMATCH', message: `the root anchored for size ${a.size} in block ${a.block} (tx ${a.tx}) is not the log's root at that size`, checkpoint: a.size });
   }
   return { anchors: anchors.length, latest: anchors[anchors.length - 1] ?? null, problems };
 }

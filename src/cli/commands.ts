@@ -8,6 +8,7 @@ import { OpenlecError } from '../errors.ts';
 import { decodeEntry, encodeKey, fromUtf8, type KeyPair, leafHash, openCheckpoint, parseVerifierKey, toBase64, toHex } from '../ledger/index.ts';
 import { generateKeyPair, readKeyFile, writeKeyFile } from '../node/key-file.ts';
 import { nodeVerifySignature, WorkerSignatureChecker } from '../node/signatures.ts';
+import type { LedgerStore } from '../store/ledger-store.ts';
 import { SqliteLedger, type SqliteLedgerOptions } from '../store/sqlite-ledger.ts';
 import { lockPath } from '../store/writer-lock.ts';
 import { formatInstant } from '../units/index.ts';
@@ -106,18 +107,19 @@ export function withLedger<T>(db: string, f: (l: SqliteLedger) => T | Promise<T>
 }
 
 /** logListing lists entries and checkpoints. */
-export function logListing(ledger: SqliteLedger, from = 0, limit = 50) {
-  const to = Math.min(ledger.size, from + limit);
-  const entries = [...ledger.entries(from, to)].map(({ bytes }, i) => {
+export async function logListing(ledger: LedgerStore, from = 0, limit = 50) {
+  const size = ledger.size;
+  const to = Math.min(size, from + limit);
+  const entries = (to > from ? await ledger.readEntries(from, to) : []).map(({ bytes }, i) => {
     const { tx } = decodeEntry(bytes);
     return { entry: from + i, type: tx.type, actor: tx.actor, nonce: tx.nonce, issuedAt: tx.issuedAt, leaf: toHex(leafHash(bytes)), body: tx.body };
   });
   const key = parseVerifierKey(ledger.operatorVerifierKey());
   const checkpoints = ledger.checkpoints().map((c) => ({ size: c.size, root: toBase64(openCheckpoint(c.note, key, ledger.origin()).root) }));
-  return { size: ledger.size, entries, checkpoints };
+  return { size, entries, checkpoints };
 }
 
-export function printLog(l: ReturnType<typeof logListing>): string {
+export function printLog(l: Awaited<ReturnType<typeof logListing>>): string {
   const rows = l.entries.map((e) => [e.entry, e.type, `${e.actor.slice(0, 10)}…`, e.nonce, e.issuedAt, `${e.leaf.slice(0, 16)}…`]);
   return [
     `${l.size} entries`,
@@ -129,22 +131,25 @@ export function printLog(l: ReturnType<typeof logListing>): string {
 }
 
 /** signCheckpointNow signs a checkpoint of the current tree with the operator key. */
-export function signCheckpointNow(ledger: SqliteLedger, key: KeyPair): string {
-  return ledger.checkpoint(key).note;
+export async function signCheckpointNow(ledger: LedgerStore, key: KeyPair): Promise<string> {
+  return (await ledger.signCheckpoint(key)).note;
 }
 
 /** entryProof builds the inclusion proof of an entry under the newest checkpoint that covers it. */
-export function entryProof(ledger: SqliteLedger, entry: number): EntryProof {
-  if (!Number.isSafeInteger(entry) || entry < 0 || entry >= ledger.size) {
-    throw new OpenlecError('E_NO_ENTRY', `entry ${entry} does not exist (the log has ${ledger.size})`, { field: 'entry' });
+export async function entryProof(ledger: LedgerStore, entry: number): Promise<EntryProof> {
+  const size = ledger.size;
+  if (!Number.isSafeInteger(entry) || entry < 0 || entry >= size) {
+    throw new OpenlecError('E_NO_ENTRY', `entry ${entry} does not exist (the log has ${size})`, { field: 'entry' });
   }
   // Within the size this process read: a server may have signed a newer checkpoint since.
-  const covering = ledger.checkpoints().filter((c) => c.size > entry && c.size <= ledger.size).pop();
+  const covering = ledger.checkpoints().filter((c) => c.size > entry && c.size <= size).pop();
   if (!covering) throw new OpenlecError('E_NO_CHECKPOINT', `no checkpoint covers entry ${entry} yet: run "openlec checkpoint" first`, { field: 'entry' });
+  const bytes = await ledger.readEntry(entry);
+  const proof = await ledger.inclusionProof(entry, covering.size);
   return {
     entry,
-    transaction: fromUtf8(ledger.entry(entry)),
-    proof: ledger.proveInclusion(entry, covering.size).map(toBase64),
+    transaction: fromUtf8(bytes),
+    proof: proof.map(toBase64),
     checkpoint: covering.note,
     verifierKey: ledger.operatorVerifierKey(),
   };

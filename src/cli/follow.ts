@@ -6,6 +6,7 @@ import { readKeyFile } from '../node/key-file.ts';
 import { nodeVerifySignature, WorkerSignatureChecker } from '../node/signatures.ts';
 import { buildApp } from '../server/app.ts';
 import { PersonalVault } from '../server/vault.ts';
+import type { LedgerStore } from '../store/ledger-store.ts';
 import { SqliteLedger } from '../store/sqlite-ledger.ts';
 import type { Evidence } from '../trust/evidence.ts';
 import { Remote, saveEvidence } from './remote.ts';
@@ -41,7 +42,7 @@ export async function follow(o: FollowOptions): Promise<{ size: number; url?: st
   const log = o.log ?? (() => {});
   // The replica is its file's writer from the start: a second follow (or any writer) on it is refused.
   const options = { signatures: new WorkerSignatureChecker(1), writer: true };
-  const ledger = existsSync(o.db) ? SqliteLedger.open(o.db, options) : SqliteLedger.create(o.db, options);
+  const ledger: LedgerStore = existsSync(o.db) ? SqliteLedger.open(o.db, options) : SqliteLedger.create(o.db, options);
   let verifierKey = ledger.size > 0 ? ledger.operatorVerifierKey() : o.verifierKey ?? (await remote.get<{ verifierKey: string }>('/v1/community')).verifierKey;
   if (o.verifierKey && o.verifierKey !== verifierKey) throw new OpenlecError('E_VERIFIER_KEY', `the replica's log is signed by ${verifierKey}, not the pinned ${o.verifierKey}`, { field: 'verifierKey' });
 
@@ -69,14 +70,16 @@ export async function follow(o: FollowOptions): Promise<{ size: number; url?: st
     for (const t of theirs.slice(0, size)) tree.appendLeaf(leafHash(utf8(t)));
     if (!equalBytes(tree.root(size), open(note).root)) return undefined;
     const n = Math.min(local.size, size);
-    for (let i = 0; i < n; i++) {
-      const mine = fromUtf8(ledger.entry(i));
-      if (mine === theirs[i]) continue;
-      return {
-        kind: 'fork', verifierKey, observedAt, a: local.note, b: note, index: i,
-        entryA: mine, proofA: ledger.proveInclusion(i, local.size).map(toBase64),
-        entryB: theirs[i]!, proofB: proveInclusion(i, size, tree).map(toBase64),
-      };
+    for (let lo = 0; lo < n; lo += CHUNK) {
+      for (const { index: i, bytes } of await ledger.readEntries(lo, Math.min(n, lo + CHUNK))) {
+        const mine = fromUtf8(bytes);
+        if (mine === theirs[i]) continue;
+        return {
+          kind: 'fork', verifierKey, observedAt, a: local.note, b: note, index: i,
+          entryA: mine, proofA: (await ledger.inclusionProof(i, local.size)).map(toBase64),
+          entryB: theirs[i]!, proofB: proveInclusion(i, size, tree).map(toBase64),
+        };
+      }
     }
     return { kind: 'inconsistent', verifierKey, observedAt, a: local.note, b: note, proof: [] };
   };
@@ -84,22 +87,23 @@ export async function follow(o: FollowOptions): Promise<{ size: number; url?: st
   const round = async () => {
     const latest = await remote.get<{ size: number; note: string }>('/v1/checkpoints/latest');
     const cp = open(latest.note);
-    const mine = ledger.size > 0 ? ledger.latestCheckpoint() : undefined;
+    // The replica is its log's only writer: its size changes only by this round's append.
+    const first = ledger.size;
+    const mine = first > 0 ? ledger.latestCheckpoint() : undefined;
     const local = mine ? { size: mine.checkpoint.size, note: mine.note } : undefined;
-    if (cp.size <= ledger.size) {
+    if (cp.size <= first) {
       // Nothing new, or an older checkpoint: it must match the replica's own tree.
-      if (cp.size > 0 && !equalBytes(ledger.root(cp.size), cp.root)) await evidence(local, latest.note, `its checkpoint of size ${cp.size} has another root than the replica's tree`);
+      if (cp.size > 0 && !equalBytes(await ledger.rootAt(cp.size), cp.root)) await evidence(local, latest.note, `its checkpoint of size ${cp.size} has another root than the replica's tree`);
       return;
     }
     const entries: Uint8Array[] = [];
-    while (ledger.size + entries.length < cp.size) {
-      const r = await remote.get<{ entries: string[] }>(`/v1/log/entries?from=${ledger.size + entries.length}&limit=${Math.min(CHUNK, cp.size - ledger.size - entries.length)}`);
-      if (r.entries.length === 0) throw new OpenlecError('E_REMOTE', `the operator serves no entry ${ledger.size + entries.length} although its checkpoint has ${cp.size}`, { field: 'from' });
+    while (first + entries.length < cp.size) {
+      const r = await remote.get<{ entries: string[] }>(`/v1/log/entries?from=${first + entries.length}&limit=${Math.min(CHUNK, cp.size - first - entries.length)}`);
+      if (r.entries.length === 0) throw new OpenlecError('E_REMOTE', `the operator serves no entry ${first + entries.length} although its checkpoint has ${cp.size}`, { field: 'from' });
       entries.push(...r.entries.map((t) => utf8(t)));
     }
-    entries.length = cp.size - ledger.size;
-    if (!equalBytes(ledger.rootAfter(entries), cp.root)) await evidence(local, latest.note, `its entries ${ledger.size}..${cp.size - 1} do not extend the replica's tree to its checkpoint of size ${cp.size}`);
-    const first = ledger.size;
+    entries.length = cp.size - first;
+    if (!equalBytes(ledger.rootAfter(entries), cp.root)) await evidence(local, latest.note, `its entries ${first}..${cp.size - 1} do not extend the replica's tree to its checkpoint of size ${cp.size}`);
     try {
       await ledger.submitAtomic(entries);
     } catch (e) {
@@ -112,7 +116,7 @@ export async function follow(o: FollowOptions): Promise<{ size: number; url?: st
       if (own !== verifierKey) throw new OpenlecError('E_VERIFIER_KEY', `the log's operator key ${own} is not the one that signed its checkpoint (${verifierKey})`, { field: 'verifierKey' });
       verifierKey = own;
     }
-    ledger.storeCheckpoint(latest.note);
+    await ledger.keepCheckpoint(latest.note);
     log(`replica: verified entries ${first}..${cp.size - 1}, checkpoint ${cp.size}`);
   };
 

@@ -88,8 +88,8 @@ export function buildProgram(): Command {
     .option('--from <n>', 'first entry', integer('--from'), 0)
     .option('--limit <n>', 'most entries to list', integer('--limit'), 50)
     .option('--json', 'print JSON')
-    .action((o) => withLedger(o.db, (l) => {
-      const listing = logListing(l, o.from, o.limit);
+    .action((o) => withLedger(o.db, async (l) => {
+      const listing = await logListing(l, o.from, o.limit);
       o.json ? printJson(listing) : print(printLog(listing));
     }));
 
@@ -97,13 +97,13 @@ export function buildProgram(): Command {
     .description('sign a checkpoint (C2SP tlog-checkpoint) of the current log with the operator key')
     .requiredOption('--db <path>', 'log database')
     .option('--key <file>', 'operator key file (default: keys/operator.key beside the database)')
-    .action((o) => withLedger(o.db, (l) => print(signCheckpointNow(l, readKeyFile(o.key ?? defaultKeyPath(o.db))))));
+    .action((o) => withLedger(o.db, async (l) => print(await signCheckpointNow(l, readKeyFile(o.key ?? defaultKeyPath(o.db))))));
 
   program.command('proof')
     .description('inclusion proof of an entry under the newest checkpoint covering it, as JSON')
     .requiredOption('--db <path>', 'log database')
     .requiredOption('--entry <n>', 'entry index', integer('--entry'))
-    .action((o) => withLedger(o.db, (l) => printJson(entryProof(l, o.entry))));
+    .action((o) => withLedger(o.db, async (l) => printJson(await entryProof(l, o.entry))));
 
   program.command('check-proof')
     .description('check a proof file offline: checkpoint signature, transaction signature, inclusion')

@@ -11,6 +11,7 @@ import { buildApp } from '../server/app.ts';
 import { prepareDemo, startDemoAnchoring, startLiveDemo } from '../server/demo.ts';
 import { EventHub } from '../server/events.ts';
 import { PersonalVault } from '../server/vault.ts';
+import type { LedgerStore } from '../store/ledger-store.ts';
 import { SqliteLedger } from '../store/sqlite-ledger.ts';
 import { community } from '../community/tables.ts';
 import { lastCleared } from '../market/tables.ts';
@@ -61,7 +62,7 @@ function checkDemoHost(o: ServeOptions): void {
  * (startLiveDemo): a minute after the end of the last cleared interval. Transactions sent
  * to the demo over HTTP are admitted by this clock, not the wall clock it runs ahead of.
  */
-function demoClock(ledger: SqliteLedger, now: () => number): () => number {
+function demoClock(ledger: LedgerStore, now: () => number): () => number {
   return () => {
     const last = lastCleared(ledger.state);
     return last === '' ? now() : parseInstant(last) + (community(ledger.state)!.intervalMinutes + 1) * 60_000;
@@ -94,7 +95,8 @@ export async function serve(o: ServeOptions) {
     logins = d.logins;
   }
   if (!db) throw new OpenlecError('E_USAGE', 'serve needs --db PATH (an existing community) or --demo', { field: 'db' });
-  const ledger = openServedLedger(db);
+  // Created as SQLite, served as any LedgerStore.
+  const ledger: LedgerStore = openServedLedger(db);
   const vault = PersonalVault.open(`${db}.personal.db`, secretFile(`${db}.vault.key`));
   const events = new EventHub();
   // OPENLEC_WEB_DIR: another build of the dashboard (vite build --outDir), e.g. one per test run.

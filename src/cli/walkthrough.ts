@@ -238,7 +238,7 @@ export async function walkthrough(dir: string): Promise<string> {
     const registration = [...Array(ledger.size).keys()].find((i) => new TextDecoder().decode(ledger.entry(i)).includes(`"key":"${encodeKey(member.publicKey)}"`));
     if (registration !== undefined) {
       const proofPath = join(dir, 'member-01.proof.json');
-      writeJson(proofPath, entryProof(ledger, registration));
+      writeJson(proofPath, await entryProof(ledger, registration));
       checkProofFile(proofPath);
       out.push(`member-01's registration (entry ${registration}) is proven included: ${proofPath} ("openlec check-proof ${proofPath}")`);
     }

@@ -1,6 +1,6 @@
 import { participant } from '../community/tables.ts';
 import { OpenlecError } from '../errors.ts';
-import type { SqliteLedger, SubmitResult } from '../store/sqlite-ledger.ts';
+import type { LedgerStore, SubmitResult } from '../store/ledger-store.ts';
 import type { KeyLimits } from './limits.ts';
 
 /**
@@ -12,7 +12,7 @@ import type { KeyLimits } from './limits.ts';
  * member can then neither backdate an order past a closed gate nor date one years ahead.
  */
 export interface AdmissionOptions {
-  ledger: SqliteLedger;
+  ledger: LedgerStore;
   /** The time the operator vouches for (epoch ms). */
   clock: () => number;
   maxSkewMs: number;

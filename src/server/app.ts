@@ -14,7 +14,7 @@ import type { ReadingsRow } from '../metering/readings.ts';
 import { nodeVerifySignature } from '../node/signatures.ts';
 import { settleMonth } from '../settlement/invoice.ts';
 import type { Role } from '../state/registry.ts';
-import type { SqliteLedger } from '../store/sqlite-ledger.ts';
+import type { LedgerStore } from '../store/ledger-store.ts';
 import { addDays, parseInstant } from '../units/index.ts';
 import { Admission } from './admission.ts';
 import { Auth } from './auth.ts';
@@ -45,7 +45,7 @@ import { bookDepth, communityEnergy } from './views.ts';
  * below with its zod schemas, which both validate requests and generate /openapi.json.
  */
 export interface AppDeps {
-  ledger: SqliteLedger;
+  ledger: LedgerStore;
   vault: PersonalVault;
   /** Secret for session tokens (32 bytes). */
   tokenSecret: Uint8Array;
@@ -88,7 +88,7 @@ export interface AppDeps {
 
 const AGGREGATE_TYPES = new Set(['market.clear', 'allocation.run', 'community.create', 'market.configure', 'tariff.set', 'certificates.issue', 'certificates.settle', 'certificates.expire', 'certificates.configure', 'flex.configure', 'flex.request', 'flex.order', 'flex.settle', 'charging.party', 'charging.location', 'charging.tariff', 'charging.settle']);
 
-const readAll = <T>(ledger: SqliteLedger, table: string) => [...ledger.state.rows(table)] as unknown as T[];
+const readAll = <T>(ledger: LedgerStore, table: string) => [...ledger.state.rows(table)] as unknown as T[];
 
 type RouteDeps = Required<Pick<AppDeps, 'ledger' | 'vault' | 'events'>> & Pick<AppDeps, 'witnesses' | 'readOnly'> & {
   auth: Auth; admission: Admission; limits: KeyLimits; now: () => number; txClock: () => number;
@@ -129,6 +129,7 @@ function routes(d: RouteDeps): Route[] {
   const range = z.object({ from: DATE, to: DATE });
   const instantRange = z.object({ from: z.string().min(1), to: z.string().min(1) });
   const staff: readonly Role[] = ['operator', 'dso', 'auditor'];
+  const cosigning = new Serial();
   return [
     {
       method: 'POST', url: '/v1/transactions', summary: 'Append a signed transaction (any type of the registry). The signature is the authentication.', access: 'signed', status: 201,
@@ -180,9 +181,11 @@ function routes(d: RouteDeps): Route[] {
     {
       method: 'GET', url: '/v1/log', summary: 'Log entries from an index (pseudonymous: no personal data is ever in the log).', access: { roles: staff },
       query: z.object({ from: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(1000).default(100) }),
-      handler: ({ query }) => {
-        const to = Math.min(ledger.size, query.from + query.limit);
-        return { size: ledger.size, entries: [...ledger.entries(query.from, to)].map(({ bytes }, i) => ({ entry: query.from + i, ...decodeEntry(bytes).tx })) };
+      handler: async ({ query }) => {
+        const size = ledger.size;
+        const to = Math.min(size, query.from + query.limit);
+        const entries = to > query.from ? await ledger.readEntries(query.from, to) : [];
+        return { size, entries: entries.map(({ bytes }, i) => ({ entry: query.from + i, ...decodeEntry(bytes).tx })) };
       },
     },
     {
@@ -195,15 +198,17 @@ function routes(d: RouteDeps): Route[] {
     {
       method: 'GET', url: '/v1/log/entries', summary: 'Raw log entries (the exact signed bytes, as text) from an index, for replicas: staff only.', access: { roles: staff },
       query: z.object({ from: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(5000).default(1000) }),
-      handler: ({ query }) => {
-        const to = Math.min(ledger.size, query.from + query.limit);
-        return { size: ledger.size, from: query.from, entries: [...ledger.entries(query.from, to)].map(({ bytes }) => fromUtf8(bytes)) };
+      handler: async ({ query }) => {
+        const size = ledger.size;
+        const to = Math.min(size, query.from + query.limit);
+        const entries = to > query.from ? await ledger.readEntries(query.from, to) : [];
+        return { size, from: query.from, entries: entries.map(({ bytes }) => fromUtf8(bytes)) };
       },
     },
     {
       method: 'POST', url: '/v1/checkpoints/:size/cosignatures', summary: 'A witness returns its C2SP cosignature (signature line) on a stored checkpoint; the signature is the authentication.', access: 'public',
       params: z.object({ size: z.coerce.number().int().min(0) }), body: z.strictObject({ cosignature: z.string().min(10).max(400) }),
-      handler: ({ params, body }) => {
+      handler: async ({ params, body }) => {
         if (!witnesses) throw new OpenlecError('E_NO_WITNESSES', 'this log has no witnesses configured (serve --witness KEY --quorum K)', { field: 'cosignature' });
         const stored = ledger.checkpoints().find((c) => c.size === params.size);
         if (!stored) throw new OpenlecError('E_NO_CHECKPOINT', `no checkpoint of size ${params.size}`, { field: 'size' });
@@ -212,10 +217,14 @@ function routes(d: RouteDeps): Route[] {
         if (!name || line.includes('\n')) throw new OpenlecError('E_COSIGNATURE', 'cosignature must be one signature line "— <name> <base64>"', { field: 'cosignature' });
         const valid = cosignaturesOf(addSignatureLines(stored.note, [line]), witnesses.keys, nodeVerifySignature);
         if (!valid.some((v) => v.name === name)) throw new OpenlecError('E_UNKNOWN_WITNESS', `"${name}" is not a witness of this log`, { field: 'cosignature' });
-        const before = ledger.cosignatures(params.size).length;
-        ledger.addCosignature(params.size, name, line);
-        const cosigners = ledger.cosignatures(params.size).length;
-        if (before < witnesses.quorum && cosigners >= witnesses.quorum) events.emit({ event: 'checkpoint-final', data: { size: params.size, cosigners } });
+        // One cosignature is kept at a time: the count before and after are those of this one's write, so a checkpoint is announced final once.
+        const cosigners = await cosigning.run(async () => {
+          const before = ledger.cosignatures(params.size).length;
+          await ledger.keepCosignature(params.size, name, line);
+          const after = ledger.cosignatures(params.size).length;
+          if (before < witnesses.quorum && after >= witnesses.quorum) events.emit({ event: 'checkpoint-final', data: { size: params.size, cosigners: after } });
+          return after;
+        });
         return { size: params.size, cosigners, quorum: witnesses.quorum, final: cosigners >= witnesses.quorum };
       },
     },
@@ -240,17 +249,20 @@ function routes(d: RouteDeps): Route[] {
     {
       method: 'GET', url: '/v1/consistency', summary: 'RFC 9162 consistency proof between two tree sizes.', access: 'public',
       query: z.object({ from: z.coerce.number().int().min(1), to: z.coerce.number().int().min(1) }),
-      handler: ({ query }) => {
-        if (query.from > query.to || query.to > ledger.size) throw new OpenlecError('E_BAD_RANGE', `need 1 ≤ from ≤ to ≤ ${ledger.size}`, { field: 'from' });
-        return { from: query.from, to: query.to, proof: ledger.proveConsistency(query.from, query.to).map(toBase64) };
+      handler: async ({ query }) => {
+        const size = ledger.size;
+        if (query.from > query.to || query.to > size) throw new OpenlecError('E_BAD_RANGE', `need 1 ≤ from ≤ to ≤ ${size}`, { field: 'from' });
+        return { from: query.from, to: query.to, proof: (await ledger.consistencyProof(query.from, query.to)).map(toBase64) };
       },
     },
     {
       method: 'GET', url: '/v1/proofs/:entry', summary: 'Inclusion proof of an entry under the newest checkpoint covering it. Members, aggregators, CPOs and eMSPs get proofs of their own entries only (a CDR also belongs to its eMSP and to the driver its token is linked to).', access: { roles: ['operator', 'dso', 'member', 'auditor', 'aggregator', 'cpo', 'emsp'] },
       params: z.object({ entry: z.coerce.number().int().min(0) }),
-      handler: ({ params, session }) => {
-        if (params.entry >= ledger.size) throw new OpenlecError('E_NO_ENTRY', `entry ${params.entry} does not exist (the log has ${ledger.size})`, { field: 'entry' });
-        const tx = decodeEntry(ledger.entry(params.entry)).tx as { type: string; actor: string; body: { meter?: string; owner?: string; key?: string; to?: string; [field: string]: unknown } };
+      handler: async ({ params, session }) => {
+        const size = ledger.size;
+        if (params.entry >= size) throw new OpenlecError('E_NO_ENTRY', `entry ${params.entry} does not exist (the log has ${size})`, { field: 'entry' });
+        const bytes = await ledger.readEntry(params.entry);
+        const tx = decodeEntry(bytes).tx as { type: string; actor: string; body: { meter?: string; owner?: string; key?: string; to?: string; [field: string]: unknown } };
         if (!session!.roles.some((r) => staff.includes(r))) {
           // Aggregate records (clearings, allocations) name no member: anyone may prove them.
           const mine = AGGREGATE_TYPES.has(tx.type) || tx.actor === session!.key || tx.body.owner === session!.key || tx.body.key === session!.key || tx.body.to === session!.key
@@ -258,9 +270,11 @@ function routes(d: RouteDeps): Route[] {
             || chargingEntryConcerns(ledger.state, tx, session!.key);
           if (!mine) throw new OpenlecError('E_FORBIDDEN', `entry ${params.entry} is not about you`, { field: 'entry' });
         }
-        const covering = ledger.checkpoints().filter((c) => c.size > params.entry).pop();
+        // Within the tree this process holds (a store shared by several processes may know a newer checkpoint first).
+        const covering = ledger.checkpoints().filter((c) => c.size > params.entry && c.size <= ledger.size).pop();
         if (!covering) throw new OpenlecError('E_NO_CHECKPOINT', `no checkpoint covers entry ${params.entry} yet`, { field: 'entry' });
-        return { entry: params.entry, transaction: fromUtf8(ledger.entry(params.entry)), proof: ledger.proveInclusion(params.entry, covering.size).map(toBase64), checkpoint: covering.note, verifierKey: ledger.operatorVerifierKey() };
+        const proof = await ledger.inclusionProof(params.entry, covering.size);
+        return { entry: params.entry, transaction: fromUtf8(bytes), proof: proof.map(toBase64), checkpoint: covering.note, verifierKey: ledger.operatorVerifierKey() };
       },
     },
     {
@@ -390,6 +404,17 @@ function routes(d: RouteDeps): Route[] {
   ];
 }
 
+/** Serial runs tasks one after the other, each once the one before has settled. */
+class Serial {
+  private last: Promise<unknown> = Promise.resolve();
+
+  run<T>(task: () => Promise<T>): Promise<T> {
+    const r = this.last.then(task, task);
+    this.last = r.catch(() => {});
+    return r;
+  }
+}
+
 /** buildApp assembles the API; the caller listens. */
 /** The dashboard's Content-Security-Policy (styles may be inline: charts size their boxes). */
 export const DASHBOARD_CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
@@ -446,14 +471,33 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; e
     req.raw.on('close', off);
   });
   if (deps.operatorKey) {
+    const operatorKey = deps.operatorKey;
     let signed = deps.ledger.latestCheckpoint()?.checkpoint.size ?? 0;
+    // At most one signature at a time: a tick while one is being signed passes. A failure
+    // is logged and the next tick tries again; it is never an unhandled rejection.
+    let signing: Promise<void> | undefined;
     const timer = setInterval(() => {
-      if (deps.ledger.size === signed) return;
-      const c = deps.ledger.checkpoint(deps.operatorKey!);
-      signed = c.checkpoint.size;
-      events.emit({ event: 'checkpoint', data: { size: signed } });
+      if (signing || deps.ledger.size === signed) return;
+      signing = deps.ledger.signCheckpoint(operatorKey).then(
+        (c) => {
+          signed = c.checkpoint.size;
+          events.emit({ event: 'checkpoint', data: { size: signed } });
+        },
+        (e: unknown) => {
+          const message = `signing a checkpoint failed: ${(e as Error)?.message ?? String(e)}`;
+          app.log.error({ err: e }, message);
+          // Without a logger, still said: a log whose checkpoints stall must not go unnoticed.
+          if (!deps.logger) process.stderr.write(`openlec serve: ${message}\n`);
+        },
+      ).finally(() => {
+        signing = undefined;
+      });
     }, deps.checkpointEveryMs ?? 1000);
-    app.addHook('onClose', async () => clearInterval(timer));
+    app.addHook('onClose', async () => {
+      clearInterval(timer);
+      // The ledger may be closed after the app: a signature under way ends first.
+      await signing;
+    });
   }
   return { app, events, routes: table };
 }

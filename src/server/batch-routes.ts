@@ -6,7 +6,7 @@ import { OpenlecError } from '../errors.ts';
 import { lastCleared, type MarketConfigRow } from '../market/tables.ts';
 import type { ReadingsRow } from '../metering/readings.ts';
 import type { Role } from '../state/registry.ts';
-import type { SqliteLedger } from '../store/sqlite-ledger.ts';
+import type { LedgerStore } from '../store/ledger-store.ts';
 import { addDays } from '../units/index.ts';
 import type { Admission } from './admission.ts';
 import { EventHub } from './events.ts';
@@ -44,7 +44,7 @@ function keySpecOf(text: string): KeySpec {
   return r.data as KeySpec;
 }
 
-export function batchRoutes(ledger: SqliteLedger, admission: Admission, events: EventHub, readOnly?: { operatorUrl: string }): Route[] {
+export function batchRoutes(ledger: LedgerStore, admission: Admission, events: EventHub, readOnly?: { operatorUrl: string }): Route[] {
   return [
     {
       method: 'POST', url: '/v1/transactions/batch', summary: `Append signed transactions all or none (at most ${MAX_BATCH}), each through the admission checks of POST /v1/transactions; a refusal names the transaction's index (field "transactions[i]...") and nothing is appended.`, access: 'signed', status: 201,

@@ -3,7 +3,7 @@ import { bundles, eecsCsv, eecsExport, energyTagBundles, matching, origin, total
 import type { CertificatesRow, DeviceRow } from '../certificates/tables.ts';
 import { OpenlecError } from '../errors.ts';
 import type { Role } from '../state/registry.ts';
-import type { SqliteLedger } from '../store/sqlite-ledger.ts';
+import type { LedgerStore } from '../store/ledger-store.ts';
 import type { Session } from './auth.ts';
 import { KEY, MONTH, type Route } from './route.ts';
 
@@ -28,7 +28,7 @@ function holderFor(session: Session | undefined, asked: string | undefined, all:
   return session.key;
 }
 
-export function certificateRoutes(ledger: SqliteLedger): Route[] {
+export function certificateRoutes(ledger: LedgerStore): Route[] {
   const month = MONTH.extend({ holder: KEY.shape.key.optional() });
   return [
     {

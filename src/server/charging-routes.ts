@@ -11,7 +11,7 @@ import { OpenlecError } from '../errors.ts';
 import { jcs } from '../ledger/jcs.ts';
 import { ROLES, type Role } from '../state/registry.ts';
 import type { State } from '../state/tables.ts';
-import type { SqliteLedger } from '../store/sqlite-ledger.ts';
+import type { LedgerStore } from '../store/ledger-store.ts';
 import { formatDecimal, formatInstant, localDay } from '../units/index.ts';
 import type { Session } from './auth.ts';
 import { MONTH, type Route } from './route.ts';
@@ -202,7 +202,7 @@ type PricingSessionReservation = 'RESERVATION' | 'RESERVATION_EXPIRES' | null | 
 
 // ---------------------------------------------------------------------------------------------
 
-export function chargingRoutes(ledger: SqliteLedger): Route[] {
+export function chargingRoutes(ledger: LedgerStore): Route[] {
   const state = () => ledger.state;
   return [
     {

@@ -5,7 +5,7 @@ import { OpenlecError } from '../errors.ts';
 import { decodeEntry } from '../ledger/index.ts';
 import type { MeterRow } from '../metering/meter-register.ts';
 import type { Role } from '../state/registry.ts';
-import type { SqliteLedger } from '../store/sqlite-ledger.ts';
+import type { LedgerStore } from '../store/ledger-store.ts';
 import { addDays, formatInstant, localDay } from '../units/index.ts';
 import { DATE, KEY, type Route } from './route.ts';
 import { communitySavings, marketRules, missingInsideLife, storage } from './views.ts';
@@ -28,12 +28,15 @@ interface AllocationRow {
 
 const STAFF: readonly Role[] = ['operator', 'dso', 'auditor'];
 
-export function dashboardRoutes(ledger: SqliteLedger): Route[] {
+export function dashboardRoutes(ledger: LedgerStore): Route[] {
   const state = ledger.state;
   const allocations = () => ([...state.rows('allocations')] as unknown as AllocationRow[]).sort((a, b) => a.month.localeCompare(b.month));
-  /** When each import meter joined: the issuedAt of its meter.register. */
-  const joined = () => new Map(([...state.rows('meters')] as unknown as MeterRow[]).filter((m) => m.direction === 'import')
-    .map((m) => [m.meter, decodeEntry(ledger.entry(m.entry)).tx.issuedAt]));
+  /** When each import meter joined: the issuedAt of its meter.register (the meters as they are when called). */
+  const joined = async () => {
+    const meters = ([...state.rows('meters')] as unknown as MeterRow[]).filter((m) => m.direction === 'import');
+    const issued = await Promise.all(meters.map(async (m) => decodeEntry(await ledger.readEntry(m.entry)).tx.issuedAt));
+    return new Map(meters.map((m, i) => [m.meter, issued[i]!]));
+  };
   /** withLifeMissing: the recorded totals with missing intervals counted inside each meter's life (the record's own count kept as recordedMissingIntervals). */
   const withLifeMissing = (a: AllocationRow, meters: (m: MemberTotals) => boolean, since: Map<string, string>) => {
     const inside = missingInsideLife(state, a.month, since);
@@ -63,18 +66,21 @@ export function dashboardRoutes(ledger: SqliteLedger): Route[] {
     },
     {
       method: 'GET', url: '/v1/dashboard/allocations', summary: 'Monthly allocations with per-meter totals, the missing intervals counted only inside each meter\'s life in the community (from its registration; the recorded count is kept as recordedMissingIntervals). Staff.', access: { roles: STAFF },
-      handler: () => {
-        const since = joined();
-        return allocations().map((a) => ({ ...a, members: withLifeMissing(a, () => true, since) }));
+      handler: async () => {
+        // The allocations first: every meter they name is registered, so joined() knows it.
+        const rows = allocations();
+        const since = await joined();
+        return rows.map((a) => ({ ...a, members: withLifeMissing(a, () => true, since) }));
       },
     },
     {
       method: 'GET', url: '/v1/dashboard/members/:key/allocations', summary: 'A member\'s share of each monthly allocation (per import meter), with the community\'s production, allocated and surplus energy; missing intervals counted inside the meter\'s life.', access: { roles: ['operator', 'dso'], self: true },
       params: KEY,
-      handler: ({ params }) => {
+      handler: async ({ params }) => {
         const mine = new Set(state.lookup<MeterRow>('meters', 'owner', params.key).map((m) => m.meter));
-        const since = joined();
-        return allocations().map((a) => ({ month: a.month, key: a.key.kind, productionWh: a.productionWh, allocatedWh: a.allocatedWh, surplusWh: a.surplusWh, entry: a.entry, meters: withLifeMissing(a, (m) => mine.has(m.meter), since) }));
+        const rows = allocations();
+        const since = await joined();
+        return rows.map((a) => ({ month: a.month, key: a.key.kind, productionWh: a.productionWh, allocatedWh: a.allocatedWh, surplusWh: a.surplusWh, entry: a.entry, meters: withLifeMissing(a, (m) => mine.has(m.meter), since) }));
       },
     },
   ];

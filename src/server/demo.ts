@@ -18,6 +18,7 @@ import { nodeSign } from '../node/signatures.ts';
 import { hasExportMeter, householdDay, type HouseholdDay, type SimHousehold } from '../sim/household.ts';
 import { Rng } from '../sim/rng.ts';
 import { DEMO_SCENARIO, parseScenario } from '../sim/scenario.ts';
+import type { LedgerStore } from '../store/ledger-store.ts';
 import { SqliteLedger } from '../store/sqlite-ledger.ts';
 import { addDays, formatInstant, localDateOf, localDay, parseInstant } from '../units/index.ts';
 import { households, simCommunityId, simDay, simKey } from '../sim/community.ts';
@@ -58,7 +59,7 @@ export async function prepareDemo(dir: string, now: () => number, progress?: (la
       const operator = Signer.forState(ledger.state, key('operator'), () => new Date(now()).toISOString(), nodeSign);
       const r = await ledger.submit(operator.sign('participant.register', { key: encodeKey(key('auditor').publicKey), roles: ['auditor'] }));
       if (!r.ok) throw r.error;
-      ledger.checkpoint(key('operator'));
+      await ledger.signCheckpoint(key('operator'));
     } finally {
       await ledger.close();
     }
@@ -80,7 +81,7 @@ export async function prepareDemo(dir: string, now: () => number, progress?: (la
  * interval's metered values (merged into the day's readings, later values still null)
  * and the operator clears the interval ex-post, through the same ledger as the API.
  */
-export function startLiveDemo(ledger: SqliteLedger, events: EventHub, tickSeconds: number) {
+export function startLiveDemo(ledger: LedgerStore, events: EventHub, tickSeconds: number) {
   const s = parseScenario(DEMO_SCENARIO, 'demo');
   const rng = new Rng(`${SEED}/${s.name}`);
   let simNow = 0;
@@ -215,7 +216,7 @@ function capacityW(h: SimHousehold): number {
  * deploys the CheckpointAnchor contract once, and anchors the newest checkpoint every
  * 30 seconds, as an operator would every hour on a public or consortium chain.
  */
-export async function startDemoAnchoring(dir: string, ledger: SqliteLedger) {
+export async function startDemoAnchoring(dir: string, ledger: LedgerStore) {
   const anvil = await startAnvil({ statePath: join(dir, 'anvil-state.json') });
   const file = join(dir, 'anchor.json');
   let contract: AnchorContract | undefined;

@@ -5,7 +5,7 @@ import { earnings, requestsOf, requestView } from '../flex/reports.ts';
 import { flexSettleBody, planFlexSettle } from '../flex/settle.ts';
 import type { AssetRow, OfferRow, SettlementRow } from '../flex/tables.ts';
 import type { Role } from '../state/registry.ts';
-import type { SqliteLedger } from '../store/sqlite-ledger.ts';
+import type { LedgerStore } from '../store/ledger-store.ts';
 import type { Session } from './auth.ts';
 import { KEY, MONTH, type Route } from './route.ts';
 
@@ -23,7 +23,7 @@ const PROVIDERS: readonly Role[] = ['member', 'aggregator'];
 const isStaff = (s: Session | undefined) => s !== undefined && s.roles.some((r) => STAFF.includes(r));
 const ID = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1 to 64 letters, digits, "_" or "-"');
 
-export function flexRoutes(ledger: SqliteLedger, txClock: () => number): Route[] {
+export function flexRoutes(ledger: LedgerStore, txClock: () => number): Route[] {
   const mineOrStaff = (session: Session | undefined, o: { provider?: string; owner?: string; aggregator?: string | null }) =>
     isStaff(session) || (session !== undefined && (o.provider === session.key || o.owner === session.key || o.aggregator === session.key));
   return [

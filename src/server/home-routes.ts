@@ -7,7 +7,7 @@ import type { MeterRow } from '../metering/meter-register.ts';
 import { findReadings } from '../metering/readings.ts';
 import { settleMonth } from '../settlement/invoice.ts';
 import type { State } from '../state/tables.ts';
-import type { SqliteLedger } from '../store/sqlite-ledger.ts';
+import type { LedgerStore } from '../store/ledger-store.ts';
 import { dayIntervals, formatInstant, localDay } from '../units/index.ts';
 import { KEY, MONTH, type Route } from './route.ts';
 
@@ -151,7 +151,7 @@ export function memberSummary(state: State, key: string, by: 'day' | 'month' | '
   return out;
 }
 
-export function homeRoutes(ledger: SqliteLedger): Route[] {
+export function homeRoutes(ledger: LedgerStore): Route[] {
   // The summary reads every month of the log: computed once per state of the log and member.
   const cache = new Map<string, { revision: number; buckets: Bucket[] }>();
   return [

@@ -151,7 +151,7 @@ describe('network routes', () => {
 
   test('`at` defaults to the server\'s clock; a bad instant is refused naming the field', async () => {
     const [route] = networkRoutes(ledger, () => Date.parse('2026-03-01T10:15:00.500Z'));
-    const n = route!.handler({ params: {}, query: {}, body: undefined, reply: undefined as never }) as Network;
+    const n = await route!.handler({ params: {}, query: {}, body: undefined, reply: undefined as never }) as Network;
     assert.equal(n.at, '2026-03-01T10:15:00Z');
     assert.deepEqual(feederA(n).limits.map((l) => l.status), ['in force', 'to come']);
     const bad = await get('/v1/network?at=yesterday');

@@ -4,7 +4,7 @@ import { OpenlecError } from '../errors.ts';
 import { decodeEntry } from '../ledger/index.ts';
 import { lastCleared } from '../market/tables.ts';
 import type { FeederRow } from '../network/feeder-define.ts';
-import type { SqliteLedger } from '../store/sqlite-ledger.ts';
+import type { LedgerStore } from '../store/ledger-store.ts';
 import { formatInstant } from '../units/index.ts';
 import type { Route } from './route.ts';
 
@@ -31,23 +31,25 @@ const kindOf = (depth: number) => (depth === 0 ? 'substation' : depth === 1 ? 'f
  * live demo runs ahead of the wall clock, so its pages pass the server's time of
  * /v1/community as `at`.
  */
-export function networkRoutes(ledger: SqliteLedger, clock: () => number = Date.now): Route[] {
+export function networkRoutes(ledger: LedgerStore, clock: () => number = Date.now): Route[] {
   const state = ledger.state;
-  /** Who signed an entry and when: one entry read by its index. */
-  const signer = (entry: number) => {
-    const tx = decodeEntry(ledger.entry(entry)).tx;
-    return { signedBy: tx.actor, signedAt: tx.issuedAt };
+  /** Who signed each of these entries and when: each entry read by its index. */
+  const signers = async (entries: readonly number[]) => {
+    const unique = [...new Set(entries)];
+    const txs = await Promise.all(unique.map(async (entry) => decodeEntry(await ledger.readEntry(entry)).tx));
+    return new Map(unique.map((entry, i) => [entry, { signedBy: txs[i]!.actor, signedAt: txs[i]!.issuedAt }]));
   };
   return [
     {
       method: 'GET', url: '/v1/network', summary: 'The network\'s rules at an instant (`at`, default now): the feeder tree (depth-first, each node with its kind, parent, children and standing limits of feeder.define), the feeder.limit overrides in force at `at` and to come (from which interval, until when, the limits in W, the entry and the key that signed it; `ended` counts those over), the limits that apply at `at`, and the DSO\'s tariff (tariff.set) in force with its history. Rules name no member: public.', access: 'public',
       query: z.object({ at: INSTANT.optional() }),
-      handler: ({ query }) => {
+      handler: async ({ query }) => {
         const ms = query.at === undefined ? clock() : Date.parse(query.at as string);
         if (Number.isNaN(ms)) throw new OpenlecError('E_REQUEST', `query.at: "${query.at}" is not an instant`, { field: 'query.at' });
         // Whole seconds, fixed width: compared as text with the projections' instants.
         const at = formatInstant(Math.floor(ms / 1000) * 1000);
         const c = community(state);
+        const cleared = lastCleared(state);
 
         const feeders = [...state.rows('feeders')] as FeederRow[];
         const children = new Map<string | null, FeederRow[]>();
@@ -55,6 +57,10 @@ export function networkRoutes(ledger: SqliteLedger, clock: () => number = Date.n
         for (const list of children.values()) list.sort((a, b) => a.entry - b.entry);
 
         const limits = ([...state.rows('feeder_limits')] as unknown as LimitRow[]).sort((a, b) => a.from.localeCompare(b.from) || a.entry - b.entry);
+        const tariffs = ([...state.rows('tariffs')] as unknown as TariffRow[]).sort((a, b) => a.from.localeCompare(b.from));
+        // The projections are read above, before the entries: what follows is of one moment.
+        const signedBy = await signers([...limits.filter((l) => l.to > at).map((l) => l.entry), ...tariffs.map((t) => t.entry)]);
+        const signer = (entry: number) => signedBy.get(entry)!;
         /** The override that applies at `at`: the latest entry covering it (as networkAt and limitsAt read it). */
         const applying = new Map<string, LimitRow>();
         for (const l of limits) if (l.from <= at && at < l.to && (applying.get(l.feeder)?.entry ?? -1) < l.entry) applying.set(l.feeder, l);
@@ -80,12 +86,11 @@ export function networkRoutes(ledger: SqliteLedger, clock: () => number = Date.n
         };
         walk(null, 0);
 
-        const tariffs = ([...state.rows('tariffs')] as unknown as TariffRow[]).sort((a, b) => a.from.localeCompare(b.from));
         const inForce = tariffs.filter((t) => t.from <= at).pop();
         const tariff = (t: TariffRow) => ({ from: t.from, feesMicroPerKwh: t.feesMicroPerKwh, entry: t.entry, ...signer(t.entry), status: t === inForce ? 'in force' : t.from > at ? 'to come' : 'superseded' });
 
         return {
-          at, currency: c?.currency ?? null, lastCleared: lastCleared(state) || null,
+          at, currency: c?.currency ?? null, lastCleared: cleared || null,
           feeders: tree,
           tariffs: { inForce: inForce ? tariff(inForce) : null, history: tariffs.map(tariff) },
         };

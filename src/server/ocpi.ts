@@ -5,7 +5,8 @@ import { ocpiDateTime, ocpiMs, type OcpiCdr, type OcpiSession, ocpiTime } from '
 import { type CdrRow, currentTariffs, findCdr, findLocation, findParty, type LocationRow, partyRef, type PartyRow } from '../charging/tables.ts';
 import { OpenlecError } from '../errors.ts';
 import { decodeEntry, fromUtf8 } from '../ledger/index.ts';
-import type { SqliteLedger } from '../store/sqlite-ledger.ts';
+import type { LedgerStore } from '../store/ledger-store.ts';
+import type { StoredEntry } from '../store/log-source.ts';
 import type { EventHub } from './events.ts';
 import { failureOf } from './failures.ts';
 import { issueRegistrationToken, newCredentialsToken, type OcpiEndpoint, OcpiStore, ocpiStorePath, type Partner } from './ocpi-store.ts';
@@ -192,8 +193,11 @@ export async function flushOutbox(store: OcpiStore, o: FlushOptions): Promise<{ 
 
 // ---- the interface -----------------------------------------------------------------
 
+/** Entries read at a time by a scan for CDRs. */
+const SCAN_CHUNK = 4096;
+
 export interface OcpiDeps {
-  ledger: SqliteLedger;
+  ledger: LedgerStore;
   events: EventHub;
   now: () => number;
   /** The off-log store; by default a file beside the log (`<log>.ocpi.db`), or in memory for an in-memory log or a replica. */
@@ -218,12 +222,14 @@ export class Ocpi {
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<unknown> | undefined;
   private closed = false;
+  /** The scans, one after the other: each starts from the watermark the one before left. */
+  private scans: Promise<unknown> = Promise.resolve();
   private log: (message: string, data: Record<string, unknown>) => void = () => {};
 
   constructor(private readonly d: OcpiDeps) {
-    const file = d.ledger.db.name;
+    const file = d.ledger.sidePath;
     this.ownsStore = d.store === undefined;
-    this.store = d.store ?? OcpiStore.open(d.readOnly || !file || file === ':memory:' ? ':memory:' : ocpiStorePath(file));
+    this.store = d.store ?? OcpiStore.open(d.readOnly || file === undefined ? ':memory:' : ocpiStorePath(file));
     // CDRs appended before this store existed were never promised to anyone: start from here.
     if (this.store.meta('scanned') === undefined) this.store.setMeta('scanned', String(d.ledger.size));
     this.offHub = d.events.on((e) => {
@@ -249,13 +255,31 @@ export class Ocpi {
 
   // ---- push ----------------------------------------------------------------------------
 
-  /** scan queues the CDRs appended since the watermark for their eMSP, when it is registered with a cdrs RECEIVER endpoint. */
-  scan(): number {
+  /** scan queues the CDRs appended since the watermark for their eMSP, when it is registered with a cdrs RECEIVER endpoint (one scan at a time). */
+  scan(): Promise<number> {
+    const run = this.scans.then(() => this.scanOnce());
+    this.scans = run.catch(() => {});
+    return run;
+  }
+
+  private async scanOnce(): Promise<number> {
     if (this.d.readOnly || this.closed || !this.hasCharging()) return 0;
-    const from = Number(this.store.meta('scanned') ?? this.d.ledger.size);
     const size = this.d.ledger.size;
+    const from = Number(this.store.meta('scanned') ?? size);
     let queued = 0;
-    for (const e of this.d.ledger.entries(from, size)) {
+    for (let lo = from; lo < size; lo += SCAN_CHUNK) {
+      const entries = await this.d.ledger.readEntries(lo, Math.min(size, lo + SCAN_CHUNK));
+      // Closed while reading: the store may be closed too; the next server scans from the watermark.
+      if (this.closed) return queued;
+      queued += this.queueCdrs(entries);
+    }
+    this.store.setMeta('scanned', String(size));
+    return queued;
+  }
+
+  private queueCdrs(entries: readonly StoredEntry[]): number {
+    let queued = 0;
+    for (const e of entries) {
       if (!fromUtf8(e.bytes).includes('"charging.cdr"')) continue;
       const { tx } = decodeEntry(e.bytes);
       if (tx.type !== 'charging.cdr') continue;
@@ -267,7 +291,6 @@ export class Ocpi {
       this.store.enqueue(partner.party, `${row.cpo}\u001f${row.id}`, c as unknown as Record<string, unknown>, this.d.now());
       queued++;
     }
-    this.store.setMeta('scanned', String(size));
     return queued;
   }
 
@@ -287,7 +310,7 @@ export class Ocpi {
   async sync(): Promise<void> {
     if (this.closed || this.d.readOnly) return;
     try {
-      this.scan();
+      await this.scan();
       await this.flush();
     } catch (err) {
       if (!this.closed) this.log('ocpi: pushing CDRs failed', { error: (err as Error).message });

@@ -9,7 +9,7 @@ import { decodeEntry } from '../ledger/index.ts';
 import type { MeterRow } from '../metering/meter-register.ts';
 import type { FeederRow } from '../network/feeder-define.ts';
 import type { Role } from '../state/registry.ts';
-import type { SqliteLedger } from '../store/sqlite-ledger.ts';
+import type { LedgerStore } from '../store/ledger-store.ts';
 import { formatInstant, parseInstant } from '../units/index.ts';
 import type { Auth, Session } from './auth.ts';
 import type { EventHub } from './events.ts';
@@ -92,7 +92,7 @@ interface Scope { program: string | null; owner: string | null }
 interface Stream { session: Session; programID?: string; objects?: ObjectType[]; send(n: Notification): boolean }
 
 export interface OpenAdrDeps {
-  ledger: SqliteLedger;
+  ledger: LedgerStore;
   events: EventHub;
   now: () => number;
   /** The off-log store; by default a file beside the log (`<log>.openadr.db`), or in memory for an in-memory log or a replica. */
@@ -140,21 +140,21 @@ export class OpenAdr {
   private readonly inFlight = new Set<AbortController>();
   private readonly offHub: () => void;
   private closed = false;
+  /** The announcements of new and revoked events, one after the other, in log order. */
+  private announcing: Promise<void> = Promise.resolve();
   private log: (message: string, data: Record<string, unknown>) => void = () => {};
 
   constructor(private readonly d: OpenAdrDeps) {
-    const file = d.ledger.db.name;
+    const file = d.ledger.sidePath;
     this.ownsStore = d.store === undefined;
-    this.store = d.store ?? OpenAdrStore.open(d.readOnly || !file || file === ':memory:' ? ':memory:' : `${file}.openadr.db`);
+    this.store = d.store ?? OpenAdrStore.open(d.readOnly || file === undefined ? ':memory:' : `${file}.openadr.db`);
     for (const r of this.requests()) this.seen.set(r.request, r.status);
     this.offHub = d.events.on((e) => {
       if (e.event !== 'entry' || !String(e.data.type).startsWith('flex.')) return;
       // The entry is appended whatever happens here: a failure to announce it is logged, never the writer's error.
-      try {
-        this.syncEvents();
-      } catch (err) {
+      this.announcing = this.announcing.then(() => this.syncEvents()).catch((err: unknown) => {
         this.log('openadr: announcing events failed', { entry: e.data.entry, error: (err as Error).message });
-      }
+      });
     });
   }
 
@@ -172,12 +172,17 @@ export class OpenAdr {
     return this.rows<RequestRow>('flex_requests').sort((a, b) => a.entry - b.entry);
   }
 
+  /** loadTimes reads the issuedAt of the requests' entries that entryTime does not know yet. */
+  private async loadTimes(rows: readonly RequestRow[]): Promise<void> {
+    const missing = [...new Set(rows.map((r) => r.entry).filter((entry) => !this.issuedAt.has(entry)))];
+    const times = await Promise.all(missing.map(async (entry) => decodeEntry(await this.d.ledger.readEntry(entry)).tx.issuedAt));
+    missing.forEach((entry, i) => this.issuedAt.set(entry, times[i]!));
+  }
+
+  /** entryTime: the issuedAt of a request's entry, read by loadTimes beforehand. */
   private entryTime(entry: number): string {
-    let t = this.issuedAt.get(entry);
-    if (t === undefined) {
-      t = decodeEntry(this.d.ledger.entry(entry)).tx.issuedAt;
-      this.issuedAt.set(entry, t);
-    }
+    const t = this.issuedAt.get(entry);
+    if (t === undefined) throw new OpenlecError('E_INTERNAL', `the time of entry ${entry} was not read`, { field: 'entry' });
     return t;
   }
 
@@ -254,8 +259,9 @@ export class OpenAdr {
    * - without a forecast of the feeder, the feeder's limit in force at the interval
    *   (limitInForce), and no payload at all when no limit is defined anywhere above it.
    * Everything comes from the log, so the same log always yields the same event.
+   * The time of its entry is read beforehand (loadTimes): `events` and `findEvent` do.
    */
-  event(r: RequestRow): Record<string, unknown> {
+  private event(r: RequestRow): Record<string, unknown> {
     const c = this.community();
     const importing = r.direction === 'reduce-import';
     const type = importing ? 'IMPORT_CAPACITY_LIMIT' : 'EXPORT_CAPACITY_LIMIT';
@@ -285,23 +291,31 @@ export class OpenAdr {
   }
 
   /** Live events: every request not revoked, in log order. */
-  private events(): Record<string, unknown>[] {
-    return this.requests().filter((r) => r.status !== 'revoked').map((r) => this.event(r));
+  private async events(): Promise<Record<string, unknown>[]> {
+    const live = this.requests().filter((r) => r.status !== 'revoked');
+    await this.loadTimes(live);
+    return live.map((r) => this.event(r));
   }
 
-  private findEvent(id: string): Record<string, unknown> | undefined {
+  private async findEvent(id: string): Promise<Record<string, unknown> | undefined> {
     const r = this.hasTable('flex_requests') ? this.d.ledger.state.get<RequestRow>('flex_requests', id) : undefined;
-    return r && r.status !== 'revoked' ? this.event(r) : undefined;
+    if (!r || r.status === 'revoked') return undefined;
+    await this.loadTimes([r]);
+    return this.event(r);
   }
 
-  /** syncEvents announces requests appended since last time (POST) and requests revoked (DELETE). */
-  private syncEvents(): void {
+  /** syncEvents announces requests appended since last time (POST) and requests revoked (DELETE); one runs at a time (`announcing`). */
+  private async syncEvents(): Promise<void> {
+    const changes: { r: RequestRow; operation: Operation }[] = [];
     for (const r of this.requests()) {
       const before = this.seen.get(r.request);
       this.seen.set(r.request, r.status);
-      if (before === undefined && r.status !== 'revoked') this.notify('EVENT', 'POST', this.event(r), { program: FLEX_PROGRAM_ID, owner: null });
-      else if (before !== undefined && before !== 'revoked' && r.status === 'revoked') this.notify('EVENT', 'DELETE', this.event(r), { program: FLEX_PROGRAM_ID, owner: null });
+      if (before === undefined && r.status !== 'revoked') changes.push({ r, operation: 'POST' });
+      else if (before !== undefined && before !== 'revoked' && r.status === 'revoked') changes.push({ r, operation: 'DELETE' });
     }
+    if (changes.length === 0) return;
+    await this.loadTimes(changes.map((c) => c.r));
+    for (const { r, operation } of changes) this.notify('EVENT', operation, this.event(r), { program: FLEX_PROGRAM_ID, owner: null });
   }
 
   // ---- off-log objects ---------------------------------------------------------------
@@ -357,10 +371,10 @@ export class OpenAdr {
   }
 
   /** checkReport: the program and event exist and match, clientName is the caller's key, every resource is one the event targets and the caller speaks for. */
-  private checkReport(body: Report, s: Session): void {
+  private async checkReport(body: Report, s: Session): Promise<void> {
     if (body.clientName !== s.key) throw new OpenlecError('E_CLIENT_NAME', `body.clientName must be your participant key (${s.key})`, { field: 'body.clientName' });
     if (!this.program(body.programID)) throw new OpenlecError('E_NOT_FOUND', `no program ${body.programID}`, { field: 'body.programID' });
-    const event = this.findEvent(body.eventID);
+    const event = await this.findEvent(body.eventID);
     if (!event) throw new OpenlecError('E_NOT_FOUND', `no event ${body.eventID}`, { field: 'body.eventID' });
     if (event.programID !== body.programID) throw new OpenlecError('E_BAD_REPORT', `event ${body.eventID} belongs to program ${event.programID as string}`, { field: 'body.programID' });
     const targeted = new Set((event.targets as ValuesMap[]).find((t) => t.type === 'RESOURCE_NAME')?.values.map(String) ?? []);
@@ -579,12 +593,12 @@ export class OpenAdr {
       {
         method: 'GET', url: `${BASE}/events`, summary: 'Events: the DSO\'s flex.request entries of the log, each with the feeder\'s IMPORT/EXPORT_CAPACITY_LIMIT (kW) per interval, targeted at the feeder and the assets behind it. Filters programID, targetType, targetValues, skip, limit (≤ 50).', access: { roles: READERS },
         query: list.extend({ programID: OBJECT_ID.optional() }),
-        handler: ({ query }) => page(query.programID !== undefined && query.programID !== FLEX_PROGRAM_ID ? [] : this.events().filter((e) => matchesTargets(e.targets, query.targetType, query.targetValues)), query),
+        handler: async ({ query }) => page(query.programID !== undefined && query.programID !== FLEX_PROGRAM_ID ? [] : (await this.events()).filter((e) => matchesTargets(e.targets, query.targetType, query.targetValues)), query),
       },
       {
         method: 'GET', url: `${BASE}/events/:eventID`, summary: 'An event (a flex.request of the log, by its request id).', access: { roles: READERS },
         params: eventParam,
-        handler: ({ params }) => this.findEvent(params.eventID) ?? (() => { throw notFound('event', params.eventID, 'params.eventID'); })(),
+        handler: async ({ params }) => (await this.findEvent(params.eventID)) ?? (() => { throw notFound('event', params.eventID, 'params.eventID'); })(),
       },
       { method: 'POST', url: `${BASE}/events`, summary: 'Refused (405): a congestion request is a signed flex.request transaction sent to POST /v1/transactions.', access: 'public', handler: readOnlyEvents },
       { method: 'PUT', url: `${BASE}/events/:eventID`, summary: 'Refused (405): events come from the log\'s flex.request entries.', access: 'public', handler: readOnlyEvents },
@@ -600,8 +614,8 @@ export class OpenAdr {
       {
         method: 'POST', url: `${BASE}/reports`, summary: 'A VEN (member or aggregator) reports USAGE and BASELINE per interval for an event, for resources the event targets. Stored off the log and informative only: settlement rests on the DSO\'s meter data in the log, never on reports.', access: { roles: VENS }, status: 201,
         body: REPORT,
-        handler: ({ body, session }) => write(() => {
-          this.checkReport(body, session!);
+        handler: ({ body, session }) => write(async () => {
+          await this.checkReport(body, session!);
           const object = this.stamp('report', 'REPORT', body);
           this.store.put({ kind: 'report', id: object.id as string, parent: '', name: null, owner: session!.key, program: body.programID, object });
           this.notify('REPORT', 'POST', object, { program: body.programID, owner: session!.key });
@@ -616,9 +630,11 @@ export class OpenAdr {
       {
         method: 'PUT', url: `${BASE}/reports/:reportID`, summary: 'Replace one\'s own report (informative only, like every report).', access: { roles: VENS },
         params: reportParam, body: REPORT,
-        handler: ({ params, body, session }) => write(() => {
+        handler: ({ params, body, session }) => write(async () => {
+          this.own('report', params.reportID, session, true, 'params.reportID');
+          await this.checkReport(body, session!);
+          // Read again after the check: the report as it is now (deleted meanwhile: 404).
           const before = this.own('report', params.reportID, session, true, 'params.reportID');
-          this.checkReport(body, session!);
           const object = this.stamp('report', 'REPORT', body, before);
           this.store.put({ ...before, program: body.programID, object });
           this.notify('REPORT', 'PUT', object, { program: body.programID, owner: before.owner });
