@@ -4,7 +4,8 @@ import { defineConfig } from 'vite';
 // charts): the browser checks proofs with exactly the code the CLI uses.
 export default defineConfig({
   root: import.meta.dirname,
-  base: '/',
+  // Relative asset URLs: the same build is served at / and under a community's /c/<id>/.
+  base: './',
   logLevel: 'warn',
   build: { outDir: 'dist', emptyOutDir: true, target: 'es2022', sourcemap: true },
   // csv-parse's main entry is node's (a stream.Transform); the generic CSV importer

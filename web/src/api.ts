@@ -8,7 +8,20 @@ export interface Session {
   expiresAt: string;
 }
 
-const STORE = 'openlec.session';
+/**
+ * base: the directory the page is served from, `/` on a one-community server and
+ * `/c/<community id, URL-encoded>/` on a multi-community one. Every API call, download and
+ * event stream is resolved against it (apiUrl), so the dashboard works under any prefix.
+ */
+export const base = location.pathname.replace(/[^/]*$/, '');
+/** apiUrl: an API path as the views write it (`/v1/x`) under the page's base (`<base>v1/x`). */
+export const apiUrl = (path: string): string => base + path.replace(/^\/+/, '');
+
+/**
+ * The session is kept per base: a token of one community is never sent to another served
+ * from the same origin. (At `/`, the one-community server, the key is the bare name.)
+ */
+const STORE = base === '/' ? 'openlec.session' : `openlec.session ${base}`;
 
 /**
  * The key the user logged in with, held in this page's memory only (never stored, never
@@ -58,7 +71,7 @@ async function failed(res: Response): Promise<ApiError> {
 }
 
 export async function api<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
-  const res = await fetch(path, {
+  const res = await fetch(apiUrl(path), {
     method: init.method ?? 'GET',
     headers: { ...headers(), ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}) },
     ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
@@ -69,7 +82,7 @@ export async function api<T>(path: string, init: { method?: string; body?: unkno
 
 /** download fetches a file with the session's token and hands it to the browser as a download. */
 export async function download(path: string, filename: string): Promise<void> {
-  const res = await fetch(path, { headers: headers() });
+  const res = await fetch(apiUrl(path), { headers: headers() });
   if (!res.ok) throw await failed(res);
   const url = URL.createObjectURL(await res.blob());
   const a = Object.assign(document.createElement('a'), { href: url, download: filename });

@@ -1,5 +1,5 @@
 import './locale-guard.ts';
-import { ApiError, logout, session } from './api.ts';
+import { ApiError, apiUrl, logout, session } from './api.ts';
 import { certificatesView, originView, type Ui } from './certificates.ts';
 import { flexEarningsView, flexView } from './flex.ts';
 import { chargingMineView, chargingView } from './charging.ts';
@@ -13,6 +13,7 @@ import { meView } from './views/home.ts';
 import { ordersView } from './actions/member.ts';
 import { operateView } from './actions/operator.ts';
 import { networkView } from './actions/dso.ts';
+import { picker } from './picker.ts';
 
 /**
  * The dashboard: one page, its views chosen by the URL's hash (#/, #/market,
@@ -104,7 +105,7 @@ async function render(): Promise<void> {
 
 /** Live: the header shows each interval as it clears; the community and market views redraw (at most every 3 s) when they show the latest data. */
 function live(): void {
-  const es = new EventSource('/v1/events');
+  const es = new EventSource(apiUrl('/v1/events'));
   let pending: ReturnType<typeof setTimeout> | undefined;
   es.addEventListener('interval-cleared', (m) => {
     const d = JSON.parse((m as MessageEvent<string>).data) as { interval: string; volumeWh: number };
@@ -120,4 +121,5 @@ onLogin(() => { whoAmI(); void render(); });
 window.addEventListener('hashchange', () => window.scrollTo(0, 0));
 whoAmI();
 live();
+void picker();
 void render();
