@@ -149,7 +149,8 @@ export interface CopyReport {
  */
 export async function dbCopy(o: CopyOptions): Promise<CopyReport> {
   const source = await openAudit(o.from, o.community);
-  let target: { ledger: LedgerStore; close(): Promise<void>; discard(): Promise<void>; verify(p: boolean): Promise<VerifyReport> } | undefined;
+  /** finish closes the destination and verifies it (PostgreSQL: on the open pool, then closes). */
+  let target: { ledger: LedgerStore; discard(): Promise<void>; finish(p: boolean): Promise<VerifyReport> } | undefined;
   const bar = o.showProgress ? progress('copy') : undefined;
   try {
     const id = source.ledger.origin();
@@ -159,7 +160,23 @@ export async function dbCopy(o: CopyOptions): Promise<CopyReport> {
       const pool = pgPool(o.to, 4);
       try {
         const ledger = await PgLedger.create(pool, id);
-        target = { ledger, close: async () => (await ledger.close(), await pool.end()), discard: async () => (await ledger.close(), await pool.end()), verify: (p) => verifySource(ledger, p) };
+        let ended = false;
+        const end = async () => {
+          if (ended) return;
+          ended = true;
+          await ledger.close();
+          await pool.end();
+        };
+        target = {
+          ledger, discard: end,
+          finish: async (p) => {
+            try {
+              return await verifySource(await PgLedger.open(pool, id, { projections: false }), p);
+            } finally {
+              await end();
+            }
+          },
+        };
       } catch (e) {
         await pool.end();
         throw e;
@@ -168,14 +185,19 @@ export async function dbCopy(o: CopyOptions): Promise<CopyReport> {
       if (existsSync(o.to)) throw new OpenlecError('E_DB_EXISTS', `${o.to} already exists: a copy goes to a new file`, { field: 'to' });
       const ledger = SqliteLedger.create(o.to);
       const path = o.to;
+      let closed = false;
+      const close = async () => {
+        if (!closed) await ledger.close();
+        closed = true;
+      };
       target = {
         ledger,
-        close: () => ledger.close(),
         discard: async () => {
-          await ledger.close();
+          await close();
           for (const f of [path, `${path}-wal`, `${path}-shm`, lockPath(path)]) rmSync(f, { force: true });
         },
-        verify: async (p) => {
+        finish: async (p) => {
+          await close();
           const audit = SqliteLedger.open(path, { projections: false });
           try {
             return await verifySource(audit, p);
@@ -208,9 +230,8 @@ export async function dbCopy(o: CopyOptions): Promise<CopyReport> {
     const sourceRoot = toHex(await src.rootAt(size));
     const targetRoot = toHex(await target.ledger.rootAt());
     if (target.ledger.size !== size || targetRoot !== sourceRoot) throw new OpenlecError('E_COPY', `the copy has ${target.ledger.size} entries and root ${targetRoot}; the source ${size} and ${sourceRoot}`, { field: 'to' });
-    await target.close();
     bar?.stop();
-    const verified = await target.verify(o.showProgress === true);
+    const verified = await target.finish(o.showProgress === true);
     if (!verified.ok || verified.root !== sourceRoot) throw new OpenlecError('E_COPY', `the copy does not verify: ${verified.problems.map((p) => p.message).join('; ') || `root ${verified.root}`}`, { field: 'to', details: { problems: verified.problems.length } });
     const done = target;
     target = undefined;

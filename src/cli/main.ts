@@ -17,11 +17,13 @@ import {
 } from './certificates.ts';
 import { readKeyFile } from '../node/key-file.ts';
 import { OpenlecError } from '../errors.ts';
+import { parseCosignerKey } from '../ledger/index.ts';
 
 // Commands that need the HTTP server (fastify), an EVM client (viem) or the simulator load
 // them when they run, not at every start of the CLI: `openlec --version` or `openlec log`
 // should not pay for them.
 const servers = () => import('./serve.ts');
+const databases = () => import('./db.ts');
 const remote = async () => ({ ...(await import('./follow.ts')), ...(await import('./witness.ts')) });
 const chains = async () => ({ ...(await import('./anchor.ts')), ...(await import('../anchor/anchoring.ts')) });
 const flexMarket = () => import('./flex.ts');
@@ -116,12 +118,24 @@ export function buildProgram(): Command {
 
   program.command('verify')
     .description('replay the whole log and check signatures, nonces, rules, tree hashes, checkpoints, projections and the file\'s integrity, on one snapshot (a live database is verified as of the moment verify starts, and the size verified is printed)')
-    .requiredOption('--db <path>', 'log database')
+    .option('--db <path>', 'log database (SQLite)')
+    .option('--pg <url>', 'a PostgreSQL database instead (with --community)')
+    .option('--community <id>', 'the community to verify in the --pg database')
     .option('--json', 'print the report as JSON')
     .option('--anchors <rpc>', 'also check every root anchored on this EVM JSON-RPC endpoint against the log')
     .option('--contract <address>', 'the anchor contract (with --anchors)')
     .option('--chain-id <id>', 'the chain id the endpoint must have', integer('--chain-id'))
     .action(async (o) => {
+      if (o.pg) {
+        if (!o.community) throw new OpenlecError('E_USAGE', 'verify --pg needs --community ID (openlec community list --pg URL lists them)', { field: 'community' });
+        if (o.anchors) throw new OpenlecError('E_USAGE', '--anchors is checked against a SQLite log (copy the community with openlec db copy)', { field: 'anchors' });
+        const r = await (await databases()).verifyStore(o.pg, o.community, !o.json);
+        if (o.json) printJson(r);
+        else print(printVerify(r));
+        if (!r.ok) process.exitCode = EXIT.failed;
+        return;
+      }
+      if (!o.db) throw new OpenlecError('E_USAGE', 'verify needs --db PATH or --pg URL --community ID', { field: 'db' });
       const r = await verifyDb(o.db, !o.json);
       let anchors: Awaited<ReturnType<typeof import('../anchor/anchoring.ts').checkAnchors>> | undefined;
       if (o.anchors) {
@@ -582,9 +596,61 @@ export function buildProgram(): Command {
       o.json ? printJson(r.kpis) : print(printSimulation(r));
     });
 
+  const db = program.command('db').description('PostgreSQL databases: schema migrations, copies of a community between stores');
+  db.command('migrate')
+    .description('create or bring up to date the openlec schema of a PostgreSQL database (plain SQL files in migrations/, each applied once)')
+    .requiredOption('--pg <url>', 'PostgreSQL connection string, e.g. postgres://user:pass@host:5432/openlec')
+    .option('--json', 'print the migrations applied as JSON')
+    .action(async (o) => {
+      const r = await (await databases()).dbMigrate(o.pg);
+      if (o.json) printJson(r);
+      else print(r.applied.length ? `applied ${r.applied.join(', ')}` : 'the schema is up to date');
+    });
+  db.command('copy')
+    .description('copy one community\'s log between stores (SQLite file ↔ PostgreSQL), bit for bit: the same entries, checkpoints and cosignatures, replayed and verified on arrival; the destination must be new')
+    .requiredOption('--from <db>', 'a SQLite file or a PostgreSQL URL')
+    .requiredOption('--to <db>', 'a SQLite file (created) or a PostgreSQL URL (the community is added)')
+    .option('--community <id>', 'the community (required when --from is PostgreSQL)')
+    .option('--json', 'print the report as JSON')
+    .action(async (o) => {
+      const r = await (await databases()).dbCopy({ from: o.from, to: o.to, ...(o.community ? { community: o.community } : {}), showProgress: !o.json });
+      if (o.json) printJson(r);
+      else print(`copied community ${r.community}: ${r.entries} entries, ${r.checkpoints} checkpoints, ${r.cosignatures} cosignatures\nroot ${r.root} (verified on arrival)`);
+    });
+
+  const communities = program.command('community').description('communities of a PostgreSQL database');
+  communities.command('create')
+    .description('add a community to a PostgreSQL database: the operator key (unless --key exists) and a log whose entry 0 creates it')
+    .requiredOption('--pg <url>', 'PostgreSQL connection string (migrated with openlec db migrate)')
+    .requiredOption('--name <name>', 'public name of the community')
+    .requiredOption('--tz <zone>', 'IANA time zone, e.g. Europe/Paris')
+    .requiredOption('--key <file>', 'operator key file (created if it does not exist); give serve --keys its folder')
+    .option('--interval <minutes>', 'settlement interval: 15, 30 or 60', '30')
+    .option('--currency <code>', 'ISO 4217 currency', 'EUR')
+    .option('--id <id>', 'community id, also the checkpoint origin (default openlec.local/<name>)')
+    .option('--json', 'print the result as JSON')
+    .action(async (o) => {
+      const r = await (await databases()).communityCreate(o);
+      if (o.json) printJson(r);
+      else print(`created community ${r.id}\noperator key ${r.operator} in ${r.key}`);
+    });
+  communities.command('list')
+    .description('list the communities of a PostgreSQL database')
+    .requiredOption('--pg <url>', 'PostgreSQL connection string')
+    .option('--json', 'print the list as JSON')
+    .action(async (o) => {
+      const list = await (await databases()).communityList(o.pg);
+      if (o.json) printJson(list);
+      else print(list.length ? list.map((c) => `${c.id}  ${c.name ?? '(no entry yet)'}  ${c.size} entries`).join('\n') : 'no community yet (openlec community create --pg URL ...)');
+    });
+
   program.command('serve')
-    .description('serve the HTTP API (and, with --demo, a live demo community in accelerated time)')
+    .description('serve the HTTP API (and, with --demo, a live demo community in accelerated time); with --pg, every community of a PostgreSQL database under /c/<id>/')
     .option('--db <path>', 'SQLite file of the community')
+    .option('--pg <url>', 'serve every community of this PostgreSQL database (several processes may serve one database)')
+    .option('--keys <dir>', 'with --pg: folder of operator key files; each community\'s checkpoints are signed with its operator\'s')
+    .option('--secret <file>', 'with --pg: the secret every process of this database shares (created if missing)', 'openlec-server.secret')
+    .option('--data-dir <dir>', 'with --pg: where the personal-data vaults live', 'openlec-data')
     .option('--key <file>', 'operator key file, to sign checkpoints')
     .option('--demo', 'create or reopen the demo community in --dir, backfill 7 days, then clear one interval per tick')
     .option('--dir <dir>', 'folder for the demo', 'data')
@@ -598,6 +664,19 @@ export function buildProgram(): Command {
     .option('--max-skew <seconds>', 'refuse transactions whose issuedAt is further than this from the server\'s clock', integer('--max-skew'), 30)
     .option('--public-demo', 'allow --demo on a non-loopback --host (its keys are public: anyone reaching the port can act as the operator)')
     .action(async (o) => {
+      if (o.pg) {
+        if (o.demo || o.db) throw new OpenlecError('E_USAGE', '--pg serves a PostgreSQL database: without --db or --demo', { field: 'pg' });
+        const keys = (o.witness as string[]).map(parseCosignerKey);
+        const r = await (await import('./serve-pg.ts')).servePg({
+          pg: o.pg, port: o.port, host: o.host, secret: o.secret, dataDir: o.dataDir, maxSkew: o.maxSkew, log: o.log === true,
+          ...(o.keys ? { keys: o.keys } : {}), ...(keys.length ? { witnesses: { keys, quorum: o.quorum ?? keys.length } } : {}),
+        });
+        print(`openlec is serving ${r.url}  (communities: ${r.url}/v1/communities; each under ${r.url}/c/<id>/v1)`);
+        const stop = () => void r.close().then(() => process.exit(0));
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+        return;
+      }
       const r = await (await servers()).serve(o);
       const lines = [`openlec is serving ${r.url}  (API: ${r.url}/v1, OpenAPI: ${r.url}/openapi.json, events: ${r.url}/v1/events)`];
       for (const [role, k] of Object.entries(r.logins)) lines.push(`  log in as ${role.padEnd(8)} key ${k.key}  secret ${k.secretKey}`);

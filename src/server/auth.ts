@@ -25,6 +25,16 @@ export interface Session {
   readonly expiresAt: number;
 }
 
+/**
+ * requestPath is the path the client sent, which its signature covers ("@path"): a
+ * multi-community server (multi.ts) routes `/c/<id>/v1/...` to the community's API as
+ * `/v1/...` and keeps what was sent on the raw request as `openlecPath`.
+ */
+export function requestPath(req: { url: string; raw?: object }): string {
+  const sent = (req.raw as { openlecPath?: unknown } | undefined)?.openlecPath;
+  return typeof sent === 'string' ? sent : req.url;
+}
+
 export const loginMessage = (origin: string, challenge: string) => utf8(`openlec-login\n${origin}\n${challenge}\n`);
 
 /** A challenge is valid this long: enough to sign it, short enough to bound the used set. */
@@ -85,7 +95,7 @@ export class Auth {
    * Content-Digest, and writes are signed transactions anyway. Undefined when the request
    * carries no signature.
    */
-  async signedSession(state: State, req: { method: string; url: string; headers: Record<string, string | string[] | undefined> }, hasBody: boolean): Promise<Session | undefined> {
+  async signedSession(state: State, req: { method: string; url: string; headers: Record<string, string | string[] | undefined>; raw?: object }, hasBody: boolean): Promise<Session | undefined> {
     if (req.headers['signature-input'] === undefined && req.headers.signature === undefined) return undefined;
     if (hasBody) throw new OpenlecError('E_AUTH', 'HTTP message signatures are accepted on requests without a body; use a token for this one', { field: 'signature' });
     let roles: readonly Role[] | undefined;
@@ -102,7 +112,7 @@ export class Auth {
           roles = p.roles;
           return { id: p.key, algs: ['ed25519'], verify: async (data, signature) => this.verify(decodeKey(p.key), data, signature) };
         },
-      }, { method: req.method, url: `http://${headers.host ?? 'localhost'}${req.url}`, headers });
+      }, { method: req.method, url: `http://${headers.host ?? 'localhost'}${requestPath(req)}`, headers });
     } catch (e) {
       throw new OpenlecError('E_AUTH', `HTTP message signature refused: ${(e as Error).message}`, { field: 'signature-input' });
     }
