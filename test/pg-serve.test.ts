@@ -202,6 +202,22 @@ describe('openlec serve --pg: many communities, two processes, one database', ()
     assert.match(twice.stderr, /already exists/);
   });
 
+  test('the simulator writes the same run into PostgreSQL as into SQLite: the same key figures, log and root', { timeout: 300_000 }, async () => {
+    const { simulate } = await import('../src/sim/run.ts');
+    const lite = await simulate({ scenario: 'village', out: join(dir, 'sim-sqlite'), days: 1, seed: '3' });
+    const onPg = await simulate({ scenario: 'village', out: join(dir, 'sim-pg'), days: 1, seed: '3', pg: pg.url });
+    assert.equal(onPg.kpis.ledger.verified, true);
+    assert.deepEqual(onPg.kpis, lite.kpis);
+    const pool = pgPool(pg.url, 2);
+    const ledger = await PgLedger.open(pool, 'openlec.sim/village', { projections: false });
+    const file = SqliteLedger.open(join(dir, 'sim-sqlite', 'ledger.db'), { projections: false });
+    assert.equal(ledger.size, file.size);
+    assert.deepEqual(await ledger.rootAt(), file.root());
+    await ledger.close();
+    await file.close();
+    await pool.end();
+  });
+
   test('a process killed mid-write loses no acknowledged transaction; the other goes on serving', { timeout: 120_000 }, async () => {
     const victim = await serveProcess();
     const survivor = servers[1]!;

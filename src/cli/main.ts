@@ -578,6 +578,7 @@ export function buildProgram(): Command {
     .option('--key <k>', `also run the monthly allocation with this key: ${SIM_KEYS.join(', ')} (with compare: two, comma-separated)`)
     .option('--flexibility <f>', 'on or off: the DSO\'s flexibility market in the scenario (with compare: off,on)')
     .option('--seed <s>', 'seed', '1')
+    .option('--pg <url>', 'write the run\'s log into this PostgreSQL database (migrated), as a new community, instead of <out>/ledger.db')
     .option('--json', 'print the KPIs as JSON')
     .action(async (scenario: string, others: string[], o) => {
       const flex = o.flexibility === undefined ? [] : String(o.flexibility).split(',');

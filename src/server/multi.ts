@@ -33,7 +33,7 @@ export interface MultiServerOptions {
   pool: pg.Pool;
   /** 32 bytes shared by every process serving this database: session tokens and vault keys derive from it per community. */
   serverSecret: Uint8Array;
-  /** Where each community's personal-data vault lives (one SQLite file per community). */
+  /** Where each community's personal-data vault and side stores (OCPI, OpenADR) live: SQLite files named by the community. */
   dataDir: string;
   /** Operator keys this process holds: each community's checkpoints are signed with the one whose public key is its operator's. */
   operatorKeys?: readonly KeyPair[];
@@ -92,8 +92,9 @@ export class MultiServer {
   }
 
   private async start(id: string): Promise<Served> {
-    const ledger = await PgLedger.open(this.o.pool, id, this.o.signatures ? { signatures: sharedChecker(this.o.signatures) } : {});
     mkdirSync(this.o.dataDir, { recursive: true });
+    const sidePath = join(this.o.dataDir, encodeURIComponent(id));
+    const ledger = await PgLedger.open(this.o.pool, id, { sidePath, ...(this.o.signatures ? { signatures: sharedChecker(this.o.signatures) } : {}) });
     const vault = PersonalVault.open(join(this.o.dataDir, `${encodeURIComponent(id)}.personal.db`), derive(this.o.serverSecret, 'vault', id));
     const events = new EventHub();
     const operator = community(ledger.state)?.operator;

@@ -17,6 +17,10 @@ import { nodeSign, WorkerSignatureChecker } from '../node/signatures.ts';
 import { settleMonth } from '../settlement/invoice.ts';
 import type { State } from '../state/tables.ts';
 import { SqliteLedger } from '../store/sqlite-ledger.ts';
+import type { LedgerStore } from '../store/ledger-store.ts';
+import type { LogSource } from '../store/log-source.ts';
+import { PgLedger, pgPool } from '../store/pg-ledger.ts';
+import type { Registry } from '../state/registry.ts';
 import { addDays, formatInstant, localDay, MS_PER_MINUTE } from '../units/index.ts';
 import { planChargingSettle } from '../charging/roaming.ts';
 import { ChargingSim, chargingMonthEndMs, chargingOptions, chargingSettled } from './charging.ts';
@@ -55,6 +59,51 @@ export interface SimulateOptions {
   flexibility?: 'on' | 'off';
   /** Makes the progress display for a label ("simulating demo"); none by default. */
   progress?: (label: string) => Progress;
+  /**
+   * A PostgreSQL database (migrated) to write the run into, as a new community of it,
+   * instead of `<out>/ledger.db`: the same log, entry for entry, on the other store.
+   */
+  pg?: string;
+}
+
+/** Where a run's log is written and read back: a new SQLite file, or a new community of a PostgreSQL database. */
+interface SimStore {
+  create(): Promise<LedgerStore>;
+  /** audit replays the stored log as verify does, on one snapshot of it. */
+  audit<T>(read: (source: LogSource, registry: Registry) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+function sqliteStore(db: string): SimStore {
+  for (const f of [db, `${db}-wal`, `${db}-shm`]) rmSync(f, { force: true });
+  return {
+    create: async () => SqliteLedger.create(db, { signatures: new WorkerSignatureChecker(2) }),
+    async audit(read) {
+      const ledger = SqliteLedger.open(db, { projections: false });
+      try {
+        return await read(ledger, ledger.registry);
+      } finally {
+        await ledger.close();
+      }
+    },
+    close: async () => {},
+  };
+}
+
+function pgStore(url: string, id: string): SimStore {
+  const pool = pgPool(url, 4);
+  return {
+    create: () => PgLedger.create(pool, id, { signatures: new WorkerSignatureChecker(2) }),
+    async audit(read) {
+      const ledger = await PgLedger.open(pool, id, { projections: false });
+      try {
+        return await ledger.snapshot((source) => read(source, ledger.registry));
+      } finally {
+        await ledger.close();
+      }
+    },
+    close: () => pool.end(),
+  };
 }
 
 type Tx = ReturnType<Signer['sign']>;
@@ -123,11 +172,17 @@ export async function simulate(o: SimulateOptions) {
   const t0 = process.hrtime.bigint();
   const s = scenarioFor(o);
   mkdirSync(o.out, { recursive: true });
-  const db = join(o.out, 'ledger.db');
-  for (const f of [db, `${db}-wal`, `${db}-shm`]) rmSync(f, { force: true });
+  const store = o.pg ? pgStore(o.pg, simCommunityId(s.name)) : sqliteStore(join(o.out, 'ledger.db'));
   const run = runOf(s, o.seed ?? '1', o.out);
-  const { intervals, facts } = await appendRun(db, run, o.progress?.(`simulating ${s.name}`) ?? { update() {}, stop() {} });
-  const settled = await settleAndVerify(db, run, new Map(run.homes.map((h) => [h.signer.actor, h])));
+  let appended: Awaited<ReturnType<typeof appendRun>>;
+  let settled: SettledRun;
+  try {
+    appended = await appendRun(store, run, o.progress?.(`simulating ${s.name}`) ?? { update() {}, stop() {} });
+    settled = await settleAndVerify(store, run, new Map(run.homes.map((h) => [h.signer.actor, h])));
+  } finally {
+    await store.close();
+  }
+  const { intervals, facts } = appended;
   const kpis = runKpis(s, run.seed, run.homes.length, intervals, settled, facts);
   const cpu = process.cpuUsage(cpu0);
   const cpuSeconds = (cpu.user + cpu.system) / 1e6;
@@ -145,7 +200,7 @@ export async function simulate(o: SimulateOptions) {
  * and clearings, the monthly allocations, a checkpoint. It closes its ledger, so that the
  * ledger and its state can be collected before the log is read back for settlement and verify.
  */
-async function appendRun(db: string, run: Run, bar: Progress) {
+async function appendRun(store: SimStore, run: Run, bar: Progress) {
   const { s } = run;
   const intervals: IntervalRow[] = [];
   const facts: RunFacts = {
@@ -154,7 +209,7 @@ async function appendRun(db: string, run: Run, bar: Progress) {
     charging: run.charging ? { options: run.charging.sim.o, facts: run.charging.sim.facts } : null,
   };
   // Signatures are checked on worker threads as each day is appended.
-  const ledger = SqliteLedger.create(db, { signatures: new WorkerSignatureChecker(2) });
+  const ledger = await store.create();
   try {
     const submit = async (txs: Tx[]) => {
       for (const r of await ledger.submitMany(txs)) if (!r.ok) throw r.error;
@@ -181,8 +236,8 @@ async function appendRun(db: string, run: Run, bar: Progress) {
     }
     bar.stop();
     if (s.allocationKey) await allocateMonths(ledger, submit, run, facts);
-    ledger.checkpoint(simKey(run.seed, s.name, 'operator'));
-    for (let i = 0; i < ledger.size; i++) facts.entryBytes += ledger.entry(i).length;
+    await ledger.signCheckpoint(simKey(run.seed, s.name, 'operator'));
+    for (let lo = 0; lo < ledger.size; lo += 4096) for (const e of await ledger.readEntries(lo, lo + 4096)) facts.entryBytes += e.bytes.length;
   } finally {
     bar.stop();
     await ledger.close();
@@ -234,7 +289,7 @@ async function openCommunity(submit: (txs: Tx[]) => Promise<void>, { s, seed, op
 }
 
 /** issueDay: the DSO issues the certificates of a day's export readings, as soon as they are in the log. */
-async function issueDay(ledger: SqliteLedger, submit: (txs: Tx[]) => Promise<void>, { dso }: Run, date: string, facts: RunFacts) {
+async function issueDay(ledger: LedgerStore, submit: (txs: Tx[]) => Promise<void>, { dso }: Run, date: string, facts: RunFacts) {
   const body = planIssue(ledger.state, date);
   if (body.deviceDays === 0) return;
   await submit([dso.sign('certificates.issue', body)]);
@@ -242,7 +297,7 @@ async function issueDay(ledger: SqliteLedger, submit: (txs: Tx[]) => Promise<voi
 }
 
 /** settleCertificates: the operator settles a month's certificates (moves by trades and the allocation, automatic claims). */
-async function settleCertificates(ledger: SqliteLedger, submit: (txs: Tx[]) => Promise<void>, { operator }: Run, month: string, facts: RunFacts) {
+async function settleCertificates(ledger: LedgerStore, submit: (txs: Tx[]) => Promise<void>, { operator }: Run, month: string, facts: RunFacts) {
   const body = planSettle(ledger.state, month);
   await submit([operator.sign('certificates.settle', body)]);
   facts.certificates!.settles.push(body);
@@ -292,7 +347,7 @@ async function meterDay(submit: (txs: Tx[]) => Promise<void>, { s, clock, dso, h
  * offers, then at each gate the order from the merit order. It returns what the orders
  * make each home do, by its index.
  */
-async function flexDay(ledger: SqliteLedger, submit: (txs: Tx[]) => Promise<void>, run: Run, day: SimDay, facts: FlexFacts): Promise<Map<number, Activation>> {
+async function flexDay(ledger: LedgerStore, submit: (txs: Tx[]) => Promise<void>, run: Run, day: SimDay, facts: FlexFacts): Promise<Map<number, Activation>> {
   const { s, clock, dso, homes } = run;
   const flex = run.flex!;
   clock.ms = Math.max(clock.ms, localDay(day.date, s.timeZone).startMs + 60 * MS_PER_MINUTE);
@@ -332,7 +387,7 @@ async function flexDay(ledger: SqliteLedger, submit: (txs: Tx[]) => Promise<void
 }
 
 /** settleFlex: the DSO settles a month's flexibility from the readings, once the month is over (the clock moves past a month the run ends in). */
-async function settleFlex(ledger: SqliteLedger, submit: (txs: Tx[]) => Promise<void>, { clock, dso }: Run, month: string, facts: FlexFacts) {
+async function settleFlex(ledger: LedgerStore, submit: (txs: Tx[]) => Promise<void>, { clock, dso }: Run, month: string, facts: FlexFacts) {
   clock.ms = Math.max(clock.ms, monthEnd(ledger.state, month) + 60 * MS_PER_MINUTE);
   const plan = planFlexSettle(ledger.state, month);
   await submit([dso.sign('flex.settle', flexSettleBody(plan))]);
@@ -346,7 +401,7 @@ async function chargingCdrs(submit: (txs: Tx[]) => Promise<void>, { clock, charg
 }
 
 /** settleCharging: the operator settles a month's roaming charging once it is over (the clock moves past a month the run ends in). */
-async function settleCharging(ledger: SqliteLedger, submit: (txs: Tx[]) => Promise<void>, run: Run, month: string) {
+async function settleCharging(ledger: LedgerStore, submit: (txs: Tx[]) => Promise<void>, run: Run, month: string) {
   const { clock, operator, s } = run;
   clock.ms = Math.max(clock.ms, chargingMonthEndMs(s, month) + 60 * MS_PER_MINUTE);
   await chargingCdrs(submit, run);
@@ -355,7 +410,7 @@ async function settleCharging(ledger: SqliteLedger, submit: (txs: Tx[]) => Promi
 }
 
 /** signClearing clears one interval's book as the state machine will, notes it in the interval's row, and signs the operator's market.clear. */
-function signClearing(ledger: SqliteLedger, { operator, charging }: Run, start: number, row: IntervalRow, facts: RunFacts): Tx {
+function signClearing(ledger: LedgerStore, { operator, charging }: Run, start: number, row: IntervalRow, facts: RunFacts): Tx {
   const c = clearAt(ledger.state, start);
   if (charging) for (const r of c.records) if (r.buyer === charging.sim.meter) charging.sim.facts.localWh += r.wh;
   row.tradedWh = c.body.volumeWh;
@@ -366,7 +421,7 @@ function signClearing(ledger: SqliteLedger, { operator, charging }: Run, start: 
 }
 
 /** allocateMonths records the monthly collective self-consumption run, as `openlec allocate` does, and writes the DSO's coefficient file. */
-async function allocateMonths(ledger: SqliteLedger, submit: (txs: Tx[]) => Promise<void>, run: Run, facts: RunFacts) {
+async function allocateMonths(ledger: LedgerStore, submit: (txs: Tx[]) => Promise<void>, run: Run, facts: RunFacts) {
   const { s, out, months, operator, homes } = run;
   const key = s.allocationKey!;
   const importMeters = homes.map((h) => h.meter).sort();
@@ -381,9 +436,12 @@ async function allocateMonths(ledger: SqliteLedger, submit: (txs: Tx[]) => Promi
 }
 
 /** settleAndVerify replays the log from disk (verify), then bills every month and reads its certificates from the verified replay. */
-async function settleAndVerify(db: string, run: Run, byActor: ReadonlyMap<string, SimHousehold>): Promise<SettledRun> {
+async function settleAndVerify(store: SimStore, run: Run, byActor: ReadonlyMap<string, SimHousehold>): Promise<SettledRun> {
+  return store.audit((source, registry) => settleSource(source, registry, run, byActor));
+}
+
+async function settleSource(ledger: LogSource, registry: Registry, run: Run, byActor: ReadonlyMap<string, SimHousehold>): Promise<SettledRun> {
   const { months } = run;
-  const ledger = SqliteLedger.open(db, { projections: false });
   const bills = new Map<string, MemberBill>();
   const money: MoneyFlows = { chargesMicro: 0, creditsMicro: 0, supplierMicro: 0, gridMicro: 0, peerPaidMicro: 0, peerProceedsMicro: 0, feesMicro: 0, surplusMicro: 0, peerWh: 0, flexMicro: 0 };
   try {
@@ -391,7 +449,7 @@ async function settleAndVerify(db: string, run: Run, byActor: ReadonlyMap<string
     const checker = new WorkerSignatureChecker();
     let verified: boolean;
     try {
-      verified = (await verifyLog(ledger, ledger.registry, { checkSignatures: (items) => checker.check(items), onReplayed: (s) => (state = s) })).ok;
+      verified = (await verifyLog(ledger, registry, { checkSignatures: (items) => checker.check(items), onReplayed: (s) => (state = s) })).ok;
     } finally {
       await checker.close();
     }
@@ -415,6 +473,6 @@ async function settleAndVerify(db: string, run: Run, byActor: ReadonlyMap<string
       charging: run.charging ? chargingSettled(state) : null,
     };
   } finally {
-    await ledger.close();
+    // The log is closed by the store (SimStore.audit), after this returns.
   }
 }

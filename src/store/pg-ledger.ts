@@ -27,6 +27,8 @@ export interface PgLedgerOptions {
   maxBatch?: number;
   /** false opens the log for reading and auditing only: no projections in memory, appends refused. */
   projections?: boolean;
+  /** A path beside which the server keeps this community's side stores (OCPI, OpenADR); in memory without it. */
+  sidePath?: string;
 }
 
 interface Queued {
@@ -73,7 +75,7 @@ export class PgLedger implements LedgerStore {
   readonly registry: Registry;
   readonly state: State;
   readonly readOnly: boolean;
-  readonly sidePath = undefined;
+  readonly sidePath: string | undefined;
   readonly community: string;
   private readonly pool: pg.Pool;
   private readonly signatures: SignatureChecker;
@@ -97,6 +99,7 @@ export class PgLedger implements LedgerStore {
     this.signatures = options.signatures ?? new InlineSignatureChecker();
     this.maxBatch = options.maxBatch ?? 2048;
     this.readOnly = options.projections === false;
+    this.sidePath = this.readOnly ? undefined : options.sidePath;
     this.state = emptyState(this.registry);
   }
 
