@@ -10,7 +10,7 @@ import { checkConsistency, checkInclusion, leafHash, parseCheckpoint, parseNote 
 import { canonicalJson } from '../src/ledger/index.ts';
 import type { LedgerStore } from '../src/store/ledger-store.ts';
 import { Signer } from '../src/client.ts';
-import { COMMUNITY, seededKey } from './support/community.ts';
+import { COMMUNITY, populate, seededKey } from './support/community.ts';
 import { pgKit, sqliteKit, type StoreKit } from './support/stores.ts';
 
 const operatorKey = seededKey('operator');
@@ -21,26 +21,11 @@ const tick = () => new Date((clock += 1000)).toISOString();
 let current = COMMUNITY;
 const signer = (label: string) => new Signer(seededKey(label), current, 0, tick);
 
-/** A community with a DSO, two members, a feeder and two meters (test/support/community.ts), in any store. */
+/** populate's community (test/support/community.ts: 9 entries), in any store, under this test's own id. */
 async function community(kit: StoreKit) {
   current = `${COMMUNITY}-${++communities}`;
   const ledger = await kit.create(current);
-  const operator = signer('operator');
-  const dso = signer('dso');
-  const alice = signer('alice');
-  const bob = signer('bob');
-  const results = await ledger.submitMany([
-    operator.sign('community.create', { name: 'Sunny Street', timeZone: 'Europe/Paris', intervalMinutes: 30, currency: 'EUR', operator: operator.actor }),
-    operator.sign('participant.register', { key: dso.actor, roles: ['dso'] }),
-    operator.sign('participant.register', { key: alice.actor, roles: ['member'] }),
-    operator.sign('participant.register', { key: bob.actor, roles: ['member'] }),
-    dso.sign('feeder.define', { id: 'substation-1', importLimitW: 250000, exportLimitW: 200000 }),
-    dso.sign('feeder.define', { id: 'feeder-a', parent: 'substation-1' }),
-    dso.sign('meter.register', { meter: '30001234567890', scheme: 'PRM', direction: 'import', owner: alice.actor, feeder: 'feeder-a' }),
-    dso.sign('meter.register', { meter: '30009876543210', scheme: 'PRM', direction: 'import', owner: bob.actor, feeder: 'feeder-a' }),
-  ]);
-  for (const r of results) if (!r.ok) throw r.error;
-  return { ledger, operator, dso, alice, bob };
+  return { ledger, ...(await populate(ledger, signer)) };
 }
 
 /** Every projection row of a ledger's state, canonical, sorted: two states are equal when these are. */
@@ -82,17 +67,17 @@ function suite(makeKit: () => StoreKit | Promise<StoreKit>) {
 
   test('appends, projects, and opens again to the same state and root', async () => {
     const { ledger, alice } = await community(kit);
-    assert.equal(ledger.size, 8);
+    assert.equal(ledger.size, 9);
     assert.deepEqual(ledger.state.get('participants', alice.actor), { key: alice.actor, roles: ['member'], nonce: 0, entry: 2 });
-    assert.equal(ledger.state.count('meters'), 2);
+    assert.equal(ledger.state.count('meters'), 3);
     const again = await kit.reopen(ledger);
-    assert.equal(again.size, 8);
+    assert.equal(again.size, 9);
     assert.deepEqual(stateOf(again), stateOf(ledger));
     assert.deepEqual(await again.rootAt(), await ledger.rootAt());
-    assert.deepEqual(await again.readEntries(0, 8), await ledger.readEntries(0, 8));
+    assert.deepEqual(await again.readEntries(0, 9), await ledger.readEntries(0, 9));
     const report = await kit.verify(ledger);
     assert.deepEqual(report.problems, []);
-    assert.equal(report.size, 8);
+    assert.equal(report.size, 9);
     await again.close();
     await ledger.close();
   });
@@ -107,7 +92,7 @@ function suite(makeKit: () => StoreKit | Promise<StoreKit>) {
     assert.equal(!wrongRole.ok && wrongRole.error.code, 'E_TX_ROLE');
     const forged = await ledger.submit({ ...operator.sign('feeder.define', { id: 'x1' }), body: { id: 'x2' } });
     assert.equal(!forged.ok && forged.error.code, 'E_TX_SIGNATURE');
-    assert.equal(ledger.size, 9);
+    assert.equal(ledger.size, 10);
     // A second process sees the nonce too: the replay is refused there as well.
     const other = await kit.reopen(ledger);
     const again = await other.submit(tx);
@@ -123,12 +108,12 @@ function suite(makeKit: () => StoreKit | Promise<StoreKit>) {
     const stateBefore = stateOf(ledger);
     const set = [0, 1, 2, 3].map((i) => dso.sign('feeder.define', { id: `f-${i}`, parent: i === 2 ? 'nowhere' : 'substation-1' }));
     await assert.rejects(ledger.submitAtomic(set), (e: Error & { code?: string; details?: { index?: number } }) => e.code === 'E_UNKNOWN_FEEDER' && e.details?.index === 2);
-    assert.equal(ledger.size, 8);
+    assert.equal(ledger.size, 9);
     assert.deepEqual(await ledger.rootAt(), rootBefore);
     assert.deepEqual(stateOf(ledger), stateBefore);
     dso.nonce -= 4;
     const good = [0, 1, 2].map((i) => dso.sign('feeder.define', { id: `g-${i}`, parent: 'substation-1' }));
-    assert.deepEqual(await ledger.submitAtomic(good), [8, 9, 10]);
+    assert.deepEqual(await ledger.submitAtomic(good), [9, 10, 11]);
     const again = await kit.reopen(ledger);
     assert.deepEqual(stateOf(again), stateOf(ledger));
     await again.close();
@@ -158,27 +143,27 @@ function suite(makeKit: () => StoreKit | Promise<StoreKit>) {
   test('checkpoints and cosignatures are kept, survive reopening, and a wrong checkpoint is refused', async () => {
     const { ledger, dso } = await community(kit);
     const { checkpoint, note } = await ledger.signCheckpoint(operatorKey);
-    assert.equal(checkpoint.size, 8);
-    assert.equal(parseCheckpoint(parseNote(note).text).size, 8);
+    assert.equal(checkpoint.size, 9);
+    assert.equal(parseCheckpoint(parseNote(note).text).size, 9);
     assert.equal(ledger.latestCheckpoint()?.note, note);
     await assert.rejects(ledger.signCheckpoint(seededKey('alice')), (e: Error & { code?: string }) => e.code === 'E_NOT_OPERATOR');
-    await ledger.keepCosignature(8, 'witness-a', '— witness-a AAAA');
-    await ledger.keepCosignature(8, 'witness-b', '— witness-b BBBB');
-    await ledger.keepCosignature(8, 'witness-a', '— witness-a again');
-    assert.deepEqual(ledger.cosignatures(8).map((c) => c.witness), ['witness-a', 'witness-b']);
-    assert.equal(ledger.cosignatureCounts().get(8), 2);
-    assert.equal(ledger.newestCheckpoint(2)?.size, 8);
+    await ledger.keepCosignature(9, 'witness-a', '— witness-a AAAA');
+    await ledger.keepCosignature(9, 'witness-b', '— witness-b BBBB');
+    await ledger.keepCosignature(9, 'witness-a', '— witness-a again');
+    assert.deepEqual(ledger.cosignatures(9).map((c) => c.witness), ['witness-a', 'witness-b']);
+    assert.equal(ledger.cosignatureCounts().get(9), 2);
+    assert.equal(ledger.newestCheckpoint(2)?.size, 9);
     assert.equal(ledger.newestCheckpoint(3), undefined);
     assert.equal((await ledger.submit(dso.sign('feeder.define', { id: 'c-1', parent: 'substation-1' }))).ok, true);
     const checkpoints = ledger.checkpoints();
-    const cosignatures = ledger.cosignatures(8);
+    const cosignatures = ledger.cosignatures(9);
     await ledger.close();
     const again = await kit.reopen(ledger);
     assert.deepEqual(again.checkpoints(), checkpoints);
-    assert.deepEqual(again.cosignatures(8), cosignatures);
+    assert.deepEqual(again.cosignatures(9), cosignatures);
     // A replica keeps the operator's checkpoint only if its root is this log's.
-    await assert.rejects(again.keepCheckpoint(note.replace(/\n8\n/, '\n7\n')));
-    assert.equal((await again.keepCheckpoint(note)).size, 8);
+    await assert.rejects(again.keepCheckpoint(note.replace(/\n9\n/, '\n8\n')));
+    assert.equal((await again.keepCheckpoint(note)).size, 9);
     assert.equal((await kit.verify(again)).ok, true);
     await again.close();
   });
@@ -203,7 +188,7 @@ function suite(makeKit: () => StoreKit | Promise<StoreKit>) {
     const writer = signer('writer-1');
     assert.equal((await ledger.submit(operator.sign('participant.register', { key: writer.actor, roles: ['dso'] }))).ok, true);
     const dso = signer('dso');
-    dso.nonce = 4;
+    dso.nonce = 5;
     await ledger.close();
     const child = await writerChild(kit, ledger, 'writer-1');
     while (child.acked.length < 300) await new Promise((r) => setTimeout(r, 20));
@@ -211,7 +196,7 @@ function suite(makeKit: () => StoreKit | Promise<StoreKit>) {
     await child.exited;
     const acked = [...child.acked];
     const again = await kit.reopen(ledger);
-    assert.ok(again.size >= 9 + acked.length, `${again.size} entries, ${acked.length} acknowledged`);
+    assert.ok(again.size >= 10 + acked.length, `${again.size} entries, ${acked.length} acknowledged`);
     const entries = await again.readEntries(0, again.size);
     for (const a of acked) assert.ok(entries[a], `acknowledged entry ${a} is missing`);
     const report = await kit.verify(again);
@@ -242,7 +227,7 @@ function suite(makeKit: () => StoreKit | Promise<StoreKit>) {
     }
     const entries = [...a, ...b].flatMap((r) => (r.ok ? [r.entry] : []));
     assert.equal(new Set(entries).size, entries.length, 'two transactions got one entry number');
-    const size = 10 + okA + okB;
+    const size = 11 + okA + okB;
     await other.refresh();
     await ledger.refresh();
     assert.equal(ledger.size, size);
@@ -311,15 +296,15 @@ describe('PostgreSQL: the log is append-only and communities are apart', () => {
     const a = await community(kit);
     const b = await community(kit);
     assert.notEqual(a.ledger.origin(), b.ledger.origin());
-    assert.equal(a.ledger.size, 8);
-    assert.equal(b.ledger.size, 8);
+    assert.equal(a.ledger.size, 9);
+    assert.equal(b.ledger.size, 9);
     // A transaction of community A is refused by B's log.
     const forA = a.dso.sign('feeder.define', { id: 'only-a', parent: 'substation-1' });
     const onB = await b.ledger.submit(forA);
     assert.equal(!onB.ok && onB.error.code, 'E_TX_COMMUNITY');
     assert.equal((await a.ledger.submit(forA)).ok, true);
-    assert.equal(a.ledger.size, 9);
-    assert.equal(b.ledger.size, 8);
+    assert.equal(a.ledger.size, 10);
+    assert.equal(b.ledger.size, 9);
     assert.equal((await kit.verify(a.ledger)).ok, true);
     assert.equal((await kit.verify(b.ledger)).ok, true);
     // A genesis for another id cannot start a community's log.

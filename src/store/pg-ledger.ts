@@ -2,15 +2,16 @@ import pg from 'pg';
 import { community } from '../community/tables.ts';
 import { invariant, OpenlecError } from '../errors.ts';
 import {
-  COMMUNITY_ID, canonicalJson, type Checkpoint, concatBytes, decodeEntry, decodeKey, decodeTransaction, type DecodedEntry, encodeKey, equalBytes, formatVerifierKey, frontierIndexes, type Hash,
+  COMMUNITY_ID, canonicalJson, type Checkpoint, concatBytes, decodeEntry, decodeKey, type DecodedEntry, encodeKey, equalBytes, formatVerifierKey, frontierIndexes, type Hash,
   type HashReader, leafHash, type NoteSigner, openCheckpoint, parseVerifierKey, proveConsistency, proveInclusion, signCheckpoint, splitStoredHashIndex, storedHashCount,
-  storedHashesForLeaf, treeHash, utf8,
+  storedHashesForLeaf, treeHash,
 } from '../ledger/index.ts';
 import { InlineSignatureChecker, type SignatureChecker } from '../node/signatures.ts';
 import { createRegistry, emptyState } from '../registry.ts';
 import { applyEntry } from '../state/apply.ts';
 import type { Registry } from '../state/registry.ts';
 import { type Row, rowKey, type State, type TableSpec } from '../state/tables.ts';
+import { applyBatch, asOpenlecError, prepareBatch, type Prepared, type Queued, signatureRefused, storeFailure } from './batch.ts';
 import type { AtomicOptions, LedgerStore, SubmitInput, SubmitResult } from './ledger-store.ts';
 import type { LogSource, StoredCheckpoint, StoredEntry } from './log-source.ts';
 import { assertMigrated } from './pg-migrate.ts';
@@ -31,18 +32,6 @@ export interface PgLedgerOptions {
   sidePath?: string;
 }
 
-interface Queued {
-  input: SubmitInput;
-  now?: number;
-  resolve(r: SubmitResult): void;
-}
-
-interface Prepared {
-  items: Queued[];
-  decoded: (DecodedEntry | OpenlecError)[];
-  signaturesOk: Promise<boolean[]>;
-}
-
 /** A leaf appended in memory, waiting for its commit. */
 interface Pending {
   seq: number;
@@ -50,7 +39,7 @@ interface Pending {
   hashes: Uint8Array;
 }
 
-const asError = (e: unknown): OpenlecError => (e instanceof OpenlecError ? e : new OpenlecError('E_INTERNAL', (e as Error)?.message ?? String(e), { cause: e }));
+const asError = asOpenlecError;
 const buf = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 const bytesOf = (b: Buffer) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
@@ -445,42 +434,17 @@ export class PgLedger implements LedgerStore {
   }
 
   private prepare(items: Queued[]): Prepared {
-    const decoded = items.map(({ input }) => {
-      try {
-        if (input instanceof Uint8Array) return decodeEntry(input);
-        if (typeof input === 'string') return decodeEntry(utf8(input));
-        return decodeTransaction(input);
-      } catch (e) {
-        return asError(e);
-      }
-    });
-    const checkable = decoded.filter((d): d is DecodedEntry => !(d instanceof OpenlecError));
-    return { items, decoded, signaturesOk: this.signatures.check(checkable) };
+    return prepareBatch(items, this.signatures);
   }
 
   private async commitBatch(batch: Prepared, signaturesOk: boolean[]): Promise<void> {
-    const results: SubmitResult[] = [];
+    let results: SubmitResult[] = [];
     try {
       await this.appendInTransaction((append) => {
-        let s = 0;
-        for (const [i, d] of batch.decoded.entries()) {
-          if (d instanceof OpenlecError) {
-            results.push({ ok: false, error: d });
-            continue;
-          }
-          if (!signaturesOk[s++]) {
-            results.push({ ok: false, error: new OpenlecError('E_TX_SIGNATURE', 'the signature does not verify for this actor and content', { field: 'sig' }) });
-            continue;
-          }
-          try {
-            results.push({ ok: true, entry: append(d, batch.items[i]!.now) });
-          } catch (e) {
-            results.push({ ok: false, error: asError(e) });
-          }
-        }
+        results = applyBatch(batch, signaturesOk, append);
       });
     } catch (e) {
-      const error = e instanceof OpenlecError ? e : new OpenlecError('E_STORE_WRITE', `the batch could not be written: ${(e as Error).message}`, { cause: e });
+      const error = storeFailure(e);
       for (const q of batch.items) q.resolve({ ok: false, error });
       return;
     }
@@ -502,7 +466,7 @@ export class PgLedger implements LedgerStore {
         let s = 0;
         for (const [k, d] of prepared.decoded.entries()) {
           if (d instanceof OpenlecError) throw at(d, k);
-          if (!ok[s++]) throw at(new OpenlecError('E_TX_SIGNATURE', 'the signature does not verify for this actor and content', { field: 'sig' }), k);
+          if (!ok[s++]) throw at(signatureRefused(), k);
           try {
             entries.push(append(d, options.now));
           } catch (e) {

@@ -2,9 +2,9 @@ import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { OpenlecError } from '../errors.ts';
 import {
-  canonicalJson, type Checkpoint, concatBytes, equalBytes, decodeEntry, decodeKey, decodeTransaction, type DecodedEntry, encodeKey, formatVerifierKey, frontierIndexes, type Hash,
+  canonicalJson, type Checkpoint, concatBytes, equalBytes, decodeEntry, decodeKey, encodeKey, formatVerifierKey, frontierIndexes, type Hash,
   leafHash, type NoteSigner, openCheckpoint, parseVerifierKey, proveConsistency, proveInclusion, signCheckpoint, splitStoredHashIndex,
-  storedHashCount, storedHashesForLeaf, treeHash, utf8,
+  storedHashCount, storedHashesForLeaf, treeHash,
 } from '../ledger/index.ts';
 import { community } from '../community/tables.ts';
 import { InlineSignatureChecker, type SignatureChecker } from '../node/signatures.ts';
@@ -12,6 +12,7 @@ import { createRegistry, emptyState } from '../registry.ts';
 import { applyEntry } from '../state/apply.ts';
 import type { Registry } from '../state/registry.ts';
 import type { Row, State, TableSpec } from '../state/tables.ts';
+import { applyBatch, asOpenlecError, prepareBatch, type Prepared, type Queued, signatureRefused, storeFailure } from './batch.ts';
 import type { AtomicOptions, LedgerStore, SubmitInput, SubmitResult } from './ledger-store.ts';
 import type { LogSource, StoredCheckpoint, StoredEntry } from './log-source.ts';
 import { WriterLock } from './writer-lock.ts';
@@ -39,19 +40,6 @@ export interface SqliteLedgerOptions {
    * the first write, so that a ledger opened only to read never holds it.
    */
   writer?: boolean;
-}
-
-interface Queued {
-  input: SubmitInput;
-  /** The operator's time when the server received it (applyEntry's admission time). */
-  now?: number;
-  resolve(r: SubmitResult): void;
-}
-
-interface Prepared {
-  items: Queued[];
-  decoded: (DecodedEntry | OpenlecError)[];
-  signaturesOk: Promise<boolean[]>;
 }
 
 const sqlName = (name: string) => `"${name.replace(/"/g, '""')}"`;
@@ -458,7 +446,7 @@ export class SqliteLedger implements LogSource, LedgerStore {
       let s = 0;
       for (const d of batch.decoded) {
         if (d instanceof OpenlecError) throw at(d, k);
-        if (!signaturesOk[s++]) throw at(new OpenlecError('E_TX_SIGNATURE', 'the signature does not verify for this actor and content', { field: 'sig' }), k);
+        if (!signaturesOk[s++]) throw at(signatureRefused(), k);
         try {
           applyEntry(this.state, this.registry, d, this.sizeNow, { now });
         } catch (e) {
@@ -552,46 +540,21 @@ export class SqliteLedger implements LogSource, LedgerStore {
   }
 
   private prepare(items: Queued[]): Prepared {
-    const decoded = items.map(({ input }) => {
-      try {
-        if (input instanceof Uint8Array) return decodeEntry(input);
-        if (typeof input === 'string') return decodeEntry(utf8(input));
-        return decodeTransaction(input);
-      } catch (e) {
-        return asOpenlecError(e);
-      }
-    });
-    const checkable = decoded.filter((d): d is DecodedEntry => !(d instanceof OpenlecError));
-    return { items, decoded, signaturesOk: this.signatures.check(checkable) };
+    return prepareBatch(items, this.signatures);
   }
 
   private commit(batch: Prepared, signaturesOk: boolean[]): void {
-    const results: SubmitResult[] = [];
-    let s = 0;
+    let results: SubmitResult[] = [];
     try {
       this.writeAtomically(() => {
-        for (const [i, d] of batch.decoded.entries()) {
-          if (d instanceof OpenlecError) {
-            results.push({ ok: false, error: d });
-            continue;
-          }
-          if (!signaturesOk[s++]) {
-            results.push({ ok: false, error: new OpenlecError('E_TX_SIGNATURE', 'the signature does not verify for this actor and content', { field: 'sig' }) });
-            continue;
-          }
-          try {
-            applyEntry(this.state, this.registry, d, this.sizeNow, { now: batch.items[i]!.now });
-          } catch (e) {
-            results.push({ ok: false, error: asOpenlecError(e) });
-            continue;
-          }
+        results = applyBatch(batch, signaturesOk, (d, now) => {
+          applyEntry(this.state, this.registry, d, this.sizeNow, { now });
           this.appendLeaf(d.bytes);
-          results.push({ ok: true, entry: this.sizeNow - 1 });
-        }
+          return this.sizeNow - 1;
+        });
       });
     } catch (e) {
-      // The store's own refusals (another writer holds the file, ...) keep their code.
-      const error = e instanceof OpenlecError ? e : new OpenlecError('E_STORE_WRITE', `the batch could not be written: ${(e as Error).message}`, { cause: e });
+      const error = storeFailure(e);
       for (const q of batch.items) q.resolve({ ok: false, error });
       return;
     }
@@ -744,7 +707,4 @@ export class SqliteLedger implements LogSource, LedgerStore {
   }
 }
 
-export function asOpenlecError(e: unknown): OpenlecError {
-  if (e instanceof OpenlecError) return e;
-  return new OpenlecError('E_INTERNAL', (e as Error)?.message ?? String(e), { cause: e });
-}
+export { asOpenlecError } from './batch.ts';

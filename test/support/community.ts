@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Signer } from '../../src/client.ts';
 import { keyPairFromSeed } from '../../src/ledger/index.ts';
+import type { LedgerStore } from '../../src/store/ledger-store.ts';
 import { SqliteLedger } from '../../src/store/sqlite-ledger.ts';
 
 export const COMMUNITY = 'openlec.test/sunny-street';
@@ -25,13 +26,15 @@ export function tempDb(): string {
   return join(mkdtempSync(join(tmpdir(), 'openlec-')), 'log.db');
 }
 
-/** smallCommunity creates a log with a community, a DSO, two members, a feeder and two meters. */
-export async function smallCommunity(path = tempDb()) {
-  const ledger = SqliteLedger.create(path);
-  const operator = signer('operator');
-  const dso = signer('dso');
-  const alice = signer('alice');
-  const bob = signer('bob');
+/**
+ * populate appends a community, a DSO, two members, a feeder and three meters (9 entries)
+ * to an empty log of any store, signed by `signerOf` (the community id is the signers').
+ */
+export async function populate(ledger: LedgerStore, signerOf: (label: string) => Signer = signer) {
+  const operator = signerOf('operator');
+  const dso = signerOf('dso');
+  const alice = signerOf('alice');
+  const bob = signerOf('bob');
   const results = await ledger.submitMany([
     operator.sign('community.create', { name: 'Sunny Street', timeZone: 'Europe/Paris', intervalMinutes: 30, currency: 'EUR', operator: operator.actor }),
     operator.sign('participant.register', { key: dso.actor, roles: ['dso'] }),
@@ -44,5 +47,11 @@ export async function smallCommunity(path = tempDb()) {
     dso.sign('meter.register', { meter: '30009876543210', scheme: 'PRM', direction: 'import', owner: bob.actor, feeder: 'feeder-a' }),
   ]);
   for (const r of results) if (!r.ok) throw r.error;
-  return { path, ledger, operator, dso, alice, bob };
+  return { operator, dso, alice, bob };
+}
+
+/** smallCommunity creates a SQLite log with populate's community. */
+export async function smallCommunity(path = tempDb()) {
+  const ledger = SqliteLedger.create(path);
+  return { path, ledger, ...(await populate(ledger)) };
 }
