@@ -70,13 +70,9 @@ export class MultiServer {
 
   constructor(private readonly o: MultiServerOptions) {}
 
-  /** communities lists the database's communities, with their names when this process has opened them. */
+  /** communities lists the database's communities with their names (from their signed community.create). */
   async communities(): Promise<{ id: string; path: string; name: string | null }[]> {
-    const ids = await PgLedger.communities(this.o.pool);
-    return Promise.all(ids.map(async (id) => {
-      const s = this.served.has(id) ? await this.served.get(id)!.catch(() => undefined) : undefined;
-      return { id, path: `${communityPath(id)}/`, name: s ? (community(s.ledger.state)?.name ?? null) : null };
-    }));
+    return (await PgLedger.directory(this.o.pool)).map((c) => ({ id: c.id, path: `${communityPath(c.id)}/`, name: c.name }));
   }
 
   /** open returns the community's API, opening it on first use; undefined when the database has no such community. */
