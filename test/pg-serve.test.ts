@@ -162,6 +162,32 @@ describe('openlec serve --pg: many communities, two processes, one database', ()
     await ledger.close();
   });
 
+  test('a witness cosigns a community of the multi-community server; every process sees the cosignature', { timeout: 120_000 }, async () => {
+    const witnessKey = join(dir, 'witness.key');
+    const { writeKeyFile } = await import('../src/node/key-file.ts');
+    writeKeyFile(witnessKey, seededKey('witness'));
+    const vkey = (await openlec('witness', '--from', 'http://127.0.0.1:1', '--key', witnessKey, '--name', 'witness-1', '--show-key')).stdout.trim();
+    const s = await startOpenlec('serve', '--pg', pg.url, '--keys', join(dir, 'keys'), '--secret', join(dir, 'server.secret'), '--data-dir', join(dir, 'data'), '--port', '0', '--witness', vkey);
+    children.push(s.child);
+    // Wait for a checkpoint of the current size (each process signs one when the log grew; the first requests open the community).
+    const size = await logSize(s.url, HILL);
+    await until('a checkpoint of the current size', async () => ((await (await fetch(`${s.url}${path(HILL)}/v1/checkpoints/latest`)).json()) as { size: number }).size === size);
+    const w = await openlec('witness', '--from', `${s.url}${path(HILL)}`, '--key', witnessKey, '--name', 'witness-1', '--every', '0');
+    assert.equal(w.code, 0, w.stdout + w.stderr);
+    assert.match(w.stdout, /cosigned 1 checkpoint/);
+    const final = (await (await fetch(`${s.url}${path(HILL)}/v1/checkpoints/final`)).json()) as { size: number; cosigners: string[] };
+    assert.equal(final.size, size);
+    assert.deepEqual(final.cosigners, ['witness-1']);
+    // The other processes learn of it through the database.
+    for (const other of servers) {
+      await until('the cosignature on another process', async () => {
+        const list = (await (await fetch(`${other}${path(HILL)}/v1/checkpoints`)).json()) as { size: number; cosigners: number }[];
+        return list.some((c) => c.size === size && c.cosigners === 1);
+      });
+    }
+    await stopProcess(s.child);
+  });
+
   test('a community copies from PostgreSQL to SQLite and back, bit for bit, verified on arrival', { timeout: 120_000 }, async () => {
     const file = join(dir, 'hill.db');
     const out = await openlec('db', 'copy', '--from', pg.url, '--community', HILL, '--to', file, '--json');
