@@ -1,7 +1,9 @@
 -- openlec on PostgreSQL: many communities, one log each.
 -- Every table is keyed by community. The log tables (entries, checkpoints, cosignatures)
--- are append-only: the application role may only SELECT and INSERT them, and a trigger
--- refuses UPDATE, DELETE and TRUNCATE for every role, the owner included.
+-- are append-only: the application role may only SELECT and INSERT them, and triggers
+-- refuse UPDATE, DELETE and TRUNCATE (of the table and of each partition) for every role.
+-- An owner or superuser can still disable a trigger: against them, the guarantee is the
+-- log's own (signed entries, signed checkpoints, witnesses, `openlec verify`).
 
 CREATE TABLE communities (
   id text PRIMARY KEY,
@@ -69,6 +71,14 @@ $$;
 
 CREATE TRIGGER entries_append_only BEFORE UPDATE OR DELETE ON entries FOR EACH ROW EXECUTE FUNCTION openlec_append_only();
 CREATE TRIGGER entries_no_truncate BEFORE TRUNCATE ON entries FOR EACH STATEMENT EXECUTE FUNCTION openlec_append_only();
+CREATE TRIGGER entries_p0_no_truncate BEFORE TRUNCATE ON entries_p0 FOR EACH STATEMENT EXECUTE FUNCTION openlec_append_only();
+CREATE TRIGGER entries_p1_no_truncate BEFORE TRUNCATE ON entries_p1 FOR EACH STATEMENT EXECUTE FUNCTION openlec_append_only();
+CREATE TRIGGER entries_p2_no_truncate BEFORE TRUNCATE ON entries_p2 FOR EACH STATEMENT EXECUTE FUNCTION openlec_append_only();
+CREATE TRIGGER entries_p3_no_truncate BEFORE TRUNCATE ON entries_p3 FOR EACH STATEMENT EXECUTE FUNCTION openlec_append_only();
+CREATE TRIGGER entries_p4_no_truncate BEFORE TRUNCATE ON entries_p4 FOR EACH STATEMENT EXECUTE FUNCTION openlec_append_only();
+CREATE TRIGGER entries_p5_no_truncate BEFORE TRUNCATE ON entries_p5 FOR EACH STATEMENT EXECUTE FUNCTION openlec_append_only();
+CREATE TRIGGER entries_p6_no_truncate BEFORE TRUNCATE ON entries_p6 FOR EACH STATEMENT EXECUTE FUNCTION openlec_append_only();
+CREATE TRIGGER entries_p7_no_truncate BEFORE TRUNCATE ON entries_p7 FOR EACH STATEMENT EXECUTE FUNCTION openlec_append_only();
 CREATE TRIGGER checkpoints_append_only BEFORE UPDATE OR DELETE ON checkpoints FOR EACH ROW EXECUTE FUNCTION openlec_append_only();
 CREATE TRIGGER checkpoints_no_truncate BEFORE TRUNCATE ON checkpoints FOR EACH STATEMENT EXECUTE FUNCTION openlec_append_only();
 CREATE TRIGGER cosignatures_append_only BEFORE UPDATE OR DELETE ON cosignatures FOR EACH ROW EXECUTE FUNCTION openlec_append_only();

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
-import { checkConsistency, checkInclusion, leafHash, parseCheckpoint, parseNote } from '../src/ledger/index.ts';
+import { checkConsistency, checkInclusion, encodeEntry, leafHash, parseCheckpoint, parseNote } from '../src/ledger/index.ts';
 import { canonicalJson } from '../src/ledger/index.ts';
 import type { LedgerStore } from '../src/store/ledger-store.ts';
 import { Signer } from '../src/client.ts';
@@ -290,6 +290,33 @@ describe('PostgreSQL: the log is append-only and communities are apart', () => {
     await pool.end();
     assert.deepEqual((await kit.verify(ledger)).problems, []);
     await ledger.close();
+  });
+
+  test('an entry written into the database by anything but a store is not taken in: its signature and tree hashes are checked first', async () => {
+    const { ledger, dso } = await community(kit);
+    const id = ledger.origin();
+    const size = ledger.size;
+    const root = await ledger.rootAt();
+    // Someone with the application role's rights writes an entry whose signature is not the actor's, and moves the head.
+    const forged = encodeEntry({ ...dso.sign('participant.register', { key: dso.actor, roles: ['operator'] }), actor: signer('operator').actor });
+    await kit.pool.query('INSERT INTO entries (community, seq, bytes, hashes) VALUES ($1, $2, $3, $4)', [id, size, Buffer.from(forged), Buffer.from(leafHash(forged))]);
+    await kit.pool.query('UPDATE log_head SET size = $2 WHERE community = $1', [id, size + 1]);
+    await assert.rejects(ledger.refresh(), (e: Error & { code?: string }) => e.code === 'E_STORE_CATCH_UP' && /signature/.test(e.message));
+    assert.equal(ledger.size, size);
+    // The operator's key never signs a checkpoint over it.
+    const { checkpoint } = await ledger.signCheckpoint(operatorKey);
+    assert.equal(checkpoint.size, size);
+    assert.deepEqual(checkpoint.root, root);
+    const report = await kit.verify(ledger);
+    assert.ok(report.problems.some((p) => p.code === 'E_TX_SIGNATURE'), JSON.stringify(report.problems));
+    await ledger.close();
+  });
+
+  test('an unknown community leaves no connection inside a transaction', async () => {
+    const { PgLedger } = await import('../src/store/pg-ledger.ts');
+    for (let i = 0; i < 5; i++) await assert.rejects(PgLedger.open(kit.pool, `nowhere-${i}`), (e: Error & { code?: string }) => e.code === 'E_DB_COMMUNITY');
+    const idle = await kit.pool.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state = 'idle in transaction'");
+    assert.equal(idle.rows[0].n, 0);
   });
 
   test('two communities of one database keep their own logs, numbering and keys', async () => {

@@ -2,9 +2,9 @@ import { existsSync, rmSync } from 'node:fs';
 import { verifyLog, type VerifyReport } from '../audit/verify.ts';
 import { Signer } from '../client.ts';
 import { OpenlecError } from '../errors.ts';
-import { encodeKey, toHex } from '../ledger/index.ts';
+import { addSignatureLines, type CosignerKey, cosignaturesOf, encodeKey, toHex } from '../ledger/index.ts';
 import { generateKeyPair, readKeyFile, writeKeyFile } from '../node/key-file.ts';
-import { WorkerSignatureChecker } from '../node/signatures.ts';
+import { nodeVerifySignature, WorkerSignatureChecker } from '../node/signatures.ts';
 import type { LedgerStore } from '../store/ledger-store.ts';
 import { PgLedger, pgPool } from '../store/pg-ledger.ts';
 import { migrate } from '../store/pg-migrate.ts';
@@ -127,6 +127,8 @@ export interface CopyOptions {
   /** The community to copy (required when either side is PostgreSQL; a SQLite file holds one). */
   community?: string;
   showProgress?: boolean;
+  /** Witnesses' cosigner keys: the source's cosignatures that verify under one of them are copied, the others left behind. */
+  witnesses?: CosignerKey[];
 }
 
 export interface CopyReport {
@@ -134,6 +136,8 @@ export interface CopyReport {
   entries: number;
   checkpoints: number;
   cosignatures: number;
+  /** Cosignatures of the source left behind: without a witness key given, or not verifying under one. */
+  cosignaturesSkipped: number;
   root: string;
   verified: VerifyReport;
 }
@@ -156,6 +160,11 @@ export async function dbCopy(o: CopyOptions): Promise<CopyReport> {
     const id = source.ledger.origin();
     if (o.community && o.community !== id) throw new OpenlecError('E_USAGE', `${o.from} holds community ${id}, not ${o.community}`, { field: 'community' });
     const size = source.ledger.size;
+    // The source is verified before anything is written: a log, checkpoint or projection that
+    // does not verify is never copied, and the destination is never left half-written by it.
+    const checked = await source.verify(false);
+    if (!checked.ok) throw new OpenlecError('E_COPY', `the source does not verify, nothing was copied: ${checked.problems.slice(0, 3).map((p) => p.message).join('; ')}`, { field: 'from', details: { problems: checked.problems.length } });
+    if (checked.size !== size) throw new OpenlecError('E_COPY', `the source grew while it was verified (${size} → ${checked.size}): copy a log no process is writing`, { field: 'from' });
     if (isPgUrl(o.to)) {
       const pool = pgPool(o.to, 4);
       try {
@@ -220,9 +229,16 @@ export async function dbCopy(o: CopyOptions): Promise<CopyReport> {
     }
     await target.ledger.submitAtomic(bytes, { onProgress: (n) => bar?.update(size + n, size * 2) });
     let cosignatures = 0;
+    let cosignaturesSkipped = 0;
     for (const c of src.checkpoints()) {
       await target.ledger.keepCheckpoint(c.note);
       for (const s of src.cosignatures(c.size)) {
+        // A cosignature line is kept only if it verifies under a witness key given: a stored line proves nothing by being stored.
+        const valid = o.witnesses ? cosignaturesOf(addSignatureLines(c.note, [s.line]), o.witnesses, nodeVerifySignature) : [];
+        if (!valid.some((v) => v.name === s.witness)) {
+          cosignaturesSkipped++;
+          continue;
+        }
         await target.ledger.keepCosignature(c.size, s.witness, s.line);
         cosignatures++;
       }
@@ -236,7 +252,7 @@ export async function dbCopy(o: CopyOptions): Promise<CopyReport> {
     const done = target;
     target = undefined;
     void done;
-    return { community: id, entries: size, checkpoints: src.checkpoints().length, cosignatures, root: sourceRoot, verified };
+    return { community: id, entries: size, checkpoints: src.checkpoints().length, cosignatures, cosignaturesSkipped, root: sourceRoot, verified };
   } catch (e) {
     await target?.discard().catch(() => undefined);
     throw e;

@@ -612,11 +612,13 @@ export function buildProgram(): Command {
     .requiredOption('--from <db>', 'a SQLite file or a PostgreSQL URL')
     .requiredOption('--to <db>', 'a SQLite file (created) or a PostgreSQL URL (the community is added)')
     .option('--community <id>', 'the community (required when --from is PostgreSQL)')
+    .option('--witness <vkey>', 'a witness\'s cosigner key: its cosignatures are copied when they verify (repeat; without it none are)', (v: string, all: string[]) => [...all, v], [] as string[])
     .option('--json', 'print the report as JSON')
     .action(async (o) => {
-      const r = await (await databases()).dbCopy({ from: o.from, to: o.to, ...(o.community ? { community: o.community } : {}), showProgress: !o.json });
+      const witnesses = (o.witness as string[]).map(parseCosignerKey);
+      const r = await (await databases()).dbCopy({ from: o.from, to: o.to, ...(o.community ? { community: o.community } : {}), ...(witnesses.length ? { witnesses } : {}), showProgress: !o.json });
       if (o.json) printJson(r);
-      else print(`copied community ${r.community}: ${r.entries} entries, ${r.checkpoints} checkpoints, ${r.cosignatures} cosignatures\nroot ${r.root} (verified on arrival)`);
+      else print(`copied community ${r.community}: ${r.entries} entries, ${r.checkpoints} checkpoints, ${r.cosignatures} cosignatures${r.cosignaturesSkipped ? ` (${r.cosignaturesSkipped} left behind: not verified by a --witness key)` : ''}\nroot ${r.root} (the source verified before, the copy on arrival)`);
     });
 
   const communities = program.command('community').description('communities of a PostgreSQL database');

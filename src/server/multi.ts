@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { join } from 'node:path';
 import pg from 'pg';
 import { community } from '../community/tables.ts';
-import { decodeEntry, encodeKey, type CosignerKey, type KeyPair } from '../ledger/index.ts';
+import { COMMUNITY_ID, decodeEntry, encodeKey, type CosignerKey, type KeyPair } from '../ledger/index.ts';
 import type { SignatureChecker } from '../node/signatures.ts';
 import { APPEND_CHANNEL, PgLedger } from '../store/pg-ledger.ts';
 import { buildApp } from './app.ts';
@@ -44,6 +44,8 @@ export interface MultiServerOptions {
   checkpointEveryMs?: number;
   logger?: boolean;
   witnesses?: { keys: CosignerKey[]; quorum: number };
+  /** Every served community is refreshed this often besides notifications (default 5 s). */
+  refreshEveryMs?: number;
 }
 
 interface Served {
@@ -64,7 +66,9 @@ const derive = (secret: Uint8Array, purpose: string, id: string) => new Uint8Arr
 
 export class MultiServer {
   private readonly served = new Map<string, Promise<Served>>();
+  private readonly refreshing = new Map<string, { again: boolean }>();
   private listener: pg.Client | undefined;
+  private sweeper: NodeJS.Timeout | undefined;
   private server: Server | undefined;
   private closing = false;
 
@@ -91,8 +95,15 @@ export class MultiServer {
     mkdirSync(this.o.dataDir, { recursive: true });
     const sidePath = join(this.o.dataDir, encodeURIComponent(id));
     const ledger = await PgLedger.open(this.o.pool, id, { sidePath, ...(this.o.signatures ? { signatures: sharedChecker(this.o.signatures) } : {}) });
-    const vault = PersonalVault.open(join(this.o.dataDir, `${encodeURIComponent(id)}.personal.db`), derive(this.o.serverSecret, 'vault', id));
     const events = new EventHub();
+    // What other processes appended is announced as this process's own writes are.
+    ledger.onTakeIn = (entries) => {
+      for (const e of entries) {
+        const { tx } = decodeEntry(e.bytes);
+        for (const ev of EventHub.forEntry(e.index, tx.type, tx.body as Record<string, unknown>)) events.emit(ev);
+      }
+    };
+    const vault = PersonalVault.open(join(this.o.dataDir, `${encodeURIComponent(id)}.personal.db`), derive(this.o.serverSecret, 'vault', id));
     const operator = community(ledger.state)?.operator;
     const operatorKey = this.o.operatorKeys?.find((k) => encodeKey(k.publicKey) === operator);
     const now = this.o.now ?? Date.now;
@@ -106,31 +117,73 @@ export class MultiServer {
     return { ledger, app, events, vault };
   }
 
-  /** taken in: what another process appended to a community this process serves, announced as if written here. */
-  private async takeIn(id: string): Promise<void> {
+  /** takeIn: another process wrote to a community this process serves; at most one refresh runs and one waits, per community. */
+  private takeIn(id: string): void {
     const s = this.served.get(id);
-    if (!s) return;
-    const served = await s.catch(() => undefined);
-    if (!served) return;
-    const from = served.ledger.size;
-    const taken = await served.ledger.refresh();
-    if (taken === 0) return;
-    for (const e of await served.ledger.readEntries(from, from + taken)) {
-      const { tx } = decodeEntry(e.bytes);
-      for (const ev of EventHub.forEntry(e.index, tx.type, tx.body as Record<string, unknown>)) served.events.emit(ev);
+    if (!s || this.closing) return;
+    const state = this.refreshing.get(id);
+    if (state) {
+      state.again = true;
+      return;
     }
+    const run = { again: false };
+    this.refreshing.set(id, run);
+    void (async () => {
+      try {
+        const served = await s.catch(() => undefined);
+        do {
+          run.again = false;
+          await served?.ledger.refresh();
+        } while (run.again && !this.closing);
+      } catch (e) {
+        process.stderr.write(`openlec serve: community ${id}: ${(e as Error).message}\n`);
+      } finally {
+        this.refreshing.delete(id);
+      }
+    })();
+  }
+
+  /** The LISTEN connection: reconnected with a growing pause when it drops, every served community refreshed then. */
+  private async connectListener(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.o.url, application_name: 'openlec listen' });
+    let dropped = false;
+    const drop = () => {
+      if (dropped || this.closing) return;
+      dropped = true;
+      this.listener = undefined;
+      client.end().catch(() => undefined);
+      const retry = (pause: number) => setTimeout(() => {
+        this.connectListener().then(() => {
+          for (const id of this.served.keys()) this.takeIn(id);
+        }, () => retry(Math.min(pause * 2, 30_000)));
+      }, pause).unref();
+      retry(500);
+    };
+    client.on('error', drop);
+    client.on('end', drop);
+    client.on('notification', (n) => {
+      if (n.channel === APPEND_CHANNEL && n.payload) this.takeIn(n.payload);
+    });
+    await client.connect();
+    await client.query(`LISTEN ${APPEND_CHANNEL}`);
+    this.listener = client;
   }
 
   /** listen starts the HTTP server and the database listener. */
   async listen(port: number, host: string): Promise<string> {
-    this.listener = new pg.Client({ connectionString: this.o.url, application_name: 'openlec listen' });
-    this.listener.on('error', () => undefined);
-    await this.listener.connect();
-    this.listener.on('notification', (n) => {
-      if (n.channel === APPEND_CHANNEL && n.payload) void this.takeIn(n.payload).catch(() => undefined);
+    await this.connectListener();
+    // A fallback for a notification lost while the listener reconnected: every served community is refreshed now and then.
+    this.sweeper = setInterval(() => {
+      for (const id of this.served.keys()) this.takeIn(id);
+    }, this.o.refreshEveryMs ?? 5000);
+    this.sweeper.unref();
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((e: Error) => {
+        // The database is down or refused: answer, never end the process.
+        if (!res.headersSent) json(res, 503, { code: 'E_UNAVAILABLE', message: `the database did not answer: ${e.message}` });
+        else res.destroy();
+      });
     });
-    await this.listener.query(`LISTEN ${APPEND_CHANNEL}`);
-    this.server = createServer((req, res) => void this.handle(req, res));
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);
       this.server!.listen(port, host, () => resolve());
@@ -151,6 +204,8 @@ export class MultiServer {
       } catch {
         return json(res, 404, { code: 'E_NOT_FOUND', message: 'no such community', field: 'community' });
       }
+      // Not even a community id: answered without asking the database.
+      if (!COMMUNITY_ID.test(id)) return json(res, 404, { code: 'E_NOT_FOUND', message: 'no such community', field: 'community' });
       const served = await this.open(id);
       if (!served) return json(res, 404, { code: 'E_NOT_FOUND', message: `community "${id}" is not served here`, field: 'community' });
       const tail = cut < 0 ? '/' : rest.slice(cut);
@@ -174,6 +229,7 @@ export class MultiServer {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    if (this.sweeper) clearInterval(this.sweeper);
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
     this.server?.closeAllConnections?.();
     await this.listener?.end().catch(() => undefined);

@@ -80,6 +80,12 @@ export class PgLedger implements LedgerStore {
   /** Every database write and catch-up runs in this chain, one at a time. */
   private serial: Promise<unknown> = Promise.resolve();
   private closed = false;
+  /**
+   * onTakeIn is told of the entries this process took in from other processes (at a
+   * refresh, or under the lock before its own append), in order, once each: the server
+   * announces them as it announces its own writes.
+   */
+  onTakeIn: ((entries: readonly StoredEntry[]) => void) | undefined;
 
   private constructor(pool: pg.Pool, communityId: string, options: PgLedgerOptions) {
     this.pool = pool;
@@ -158,10 +164,15 @@ export class PgLedger implements LedgerStore {
         list.push(JSON.parse(r.row) as Row);
       }
       for (const [table, list] of byTable) if (this.state.specs.has(table)) this.state.load(table, list);
-      this.recent = await this.fetchHashes(frontierIndexes(this.sizeNow), client);
+      // An auditing open reads hashes only when asked (a proof, a root): verify must open a log whose stored hashes are wrong.
+      if (!this.readOnly) this.recent = await this.fetchHashes(frontierIndexes(this.sizeNow), client);
       this.checkpointList = (await client.query<{ size: string; note: string }>('SELECT size, note FROM checkpoints WHERE community = $1 ORDER BY size', [this.community])).rows.map((r) => ({ size: Number(r.size), note: r.note }));
       for (const r of (await client.query<{ size: string; witness: string; line: string }>('SELECT size, witness, line FROM cosignatures WHERE community = $1', [this.community])).rows) this.noteCosignature(Number(r.size), r.witness, r.line);
       await client.query('COMMIT');
+    } catch (e) {
+      // Never hand the pool a connection inside a transaction (an old snapshot, a read-only mode).
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw e;
     } finally {
       client.release();
     }
@@ -315,7 +326,7 @@ export class PgLedger implements LedgerStore {
         },
       });
     } finally {
-      await client.query('COMMIT').catch(() => undefined);
+      await client.query('ROLLBACK').catch(() => undefined);
       client.release();
     }
   }
@@ -583,25 +594,52 @@ export class PgLedger implements LedgerStore {
     const from = this.sizeNow;
     if (to < from) throw new OpenlecError('E_STORE_SIZE', `community ${this.community} has ${to} entries, fewer than the ${from} this process read`, { field: 'pg' });
     let entry = from;
+    const reader: HashReader = {
+      readHashes: (ix) => ix.map((i) => {
+        const h = this.recent.get(i);
+        invariant(h, `hash ${i} is not on the frontier`);
+        return h;
+      }),
+    };
+    const refuse = (message: string, cause?: unknown) => {
+      this.state.takeDirty();
+      return new OpenlecError('E_STORE_CATCH_UP', `community ${this.community}: entry ${entry}, appended by another process, ${message}`, { field: 'pg', cause });
+    };
     for (let lo = from; lo < to; lo += READ_CHUNK) {
       const r = await client.query<{ seq: string; bytes: Buffer; hashes: Buffer }>('SELECT seq, bytes, hashes FROM entries WHERE community = $1 AND seq >= $2 AND seq < $3 ORDER BY seq', [this.community, lo, Math.min(to, lo + READ_CHUNK)]);
-      for (const row of r.rows) {
-        if (Number(row.seq) !== entry) throw new OpenlecError('E_STORE_ENTRY', `community ${this.community}: entry ${entry} is missing`, { field: 'pg' });
+      // A row in the database is not trusted for being there: its signature is checked and its
+      // tree hashes recomputed, as verify would, before this process adopts it (and before the
+      // operator's key signs a checkpoint that covers it).
+      const decoded: DecodedEntry[] = [];
+      for (const [k, row] of r.rows.entries()) {
+        if (Number(row.seq) !== lo + k) throw refuse(`is missing (found ${row.seq})`);
         try {
-          if (!this.readOnly) applyEntry(this.state, this.registry, decodeEntry(bytesOf(row.bytes)), entry);
+          decoded.push(decodeEntry(bytesOf(row.bytes)));
         } catch (e) {
-          this.state.takeDirty();
-          throw new OpenlecError('E_STORE_CATCH_UP', `community ${this.community}: entry ${entry}, appended by another process, does not replay on this process's state: ${(e as Error).message}`, { field: 'pg', cause: e });
+          throw refuse(`is not a well-formed entry: ${(e as Error).message}`, e);
         }
-        const hashes = bytesOf(row.hashes);
+      }
+      const signed = await this.signatures.check(decoded);
+      const taken: StoredEntry[] = [];
+      for (const [k, row] of r.rows.entries()) {
+        if (!signed[k]) throw refuse('has a signature that does not verify');
+        const hashes = storedHashesForLeaf(entry, leafHash(decoded[k]!.bytes), reader);
+        if (!equalBytes(bytesOf(row.hashes), hashes.length === 1 ? hashes[0]! : concatBytes(...hashes))) throw refuse('has stored tree hashes that its bytes do not give');
+        try {
+          if (!this.readOnly) applyEntry(this.state, this.registry, decoded[k]!, entry);
+        } catch (e) {
+          throw refuse(`does not replay on this process's state: ${(e as Error).message}`, e);
+        }
         let index = storedHashCount(entry);
-        for (let k = 0; k < hashes.length; k += 32) this.recent.set(index++, hashes.subarray(k, k + 32));
+        for (const h of hashes) this.recent.set(index++, h);
+        taken.push({ index: entry, bytes: decoded[k]!.bytes, hashes: bytesOf(row.hashes) });
         entry++;
         this.sizeNow = entry;
         this.state.forget();
       }
+      if (taken.length > 0) this.onTakeIn?.(taken);
     }
-    if (entry !== to) throw new OpenlecError('E_STORE_ENTRY', `community ${this.community}: entry ${entry} is missing`, { field: 'pg' });
+    if (entry !== to) throw refuse('is missing');
     this.state.takeDirty();
     this.pruneRecent();
     return to - from;
@@ -611,7 +649,9 @@ export class PgLedger implements LedgerStore {
   refresh(): Promise<number> {
     return this.exclusive(async () => {
       const head = await this.pool.query<{ size: string }>('SELECT size FROM log_head WHERE community = $1', [this.community]);
-      const taken = await this.catchUp(this.pool, Number(head.rows[0]?.size ?? this.sizeNow));
+      // An auditing ledger holds no state to replay into: it reads the new size and checkpoints.
+      const taken = this.readOnly ? Number(head.rows[0]?.size ?? this.sizeNow) - this.sizeNow : await this.catchUp(this.pool, Number(head.rows[0]?.size ?? this.sizeNow));
+      if (this.readOnly) this.sizeNow += taken;
       const last = this.checkpointList[this.checkpointList.length - 1]?.size ?? -1;
       for (const r of (await this.pool.query<{ size: string; note: string }>('SELECT size, note FROM checkpoints WHERE community = $1 AND size > $2 ORDER BY size', [this.community, last])).rows) this.noteCheckpoint(Number(r.size), r.note);
       const recentSizes = this.checkpointList.slice(-16).map((c) => c.size);
@@ -636,7 +676,8 @@ export class PgLedger implements LedgerStore {
 
 /** pgPool opens a pool on a connection string, with the application's name for pg_stat_activity. */
 export function pgPool(url: string, max = 10): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url, max, application_name: 'openlec' });
+  // A connection left inside a transaction (a client that died mid-batch) is ended by the server after a minute.
+  const pool = new pg.Pool({ connectionString: url, max, application_name: 'openlec', idle_in_transaction_session_timeout: 60_000 });
   // An idle client's error (the server restarted) must not end the process: the next query reconnects.
   pool.on('error', () => undefined);
   return pool;

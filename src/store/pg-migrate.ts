@@ -67,7 +67,9 @@ export async function assertMigrated(pool: pg.Pool, migrations = readMigrations(
   let done: Set<string>;
   try {
     done = new Set((await pool.query<{ version: string }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version));
-  } catch {
+  } catch (e) {
+    // Only a missing table means "not migrated"; a refused connection is said as such.
+    if ((e as { code?: string }).code !== '42P01') throw e;
     done = new Set();
   }
   const missing = migrations.filter((m) => !done.has(m.version)).map((m) => m.version);

@@ -43,7 +43,8 @@ export const startOpenlec = (...args: string[]) => startProcess(process.execPath
 
 /** stopProcess ends a started process with SIGINT, as Ctrl-C would, and waits for it. */
 export async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
+  // Ended already: by itself (exitCode) or by a signal, such as a test's SIGKILL (signalCode).
+  if (child.exitCode !== null || child.signalCode !== null) return;
   child.kill('SIGINT');
   await new Promise((r) => child.once('exit', r));
 }
