@@ -25,13 +25,16 @@ const BENCHES: Record<string, () => Promise<void>> = {
     const figures = await (await import('./flex.ts')).run();
     process.stdout.write(`${JSON.stringify({ bench: 'flex', ...figures })}\n`);
   },
+  scale: async () => (await import('./scale.ts')).run(),
   charging: async () => {
     const figures = await (await import('./charging.ts')).run();
     process.stdout.write(`${JSON.stringify({ bench: 'charging', ...figures })}\n`);
   },
 };
 
-const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+// Flags are the benchmarks' own (e.g. scale --communities 10): a word after "--flag" is its value, not a name.
+const args = process.argv.slice(2);
+const names = args.filter((a, i) => !a.startsWith('-') && (a in BENCHES || !(args[i - 1]?.startsWith('--') && !args[i - 1]!.includes('='))));
 for (const name of names.length > 0 ? names : Object.keys(BENCHES)) {
   const bench = BENCHES[name];
   if (!bench) {

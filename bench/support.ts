@@ -1,6 +1,8 @@
-import { mkdtempSync } from 'node:fs';
+import { execFileSync, spawn, type SpawnOptions } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { keyPairFromSeed } from '../src/ledger/index.ts';
 
 export function tempPath(name: string): string {
@@ -38,3 +40,92 @@ export const labelKey = (label: string) => {
   new TextEncoder().encodeInto(label.padEnd(32, '.'), seed);
   return keyPairFromSeed(seed);
 };
+
+/** quantile of ascending values by nearest rank (the latency percentiles of the server benchmarks). */
+export const quantile = (sorted: readonly number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
+
+/** latencySummary sorts latencies (ms) and returns their count, p50, p90, p99 and max. */
+export function latencySummary(latencies: number[]) {
+  latencies.sort((a, b) => a - b);
+  return { n: latencies.length, p50Ms: quantile(latencies, 0.5), p90Ms: quantile(latencies, 0.9), p99Ms: quantile(latencies, 0.99), maxMs: latencies[latencies.length - 1] ?? 0 };
+}
+
+let clockTicks: number | undefined;
+function ticksPerSecond(): number {
+  if (clockTicks === undefined) {
+    try {
+      clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      clockTicks = 100;
+    }
+  }
+  return clockTicks;
+}
+
+/** procStat reads /proc/<pid>/stat: parent pid, and user + system CPU seconds of the process (all threads) and of its reaped children; undefined once it is gone. */
+export function procStat(pid: number): { ppid: number; cpu: number; children: number } | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // Fields after the command name (in parentheses, which may hold spaces): state is field 3.
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const t = ticksPerSecond();
+  return { ppid: Number(f[1]), cpu: (Number(f[11]) + Number(f[12])) / t, children: (Number(f[13]) + Number(f[14])) / t };
+}
+
+/** procCpuSeconds is the user + system CPU a process has used so far (0 once it is gone). */
+export const procCpuSeconds = (pid: number) => procStat(pid)?.cpu ?? 0;
+
+/**
+ * treeCpuSeconds is the CPU of a process and its direct children, those still running and
+ * those it has reaped: a PostgreSQL postmaster and its backends.
+ */
+export function treeCpuSeconds(pid: number): number {
+  const root = procStat(pid);
+  if (!root) return 0;
+  let total = root.cpu + root.children;
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const s = procStat(Number(name));
+    if (s?.ppid === pid) total += s.cpu;
+  }
+  return total;
+}
+
+/** spawnLines starts a process and reads its stdout line by line: `waitFor` resolves with the first line matching, or rejects if it exits first. */
+export function spawnLines(command: string, args: string[], options: SpawnOptions = {}) {
+  const p = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'], ...options });
+  const lines = createInterface({ input: p.stdout! });
+  const seen: string[] = [];
+  const waiters: { match: RegExp; resolve: (line: string) => void }[] = [];
+  lines.on('line', (line) => {
+    const i = waiters.findIndex((w) => w.match.test(line));
+    if (i >= 0) waiters.splice(i, 1)[0]!.resolve(line);
+    else seen.push(line);
+  });
+  let exited: Error | undefined;
+  const rejecters = new Set<(e: Error) => void>();
+  p.once('exit', (code, signal) => {
+    exited = new Error(`${command} ${args.slice(0, 3).join(' ')} exited with ${code ?? signal}: ${seen.slice(-5).join(' | ')}`);
+    for (const r of rejecters) r(exited);
+  });
+  const waitFor = (match: RegExp) => new Promise<string>((resolve, reject) => {
+    const i = seen.findIndex((l) => match.test(l));
+    if (i >= 0) return resolve(seen.splice(i, 1)[0]!);
+    if (exited) return reject(exited);
+    rejecters.add(reject);
+    waiters.push({ match, resolve: (line) => {
+      rejecters.delete(reject);
+      resolve(line);
+    } });
+  });
+  const stop = () => new Promise<void>((resolve) => {
+    if (p.exitCode !== null || p.signalCode !== null) return resolve();
+    p.once('exit', () => resolve());
+    p.kill('SIGTERM');
+  });
+  return { p, waitFor, stop };
+}
