@@ -42,10 +42,12 @@ export function prepareBatch(items: Queued[], signatures: SignatureChecker): Pre
 
 /**
  * applyBatch walks a prepared batch in order: a submission that did not decode or whose
- * signature fails is refused; the others go to `append` (the store's applyEntry and leaf
- * append), which returns the entry number or throws the refusal. One result per item.
+ * signature fails is refused; the others go to `apply` (the state machine: its throw is the
+ * transaction's refusal, and it leaves the state as it was), then to `append` (the store's
+ * write of the entry, which returns its number). A throw from `append` is the store's
+ * failure, not a refusal: it ends the whole batch. One result per item.
  */
-export function applyBatch(batch: Prepared, signaturesOk: readonly boolean[], append: (d: DecodedEntry, now: number | undefined) => number): SubmitResult[] {
+export function applyBatch(batch: Prepared, signaturesOk: readonly boolean[], apply: (d: DecodedEntry, now: number | undefined) => void, append: (d: DecodedEntry) => number): SubmitResult[] {
   const results: SubmitResult[] = [];
   let s = 0;
   for (const [i, d] of batch.decoded.entries()) {
@@ -58,10 +60,12 @@ export function applyBatch(batch: Prepared, signaturesOk: readonly boolean[], ap
       continue;
     }
     try {
-      results.push({ ok: true, entry: append(d, batch.items[i]!.now) });
+      apply(d, batch.items[i]!.now);
     } catch (e) {
       results.push({ ok: false, error: asOpenlecError(e) });
+      continue;
     }
+    results.push({ ok: true, entry: append(d) });
   }
   return results;
 }

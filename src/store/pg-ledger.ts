@@ -452,7 +452,9 @@ export class PgLedger implements LedgerStore {
     let results: SubmitResult[] = [];
     try {
       await this.appendInTransaction((append) => {
-        results = applyBatch(batch, signaturesOk, append);
+        // Everything until the commit is in memory: a throw here is the transaction's refusal.
+        let entry = -1;
+        results = applyBatch(batch, signaturesOk, (d, now) => void (entry = append(d, now)), () => entry);
       });
     } catch (e) {
       const error = storeFailure(e);

@@ -547,8 +547,7 @@ export class SqliteLedger implements LogSource, LedgerStore {
     let results: SubmitResult[] = [];
     try {
       this.writeAtomically(() => {
-        results = applyBatch(batch, signaturesOk, (d, now) => {
-          applyEntry(this.state, this.registry, d, this.sizeNow, { now });
+        results = applyBatch(batch, signaturesOk, (d, now) => applyEntry(this.state, this.registry, d, this.sizeNow, { now }), (d) => {
           this.appendLeaf(d.bytes);
           return this.sizeNow - 1;
         });
