@@ -226,7 +226,10 @@ describe('openlec serve --demo (npm start)', () => {
       assert.ok(anchorLine, out);
       anchored = anchorLine[2]!;
       const page = await (await fetch(`${url}/`)).text();
-      assert.match(page, /<script type="module"[^>]+src="\/assets\/index-[\w-]+\.js"/, 'the built dashboard is served at /');
+      // Asset paths are relative (./assets/...), so that the same build also runs under /c/<id>/ of a multi-community server.
+      const script = /<script type="module"[^>]+src="\.\/(assets\/index-[\w-]+\.js)"/.exec(page)?.[1];
+      assert.ok(script, `the built dashboard is served at /: ${page.slice(0, 300)}`);
+      assert.equal((await fetch(`${url}/${script}`)).status, 200, 'its script is served');
     } finally {
       child.kill('SIGINT');
       await new Promise((r) => child.once('exit', r));

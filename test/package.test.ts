@@ -74,7 +74,10 @@ describe('the packed tarball', () => {
     const served = await startProcess(bin(), ['serve', '--demo', '--dir', join(work, 'data'), '--port', '0', '--no-anchor'], { cwd: app });
     try {
       const page = await (await fetch(`${served.url}/`)).text();
-      assert.match(page, /<script type="module"[^>]+src="\/assets\/index-[\w-]+\.js"/, 'the built dashboard is served at /');
+      // Asset paths are relative (./assets/...), so that the same build also runs under /c/<id>/ of a multi-community server.
+      const script = /<script type="module"[^>]+src="\.\/(assets\/index-[\w-]+\.js)"/.exec(page)?.[1];
+      assert.ok(script, `the built dashboard is served at /: ${page.slice(0, 300)}`);
+      assert.equal((await fetch(`${served.url}/${script}`)).status, 200, 'its script is served');
       const community = (await (await fetch(`${served.url}/v1/community`)).json()) as { size: number };
       assert.ok(community.size > 100, 'the demo community was simulated into the log');
     } finally {
