@@ -249,9 +249,6 @@ export async function dbCopy(o: CopyOptions): Promise<CopyReport> {
     bar?.stop();
     const verified = await target.finish(o.showProgress === true);
     if (!verified.ok || verified.root !== sourceRoot) throw new OpenlecError('E_COPY', `the copy does not verify: ${verified.problems.map((p) => p.message).join('; ') || `root ${verified.root}`}`, { field: 'to', details: { problems: verified.problems.length } });
-    const done = target;
-    target = undefined;
-    void done;
     return { community: id, entries: size, checkpoints: src.checkpoints().length, cosignatures, cosignaturesSkipped, root: sourceRoot, verified };
   } catch (e) {
     await target?.discard().catch(() => undefined);

@@ -444,35 +444,31 @@ async function settleSource(ledger: LogSource, registry: Registry, run: Run, byA
   const { months } = run;
   const bills = new Map<string, MemberBill>();
   const money: MoneyFlows = { chargesMicro: 0, creditsMicro: 0, supplierMicro: 0, gridMicro: 0, peerPaidMicro: 0, peerProceedsMicro: 0, feesMicro: 0, surplusMicro: 0, peerWh: 0, flexMicro: 0 };
+  let state: State | undefined;
+  const checker = new WorkerSignatureChecker();
+  let verified: boolean;
   try {
-    let state: State | undefined;
-    const checker = new WorkerSignatureChecker();
-    let verified: boolean;
-    try {
-      verified = (await verifyLog(ledger, registry, { checkSignatures: (items) => checker.check(items), onReplayed: (s) => (state = s) })).ok;
-    } finally {
-      await checker.close();
-    }
-    if (!state) throw new OpenlecError('E_VERIFY', 'the simulated log did not replay', { field: 'db' });
-    for (const month of months) {
-      const settlement = settleMonth(state, month);
-      for (const k of Object.keys(money) as (keyof MoneyFlows)[]) money[k] += settlement.totals[k];
-      for (const inv of settlement.invoices) {
-        const h = byActor.get(inv.participant);
-        if (!h) continue; // the aggregator's invoice (its flexibility): in kpis.json's flexibility
-        const b = bills.get(h.label) ?? { label: h.label, group: h.group, totalMicro: 0, withoutMicro: 0, savingsMicro: 0 };
-        b.totalMicro += inv.totalMicro;
-        b.withoutMicro += inv.withoutCommunityMicro;
-        b.savingsMicro = b.withoutMicro - b.totalMicro;
-        bills.set(h.label, b);
-      }
-    }
-    return {
-      members: [...bills.values()], money, entries: ledger.size, verified, certificates: run.certs !== null ? certificateMonths(state, months) : null,
-      flexibility: run.flex ? flexSettled(state, run.flex.aggregator.actor, run.s.intervalMinutes) : null,
-      charging: run.charging ? chargingSettled(state) : null,
-    };
+    verified = (await verifyLog(ledger, registry, { checkSignatures: (items) => checker.check(items), onReplayed: (s) => (state = s) })).ok;
   } finally {
-    // The log is closed by the store (SimStore.audit), after this returns.
+    await checker.close();
   }
+  if (!state) throw new OpenlecError('E_VERIFY', 'the simulated log did not replay', { field: 'db' });
+  for (const month of months) {
+    const settlement = settleMonth(state, month);
+    for (const k of Object.keys(money) as (keyof MoneyFlows)[]) money[k] += settlement.totals[k];
+    for (const inv of settlement.invoices) {
+      const h = byActor.get(inv.participant);
+      if (!h) continue; // the aggregator's invoice (its flexibility): in kpis.json's flexibility
+      const b = bills.get(h.label) ?? { label: h.label, group: h.group, totalMicro: 0, withoutMicro: 0, savingsMicro: 0 };
+      b.totalMicro += inv.totalMicro;
+      b.withoutMicro += inv.withoutCommunityMicro;
+      b.savingsMicro = b.withoutMicro - b.totalMicro;
+      bills.set(h.label, b);
+    }
+  }
+  return {
+    members: [...bills.values()], money, entries: ledger.size, verified, certificates: run.certs !== null ? certificateMonths(state, months) : null,
+    flexibility: run.flex ? flexSettled(state, run.flex.aggregator.actor, run.s.intervalMinutes) : null,
+    charging: run.charging ? chargingSettled(state) : null,
+  };
 }
