@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { serve } from '../src/cli/serve.ts';
 import { findChromium } from './support/chromium.ts';
+import { untilText } from './support/dashboard.ts';
 
 /**
  * The dashboard in a real browser: chromium (CHROMIUM_PATH, the system's, or the one inside
@@ -209,7 +210,7 @@ describe('dashboard: a member\'s home in chromium', () => {
     assert.ok(byDay >= 2, `${byDay} days`);
     assert.equal(await page.getAttribute('.by-switch button[data-by="day"]', 'aria-pressed'), 'true');
     await page.click('.by-switch button[data-by="month"]');
-    await page.waitForFunction(`document.querySelectorAll('figure#chart-my-bars details.plot-data tbody tr').length !== ${byDay}`);
+    await untilText(page, 'figure#chart-my-bars details.plot-data tbody tr', { countNot: byDay });
     assert.equal(await page.getAttribute('.by-switch button[data-by="month"]', 'aria-pressed'), 'true');
     assert.ok(await drawn(page, 'chart-my-bars') > 0);
     const byMonth = await bars(page, 'chart-my-bars');
@@ -217,7 +218,7 @@ describe('dashboard: a member\'s home in chromium', () => {
     assert.match(page.url(), /by=month/);
     await page.click('.by-switch button[data-by="year"]');
     await page.waitForSelector('.by-switch button[data-by="year"][aria-pressed="true"]');
-    await page.waitForFunction(`/^\\d{4}$/.test(document.querySelector('figure#chart-my-bars details.plot-data tbody tr th')?.textContent ?? '')`);
+    await untilText(page, 'figure#chart-my-bars details.plot-data tbody tr th', { matches: '^\\d{4}$' });
     assert.ok(await drawn(page, 'chart-my-bars') > 0);
     assert.ok(await bars(page, 'chart-my-bars') <= byMonth);
     assert.deepEqual((page as Page & { errors: string[] }).errors, []);

@@ -9,6 +9,7 @@ import { encodeKey, fromBase64Url, keyPairFromSeed, sign, signTransaction, toBas
 import { CSV_DEFAULTS, parseCsv } from '../src/metering/import/csv.ts';
 import { importError, type LineError, StepSet } from '../src/metering/import/steps.ts';
 import { findChromium } from './support/chromium.ts';
+import { untilText } from './support/dashboard.ts';
 
 /**
  * The operator's actions and the meter files in chromium, against the live demo: the
@@ -109,7 +110,7 @@ describe('dashboard: the operator\'s actions and the meter files in chromium', (
     assert.equal(entry!.actor, server.logins.operator!.key);
     // The view is drawn again: the recorded run is the new entry.
     await ready(page, 'operate');
-    await page.waitForFunction(`document.querySelector('#plan-recorded')?.textContent?.startsWith('entry ${entry!.entry},')`);
+    await untilText(page, '#plan-recorded', { startsWith: `entry ${entry!.entry},` });
     const row = await page.$$eval('#operate-allocations tbody tr', (trs, m) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)).find((r) => r[0] === m), month);
     assert.equal(row![5], String(entry!.entry));
     assert.equal(row![4], String((plan.recorded?.runs ?? 0) + 1));
@@ -153,7 +154,7 @@ describe('dashboard: the operator\'s actions and the meter files in chromium', (
     const [entry] = await lastEntries(1);
     assert.equal(entry!.type, 'market.configure');
     await ready(page, 'operate');
-    await page.waitForFunction(`document.querySelector('#market-configs tbody tr td:last-child')?.textContent === '${entry!.entry}'`);
+    await untilText(page, '#market-configs tbody tr td:last-child', { equals: String(entry!.entry) });
     const first = await page.$$eval('#market-configs tbody tr:first-child td', (tds) => tds.map((td) => td.textContent));
     assert.deepEqual([first[2], first[4]], [mechanism, '45 min']);
     const after = await api<{ configs: { mechanism: string; entry: number }[] }>('operator', '/v1/market/config');

@@ -28,3 +28,34 @@ export function dashboardPages(browser: () => Browser, baseUrl: () => string, no
   };
   return { open, ready, login };
 }
+
+/**
+ * untilText waits until the text content of `selector`'s first match passes `want` (a prefix,
+ * an exact text, a regular expression's source, or, with `count`, the number of matches being
+ * other than `count`).
+ *
+ * The dashboard's Content-Security-Policy forbids eval, and Playwright polls a predicate given
+ * as a string by eval-ing it again on every try: one such wait that is not true at once fails
+ * with an EvalError. A function is compiled once, in the evaluation, so this is one.
+ */
+export function untilText(
+  page: Page,
+  selector: string,
+  want: { startsWith?: string; equals?: string; matches?: string; countNot?: number },
+  timeout = 30_000,
+) {
+  return page.waitForFunction(
+    ([sel, w]) => {
+      type El = { textContent: string | null };
+      const d = (globalThis as unknown as { document: { querySelector(s: string): El | null; querySelectorAll(s: string): { length: number } } }).document;
+      if (w.countNot !== undefined) return d.querySelectorAll(sel).length !== w.countNot;
+      const text = d.querySelector(sel)?.textContent;
+      if (text == null) return false;
+      return (w.startsWith === undefined || text.startsWith(w.startsWith))
+        && (w.equals === undefined || text === w.equals)
+        && (w.matches === undefined || new RegExp(w.matches).test(text));
+    },
+    [selector, want] as const,
+    { timeout },
+  );
+}
