@@ -70,6 +70,45 @@ describe('apportion (D\'Hondt with caps)', () => {
     }), { numRuns: 60 });
   });
 
+  test('the sampled selection gives exactly the definition, on member sets of thousands, ties and caps included', () => {
+    // The definition, unit by unit, with a max-heap of exact priorities (fast enough for thousands).
+    const byUnits = (total: number, w: number[], caps: number[] | null): number[] => {
+      const a = w.map(() => 0);
+      const before = (i: number, j: number) => w[i]! * (a[j]! + 1) > w[j]! * (a[i]! + 1) || (w[i]! * (a[j]! + 1) === w[j]! * (a[i]! + 1) && i < j);
+      const heap = [...w.keys()].filter((i) => w[i]! > 0 && (!caps || caps[i]! > 0));
+      const down = (k: number) => {
+        for (;;) {
+          const l = 2 * k + 1;
+          const r = l + 1;
+          let c = k;
+          if (l < heap.length && before(heap[l]!, heap[c]!)) c = l;
+          if (r < heap.length && before(heap[r]!, heap[c]!)) c = r;
+          if (c === k) return;
+          [heap[c], heap[k]] = [heap[k]!, heap[c]!];
+          k = c;
+        }
+      };
+      for (let k = (heap.length >> 1) - 1; k >= 0; k--) down(k);
+      for (let u = 0; u < total; u++) {
+        const i = heap[0]!;
+        a[i]!++;
+        if (caps && a[i]! >= caps[i]!) heap[0] = heap.pop()!;
+        if (heap.length > 0 && heap[0] !== undefined) down(0);
+      }
+      return a;
+    };
+    fc.assert(fc.property(fc.integer({ min: 4096, max: 6000 }), fc.integer({ min: 1, max: 3000 }), fc.nat(), fc.boolean(), fc.integer({ min: 1, max: 40 }), (n, top, seed, capped, perMember) => {
+      let s = seed;
+      const rand = () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32);
+      const w = Array.from({ length: n }, () => Math.floor(rand() * (top + 1)));
+      fc.pre(w.some((x) => x > 0));
+      const caps = capped ? w.map((x) => Math.floor(x / 2) + (x > 0 ? 1 : 0)) : null;
+      const capSum = caps ? caps.reduce((t, x) => t + x, 0) : Infinity;
+      const total = Math.min(capSum, Math.floor(rand() * n * perMember));
+      assert.deepEqual(run(total, w, caps), byUnits(total, w, caps));
+    }), { numRuns: 40 });
+  });
+
   test('hand-computed cases', () => {
     assert.deepEqual(run(10, [1, 1, 1], null), [4, 3, 3]);
     assert.deepEqual(run(100, [50, 30, 20], null), [50, 30, 20]);

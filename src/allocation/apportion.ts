@@ -57,8 +57,18 @@ export function apportion(total: number, weights: Float64Array, caps: Float64Arr
   let left = remaining - given;
   invariant(left >= 0 && left <= openCount, 'apportion: lower quota exceeds the total');
   if (left === 0) return;
-  if (openCount >= FAST_PATH_MIN && lastUnitsBySelection(left, weights, caps, open, openCount, out, scratch)) return;
-  // The last units go by priority w_i / (a_i + 1): a max-heap of open members under their cap.
+  lastUnits(left, weights, caps, open, openCount, out, scratch);
+}
+
+/**
+ * lastUnits hands out the `left` units that remain after the lower quota, one at a time by
+ * priority w_i / (a_i + 1), ties to the lower index, never above a cap: by selection when
+ * that is exact, else by a max-heap of the open members under their cap.
+ */
+export function lastUnits(left: number, weights: Float64Array, caps: Float64Array | null, open: Int32Array, openCount: number, out: Float64Array, scratch: ApportionScratch): void {
+  if (left === 0) return;
+  if (openCount >= SAMPLE_MIN && lastUnitsBySample(left, weights, caps, open, openCount, out, scratch)) return;
+  if (openCount >= FAST_PATH_MIN && openCount < SAMPLE_MIN && lastUnitsBySelection(left, weights, caps, open, openCount, out, scratch)) return;
   const heap = scratch.heap(openCount);
   let size = 0;
   for (let k = 0; k < openCount; k++) {
@@ -138,6 +148,94 @@ export function lastUnitsBySelection(left: number, weights: Float64Array, caps: 
   return true;
 }
 
+/** From this many members the threshold is found from a sample first. */
+export const SAMPLE_MIN = 4096;
+const SAMPLE = 2048;
+
+/**
+ * lastUnitsBySample is lastUnitsBySelection in one pass over the members: it sorts the
+ * priorities of an evenly spaced sample, takes a band of them around where the threshold is
+ * expected, then counts the members above the band and keeps those inside it, and selects
+ * the threshold among the kept ones only. When the threshold is not inside the band (an
+ * unlucky sample) it leaves the work to lastUnitsBySelection; either way the result is the
+ * one the definition gives, and `out` is untouched when it returns false.
+ */
+export function lastUnitsBySample(left: number, weights: Float64Array, caps: Float64Array | null, open: Int32Array, n: number, out: Float64Array, scratch: ApportionScratch): boolean {
+  const sample = scratch.sample(SAMPLE);
+  const stride = n / SAMPLE;
+  for (let s = 0; s < SAMPLE; s++) {
+    const i = open[Math.floor(s * stride)]!;
+    sample[s] = caps === null || out[i]! < caps[i]! ? weights[i]! / (out[i]! + 1) : -1;
+  }
+  sample.sort();
+  // The left-th largest of n is expected at this ascending rank of the sample; the band is
+  // at least four standard deviations of that rank (at most sqrt(SAMPLE) / 2) on either side.
+  const expected = SAMPLE - (left * SAMPLE) / n;
+  const spread = 2 * Math.sqrt(SAMPLE) + 2;
+  const loRank = Math.floor(expected - spread);
+  const hiRank = Math.ceil(expected + spread);
+  const lo = loRank <= 0 ? -Infinity : sample[loRank]!;
+  const hi = hiRank >= SAMPLE ? Infinity : sample[hiRank]!;
+  const aboveAt = scratch.open2(n);
+  const keptAt = scratch.heap(n);
+  const kept = scratch.priorities(n);
+  let above = 0;
+  let inBand = 0;
+  // The highest second-unit priority w / (a + 2) of a member that may be chosen (p >= lo)
+  // and could take a second unit: a member not chosen has w / (a + 2) < p <= threshold.
+  let second = -1;
+  for (let k = 0; k < n; k++) {
+    const i = open[k]!;
+    const a = out[i]!;
+    const p = caps === null || a < caps[i]! ? weights[i]! / (a + 1) : -1;
+    if (p < lo) continue;
+    if (p > hi) aboveAt[above++] = k;
+    else {
+      keptAt[inBand] = k;
+      kept[inBand++] = p;
+    }
+    if (caps === null || a + 2 <= caps[i]!) {
+      const p2 = weights[i]! / (a + 2);
+      if (p2 > second) second = p2;
+    }
+  }
+  const need = left - above;
+  if (need <= 0 || need > inBand) return lastUnitsBySelection(left, weights, caps, open, n, out, scratch);
+  const work = scratch.work(inBand);
+  work.set(kept.subarray(0, inBand));
+  const threshold = kthLargest(work, inBand, need);
+  if (threshold <= 0) return false;
+  let bandAbove = 0;
+  let ties = 0;
+  let firstTie = -1;
+  for (let b = 0; b < inBand; b++) {
+    if (kept[b]! > threshold) bandAbove++;
+    else if (kept[b] === threshold) {
+      ties++;
+      if (firstTie < 0) firstTie = b;
+    }
+  }
+  const fromTies = need - bandAbove;
+  // Ties in doubles must be exact ties for the index order to be the exact order.
+  if (ties > 1) {
+    const i0 = open[keptAt[firstTie]!]!;
+    for (let b = firstTie + 1; b < inBand; b++) {
+      if (kept[b] !== threshold) continue;
+      const i = open[keptAt[b]!]!;
+      if (weights[i]! * (out[i0]! + 1) !== weights[i0]! * (out[i]! + 1)) return false;
+    }
+  }
+  // No chosen member may deserve a second unit before the threshold: w / (a + 2) < threshold.
+  if (second >= threshold) return false;
+  for (let a = 0; a < above; a++) out[open[aboveAt[a]!]!]! += 1;
+  let tiesTaken = 0;
+  for (let b = 0; b < inBand; b++) {
+    const p = kept[b]!;
+    if (p > threshold || (p === threshold && tiesTaken++ < fromTies)) out[open[keptAt[b]!]!]! += 1;
+  }
+  return true;
+}
+
 /** kthLargest returns the k-th largest of a[0..n) (k >= 1), reordering a (Hoare's quickselect). */
 function kthLargest(a: Float64Array, n: number, k: number): number {
   let lo = 0;
@@ -178,6 +276,16 @@ export class ApportionScratch {
   work(n: number): Float64Array {
     if (this.workBuf.length < n) this.workBuf = new Float64Array(n);
     return this.workBuf;
+  }
+  private open2Buf = new Int32Array(0);
+  private sampleBuf = new Float64Array(0);
+  sample(n: number): Float64Array {
+    if (this.sampleBuf.length < n) this.sampleBuf = new Float64Array(n);
+    return this.sampleBuf.subarray(0, n);
+  }
+  open2(n: number): Int32Array {
+    if (this.open2Buf.length < n) this.open2Buf = new Int32Array(n);
+    return this.open2Buf;
   }
   open(n: number): Int32Array {
     if (this.openBuf.length < n) this.openBuf = new Int32Array(n);

@@ -142,4 +142,21 @@ describe('allocation keys, properties', () => {
       }
     }), { numRuns: 300 });
   });
+
+  test('pro rata over thousands of members is the one-group cascade, unit for unit (the dense path against the general one)', () => {
+    fc.assert(fc.property(fc.integer({ min: 4096, max: 7000 }), fc.integer({ min: 1, max: 4 }), fc.nat(), fc.integer({ min: 1, max: 900 }), (m, T, seed, top) => {
+      let s = seed;
+      const rand = () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32);
+      const consumption = Float64Array.from({ length: T * m }, () => (rand() < 0.02 ? NaN : Math.floor(rand() * (top + 1))));
+      const production = Float64Array.from({ length: T }, (_, t) => {
+        let sum = 0;
+        for (let i = 0; i < m; i++) sum += Number.isNaN(consumption[t * m + i]!) ? 0 : consumption[t * m + i]!;
+        return t === 1 && rand() < 0.3 ? NaN : Math.floor(sum * rand() * 1.2);
+      });
+      const input = { intervals: T, members: m, production, consumption };
+      const dense = allocate(input, { kind: 'prorata' });
+      const general = allocate(input, { kind: 'cascade', groups: Array.from({ length: m }, () => 0) });
+      assert.deepEqual(dense, general);
+    }), { numRuns: 25 });
+  });
 });

@@ -1,5 +1,5 @@
 import { invariant, OpenlecError } from '../errors.ts';
-import { apportion, ApportionScratch } from './apportion.ts';
+import { apportion, ApportionScratch, floorMulDiv, lastUnits } from './apportion.ts';
 
 /** Shares are integers in parts per million of the production. */
 export const PPM = 1_000_000;
@@ -139,9 +139,59 @@ export function allocate(input: AllocationInput, key: AllocationKey): Allocation
   };
   let missingProduction = 0;
 
+  /**
+   * prorataInterval is shareCapped(row, P, everyone, null) in one pass over the row, without
+   * index lists: the same allocation to the unit (the lower quota of D'Hondt, then the last
+   * units by priority), and the interval's missing readings counted (nothing is given when P
+   * is missing).
+   */
+  const open = key.kind === 'prorata' ? new Int32Array(m) : everyone;
+  const prorataInterval = (row: number, P: number): number => {
+    let sumC = 0;
+    let present = 0;
+    for (let i = 0; i < m; i++) {
+      const c = consumption[row + i]!;
+      if (c > 0) {
+        sumC += c;
+        present++;
+      } else if (c !== c) missingConsumption++;
+    }
+    if (Number.isNaN(P) || P === 0 || sumC === 0) return 0;
+    if (sumC <= P) {
+      for (let i = 0; i < m; i++) {
+        const c = consumption[row + i]!;
+        if (c > 0) allocation[row + i] = c;
+      }
+      return sumC;
+    }
+    let given = 0;
+    let k = 0;
+    for (let i = 0; i < m; i++) {
+      const c = consumption[row + i]!;
+      if (c > 0) {
+        open[k++] = i;
+        const a = floorMulDiv(P, c, sumC);
+        allocation[row + i] = a;
+        given += a;
+      }
+    }
+    const left = P - given;
+    invariant(left >= 0 && left <= present, 'allocation: lower quota exceeds the production');
+    lastUnits(left, consumption.subarray(row, row + m), null, open, present, allocation.subarray(row, row + m), scratch);
+    return P;
+  };
+
   for (let t = 0; t < T; t++) {
     const P = production[t]!;
     const row = t * m;
+    if (key.kind === 'prorata') {
+      const given = prorataInterval(row, P);
+      if (Number.isNaN(P)) {
+        missingProduction++;
+        surplus[t] = NaN;
+      } else surplus[t] = P - given;
+      continue;
+    }
     for (let i = 0; i < m; i++) if (Number.isNaN(consumption[row + i]!)) missingConsumption++;
     if (Number.isNaN(P)) {
       missingProduction++;
@@ -150,9 +200,6 @@ export function allocate(input: AllocationInput, key: AllocationKey): Allocation
     }
     let given = 0;
     switch (key.kind) {
-      case 'prorata':
-        given = shareCapped(row, P, everyone, null);
-        break;
       case 'redistribute':
         given = shareCapped(row, P, everyone, key.sharesPpm);
         break;
