@@ -7,7 +7,6 @@ import { createPublicClient, createWalletClient, type Hex, http, keccak256, toHe
 import { privateKeyToAccount } from 'viem/accounts';
 import { ANVIL_KEY, startAnvil } from '../src/anchor/anvil.ts';
 import { AnchorContract, chainOf, compileContract } from '../src/anchor/evm.ts';
-import { barChart, esc } from '../src/charts/svg.ts';
 import { witness } from '../src/cli/witness.ts';
 import { formatCosignerKey, fromUtf8, parseCosignerKey } from '../src/ledger/index.ts';
 import { type ClearingRow, type TradeRecord, tradesOf } from '../src/market/tables.ts';
@@ -16,6 +15,7 @@ import { WorkerSignatureChecker } from '../src/node/signatures.ts';
 import { buildApp } from '../src/server/app.ts';
 import { PersonalVault } from '../src/server/vault.ts';
 import { SqliteLedger } from '../src/store/sqlite-ledger.ts';
+import { CONSENSUS_ROWS, consensusJson, consensusSection, consensusSources, energyBars, energySvg, type Workload } from './consensus-published.ts';
 import { townScenario } from './sim.ts';
 import { printTable, round, tempPath } from './support.ts';
 
@@ -260,26 +260,23 @@ export async function run() {
   ]), ['design', 'transactions', 'tx/s', 'to final ms', 'CPU s', 'CPU ms/tx', 'record B/tx', 'record B/member-day', 'stored B/member-day', 'µWh/tx']);
 
   const avgTradeWh = tradedWh / Math.max(1, trades.length);
-  writeDocs({ rows, entries: entries.length, trades: trades.length, members, tradedWh, avgTradeWh });
+  // The published consensus families, applied to this workload beside the measured openlec log (design 2).
+  const openlec = rows[1]!;
+  const consensusWorkload: Workload = { transactions: entries.length, trades: trades.length, openlec: { name: openlec.name, microWhPerTx: openlec.microWhPerTx, perSecond: openlec.perSecond, finalityMs: openlec.finalityMs } };
+  writeDocs({ rows, entries: entries.length, trades: trades.length, members, tradedWh, avgTradeWh, workload: consensusWorkload });
   const figures = {
     bench: 'ledger-cost', days: DAYS, members, transactions: entries.length, trades: trades.length, wattsPerCore: WATTS_PER_CORE, evmSample: sample.length,
     designs: rows.map((r) => ({ name: r.name, txPerSecond: round(r.perSecond), finalityMs: round(r.finalityMs, 1), cpuSeconds: round(r.cpuSeconds, 2), cpuMsPerTx: round(r.cpuMsPerTx, 4), bytesPerTx: round(r.bytesPerTx), bytesPerMemberDay: round(r.bytesPerMemberDay), storedBytesPerMemberDay: round(r.storedPerMemberDay), microWhPerTx: round(r.microWhPerTx, 3) })),
+    /** Published (or derived from published) figures of the consensus families, not measured here, for this workload. */
+    published: consensusJson(CONSENSUS_ROWS, consensusWorkload),
   };
   process.stdout.write(`${JSON.stringify(figures)}\n`);
 }
 
-/** Published reference figures, with their sources. */
-const REFERENCES = [
-  { label: 'Bitcoin (proof of work), per transaction', microWh: 1544e9, source: 'Digiconomist, Bitcoin Energy Consumption Index, single-transaction footprint of 1,544 kWh (June 2021, as reported by CNET): https://digiconomist.net/bitcoin-energy-consumption/' },
-  { label: 'Ethereum after the Merge (proof of stake), per transaction', microWh: 0.03e9, source: 'Digiconomist via Cointelegraph, 0.03 kWh per transaction (October 2022): https://cointelegraph.com/news/the-merge-brings-down-ethereum-s-network-power-consumption-by-over-99-9' },
-];
-
-function writeDocs(r: { rows: (Design & { perSecond: number; cpuMsPerTx: number; bytesPerTx: number; bytesPerMemberDay: number; storedPerMemberDay: number; microWhPerTx: number })[]; entries: number; trades: number; members: number; tradedWh: number; avgTradeWh: number }) {
+function writeDocs(r: { rows: (Design & { perSecond: number; cpuMsPerTx: number; bytesPerTx: number; bytesPerMemberDay: number; storedPerMemberDay: number; microWhPerTx: number })[]; entries: number; trades: number; members: number; tradedWh: number; avgTradeWh: number; workload: Workload }) {
   const fmt = (x: number, d = 0) => x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
-  // log10 of nWh: every bar is positive.
-  const bars = [...r.rows.map((x) => ({ label: x.name, value: Math.log10(Math.max(1, x.microWhPerTx * 1000)) })), ...REFERENCES.map((x) => ({ label: x.label, value: Math.log10(x.microWh * 1000) }))];
-  const svg = `<?xml version="1.0" encoding="UTF-8"?>\n${barChart('ledger-cost-energy', bars).replace('<svg ', '<svg xmlns="http://www.w3.org/2000/svg" font-family="sans-serif" ')}\n`;
-  writeFileSync(join(ROOT, 'docs', 'ledger-cost.svg'), svg);
+  // log10 of nWh: every bar is positive. The measured designs, then the consensus families with a published or derived energy per transaction.
+  writeFileSync(join(ROOT, 'docs', 'ledger-cost.svg'), energySvg(energyBars(r.rows, CONSENSUS_ROWS)));
   const walenstadtBytesPerMemberDay = 1200e6 / (37 * 182);
   const energyPerTradeWh = r.avgTradeWh;
   const md = `# What a ledger costs: four designs on one workload
@@ -302,10 +299,11 @@ hashes; design 4's transactions, events and contract storage. "Stored" adds what
 Notes on each design:
 ${r.rows.map((x, i) => `${i + 1}. **${x.name}**: ${x.note}.`).join('\n')}
 
-Energy per recorded transaction, log scale (log10 of nWh: 3 = 1 µWh, 9 = 1 Wh, 12 = 1 kWh; the four designs measured here, the two chains as published):
+Energy per recorded transaction, log scale (log10 of nWh: 3 = 1 µWh, 9 = 1 Wh, 12 = 1 kWh; the four designs measured here, then the consensus families below that have a published or derived figure, none of them measured here):
 
 ![energy per transaction](ledger-cost.svg)
 
+${consensusSection(CONSENSUS_ROWS, r.workload)}
 ## Against the energy recorded
 
 An average trade here moves ${fmt(energyPerTradeWh)} Wh. The energy of recording, per trade (all CPU energy of the design ÷ ${fmt(r.trades)} trades):
@@ -322,7 +320,7 @@ reading, clearing and allocation in it.
 ## Sources
 
 - Quartierstrom: "Datenflut und Energieschleuder?", quartier-strom.ch, 1 November 2019 ("Im ersten halben Jahr haben sich rund 1200 Megabyte angesammelt"): https://quartier-strom.ch/index.php/2019/11/01/datenflut-und-energieschleuder-2/ ; 37 households: L. Ableitner et al., Quartierstrom, arXiv:1905.07242.
-${REFERENCES.map((x) => `- ${esc(x.source)}`).join('\n')}
+${consensusSources(CONSENSUS_ROWS).map((x) => `- ${x}`).join('\n')}
 
 ## Method
 
