@@ -1,11 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { closeSync, createReadStream, existsSync, openSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { Signer } from '../src/client.ts';
 import { importMeterData } from '../src/cli/meter.ts';
-import { parseEnedis } from '../src/metering/import/enedis.ts';
+import { parseEnedisBytes } from '../src/metering/import/enedis.ts';
 import type { SignedTransaction } from '../src/ledger/index.ts';
 import { StepSet } from '../src/metering/import/steps.ts';
 import { generateKeyPair, writeKeyFile } from '../src/node/key-file.ts';
@@ -91,7 +90,7 @@ export async function run(): Promise<Record<string, number>> {
   const cpu = process.cpuUsage();
   const { value: steps, seconds } = await timed(async () => {
     const s = new StepSet(30, 60, enedis);
-    await parseEnedis(createInterface({ input: createReadStream(enedis), crlfDelay: Infinity }), s);
+    await parseEnedisBytes(createReadStream(enedis, { highWaterMark: 1 << 16 }), s);
     s.days('Europe/Paris');
     return s;
   });

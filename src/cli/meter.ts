@@ -1,11 +1,9 @@
 import { createReadStream, statSync } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { Readable } from 'node:stream';
 import { Signer } from '../client.ts';
 import { community } from '../community/tables.ts';
 import { OpenlecError } from '../errors.ts';
 import { CSV_DEFAULTS, type CsvOptions, parseCsv } from '../metering/import/csv.ts';
-import { parseEnedis } from '../metering/import/enedis.ts';
+import { parseEnedisBytes } from '../metering/import/enedis.ts';
 import { parseEspi } from '../metering/import/espi.ts';
 import { type Correction, planImport } from '../metering/import/plan.ts';
 import { type DayReadings, importError, StepSet } from '../metering/import/steps.ts';
@@ -87,7 +85,7 @@ async function* chunksOf(path: string, read: (bytes: number) => void): AsyncGene
  */
 const APPEND_CHUNK = 32;
 
-/** The longest line of a DSO export read: node:readline would otherwise hold a file without line breaks whole. */
+/** The longest line of a DSO export read: a file without line breaks would otherwise be held whole. */
 const MAX_LINE_BYTES = 1 << 20;
 
 /** linesBounded passes chunks on, refusing a line longer than MAX_LINE_BYTES. */
@@ -104,8 +102,8 @@ async function* linesBounded(path: string, chunks: AsyncIterable<Buffer>): Async
 /** parseFile adds one file's steps to the StepSet, in the reader its format needs. */
 async function parseFile(c: ImportCommand, file: string, steps: StepSet, intervalMinutes: number, read: (bytes: number) => void): Promise<void> {
   if (c.format === 'csv') return parseCsv(chunksOf(file, read), steps, csvOptions(c, intervalMinutes));
-  // node:readline ends lines at \n, \r\n or a lone \r.
-  if (c.format === 'enedis') return parseEnedis(createInterface({ input: Readable.from(linesBounded(file, chunksOf(file, read))), crlfDelay: Infinity }), steps);
+  // Lines end at \n, \r\n or a lone \r, as node:readline ends them.
+  if (c.format === 'enedis') return parseEnedisBytes(linesBounded(file, chunksOf(file, read)), steps);
   const parts: Buffer[] = [];
   for await (const chunk of chunksOf(file, read)) parts.push(chunk);
   parseEspi(Buffer.concat(parts).toString('utf8'), steps, c.meter!, c.direction);

@@ -3,7 +3,9 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { mulDivRound } from '../units/index.ts';
 import { CSV_DEFAULTS, parseCsv } from './import/csv.ts';
-import { parseEnedis } from './import/enedis.ts';
+import { Readable } from 'node:stream';
+import { createInterface } from 'node:readline';
+import { parseEnedis, parseEnedisBytes } from './import/enedis.ts';
 import { READING_MAX_WH, StepSet } from './import/steps.ts';
 import { meterReadings } from './readings.ts';
 
@@ -134,5 +136,39 @@ describe('streamed readers', () => {
     assert.deepEqual(exp.values, imp.values);
     // k W over 30 minutes is k/2 Wh, rounded half to even.
     assert.deepEqual(imp.values.slice(0, 6), [0, 0, 1, 2, 2, 2]);
+  });
+
+  test('DSO CSV from bytes (in place, a chunk at a time) reads what node:readline\'s lines read: days, values, errors and their lines', async () => {
+    const header = 'Identifiant PRM;Type de donnees;Date de debut;Date de fin;Grandeur physique;Grandeur metier;Etape metier;Unite;Pas en minutes';
+    const stamp = (k: number) => new Date(T0 + k * 600_000).toISOString().replace('.000Z', '+00:00');
+    // Value rows, most plain, some of every shape the slow path must take.
+    const row = fc.tuple(fc.integer({ min: 1, max: 400 }), fc.nat({ max: 3000 }), fc.constantFrom('plain', 'plain', 'plain', 'plain', 'space', 'tab', 'column', 'bad', 'long', 'zeros', 'Z', 'blank', 'dup', 'horodate', 'empty'))
+      .map(([k, w, how]) => ({
+        plain: `${stamp(k)};${w}`, space: ` ${stamp(k)} ; ${w} `, tab: `${stamp(k)};${w}\t`, column: `${stamp(k)};${w};extra`, bad: `${stamp(k)};${w}x`,
+        long: `${stamp(k)};${'9'.repeat(16 + (w % 3))}`, zeros: `${stamp(k)};000${w}`, Z: `${stamp(k).replace('+00:00', 'Z')};${w}`, blank: '', dup: `${stamp(1)};${w}`,
+        horodate: 'Horodate;Valeur', empty: `${stamp(k)};`,
+      })[how]!);
+    const block = fc.tuple(fc.constantFrom('30001234567890', '30001234567891', '', '123'), fc.constantFrom('Consommation', 'Production'), fc.constantFrom('10', '30', ''), fc.array(row, { maxLength: 40 }))
+      .map(([prm, kind, pas, rows]) => [header, `${prm};Courbe de charge;;;Energie active;${kind};Comptage Brut;W;${pas}`, '', 'Horodate;Valeur', ...rows]);
+    const file = fc.tuple(fc.boolean(), fc.array(row, { maxLength: 3 }), fc.array(block, { minLength: 0, maxLength: 3 }), fc.constantFrom('\n', '\r\n', '\r', 'mixed'), fc.boolean(), fc.array(fc.nat(), { maxLength: 10 }));
+    const read = async (parse: (set: StepSet) => Promise<void>) => {
+      const set = new StepSet(30, 60, 'e.csv');
+      await parse(set);
+      return { days: set.days('Europe/Paris'), values: set.values, errors: set.errors };
+    };
+    await fc.assert(fc.asyncProperty(file, async ([bom, before, blocks, eol, endsWithEol, cuts]) => {
+      const lines = [...before, ...blocks.flat()];
+      const ends = ['\n', '\r\n', '\r'];
+      let text = bom ? '\uFEFF' : '';
+      lines.forEach((l, k) => {
+        text += l + (k < lines.length - 1 || endsWithEol ? (eol === 'mixed' ? ends[k % 3]! : eol) : '');
+      });
+      const bytes = Buffer.from(text);
+      const at = [...new Set(cuts.map((c) => c % Math.max(bytes.length, 1)))].sort((a, b) => a - b);
+      const chunks = [0, ...at].map((from, k) => bytes.subarray(from, at[k] ?? bytes.length)).filter((c) => c.length > 0);
+      const byLines = await read((set) => parseEnedis(createInterface({ input: Readable.from(chunks), crlfDelay: Infinity }), set));
+      const inPlace = await read((set) => parseEnedisBytes(chunks, set));
+      assert.deepEqual(inPlace, byLines);
+    }), { numRuns: 300 });
   });
 });

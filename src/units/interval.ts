@@ -21,38 +21,71 @@ export function assertIntervalMinutes(minutes: unknown, field = 'intervalMinutes
 // except zeros (meter data never carries sub-second starts).
 const ISO_INSTANT = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.0+)?)?(Z|[+-]\d{2}:?\d{2})$/;
 
-const digit = (text: string, at: number) => text.charCodeAt(at) - 48;
-const two = (text: string, at: number) => digit(text, at) * 10 + digit(text, at + 1);
+const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 // Meter files hold millions of "YYYY-MM-DDTHH:MM:SS+HH:MM" stamps: read that exact shape
 // by character codes, and anything else through the general pattern below.
-function parseFixedInstant(text: string): number | undefined {
-  const n = text.length;
-  if ((n !== 25 && n !== 20) || text[4] !== '-' || text[7] !== '-' || text[10] !== 'T' || text[13] !== ':' || text[16] !== ':') return undefined;
-  for (const at of [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]) if (digit(text, at) < 0 || digit(text, at) > 9) return undefined;
+/**
+ * fixedInstant reads "YYYY-MM-DDTHH:MM:SSZ" and "YYYY-MM-DDTHH:MM:SS+HH:MM" stamps of
+ * valid dates and times from year 100 on, by character codes and civil-date arithmetic
+ * (no Date object), as parseInstant reads them; undefined for anything else, which
+ * the general reading (parseInstantGeneral) then reads or refuses.
+ */
+export function fixedInstant(t: string): number | undefined {
+  return fixedInstantAt(t, 0, t.length);
+}
+
+/** fixedInstantAt is fixedInstant of t.slice(at, at + n), read in place. */
+export function fixedInstantAt(t: string, at: number, n: number): number | undefined {
+  if ((n !== 25 && n !== 20) || t.charCodeAt(at + 4) !== 45 || t.charCodeAt(at + 7) !== 45 || t.charCodeAt(at + 10) !== 84 || t.charCodeAt(at + 13) !== 58 || t.charCodeAt(at + 16) !== 58) return undefined;
+  const y1 = twoDigits(t, at);
+  const y2 = twoDigits(t, at + 2);
+  const mo = twoDigits(t, at + 5);
+  const d = twoDigits(t, at + 8);
+  const h = twoDigits(t, at + 11);
+  const mi = twoDigits(t, at + 14);
+  const s = twoDigits(t, at + 17);
+  if ((y1 | y2 | d | h | mi | s) < 0) return undefined;
+  const y = y1 * 100 + y2;
+  // Date.UTC reads years 0-99 as 1900-1999: those go the general way.
+  if (y < 100 || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 59) return undefined;
+  if (d > 28 && d > (mo === 2 ? (y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28) : MONTH_DAYS[mo - 1]!)) return undefined;
   let offsetMin = 0;
   if (n === 25) {
-    const sign = text[19] === '+' ? 1 : text[19] === '-' ? -1 : 0;
-    if (!sign || text[22] !== ':') return undefined;
-    for (const at of [20, 21, 23, 24]) if (digit(text, at) < 0 || digit(text, at) > 9) return undefined;
-    offsetMin = sign * (two(text, 20) * 60 + two(text, 23));
-  } else if (text[19] !== 'Z') return undefined;
-  const y = two(text, 0) * 100 + two(text, 2);
-  const mo = two(text, 5);
-  const d = two(text, 8);
-  const h = two(text, 11);
-  const mi = two(text, 14);
-  const s = two(text, 17);
-  const ms = Date.UTC(y, mo - 1, d, h, mi, s);
-  const check = new Date(ms);
-  if (check.getUTCDate() !== d || check.getUTCMonth() !== mo - 1 || h > 23 || mi > 59 || s > 59) return undefined;
-  return ms - offsetMin * MS_PER_MINUTE;
+    const c = t.charCodeAt(at + 19);
+    const sign = c === 43 ? 1 : c === 45 ? -1 : 0;
+    const oh = twoDigits(t, at + 20);
+    const om = twoDigits(t, at + 23);
+    if (sign === 0 || t.charCodeAt(at + 22) !== 58 || (oh | om) < 0) return undefined;
+    offsetMin = sign * (oh * 60 + om);
+  } else if (t.charCodeAt(at + 19) !== 90) return undefined;
+  return daysFromCivil(y, mo, d) * 86_400_000 + h * 3_600_000 + mi * 60_000 + s * 1000 - offsetMin * 60_000;
+}
+
+/** twoDigits reads the two decimal digits at `at`, or -1 when either is not one. */
+function twoDigits(t: string, at: number): number {
+  const a = t.charCodeAt(at) - 48;
+  const b = t.charCodeAt(at + 1) - 48;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
+}
+
+/** daysFromCivil counts the days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm). */
+function daysFromCivil(y: number, m: number, d: number): number {
+  const yy = m <= 2 ? y - 1 : y;
+  const era = Math.floor(yy / 400);
+  const yoe = yy - era * 400;
+  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146_097 + doe - 719_468;
 }
 
 /** parseInstant reads an ISO 8601 date-time with offset ("2026-03-29T01:30:00+01:00", "...Z") to epoch ms. */
 export function parseInstant(text: string, field = 'instant'): number {
-  const fast = parseFixedInstant(text);
-  if (fast !== undefined) return fast;
+  return fixedInstant(text) ?? parseInstantGeneral(text, field);
+}
+
+/** parseInstantGeneral is parseInstant by the pattern and Date.UTC, for every shape it takes (and the reference of fixedInstant). */
+export function parseInstantGeneral(text: string, field = 'instant'): number {
   const m = ISO_INSTANT.exec(text);
   if (!m) throw new OpenlecError('E_BAD_INSTANT', `${field}: "${text}" is not an ISO 8601 date-time with offset`, { field });
   const [, y, mo, d, h, mi, s = '00', zone] = m as unknown as string[];

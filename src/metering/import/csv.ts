@@ -1,7 +1,7 @@
 import { CsvError, Parser } from 'csv-parse';
 import { OpenlecError } from '../../errors.ts';
 import { concatBytes } from '../../ledger/bytes.ts';
-import { parseDecimal, parseInstant } from '../../units/index.ts';
+import { fixedInstant, parseDecimal, parseInstant } from '../../units/index.ts';
 import { DIRECTIONS, type Direction } from '../meter-register.ts';
 import { READING_MAX_WH, type StepSet } from './steps.ts';
 
@@ -459,47 +459,3 @@ export function plainDecimal(text: string, scale: number): number {
   return Number.isSafeInteger(r) && n - (decimals >= 0 ? 1 : 0) <= 15 ? r : -1;
 }
 
-const digitAt = (t: string, at: number) => t.charCodeAt(at) - 48;
-const isDigit = (t: string, at: number) => digitAt(t, at) >= 0 && digitAt(t, at) <= 9;
-const twoAt = (t: string, at: number) => digitAt(t, at) * 10 + digitAt(t, at + 1);
-const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-
-/**
- * fixedInstant reads "YYYY-MM-DDTHH:MM:SSZ" and "YYYY-MM-DDTHH:MM:SS+HH:MM" stamps of
- * valid dates and times from year 100 on, by character codes and civil-date arithmetic
- * (no Date object), as parseInstant reads them; undefined for anything else, which
- * parseInstant then reads or refuses.
- */
-export function fixedInstant(t: string): number | undefined {
-  const n = t.length;
-  if ((n !== 25 && n !== 20) || t.charCodeAt(4) !== 45 || t.charCodeAt(7) !== 45 || t.charCodeAt(10) !== 84 || t.charCodeAt(13) !== 58 || t.charCodeAt(16) !== 58) return undefined;
-  if (!(isDigit(t, 0) && isDigit(t, 1) && isDigit(t, 2) && isDigit(t, 3) && isDigit(t, 5) && isDigit(t, 6) && isDigit(t, 8) && isDigit(t, 9)
-    && isDigit(t, 11) && isDigit(t, 12) && isDigit(t, 14) && isDigit(t, 15) && isDigit(t, 17) && isDigit(t, 18))) return undefined;
-  let offsetMin = 0;
-  if (n === 25) {
-    const sign = t.charCodeAt(19) === 43 ? 1 : t.charCodeAt(19) === 45 ? -1 : 0;
-    if (sign === 0 || t.charCodeAt(22) !== 58 || !(isDigit(t, 20) && isDigit(t, 21) && isDigit(t, 23) && isDigit(t, 24))) return undefined;
-    offsetMin = sign * (twoAt(t, 20) * 60 + twoAt(t, 23));
-  } else if (t.charCodeAt(19) !== 90) return undefined;
-  const y = twoAt(t, 0) * 100 + twoAt(t, 2);
-  const mo = twoAt(t, 5);
-  const d = twoAt(t, 8);
-  const h = twoAt(t, 11);
-  const mi = twoAt(t, 14);
-  const s = twoAt(t, 17);
-  // Date.UTC reads years 0-99 as 1900-1999: those go the general way.
-  if (y < 100 || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 59) return undefined;
-  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
-  if (d > (mo === 2 && leap ? 29 : MONTH_DAYS[mo - 1]!)) return undefined;
-  return daysFromCivil(y, mo, d) * 86_400_000 + h * 3_600_000 + mi * 60_000 + s * 1000 - offsetMin * 60_000;
-}
-
-/** daysFromCivil counts the days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm). */
-function daysFromCivil(y: number, m: number, d: number): number {
-  const yy = m <= 2 ? y - 1 : y;
-  const era = Math.floor(yy / 400);
-  const yoe = yy - era * 400;
-  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
-  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
-  return era * 146_097 + doe - 719_468;
-}

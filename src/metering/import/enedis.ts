@@ -1,5 +1,6 @@
-import { parseInstant } from '../../units/index.ts';
+import { fixedInstantAt, parseInstant } from '../../units/index.ts';
 import type { Direction } from '../meter-register.ts';
+import { eachLine } from './lines.ts';
 import { READING_MAX_WH, type StepSet } from './steps.ts';
 
 /**
@@ -10,7 +11,7 @@ import { READING_MAX_WH, type StepSet } from './steps.ts';
  * a file, so the step of a row is the time since the previous row when that is a
  * plausible step confirmed by the next two rows; otherwise the previous (or declared) step,
  * which leaves the missing time as a gap. Energy is kept exactly in W·min (divisor 60).
- * The file is read line by line (EnedisReader), so its text is never held whole; only the
+ * The file is read line by line (EnedisReader, fed by parseEnedisBytes), so its text is never held whole; only the
  * current block's rows are, in typed columns.
  */
 const STEPS = new Set([5, 10, 15, 30, 60]);
@@ -94,6 +95,32 @@ export class EnedisReader {
     this.rows.push(endMs, Number(valueText), n);
   }
 
+  /**
+   * lineAt takes the line text[from, to). The usual value row ("2026-01-01T00:10:00+01:00;1234"
+   * in a block) is read in place; any other line goes to `line`, which reads it the same.
+   */
+  lineAt(text: string, from: number, to: number): void {
+    if (this.header === undefined && this.prm) {
+      const sep = text.indexOf(';', from);
+      if (sep > from && sep < to) {
+        const endMs = fixedInstantAt(text, from, sep - from);
+        let k = sep + 1;
+        let watts = 0;
+        for (; k < to; k++) {
+          const d = text.charCodeAt(k) - 48;
+          if (d < 0 || d > 9) break;
+          watts = watts * 10 + d;
+        }
+        if (endMs !== undefined && k > sep + 1 && k - sep - 1 <= 15 && (k === to || text.charCodeAt(k) === 59)) {
+          this.values++;
+          this.rows.push(endMs, watts, ++this.n);
+          return;
+        }
+      }
+    }
+    this.line(text.slice(from, to));
+  }
+
   /** blockValues reads the line after an "Identifiant PRM" header: the block's PRM, direction, unit and declared step. */
   private blockValues(line: string, n: number): void {
     const header = this.header!;
@@ -128,6 +155,13 @@ export class EnedisReader {
 export async function parseEnedis(lines: AsyncIterable<string> | Iterable<string>, steps: StepSet): Promise<void> {
   const reader = new EnedisReader(steps);
   for await (const line of lines) reader.line(line);
+  reader.end();
+}
+
+/** parseEnedisBytes reads one export given as chunks of its bytes (a file stream), splitting its lines as node:readline does, a chunk at a time. */
+export async function parseEnedisBytes(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, steps: StepSet): Promise<void> {
+  const reader = new EnedisReader(steps);
+  await eachLine(chunks, (text, from, to) => reader.lineAt(text, from, to));
   reader.end();
 }
 
