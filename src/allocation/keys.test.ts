@@ -157,6 +157,8 @@ describe('allocation keys, properties', () => {
       const dense = allocate(input, { kind: 'prorata' });
       const general = allocate(input, { kind: 'cascade', groups: Array.from({ length: m }, () => 0) });
       assert.deepEqual(dense, general);
+      // Written into an array used before (here: the other result's), the same.
+      assert.deepEqual(allocate(input, { kind: 'prorata' }, general.allocation), dense);
     }), { numRuns: 25 });
   });
 });

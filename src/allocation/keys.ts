@@ -86,13 +86,16 @@ export function validateKey(key: AllocationKey, members: number, intervals: numb
  * allocate runs a key over every interval of a period. It is pure and deterministic;
  * in every interval sum(allocation) + surplus = production and 0 <= allocation_i <= C_i,
  * in integer Wh. A member with no reading gets nothing in that interval, and an interval
- * with no production reading allocates nothing: never an estimate.
+ * with no production reading allocates nothing: never an estimate. The allocation is written
+ * into `into` when given (an array of a period's size, e.g. the last period's, whose memory
+ * is already the process's), else into a new array.
  */
-export function allocate(input: AllocationInput, key: AllocationKey): AllocationResult {
+export function allocate(input: AllocationInput, key: AllocationKey, into?: Float64Array): AllocationResult {
   const { intervals: T, members: m, production, consumption } = input;
   if (production.length !== T || consumption.length !== T * m) throw new OpenlecError('E_ALLOC_INPUT', 'production needs one value per interval and consumption one per interval and member', { field: 'input' });
   validateKey(key, m, T);
-  const allocation = new Float64Array(T * m);
+  if (into && into.length !== T * m) throw new OpenlecError('E_ALLOC_INPUT', `into needs ${T * m} values, got ${into.length}`, { field: 'into' });
+  const allocation = into ? into.fill(0) : new Float64Array(T * m);
   const surplus = new Float64Array(T);
   const memberSurplus = key.kind === 'spain' ? new Float64Array(T * m) : undefined;
   const scratch = new ApportionScratch();
@@ -139,53 +142,14 @@ export function allocate(input: AllocationInput, key: AllocationKey): Allocation
   };
   let missingProduction = 0;
 
-  /**
-   * prorataInterval is shareCapped(row, P, everyone, null) in one pass over the row, without
-   * index lists: the same allocation to the unit (the lower quota of D'Hondt, then the last
-   * units by priority), and the interval's missing readings counted (nothing is given when P
-   * is missing).
-   */
   const open = key.kind === 'prorata' ? new Int32Array(m) : everyone;
-  const prorataInterval = (row: number, P: number): number => {
-    let sumC = 0;
-    let present = 0;
-    for (let i = 0; i < m; i++) {
-      const c = consumption[row + i]!;
-      if (c > 0) {
-        sumC += c;
-        present++;
-      } else if (c !== c) missingConsumption++;
-    }
-    if (Number.isNaN(P) || P === 0 || sumC === 0) return 0;
-    if (sumC <= P) {
-      for (let i = 0; i < m; i++) {
-        const c = consumption[row + i]!;
-        if (c > 0) allocation[row + i] = c;
-      }
-      return sumC;
-    }
-    let given = 0;
-    let k = 0;
-    for (let i = 0; i < m; i++) {
-      const c = consumption[row + i]!;
-      if (c > 0) {
-        open[k++] = i;
-        const a = floorMulDiv(P, c, sumC);
-        allocation[row + i] = a;
-        given += a;
-      }
-    }
-    const left = P - given;
-    invariant(left >= 0 && left <= present, 'allocation: lower quota exceeds the production');
-    lastUnits(left, consumption.subarray(row, row + m), null, open, present, allocation.subarray(row, row + m), scratch);
-    return P;
-  };
+  const missing = new Float64Array(1);
 
   for (let t = 0; t < T; t++) {
     const P = production[t]!;
     const row = t * m;
     if (key.kind === 'prorata') {
-      const given = prorataInterval(row, P);
+      const given = prorataInterval(consumption, allocation, row, m, P, open, scratch, missing);
       if (Number.isNaN(P)) {
         missingProduction++;
         surplus[t] = NaN;
@@ -240,7 +204,52 @@ export function allocate(input: AllocationInput, key: AllocationKey): Allocation
     }
     surplus[t] = P - given;
   }
+  missingConsumption += missing[0]!;
   return { allocation, surplus, ...(memberSurplus ? { memberSurplus } : {}), missingConsumption, missingProduction };
+}
+
+/**
+ * prorataInterval is shareCapped(row, P, everyone, null) in one pass over the row, without
+ * index lists: the same allocation to the unit (the lower quota of D'Hondt, then the last
+ * units by priority), written into `allocation` (zero there before), and the interval's
+ * missing readings added to missing[0]; it gives nothing when P is missing. It returns what
+ * it gave. A function of its own, so that its compiled code is one for every period.
+ */
+function prorataInterval(consumption: Float64Array, allocation: Float64Array, row: number, m: number, P: number, open: Int32Array, scratch: ApportionScratch, missing: Float64Array): number {
+  let sumC = 0;
+  let present = 0;
+  let absent = 0;
+  for (let i = 0; i < m; i++) {
+    const c = consumption[row + i]!;
+    if (c > 0) {
+      sumC += c;
+      present++;
+    } else if (c !== c) absent++;
+  }
+  missing[0]! += absent;
+  if (Number.isNaN(P) || P === 0 || sumC === 0) return 0;
+  if (sumC <= P) {
+    for (let i = 0; i < m; i++) {
+      const c = consumption[row + i]!;
+      if (c > 0) allocation[row + i] = c;
+    }
+    return sumC;
+  }
+  let given = 0;
+  let k = 0;
+  for (let i = 0; i < m; i++) {
+    const c = consumption[row + i]!;
+    if (c > 0) {
+      open[k++] = i;
+      const a = floorMulDiv(P, c, sumC);
+      allocation[row + i] = a;
+      given += a;
+    }
+  }
+  const left = P - given;
+  invariant(left >= 0 && left <= present, 'allocation: lower quota exceeds the production');
+  lastUnits(left, consumption.subarray(row, row + m), null, open, present, allocation.subarray(row, row + m), scratch);
+  return P;
 }
 
 /** cascadeOrder groups member indexes by rank, lowest rank first. */
