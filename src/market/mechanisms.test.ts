@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { clearContinuous, clearMcAfee, clearMidpointPairs, clearUniform } from './mechanisms.ts';
-import type { Clearing, Order } from './order.ts';
+import { type Clearing, clearing, type Order, sortBook, trade, walkCurves } from './order.ts';
 
 let seq = 0;
 const buy = (id: string, q: number, p: number): Order => ({ id, side: 'buy', quantityWh: q, limitMicroPerKwh: p, seq: seq++ });
@@ -110,5 +110,34 @@ describe('market mechanisms, properties', () => {
       assert.equal(clearMidpointPairs(orders).volumeWh, q);
       assert.ok([q, Math.max(0, q - 1)].includes(clearMcAfee(orders).volumeWh));
     }), { numRuns: 400 });
+  });
+
+  // Books as the radix sort sees them: unsorted times, equal prices and times, empty orders,
+  // and prices spread over one 16-bit digit or across two, up to the top of the keyed range.
+  const wideBooks = fc.tuple(fc.constantFrom(100, 70_000, 2 ** 30 - 1), fc.array(fc.record({
+    side: fc.constantFrom('buy', 'sell'), q: fc.integer({ min: 0, max: 3000 }), p: fc.nat(), seq: fc.integer({ min: 0, max: 40 }),
+  }), { maxLength: 400 })).map(([span, rows]) => rows.map((r, k): Order => ({ id: `o${k}`, side: r.side as Order['side'], quantityWh: r.q, limitMicroPerKwh: 2 ** 30 - 1 - (r.p % (span + 1)), seq: r.seq })));
+
+  test('sortBook\'s radix sort gives the comparator\'s order: price, then time, then id', () => {
+    fc.assert(fc.property(wideBooks, (orders) => {
+      const tie = (a: Order, b: Order) => a.seq - b.seq || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+      const live = orders.filter((o) => o.quantityWh > 0);
+      const bids = live.filter((o) => o.side === 'buy').sort((a, b) => b.limitMicroPerKwh - a.limitMicroPerKwh || tie(a, b));
+      const asks = live.filter((o) => o.side === 'sell').sort((a, b) => a.limitMicroPerKwh - b.limitMicroPerKwh || tie(a, b));
+      const sorted = sortBook(orders);
+      assert.deepEqual(sorted.bids.map((o) => o.id), bids.map((o) => o.id));
+      assert.deepEqual(sorted.asks.map((o) => o.id), asks.map((o) => o.id));
+    }), { numRuns: 300 });
+  });
+
+  test('the uniform auction on the sorted ranks is the walk of the sorted curves, trade for trade', () => {
+    fc.assert(fc.property(fc.oneof(books, wideBooks), fc.integer({ min: 0, max: 1_000_000 }), (orders, k) => {
+      const { bids, asks } = sortBook(orders);
+      const matches = walkCurves(bids, asks);
+      const last = matches[matches.length - 1];
+      const price = last && last.ask.limitMicroPerKwh + Math.floor(((last.bid.limitMicroPerKwh - last.ask.limitMicroPerKwh) * k) / 1_000_000);
+      const expected = last ? clearing(matches.map((m) => trade(m, price!)), price!) : clearing([], null);
+      assert.deepEqual(clearUniform(orders, k), expected);
+    }), { numRuns: 300 });
   });
 });

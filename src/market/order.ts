@@ -63,7 +63,6 @@ export interface Clearing {
   readonly surplusMicro: number;
 }
 
-const SHIFT = 2 ** 22;
 const MAX_KEYED_PRICE = 2 ** 30;
 
 function tie(a: Order, b: Order): number {
@@ -72,50 +71,144 @@ function tie(a: Order, b: Order): number {
 
 /**
  * Bids: highest price first; asks: lowest first; then time priority, then id. Deterministic.
- * Books of up to 4 million orders with prices in [0, 2^30) sort as Float64Array keys
- * (price * 2^22 + time rank), a native numeric sort about ten times faster than sorting
- * objects with a comparator; other books take the comparator.
+ * Books with integer prices in [0, 2^30) (every recorded book: prices are micro-units per
+ * kWh) sort by a stable radix sort of the prices over the orders in time priority, a few
+ * linear passes; other books take the comparator.
  */
 export function sortBook(orders: readonly Order[]): { bids: Order[]; asks: Order[] } {
-  let ranked = orders;
-  for (let i = 1; i < orders.length; i++) {
-    if (tie(orders[i - 1]!, orders[i]!) > 0) {
-      ranked = [...orders].sort(tie);
-      break;
-    }
-  }
-  const n = ranked.length;
-  let nb = 0;
-  let keyed = n < SHIFT;
-  for (const o of ranked) {
-    if (o.side === 'buy') nb++;
-    if (!(o.limitMicroPerKwh >= 0 && o.limitMicroPerKwh < MAX_KEYED_PRICE && Number.isInteger(o.limitMicroPerKwh))) keyed = false;
-  }
+  const keyed = keyedBook(orders);
   if (!keyed) {
+    const ranked = rankedByTime(orders);
     const bids = ranked.filter((o) => o.side === 'buy' && o.quantityWh > 0).sort((a, b) => b.limitMicroPerKwh - a.limitMicroPerKwh || tie(a, b));
     const asks = ranked.filter((o) => o.side === 'sell' && o.quantityWh > 0).sort((a, b) => a.limitMicroPerKwh - b.limitMicroPerKwh || tie(a, b));
     return { bids, asks };
   }
-  const bidKeys = new Float64Array(nb);
-  const askKeys = new Float64Array(n - nb);
-  let b = 0;
-  let a = 0;
-  for (let i = 0; i < n; i++) {
-    const o = ranked[i]!;
-    if (o.side === 'buy') bidKeys[b++] = o.quantityWh > 0 ? (MAX_KEYED_PRICE - 1 - o.limitMicroPerKwh) * SHIFT + i : Infinity;
-    else askKeys[a++] = o.quantityWh > 0 ? o.limitMicroPerKwh * SHIFT + i : Infinity;
-  }
-  bidKeys.sort();
-  askKeys.sort();
-  const decode = (keys: Float64Array) => {
+  const { ranked, bids, asks } = keyed;
+  const decode = (at: Int32Array) => {
     const out: Order[] = [];
-    for (const k of keys) {
-      if (k === Infinity) break;
-      out.push(ranked[k % SHIFT]!);
-    }
+    for (let k = 0; k < at.length; k++) out.push(ranked[at[k]!]!);
     return out;
   };
-  return { bids: decode(bidKeys), asks: decode(askKeys) };
+  return { bids: decode(bids), asks: decode(asks) };
+}
+
+/** rankedByTime is the book in time priority (seq, then id): itself when it already is. */
+function rankedByTime(orders: readonly Order[]): readonly Order[] {
+  for (let i = 1; i < orders.length; i++) if (tie(orders[i - 1]!, orders[i]!) > 0) return [...orders].sort(tie);
+  return orders;
+}
+
+/**
+ * A book sorted by ranks: `ranked` in time priority, and per side the ranks (indexes into
+ * `ranked`) of its orders with a quantity, in priority order: bids highest price first,
+ * asks lowest first, equal prices by time rank.
+ */
+export interface KeyedBook {
+  readonly ranked: readonly Order[];
+  readonly bids: Int32Array;
+  readonly asks: Int32Array;
+}
+
+/**
+ * keyedBook sorts a book whose prices are integers in [0, 2^30) by a stable radix sort of
+ * the prices over the orders in time priority, which is the order of sortBook's comparator
+ * (price, then time) in a few linear passes; undefined for a book with another price.
+ */
+export function keyedBook(orders: readonly Order[]): KeyedBook | undefined {
+  const n = orders.length;
+  let nb = 0;
+  let na = 0;
+  let inTime = true;
+  for (let i = 0; i < n; i++) {
+    const o = orders[i]!;
+    const p = o.limitMicroPerKwh;
+    if (!(p >= 0 && p < MAX_KEYED_PRICE && Number.isInteger(p))) return undefined;
+    if (o.quantityWh > 0) {
+      if (o.side === 'buy') nb++;
+      else na++;
+    }
+    if (i > 0 && inTime && tie(orders[i - 1]!, o) > 0) inTime = false;
+  }
+  const ranked = inTime ? orders : [...orders].sort(tie);
+  // Keys ascend in priority: a bid's is MAX - 1 - price, an ask's its price.
+  const key = scratchInt32(0, n);
+  const bids = new Int32Array(nb);
+  const asks = new Int32Array(na);
+  let b = 0;
+  let a = 0;
+  let bidLow = MAX_KEYED_PRICE;
+  let bidHigh = 0;
+  let askLow = MAX_KEYED_PRICE;
+  let askHigh = 0;
+  for (let r = 0; r < n; r++) {
+    const o = ranked[r]!;
+    if (!(o.quantityWh > 0)) continue;
+    if (o.side === 'buy') {
+      const k = MAX_KEYED_PRICE - 1 - o.limitMicroPerKwh;
+      key[r] = k;
+      bids[b++] = r;
+      if (k < bidLow) bidLow = k;
+      if (k > bidHigh) bidHigh = k;
+    } else {
+      const k = o.limitMicroPerKwh;
+      key[r] = k;
+      asks[a++] = r;
+      if (k < askLow) askLow = k;
+      if (k > askHigh) askHigh = k;
+    }
+  }
+  return { ranked, bids: radixByKey(bids, key, bidLow, bidHigh), asks: radixByKey(asks, key, askLow, askHigh) };
+}
+
+const DIGIT_BITS = 16;
+const DIGIT = 1 << DIGIT_BITS;
+
+/** radixByKey orders `items` (ranks) by key[item] - low ascending, stably (LSD radix, 16-bit digits). */
+function radixByKey(items: Int32Array, key: Int32Array, low: number, high: number): Int32Array {
+  const m = items.length;
+  if (m < 2) return items;
+  const span = high - low;
+  let src: Int32Array = items;
+  let dst: Int32Array = scratchInt32(1, m);
+  const count = scratchInt32(2, DIGIT);
+  for (let shift = 0; shift === 0 || (shift < 32 && span >>> shift > 0); shift += DIGIT_BITS) {
+    count.fill(0);
+    for (let k = 0; k < m; k++) count[((key[src[k]!]! - low) >>> shift) & (DIGIT - 1)]!++;
+    let at = 0;
+    for (let d = 0; d < DIGIT; d++) {
+      const c = count[d]!;
+      count[d] = at;
+      at += c;
+    }
+    for (let k = 0; k < m; k++) {
+      const item = src[k]!;
+      dst[count[((key[item]! - low) >>> shift) & (DIGIT - 1)]!++] = item;
+    }
+    const t = src;
+    src = dst;
+    dst = t;
+  }
+  // After an odd number of passes the order is in the scratch array: copied into the result.
+  if (src !== items) items.set(src);
+  return items;
+}
+
+/**
+ * Work arrays kept between calls (grown, never shrunk): a book of a million orders sorts in
+ * some ten typed arrays of megabytes, and new ones every clearing make the collector run
+ * more than the clearing. Only ever used inside one synchronous call, so never shared.
+ */
+const scratch: Int32Array[] = [];
+export function scratchInt32(slot: number, n: number): Int32Array {
+  let a = scratch[slot];
+  if (!a || a.length < n) scratch[slot] = a = new Int32Array(Math.max(n, 1024));
+  return a.subarray(0, n);
+}
+const scratchF: Float64Array[] = [];
+export function scratchFloat64(slot: number, n: number): Float64Array {
+  let a = scratchF[slot];
+  if (!a || a.length < n) scratchF[slot] = a = new Float64Array(Math.max(n, 1024));
+  return a.subarray(0, n);
 }
 
 /** A step of the greedy walk: a bid and an ask matched for `quantityWh`. */
