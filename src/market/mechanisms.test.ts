@@ -130,6 +130,22 @@ describe('market mechanisms, properties', () => {
     }), { numRuns: 300 });
   });
 
+  test('sortBook on books of thousands (the radix sort\'s size) gives the comparator\'s order', () => {
+    fc.assert(fc.property(fc.integer({ min: 2048, max: 9000 }), fc.constantFrom(1000, 65_535, 70_000, 2 ** 30 - 1), fc.nat(), (n, span, seed) => {
+      let s = seed;
+      const rand = () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32);
+      const orders = Array.from({ length: n }, (_, k): Order => ({
+        id: `o${k}`, side: rand() < 0.5 ? 'buy' : 'sell', quantityWh: rand() < 0.05 ? 0 : 1 + Math.floor(rand() * 3000),
+        limitMicroPerKwh: 2 ** 30 - 1 - Math.floor(rand() * (span + 1)), seq: Math.floor(rand() * n),
+      }));
+      const tie = (a: Order, b: Order) => a.seq - b.seq || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+      const live = orders.filter((o) => o.quantityWh > 0);
+      const sorted = sortBook(orders);
+      assert.deepEqual(sorted.bids.map((o) => o.id), live.filter((o) => o.side === 'buy').sort((a, b) => b.limitMicroPerKwh - a.limitMicroPerKwh || tie(a, b)).map((o) => o.id));
+      assert.deepEqual(sorted.asks.map((o) => o.id), live.filter((o) => o.side === 'sell').sort((a, b) => a.limitMicroPerKwh - b.limitMicroPerKwh || tie(a, b)).map((o) => o.id));
+    }), { numRuns: 30 });
+  });
+
   test('the uniform auction on the sorted ranks is the walk of the sorted curves, trade for trade', () => {
     fc.assert(fc.property(fc.oneof(books, wideBooks), fc.integer({ min: 0, max: 1_000_000 }), (orders, k) => {
       const { bids, asks } = sortBook(orders);

@@ -163,10 +163,23 @@ export function keyedBook(orders: readonly Order[]): KeyedBook | undefined {
 const DIGIT_BITS = 16;
 const DIGIT = 1 << DIGIT_BITS;
 
+/** Below this many orders on a side, a numeric sort of keys beats the radix sort's 65,536 counters. */
+const RADIX_MIN = 2048;
+const RANK_SHIFT = 2 ** 22;
+
 /** radixByKey orders `items` (ranks) by key[item] - low ascending, stably (LSD radix, 16-bit digits). */
 function radixByKey(items: Int32Array, key: Int32Array, low: number, high: number): Int32Array {
   const m = items.length;
   if (m < 2) return items;
+  if (m < RADIX_MIN && items[m - 1]! < RANK_SHIFT) {
+    // Few orders: one Float64Array of key * 2^22 + rank, sorted natively, is the same order
+    // (ranks ascend in `items`, and key * 2^22 + rank is exact below 2^52).
+    const keys = scratchFloat64(7, m);
+    for (let k = 0; k < m; k++) keys[k] = (key[items[k]!]! - low) * RANK_SHIFT + items[k]!;
+    keys.sort();
+    for (let k = 0; k < m; k++) items[k] = keys[k]! - Math.floor(keys[k]! / RANK_SHIFT) * RANK_SHIFT;
+    return items;
+  }
   const span = high - low;
   let src: Int32Array = items;
   let dst: Int32Array = scratchInt32(1, m);

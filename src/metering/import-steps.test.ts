@@ -150,20 +150,21 @@ describe('streamed readers', () => {
       })[how]!);
     const block = fc.tuple(fc.constantFrom('30001234567890', '30001234567891', '', '123'), fc.constantFrom('Consommation', 'Production'), fc.constantFrom('10', '30', ''), fc.array(row, { maxLength: 40 }))
       .map(([prm, kind, pas, rows]) => [header, `${prm};Courbe de charge;;;Energie active;${kind};Comptage Brut;W;${pas}`, '', 'Horodate;Valeur', ...rows]);
-    const file = fc.tuple(fc.boolean(), fc.array(row, { maxLength: 3 }), fc.array(block, { minLength: 0, maxLength: 3 }), fc.constantFrom('\n', '\r\n', '\r', 'mixed'), fc.boolean(), fc.array(fc.nat(), { maxLength: 10 }));
+    const file = fc.tuple(fc.boolean(), fc.array(row, { maxLength: 3 }), fc.array(block, { minLength: 0, maxLength: 3 }), fc.constantFrom('\n', '\r\n', '\r', 'mixed'), fc.boolean(), fc.array(fc.nat(), { maxLength: 10 }), fc.constantFrom('', '', 'é', 'cut'));
     const read = async (parse: (set: StepSet) => Promise<void>) => {
       const set = new StepSet(30, 60, 'e.csv');
       await parse(set);
       return { days: set.days('Europe/Paris'), values: set.values, errors: set.errors };
     };
-    await fc.assert(fc.asyncProperty(file, async ([bom, before, blocks, eol, endsWithEol, cuts]) => {
+    await fc.assert(fc.asyncProperty(file, async ([bom, before, blocks, eol, endsWithEol, cuts, tail]) => {
       const lines = [...before, ...blocks.flat()];
       const ends = ['\n', '\r\n', '\r'];
       let text = bom ? '\uFEFF' : '';
       lines.forEach((l, k) => {
         text += l + (k < lines.length - 1 || endsWithEol ? (eol === 'mixed' ? ends[k % 3]! : eol) : '');
       });
-      const bytes = Buffer.from(text);
+      // A last character whole (é) or cut off after its first byte (a truncated file).
+      const bytes = Buffer.concat([Buffer.from(text + (tail === 'é' ? 'é' : '')), Buffer.from(tail === 'cut' ? [0xc3] : [])]);
       const at = [...new Set(cuts.map((c) => c % Math.max(bytes.length, 1)))].sort((a, b) => a - b);
       const chunks = [0, ...at].map((from, k) => bytes.subarray(from, at[k] ?? bytes.length)).filter((c) => c.length > 0);
       const byLines = await read((set) => parseEnedis(createInterface({ input: Readable.from(chunks), crlfDelay: Infinity }), set));

@@ -2,7 +2,8 @@
  * eachLine calls `line(text, from, to)` with every line of a text given in chunks, as the
  * range [from, to) of a decoded string (so that a reader can take it apart without a string
  * per line), synchronously within a chunk: as node:readline with `crlfDelay: Infinity` splits it (a line ends at \n, \r\n or
- * a lone \r; a last line without an end counts unless it is empty; a BOM is kept), without
+ * a lone \r; a last line without an end counts unless it is empty; a BOM is kept; a character
+ * cut off by the end of the text is dropped), without
  * an asynchronous step per line. Bytes are decoded as UTF-8, invalid ones replaced.
  */
 export async function eachLine(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, line: (text: string, from: number, to: number) => void): Promise<void> {
@@ -11,10 +12,12 @@ export async function eachLine(chunks: AsyncIterable<Uint8Array> | Iterable<Uint
   const take = (text: string, final: boolean) => {
     let from = 0;
     const n = text.length;
-    // The next \r is looked for again only once passed: a text without one is scanned once.
+    // The next \r and \n are looked for again only once passed: a text without one of them
+    // is scanned for it once.
     let cr = text.indexOf('\r');
+    let lf = text.indexOf('\n');
     for (;;) {
-      const lf = text.indexOf('\n', from);
+      if (lf >= 0 && lf < from) lf = text.indexOf('\n', from);
       if (cr >= 0 && cr < from) cr = text.indexOf('\r', from);
       const at = lf < 0 ? cr : cr < 0 ? lf : Math.min(lf, cr);
       if (at < 0) break;
@@ -26,6 +29,7 @@ export async function eachLine(chunks: AsyncIterable<Uint8Array> | Iterable<Uint
     rest = text.slice(from);
   };
   for await (const chunk of chunks) take(rest + decoder.decode(chunk, { stream: true }), false);
-  take(rest + decoder.decode(), true);
+  // The bytes of a character cut off by the end of the file are dropped, as readline drops them.
+  take(rest, true);
   if (rest.length > 0) line(rest, 0, rest.length);
 }
