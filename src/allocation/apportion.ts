@@ -67,8 +67,10 @@ export function apportion(total: number, weights: Float64Array, caps: Float64Arr
  */
 export function lastUnits(left: number, weights: Float64Array, caps: Float64Array | null, open: Int32Array, openCount: number, out: Float64Array, scratch: ApportionScratch): void {
   if (left === 0) return;
-  if (openCount >= SAMPLE_MIN && lastUnitsBySample(left, weights, caps, open, openCount, out, scratch)) return;
-  if (openCount >= FAST_PATH_MIN && openCount < SAMPLE_MIN && lastUnitsBySelection(left, weights, caps, open, openCount, out, scratch)) return;
+  // The sampled path falls back to selection itself when its band misses; when either gives up, the heap decides.
+  const selected = openCount >= SAMPLE_MIN ? lastUnitsBySample(left, weights, caps, open, openCount, out, scratch)
+    : openCount >= FAST_PATH_MIN && lastUnitsBySelection(left, weights, caps, open, openCount, out, scratch);
+  if (selected) return;
   const heap = scratch.heap(openCount);
   let size = 0;
   for (let k = 0; k < openCount; k++) {
@@ -130,7 +132,7 @@ export function lastUnitsBySelection(left: number, weights: Float64Array, caps: 
     for (let k = firstTie + 1; k < n; k++) {
       if (prio[k] !== threshold) continue;
       const i = open[k]!;
-      if (weights[i]! * (out[i0]! + 1) !== weights[i0]! * (out[i]! + 1)) return false;
+      if (comparePriority(weights[i]!, out[i]!, weights[i0]!, out[i0]!) !== 0) return false;
     }
   }
   // No chosen member may deserve a second unit before the threshold: w / (a + 2) < threshold.
@@ -222,7 +224,7 @@ export function lastUnitsBySample(left: number, weights: Float64Array, caps: Flo
     for (let b = firstTie + 1; b < inBand; b++) {
       if (kept[b] !== threshold) continue;
       const i = open[keptAt[b]!]!;
-      if (weights[i]! * (out[i0]! + 1) !== weights[i0]! * (out[i]! + 1)) return false;
+      if (comparePriority(weights[i]!, out[i]!, weights[i0]!, out[i0]!) !== 0) return false;
     }
   }
   // No chosen member may deserve a second unit before the threshold: w / (a + 2) < threshold.

@@ -142,7 +142,8 @@ export function allocate(input: AllocationInput, key: AllocationKey, into?: Floa
   };
   let missingProduction = 0;
 
-  const open = key.kind === 'prorata' ? new Int32Array(m) : everyone;
+  // Pro rata's own work arrays: the members taking part in an interval, and the count of missing readings.
+  const open = new Int32Array(key.kind === 'prorata' ? m : 0);
   const missing = new Float64Array(1);
 
   for (let t = 0; t < T; t++) {

@@ -1,6 +1,6 @@
 import { OpenlecError } from '../errors.ts';
 import { costMicro } from '../units/index.ts';
-import { clearing, type Clearing, type KeyedBook, keyedBook, type Match, type Order, scratchFloat64, scratchInt32, sortBook, trade, type Trade, walkCurves } from './order.ts';
+import { clearing, type Clearing, FLOAT_SLOT, INT_SLOT, type KeyedBook, keyedBook, type Match, type Order, scratchFloat64, scratchInt32, sortBook, trade, type Trade, walkCurves } from './order.ts';
 
 /**
  * Uniform-price double auction (pay as clear). The volume is the welfare-maximising one;
@@ -34,8 +34,8 @@ function clearUniformKeyed({ ranked, bids, asks }: KeyedBook, kPpm: number): Cle
   // The orders' fields in columns by time rank, read once in memory order: the walk below
   // jumps between orders by price, and columns keep those jumps in the cache.
   const n = ranked.length;
-  const size = scratchFloat64(0, n);
-  const limit = scratchFloat64(1, n);
+  const size = scratchFloat64(FLOAT_SLOT.size, n);
+  const limit = scratchFloat64(FLOAT_SLOT.limit, n);
   for (let r = 0; r < n; r++) {
     const o = ranked[r]!;
     size[r] = o.quantityWh;
@@ -44,9 +44,9 @@ function clearUniformKeyed({ ranked, bids, asks }: KeyedBook, kPpm: number): Cle
   const nb = bids.length;
   const na = asks.length;
   const most = nb + na;
-  const bidOf = scratchInt32(3, most);
-  const askOf = scratchInt32(4, most);
-  const quantity = scratchFloat64(2, most);
+  const bidOf = scratchInt32(INT_SLOT.bidOf, most);
+  const askOf = scratchInt32(INT_SLOT.askOf, most);
+  const quantity = scratchFloat64(FLOAT_SLOT.quantity, most);
   let count = 0;
   if (nb > 0 && na > 0) {
     let i = 0;

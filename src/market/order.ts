@@ -131,7 +131,7 @@ export function keyedBook(orders: readonly Order[]): KeyedBook | undefined {
   }
   const ranked = inTime ? orders : [...orders].sort(tie);
   // Keys ascend in priority: a bid's is MAX - 1 - price, an ask's its price.
-  const key = scratchInt32(0, n);
+  const key = scratchInt32(INT_SLOT.key, n);
   const bids = new Int32Array(nb);
   const asks = new Int32Array(na);
   let b = 0;
@@ -174,7 +174,7 @@ function radixByKey(items: Int32Array, key: Int32Array, low: number, high: numbe
   if (m < RADIX_MIN && items[m - 1]! < RANK_SHIFT) {
     // Few orders: one Float64Array of key * 2^22 + rank, sorted natively, is the same order
     // (ranks ascend in `items`, and key * 2^22 + rank is exact below 2^52).
-    const keys = scratchFloat64(7, m);
+    const keys = scratchFloat64(FLOAT_SLOT.smallKeys, m);
     for (let k = 0; k < m; k++) keys[k] = (key[items[k]!]! - low) * RANK_SHIFT + items[k]!;
     keys.sort();
     for (let k = 0; k < m; k++) items[k] = keys[k]! - Math.floor(keys[k]! / RANK_SHIFT) * RANK_SHIFT;
@@ -182,8 +182,8 @@ function radixByKey(items: Int32Array, key: Int32Array, low: number, high: numbe
   }
   const span = high - low;
   let src: Int32Array = items;
-  let dst: Int32Array = scratchInt32(1, m);
-  const count = scratchInt32(2, DIGIT);
+  let dst: Int32Array = scratchInt32(INT_SLOT.radix, m);
+  const count = scratchInt32(INT_SLOT.counts, DIGIT);
   for (let shift = 0; shift === 0 || (shift < 32 && span >>> shift > 0); shift += DIGIT_BITS) {
     count.fill(0);
     for (let k = 0; k < m; k++) count[((key[src[k]!]! - low) >>> shift) & (DIGIT - 1)]!++;
@@ -212,6 +212,9 @@ function radixByKey(items: Int32Array, key: Int32Array, low: number, high: numbe
  * more than the clearing. Only ever used inside one synchronous call, so never shared.
  */
 const scratch: Int32Array[] = [];
+/** The work arrays' slots, one per use, so that no two uses inside one call share an array. */
+export const INT_SLOT = { key: 0, radix: 1, counts: 2, bidOf: 3, askOf: 4 } as const;
+export const FLOAT_SLOT = { size: 0, limit: 1, quantity: 2, smallKeys: 3 } as const;
 export function scratchInt32(slot: number, n: number): Int32Array {
   let a = scratch[slot];
   if (!a || a.length < n) scratch[slot] = a = new Int32Array(Math.max(n, 1024));

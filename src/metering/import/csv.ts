@@ -1,7 +1,7 @@
 import { CsvError, Parser } from 'csv-parse';
 import { OpenlecError } from '../../errors.ts';
 import { concatBytes } from '../../ledger/bytes.ts';
-import { fixedInstant, parseDecimal, parseInstant } from '../../units/index.ts';
+import { parseDecimal, parseInstant } from '../../units/index.ts';
 import { DIRECTIONS, type Direction } from '../meter-register.ts';
 import { READING_MAX_WH, type StepSet } from './steps.ts';
 
@@ -321,7 +321,7 @@ class CsvRows {
     const value = cells[this.valueAt]!;
     try {
       const stamp = cells[this.startAt]!.trim();
-      const start = fixedInstant(stamp) ?? parseInstant(stamp, o.startColumn);
+      const start = parseInstant(stamp, o.startColumn);
       const plain = plainDecimal(value, this.scale);
       const mwh = plain >= 0 ? plain : parseDecimal(value, this.scale, o.valueColumn);
       if (mwh < 0) return `${o.valueColumn} is negative (${value})`;

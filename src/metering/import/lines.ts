@@ -1,10 +1,11 @@
 /**
  * eachLine calls `line(text, from, to)` with every line of a text given in chunks, as the
- * range [from, to) of a decoded string (so that a reader can take it apart without a string
- * per line), synchronously within a chunk: as node:readline with `crlfDelay: Infinity` splits it (a line ends at \n, \r\n or
- * a lone \r; a last line without an end counts unless it is empty; a BOM is kept; a character
- * cut off by the end of the text is dropped), without
- * an asynchronous step per line. Bytes are decoded as UTF-8, invalid ones replaced.
+ * range [from, to) of a decoded string, so that a reader can take a line apart without a
+ * string per line, and synchronously within a chunk, without an asynchronous step per line.
+ * Lines are split as node:readline with `crlfDelay: Infinity` splits them: a line ends at \n,
+ * \r\n or a lone \r; a last line without an end counts unless it is empty; a BOM is kept; a
+ * character cut off by the end of the text is dropped. Bytes are decoded as UTF-8, invalid
+ * ones replaced.
  */
 export async function eachLine(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, line: (text: string, from: number, to: number) => void): Promise<void> {
   const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
