@@ -132,6 +132,12 @@ describe('dashboard under a community prefix (/c/<id>/)', () => {
     await page.screenshot({ path: join(SHOTS, 'prefix-desktop.png') });
     // On a phone the header with the picker still fits.
     await page.setViewportSize({ width: 390, height: 844 });
+    // The charts redraw at the new width when their resize observer fires, a frame or more
+    // after the resize: give them up to 5 s, then the page must fit.
+    await page.waitForFunction(() => {
+      const g = globalThis as unknown as { document: { documentElement: { scrollWidth: number } }; innerWidth: number };
+      return g.document.documentElement.scrollWidth - g.innerWidth <= 0;
+    }, undefined, { timeout: 5_000 }).catch(() => undefined);
     assert.ok(await page.evaluate('document.documentElement.scrollWidth - innerWidth') as number <= 0, 'no sideways scroll on a phone');
     await page.screenshot({ path: join(SHOTS, 'prefix-phone.png') });
     assert.deepEqual(page.errors, []);
