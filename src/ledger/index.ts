@@ -10,7 +10,7 @@ export type { Checkpoint } from './checkpoint.ts';
 export { checkConsistency, checkInclusion } from './proof.ts';
 export {
   consistencyRanges, hashRanges, inclusionRanges, largestPowerOfTwoBelow, proveConsistency, proveInclusion, storedHashCount,
-  splitStoredHashIndex, storedHashesForLeaf, storedHashesPerLeaf, storedHashIndex, treeHash, frontierIndexes, MemoryTree,
+  splitStoredHashIndex, storedHashesForLeaf, storedHashesPerLeaf, storedHashIndex, treeHash, frontierIndexes, MemoryTree, merkleRoot,
 } from './tree.ts';
 export type { HashReader, Range } from './tree.ts';
 export {

@@ -5,7 +5,7 @@ import { MemoryHashes } from '../../test/support/memory-hashes.ts';
 import { concatBytes, fromHex, toHex } from './bytes.ts';
 import { EMPTY_ROOT, type Hash, leafHash, nodeHash, sha256 } from './hash.ts';
 import { checkConsistency, checkInclusion } from './proof.ts';
-import { hashRanges, MemoryTree, proveConsistency, proveInclusion, splitStoredHashIndex, storedHashCount, storedHashesPerLeaf, storedHashIndex, treeHash } from './tree.ts';
+import { hashRanges, MemoryTree, merkleRoot, proveConsistency, proveInclusion, splitStoredHashIndex, storedHashCount, storedHashesPerLeaf, storedHashIndex, treeHash } from './tree.ts';
 
 // A straightforward reference: RFC 9162 section 2.1 written as recursion over arrays.
 function k(n: number): number {
@@ -220,4 +220,11 @@ describe('hashes that are not 32 bytes are refused (issue 22)', () => {
     assert.throws(() => hashRanges([[0, 1]], reader), { code: 'E_HASH_SIZE', field: 'hashes' });
     assert.throws(() => treeHash(1, reader), { code: 'E_HASH_SIZE' });
   });
+});
+
+test('merkleRoot of the leaf hashes is the RFC 9162 tree hash of the leaves, for every size', () => {
+  fc.assert(fc.property(fc.array(fc.uint8Array({ maxLength: 8 }), { maxLength: 70 }), (d) => {
+    assert.equal(toHex(merkleRoot(d.map(leafHash))), toHex(mth(d)));
+  }), { numRuns: 300 });
+  assert.throws(() => merkleRoot([new Uint8Array(31)]), /leaf is 31 bytes/);
 });

@@ -139,6 +139,28 @@ export function treeHash(n: number, reader: HashReader): Hash {
   return hashRanges([[0, n]], reader)[0]!;
 }
 
+/**
+ * merkleRoot is MTH(D[0:n]) of the leaf hashes (RFC 9162 section 2.1.1), computed as they
+ * come with one stack of perfect subtrees (at most log2 n hashes) and nothing stored: for
+ * trees whose root is all that is kept, such as a clearing's trades.
+ */
+export function merkleRoot(leaves: Iterable<Hash>): Hash {
+  const stack: Hash[] = [];
+  let n = 0;
+  for (const leaf of leaves) {
+    assertHash(leaf, 'leaf');
+    let h = leaf;
+    // Leaf n completes one subtree per trailing one bit of n.
+    for (let m = n; m & 1; m >>>= 1) h = nodeHash(stack.pop()!, h);
+    stack.push(h);
+    n++;
+  }
+  if (n === 0) return EMPTY_ROOT;
+  let root = stack.pop()!;
+  while (stack.length > 0) root = nodeHash(stack.pop()!, root);
+  return root;
+}
+
 /** inclusionRanges lists the subtrees of the audit path PATH(m, D[0:n]) (RFC 9162 section 2.1.3.1), leaf to root. */
 export function inclusionRanges(m: number, n: number): Range[] {
   if (!(Number.isSafeInteger(m) && Number.isSafeInteger(n) && m >= 0 && m < n)) {

@@ -1,6 +1,6 @@
 import { community } from '../community/tables.ts';
 import { OpenlecError } from '../errors.ts';
-import { canonicalJson, leafHash, MemoryTree, toHex, utf8 } from '../ledger/index.ts';
+import { canonicalJson, leafHash, MemoryTree, merkleRoot, toHex, utf8 } from '../ledger/index.ts';
 import { type MeterRow, RENEWABLE } from '../metering/meter-register.ts';
 import { findReadings } from '../metering/readings.ts';
 import type { FeederRow } from '../network/feeder-define.ts';
@@ -212,7 +212,7 @@ function clearBookAt(state: State, start: number): Cleared {
   const texts = records.map(tradeRecordJson);
   const body: ClearingBody = {
     interval: book.interval, mode: book.config.mode, mechanism: c.mechanism, path: c.path, orders: book.orders.length, priceMicroPerKwh: c.priceMicroPerKwh,
-    volumeWh: c.volumeWh, feesMicro: c.feesMicro, surplusMicro: c.surplusMicro, trades: records.length, tradesRoot: toHex(tradesTree(texts).root()),
+    volumeWh: c.volumeWh, feesMicro: c.feesMicro, surplusMicro: c.surplusMicro, trades: records.length, tradesRoot: toHex(merkleRoot(texts.map((t) => leafHash(utf8(t))))),
   };
   return { book, clearing: c, records, texts, body };
 }

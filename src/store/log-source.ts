@@ -20,12 +20,24 @@ export interface StoredCheckpoint {
  * rows, synchronously (SQLite) or not (PostgreSQL). The core verifies through it and
  * never sees the database.
  */
+/** A stored row as text: its key (rowKey) and its canonical JSON. */
+export interface RowText {
+  key: string;
+  text: string;
+}
+
 export interface LogSource {
   readonly size: number;
   /** entries yields the entries [from, to) in order, each with the tree hashes its append stored. */
   entries(from: number, to: number): Iterable<StoredEntry> | AsyncIterable<StoredEntry>;
   checkpoints(): StoredCheckpoint[] | Promise<StoredCheckpoint[]>;
   tableRows(spec: TableSpec): Iterable<Row> | AsyncIterable<Row>;
+  /**
+   * tableTexts, where a store has it, yields each stored row as the canonical JSON text that
+   * canonicalJson would give for the row tableRows yields, without parsing its JSON columns:
+   * verify compares it with the replayed row's text, and parses only a row that differs.
+   */
+  tableTexts?(spec: TableSpec): Iterable<RowText> | AsyncIterable<RowText>;
   /** checkIntegrity runs the store's own consistency check (SQLite's integrity_check): what it reports, [] when sound. */
   checkIntegrity?(): string[] | Promise<string[]>;
 }

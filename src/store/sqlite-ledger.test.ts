@@ -6,7 +6,8 @@ import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { smallCommunity, tempDb } from '../../test/support/community.ts';
 import { verifyLog } from '../audit/verify.ts';
-import { checkInclusion, type DecodedEntry, encodeEntry, leafHash, parseCheckpoint, parseNote, verifySignature } from '../ledger/index.ts';
+import { canonicalJson, checkInclusion, type DecodedEntry, encodeEntry, leafHash, parseCheckpoint, parseNote, verifySignature } from '../ledger/index.ts';
+import { rowKey } from '../state/tables.ts';
 import { SqliteLedger } from './sqlite-ledger.ts';
 
 describe('SQLite ledger', () => {
@@ -225,6 +226,23 @@ describe('tamper detection by verify', () => {
 
     const truncated = await tampered((db) => db.prepare('DELETE FROM entries WHERE seq = 8').run());
     assert.equal(truncated.ok, false);
+  });
+
+  test('verify reads stored rows as text: the same text canonicalJson gives for the parsed row, and equal values in another spelling pass', async () => {
+    const { ledger } = await smallCommunity();
+    let rows = 0;
+    for (const spec of ledger.registry.tables) {
+      const parsed = new Map([...ledger.tableRows(spec)].map((r) => [rowKey(spec, r), canonicalJson(r)]));
+      const texts = [...ledger.tableTexts(spec)];
+      assert.equal(texts.length, parsed.size, spec.name);
+      for (const { key, text } of texts) assert.equal(text, parsed.get(key), `${spec.name} ${key}`);
+      rows += texts.length;
+    }
+    assert.ok(rows > 5, `${rows} rows`);
+    await ledger.close();
+
+    const spaced = await tampered((db) => db.prepare(`UPDATE participants SET roles = '[ "member" ]' WHERE roles = '["member"]'`).run());
+    assert.deepEqual(spaced.problems, []);
   });
 
   test('an entry in non-canonical JSON is refused even with a valid signature', async () => {

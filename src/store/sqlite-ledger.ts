@@ -11,10 +11,10 @@ import { InlineSignatureChecker, type SignatureChecker } from '../node/signature
 import { createRegistry, emptyState } from '../registry.ts';
 import { applyEntry } from '../state/apply.ts';
 import type { Registry } from '../state/registry.ts';
-import type { Row, State, TableSpec } from '../state/tables.ts';
+import { type Row, rowKey, type State, type TableSpec } from '../state/tables.ts';
 import { applyBatch, asOpenlecError, prepareBatch, type Prepared, type Queued, signatureRefused, storeFailure } from './batch.ts';
 import type { AtomicOptions, LedgerStore, SubmitInput, SubmitResult } from './ledger-store.ts';
-import type { LogSource, StoredCheckpoint, StoredEntry } from './log-source.ts';
+import type { LogSource, RowText, StoredCheckpoint, StoredEntry } from './log-source.ts';
 import { WriterLock } from './writer-lock.ts';
 
 const FORMAT = 'openlec-log-1';
@@ -279,6 +279,40 @@ export class SqliteLedger implements LogSource, LedgerStore {
     }
   }
 
+  /**
+   * tableTexts writes each row's canonical JSON from its columns: names in code-unit order,
+   * JSON columns as stored (canonicalJson wrote them), text and numbers as canonicalJson
+   * writes them. A row holding anything else (a blob, a tampered value) goes through
+   * tableRows' parse and canonicalJson, so the text is the one verify would compute.
+   */
+  *tableTexts(spec: TableSpec): Iterable<RowText> {
+    const stmt = this.db.prepare(`SELECT * FROM ${sqlName(spec.name)}`);
+    const names = stmt.columns().map((c) => c.name).sort();
+    const quotedNames = names.map((n) => JSON.stringify(n));
+    const json = names.map((n) => spec.columns[n] === 'json');
+    const jsonCols = names.filter((n) => spec.columns[n] === 'json');
+    for (const r of stmt.iterate() as Iterable<Row>) {
+      let text = '{';
+      for (let i = 0; i < names.length; i++) {
+        const v = r[names[i]!];
+        let part: string;
+        if (v === null) part = 'null';
+        else if (json[i] && typeof v === 'string') part = v;
+        else if (typeof v === 'string' && v.isWellFormed()) part = JSON.stringify(v);
+        else if (typeof v === 'number' && Number.isFinite(v)) part = `${v}`;
+        else {
+          for (const c of jsonCols) if (typeof r[c] === 'string') r[c] = JSON.parse(r[c] as string);
+          text = canonicalJson(r);
+          break;
+        }
+        text += (i === 0 ? '' : ',') + quotedNames[i] + ':' + part;
+        if (i === names.length - 1) text += '}';
+      }
+      if (names.length === 0) text = '{}';
+      yield { key: rowKey(spec, r), text };
+    }
+  }
+
   /** checkIntegrity runs SQLite's integrity_check on the file (pages, b-tree order, indexes): its complaints, [] when sound. */
   checkIntegrity(): string[] {
     const found = (this.db.pragma('integrity_check') as { integrity_check: string }[]).map((r) => r.integrity_check);
@@ -306,6 +340,7 @@ export class SqliteLedger implements LogSource, LedgerStore {
         entries: (from, to) => this.entries(from, Math.min(to, size)),
         checkpoints: () => this.checkpoints(),
         tableRows: (spec) => this.tableRows(spec),
+        tableTexts: (spec) => this.tableTexts(spec),
         checkIntegrity: () => this.checkIntegrity(),
       });
     } finally {
