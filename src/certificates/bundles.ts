@@ -64,7 +64,7 @@ function endBundle(iv: CertInterval, k: number): Bundle {
 /** issueBundle appends a bundle of `wh` new certificates, IDs from `firstId`. */
 export function issueBundle(iv: CertInterval, firstId: number, wh: number, holder: string, entry: number, reason: 'issued' | 'correction'): void {
   invariant(Number.isSafeInteger(wh) && wh > 0, 'a bundle holds at least one certificate');
-  pushBundle(iv, { from: firstId, to: firstId + wh - 1, holder, status: 'active', entry, parent: -1, reason, claim: null });
+  pushBundle(iv, { claim: null, entry, from: firstId, holder, parent: -1, reason, status: 'active', to: firstId + wh - 1 });
 }
 
 interface Change {
@@ -81,7 +81,7 @@ function change(iv: CertInterval, k: number, wh: number, to: Change, entry: numb
   const q = quantity(b);
   // Withdrawals take the highest IDs, so the lower ones (the oldest in the chain) stay as they were.
   const movedFrom = fromTop ? b.to - wh + 1 : b.from;
-  const moved: Bundle = { from: movedFrom, to: movedFrom + wh - 1, holder: to.holder, status: to.status, entry, parent: k, reason: to.reason, claim: to.claim };
+  const moved: Bundle = { claim: to.claim, entry, from: movedFrom, holder: to.holder, parent: k, reason: to.reason, status: to.status, to: movedFrom + wh - 1 };
   if (wh === q) {
     pushBundle(iv, moved);
     return;
@@ -140,7 +140,7 @@ export function distribute(iv: CertInterval, owner: string, pieces: readonly Pie
     let at = b.from;
     while (at <= b.to && p < pieces.length) {
       const n = Math.min(left, b.to - at + 1);
-      pushBundle(iv, { from: at, to: at + n - 1, holder: pieces[p]!.holder, status: 'active', entry, parent: k, reason: pieces[p]!.reason, claim: null });
+      pushBundle(iv, { claim: null, entry, from: at, holder: pieces[p]!.holder, parent: k, reason: pieces[p]!.reason, status: 'active', to: at + n - 1 });
       at += n;
       left -= n;
       if (left === 0) left = pieces[++p]?.wh ?? 0;

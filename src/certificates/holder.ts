@@ -107,7 +107,7 @@ export const certificateCancel = defineTx({
       throw new OpenlecError('E_ABOVE_CONSUMPTION', `meter ${body.meter} consumed ${metered} Wh in ${formatInstant(at)}, ${claimedWh[place.k]} Wh claimed already: at most ${metered - claimedWh[place.k]!} more`, { field: 'body.quantityWh' });
     }
     claimedWh[place.k] = claimedWh[place.k]! + body.quantityWh;
-    const claim = { meter: body.meter, interval: formatInstant(at), beneficiary: body.beneficiary ?? meter.owner };
+    const claim = { beneficiary: body.beneficiary ?? meter.owner, interval: formatInstant(at), meter: body.meter };
     changeBundle(iv, b, body.quantityWh, { holder: tx.actor, status: 'cancelled', reason: 'claim', claim }, entry);
     state.put('certificates', { ...row, entry });
     state.put('claims', { meter: body.meter, date, claimedWh, entry });

@@ -58,7 +58,7 @@ export function issueDay(state: State, date: string, entry: number): { summary: 
     const before = findCertificates(state, device.device, date);
     if (before && before.readingsEntry === readings.entry) continue;
     const capWh = Math.floor((device.capacityW * c.intervalMinutes) / 60);
-    const intervals: CertInterval[] = before ? before.intervals.map(copyInterval) : grid.iso.map((start) => ({ start, meteredWh: 0, bundles: [] }));
+    const intervals: CertInterval[] = before ? before.intervals.map(copyInterval) : grid.iso.map((start) => ({ bundles: [], meteredWh: 0, start }));
     const refused: number[] = [];
     let nextId = device.nextId;
     intervals.forEach((iv, k) => {

@@ -270,7 +270,7 @@ function claimDay(state: State, rows: MonthRows, devices: DeviceRow[], grid: Day
             const claimed = claimRow(meter.meter);
             const room = (values[j] ?? 0) - claimed.claimedWh[j]!;
             if (room <= 0) continue;
-            const n = moveWh(iv, holder, Math.min(have, room), { holder, status: 'cancelled', reason: 'claim', claim: { meter: meter.meter, interval: grid.iso[j]!, beneficiary: holder } }, entry);
+            const n = moveWh(iv, holder, Math.min(have, room), { holder, status: 'cancelled', reason: 'claim', claim: { beneficiary: holder, interval: grid.iso[j]!, meter: meter.meter } }, entry);
             claimed.claimedWh[j] = claimed.claimedWh[j]! + n;
             tally.add(iv.start, device.device, 'claim', n, 0);
           }
