@@ -1,5 +1,6 @@
 import { participant } from '../community/tables.ts';
 import { OpenlecError } from '../errors.ts';
+import { canonicalJson, fromUtf8, utf8 } from '../ledger/index.ts';
 import type { LedgerStore, SubmitResult } from '../store/ledger-store.ts';
 import type { KeyLimits } from './limits.ts';
 
@@ -25,10 +26,93 @@ export interface AdmissionOptions {
 // of the batch): they say nothing about who sent the request, so they count against no key.
 const UNVERIFIED = /^E_(TX_FORMAT|TX_SIGNATURE|READ_ONLY|INTERNAL|STORE_[A-Z_]+)$/;
 
+/** What an admission gives: the entry, and whether the log already held this very transaction (a retry). */
+export interface Admitted {
+  entry: number;
+  duplicate: boolean;
+}
+
+/** Signatures of the transactions admitted last, with their entries: a retry finds its entry without reading the log. */
+const RECENT = 65_536;
+/** A retry that is not among the recent ones is looked for in this many entries at the end of the log. */
+const RETRY_WINDOW = 65_536;
+const SCAN_CHUNK = 4_096;
+
 export class Admission {
   private pending = 0;
+  private readonly recent = new Map<string, number>();
 
   constructor(private readonly o: AdmissionOptions) {}
+
+  /**
+   * admit is submit for a client that may send a transaction again after a timeout: the
+   * same signed transaction, already in the log, gives its entry back with `duplicate`
+   * instead of the nonce refusal, and nothing is appended twice (the nonce rule makes a
+   * second append impossible; this only tells the client what became of the first).
+   */
+  async admit(body: Record<string, unknown>): Promise<Admitted> {
+    try {
+      const entry = await this.submit(body);
+      this.remember(body, entry);
+      return { entry, duplicate: false };
+    } catch (e) {
+      if (e instanceof OpenlecError && e.code === 'E_TX_NONCE') {
+        const entry = await this.logged(body);
+        if (entry !== undefined) return { entry, duplicate: true };
+      }
+      throw e;
+    }
+  }
+
+  /** admitAtomic is submitAtomic with retries recognised: a set whose every transaction is in the log gives their entries back. */
+  async admitAtomic(bodies: readonly Record<string, unknown>[]): Promise<{ entries: number[]; duplicate: boolean }> {
+    try {
+      const entries = await this.submitAtomic(bodies);
+      bodies.forEach((b, i) => this.remember(b, entries[i]!));
+      return { entries, duplicate: false };
+    } catch (e) {
+      if (e instanceof OpenlecError && e.code === 'E_TX_NONCE') {
+        const entries: number[] = [];
+        for (const b of bodies) {
+          const entry = await this.logged(b);
+          if (entry === undefined) throw e;
+          entries.push(entry);
+        }
+        return { entries, duplicate: true };
+      }
+      throw e;
+    }
+  }
+
+  private remember(body: Record<string, unknown>, entry: number): void {
+    if (typeof body.sig !== 'string') return;
+    if (this.recent.size >= RECENT) this.recent.delete(this.recent.keys().next().value!);
+    this.recent.set(body.sig, entry);
+  }
+
+  /** logged finds the entry holding exactly this transaction (its canonical text), among the recent ones or at the end of the log. */
+  private async logged(body: Record<string, unknown>): Promise<number | undefined> {
+    if (typeof body.sig !== 'string') return undefined;
+    let text: string;
+    try {
+      text = canonicalJson(body);
+    } catch {
+      return undefined;
+    }
+    const byteLength = utf8(text).length;
+    const size = this.o.ledger.size;
+    const known = this.recent.get(body.sig);
+    if (known !== undefined && known < size) {
+      const [e] = await this.o.ledger.readEntries(known, known + 1);
+      if (e && fromUtf8(e.bytes) === text) return known;
+    }
+    for (let hi = size; hi > Math.max(0, size - RETRY_WINDOW); hi -= SCAN_CHUNK) {
+      const lo = Math.max(0, hi - SCAN_CHUNK, size - RETRY_WINDOW);
+      const entries = await this.o.ledger.readEntries(lo, hi);
+      for (let i = entries.length - 1; i >= 0; i--) if (entries[i]!.bytes.length === byteLength && fromUtf8(entries[i]!.bytes) === text) return lo + i;
+    }
+    return undefined;
+  }
 
   /** submit admits one signed transaction and resolves with its entry once durable, or throws the refusal. */
   async submit(body: Record<string, unknown>): Promise<number> {

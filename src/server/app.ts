@@ -34,7 +34,7 @@ import type { OpenAdrStore } from './openadr-store.ts';
 import { Ocpi } from './ocpi.ts';
 import type { OcpiStore } from './ocpi-store.ts';
 import { openApiDocument } from './openapi.ts';
-import { allow, DATE, KEY, MONTH, parseRequest, type Route } from './route.ts';
+import { allow, DATE, KEY, MONTH, parseRequest, type Route, WithStatus } from './route.ts';
 import { personalDataSchema, type PersonalVault } from './vault.ts';
 import { bookDepth, communityEnergy } from './views.ts';
 
@@ -132,11 +132,13 @@ function routes(d: RouteDeps): Route[] {
   const cosigning = new Serial();
   return [
     {
-      method: 'POST', url: '/v1/transactions', summary: 'Append a signed transaction (any type of the registry). The signature is the authentication.', access: 'signed', status: 201,
+      method: 'POST', url: '/v1/transactions', summary: 'Append a signed transaction (any type of the registry). The signature is the authentication. Sending the same signed transaction again (a retry after a timeout) gives its entry with 200 and `duplicate: true`, and appends nothing.', access: 'signed', status: 201,
       body: z.record(z.string(), z.unknown()),
       async handler({ body }) {
         if (d.readOnly) throw new OpenlecError('E_READ_ONLY', `this is a read-only replica: send transactions to the operator at ${d.readOnly.operatorUrl}`, { field: 'body' });
-        const entry = await d.admission.submit(body);
+        const { entry, duplicate } = await d.admission.admit(body);
+        // A retry of a logged transaction: its entry, 200 rather than 201, nothing appended or announced again.
+        if (duplicate) return new WithStatus(200, { entry, size: ledger.size, duplicate: true });
         // Appended, so the type and body were checked: announce it.
         for (const e of EventHub.forEntry(entry, body.type as string, body.body as Record<string, unknown>)) events.emit(e);
         return { entry, size: ledger.size };
@@ -449,6 +451,7 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; e
         const params = parseRequest(r.params, req.params, 'params');
         allow(r.access, session, params as { key?: string });
         const value = await r.handler({ params, query: parseRequest(r.query, req.query, 'query'), body: parseRequest(r.body, req.body, 'body'), session, reply });
+        if (value instanceof WithStatus) return reply.status(value.status).send(value.value);
         return reply.status(r.status ?? 200).send(value);
       },
     });

@@ -10,7 +10,7 @@ import type { LedgerStore } from '../store/ledger-store.ts';
 import { addDays } from '../units/index.ts';
 import type { Admission } from './admission.ts';
 import { EventHub } from './events.ts';
-import { DATE, MONTH, type Route } from './route.ts';
+import { DATE, MONTH, type Route, WithStatus } from './route.ts';
 import { marketRules } from './views.ts';
 
 /**
@@ -47,12 +47,13 @@ function keySpecOf(text: string): KeySpec {
 export function batchRoutes(ledger: LedgerStore, admission: Admission, events: EventHub, readOnly?: { operatorUrl: string }): Route[] {
   return [
     {
-      method: 'POST', url: '/v1/transactions/batch', summary: `Append signed transactions all or none (at most ${MAX_BATCH}), each through the admission checks of POST /v1/transactions; a refusal names the transaction's index (field "transactions[i]...") and nothing is appended.`, access: 'signed', status: 201,
+      method: 'POST', url: '/v1/transactions/batch', summary: `Append signed transactions all or none (at most ${MAX_BATCH}), each through the admission checks of POST /v1/transactions; a refusal names the transaction's index (field "transactions[i]...") and nothing is appended. The same set again (a retry) gives its entries with 200 and \`duplicate: true\`.`, access: 'signed', status: 201,
       body: z.strictObject({ transactions: z.array(z.record(z.string(), z.unknown())).min(1).max(MAX_BATCH) }),
       async handler({ body }) {
         if (readOnly) throw new OpenlecError('E_READ_ONLY', `this is a read-only replica: send transactions to the operator at ${readOnly.operatorUrl}`, { field: 'body' });
         const txs = body.transactions as Record<string, unknown>[];
-        const entries = await admission.submitAtomic(txs);
+        const { entries, duplicate } = await admission.admitAtomic(txs);
+        if (duplicate) return new WithStatus(200, { entries, size: ledger.size, duplicate: true });
         // Appended, so every type and body was checked: announce them.
         entries.forEach((entry, i) => {
           for (const e of EventHub.forEntry(entry, txs[i]!.type as string, txs[i]!.body as Record<string, unknown>)) events.emit(e);

@@ -24,6 +24,11 @@ export interface Route {
   handler(ctx: { params: any; query: any; body: any; session?: Session; reply: FastifyReply }): unknown;
 }
 
+/** A handler's answer with a status other than its route's own (a retry's 200 where the route answers 201). */
+export class WithStatus {
+  constructor(readonly status: number, readonly value: unknown) {}
+}
+
 /** isCalendarDate: "2026-02-30" and "2026-13-01" match the pattern but name no day. */
 function isCalendarDate(s: string): boolean {
   const [y, m, d] = s.split('-').map(Number) as [number, number, number];
