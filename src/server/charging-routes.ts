@@ -206,20 +206,20 @@ export function chargingRoutes(ledger: LedgerStore): Route[] {
   const state = () => ledger.state;
   return [
     {
-      method: 'GET', url: '/v1/charging/parties', summary: 'Roaming parties (OCPI country code and party id, role CPO or EMSP, trading name, the key that signs for it): public.', access: 'public',
+      method: 'GET', url: '/v1/charging/parties', operationId: 'listChargingParties', tags: ['charging'], summary: 'Roaming parties (OCPI country code and party id, role CPO or EMSP, trading name, the key that signs for it): public.', access: 'public',
       handler: () => ([...state().rows('charging_parties')] as unknown as PartyRow[]).sort((a, b) => (a.party + a.role < b.party + b.role ? -1 : 1)),
     },
     {
-      method: 'GET', url: '/v1/charging/locations', summary: 'Published charging locations (OCPI Location, time zone, the community meter their chargers sit behind): public; a location with publish false (a home charger) is not listed.', access: 'public',
+      method: 'GET', url: '/v1/charging/locations', operationId: 'listChargingLocations', tags: ['charging'], summary: 'Published charging locations (OCPI Location, time zone, the community meter their chargers sit behind): public; a location with publish false (a home charger) is not listed.', access: 'public',
       handler: () => ([...state().rows('charging_locations')] as unknown as LocationRow[]).filter((l) => l.location.publish).sort((a, b) => (a.cpo + SEP + a.id < b.cpo + SEP + b.id ? -1 : 1)),
     },
     {
-      method: 'GET', url: '/v1/charging/tariffs', summary: 'The current version of each CPO\'s tariffs (OCPI Tariff; earlier versions stay in the log for the CDRs priced with them): public.', access: 'public',
+      method: 'GET', url: '/v1/charging/tariffs', operationId: 'listChargingTariffs', tags: ['charging'], summary: 'The current version of each CPO\'s tariffs (OCPI Tariff; earlier versions stay in the log for the CDRs priced with them): public.', access: 'public',
       handler: () => ([...state().rows('charging_parties')] as unknown as PartyRow[]).filter((p) => p.role === 'CPO').sort((a, b) => (a.party < b.party ? -1 : 1))
         .flatMap((p) => currentTariffs(state(), p.party)) as TariffRow[],
     },
     {
-      method: 'GET', url: '/v1/charging/cdrs', summary: 'CDRs (without the OCPI document), optionally of one settlement month: a CPO its own, an eMSP its own, staff all, a member those of the tokens linked to them.', access: { roles: [...STAFF, ...PARTIES, 'member'] },
+      method: 'GET', url: '/v1/charging/cdrs', operationId: 'listChargingCdrs', tags: ['charging'], summary: 'CDRs (without the OCPI document), optionally of one settlement month: a CPO its own, an eMSP its own, staff all, a member those of the tokens linked to them.', access: { roles: [...STAFF, ...PARTIES, 'member'] },
       query: MONTH_OPT,
       handler: ({ query, session }) => {
         const v = viewerOf(state(), session);
@@ -228,7 +228,7 @@ export function chargingRoutes(ledger: LedgerStore): Route[] {
       },
     },
     {
-      method: 'GET', url: '/v1/charging/cdrs/:cpo/:id', summary: 'One CDR with its OCPI document and integer costs: its CPO, its eMSP, staff, and the driver whose token it is.', access: { roles: [...STAFF, ...PARTIES, 'member'] },
+      method: 'GET', url: '/v1/charging/cdrs/:cpo/:id', operationId: 'getChargingCdr', tags: ['charging'], summary: 'One CDR with its OCPI document and integer costs: its CPO, its eMSP, staff, and the driver whose token it is.', access: { roles: [...STAFF, ...PARTIES, 'member'] },
       params: z.object({ cpo: PARTY, id: CDR_ID }),
       handler: ({ params, session }) => {
         const r = findCdr(state(), params.cpo, params.id);
@@ -238,7 +238,7 @@ export function chargingRoutes(ledger: LedgerStore): Route[] {
       },
     },
     {
-      method: 'GET', url: '/v1/charging/settlements/:month', summary: 'A month\'s roaming settlement (what each eMSP owes each CPO, per currency): the recorded lines once settled, else the lines as they stand (settled: false). Staff see all lines, a CPO or eMSP its own.', access: { roles: [...STAFF, ...PARTIES] },
+      method: 'GET', url: '/v1/charging/settlements/:month', operationId: 'getChargingSettlement', tags: ['charging', 'settlement'], summary: 'A month\'s roaming settlement (what each eMSP owes each CPO, per currency): the recorded lines once settled, else the lines as they stand (settled: false). Staff see all lines, a CPO or eMSP its own.', access: { roles: [...STAFF, ...PARTIES] },
       params: MONTH,
       handler: ({ params, session }) => {
         const v = viewerOf(state(), session);
@@ -247,7 +247,7 @@ export function chargingRoutes(ledger: LedgerStore): Route[] {
       },
     },
     {
-      method: 'GET', url: '/v1/charging/statement', summary: 'A party\'s statement of a month: its settlement lines and the CDRs behind them, as JSON or CSV (";", header row). The party\'s own key, or staff.', access: { roles: [...STAFF, ...PARTIES] },
+      method: 'GET', url: '/v1/charging/statement', operationId: 'getChargingStatement', tags: ['charging'], summary: 'A party\'s statement of a month: its settlement lines and the CDRs behind them, as JSON or CSV (";", header row). The party\'s own key, or staff.', access: { roles: [...STAFF, ...PARTIES] },
       query: MONTH.extend({ party: PARTY, format: z.enum(['json', 'csv']).default('json') }),
       handler: ({ query, session, reply }) => {
         const s = state();
@@ -270,7 +270,7 @@ export function chargingRoutes(ledger: LedgerStore): Route[] {
       },
     },
     {
-      method: 'GET', url: '/v1/charging/plan/settle', summary: 'The body of a charging.settle for a month, recomputed from the log\'s CDRs (operator): sign `body` after `opensAt`, the month\'s end, and POST it to /v1/transactions.', access: { roles: ['operator'] },
+      method: 'GET', url: '/v1/charging/plan/settle', operationId: 'planChargingSettlement', tags: ['charging', 'settlement'], summary: 'The body of a charging.settle for a month, recomputed from the log\'s CDRs (operator): sign `body` after `opensAt`, the month\'s end, and POST it to /v1/transactions.', access: { roles: ['operator'] },
       query: MONTH,
       handler: ({ query }) => {
         const s = state();
@@ -280,12 +280,12 @@ export function chargingRoutes(ledger: LedgerStore): Route[] {
       },
     },
     {
-      method: 'POST', url: '/v1/charging/price', summary: 'Price a CDR or a session under an OCPI tariff, exactly as charging.cdr does (integer micro-units, step_size, min/max, VAT per component): OCPI totals and the cost of each dimension; for a CDR, the CDR priced and the first total of its own that differs. Writes nothing: public.', access: 'public',
+      method: 'POST', url: '/v1/charging/price', operationId: 'priceCharging', tags: ['charging'], summary: 'Price a CDR or a session under an OCPI tariff, exactly as charging.cdr does (integer micro-units, step_size, min/max, VAT per component): OCPI totals and the cost of each dimension; for a CDR, the CDR priced and the first total of its own that differs. Writes nothing: public.', access: 'public',
       body: PRICE_REQUEST,
       handler: ({ body }) => priceRequest(state(), body as PriceRequest),
     },
     {
-      method: 'GET', url: '/v1/charging/mine', summary: 'The logged-in member\'s charging sessions (the CDRs of tokens a CPO linked to them, charging.driver), optionally of one month: energy, cost, the local share where known, and totals per currency.', access: { roles: ROLES },
+      method: 'GET', url: '/v1/charging/mine', operationId: 'listMyCharging', tags: ['charging'], summary: 'The logged-in member\'s charging sessions (the CDRs of tokens a CPO linked to them, charging.driver), optionally of one month: energy, cost, the local share where known, and totals per currency.', access: { roles: ROLES },
       query: MONTH_OPT,
       handler: ({ query, session }) => {
         const cdrs = driverCdrs(state(), session!.key).filter((r) => query.month === undefined || r.month === query.month);

@@ -18,7 +18,7 @@ const STATUS: [RegExp, number][] = [
   [/^E_(TX_FORMAT|TX_BODY|TX_UNKNOWN_TYPE|TX_COMMUNITY|BAD_[A-Z]+|REQUEST|BODY_JSON|INTERVAL_ALIGN|BAD_MONTH|CLOCK_SKEW)$/, 400],
   [/^E_RATE$/, 429],
   [/^E_(BUSY|STORE_BUSY|LOCKED)$/, 503], // LOCKED: another process holds the log's writer lock
-  [/^E_(INTERNAL|STORE_[A-Z_]+)$/, 500],
+  [/^E_(INTERNAL|CONTRACT|STORE_[A-Z_]+)$/, 500], // CONTRACT: a response off its schema (AppDeps.checkResponses)
 ];
 export const statusOf = (code: string) => STATUS.find(([re]) => re.test(code))?.[1] ?? 422;
 
@@ -40,6 +40,8 @@ export function failureOf(e: Error & { code?: string; statusCode?: number; field
     const code = e.code === 'E_STORE_WRITE' && BUSY_SQLITE.test(causeCode(e)) ? 'E_STORE_BUSY' : e.code;
     const status = statusOf(code);
     if (status === 503) return { status, code, message: 'the server is busy: retry shortly; nothing was written', field: null, retryAfterS: 1 };
+    // A contract check runs in tests: its message (the operation and the bad path) is what the test needs to see.
+    if (code === 'E_CONTRACT') return { status, code, message: e.message, field: null };
     if (status >= 500) return { status, code, message: code === 'E_INTERNAL' ? 'internal error' : 'the store failed to write or read; nothing was written', field: null };
     const retry = typeof e.details.retryAfterS === 'number' ? { retryAfterS: e.details.retryAfterS } : {};
     return { status, code: e.code, message: e.message, field: e.field ?? null, ...retry };

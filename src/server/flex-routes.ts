@@ -28,16 +28,16 @@ export function flexRoutes(ledger: LedgerStore, txClock: () => number): Route[] 
     isStaff(session) || (session !== undefined && (o.provider === session.key || o.owner === session.key || o.aggregator === session.key));
   return [
     {
-      method: 'GET', url: '/v1/flex/assets', summary: 'Flexible assets (kind, power, capacity, meter, owner, aggregator): staff see all, a member or aggregator the ones it owns or was delegated.', access: { roles: [...STAFF, ...PROVIDERS] },
+      method: 'GET', url: '/v1/flex/assets', operationId: 'listFlexAssets', tags: ['flexibility'], summary: 'Flexible assets (kind, power, capacity, meter, owner, aggregator): staff see all, a member or aggregator the ones it owns or was delegated.', access: { roles: [...STAFF, ...PROVIDERS] },
       handler: ({ session }) => ([...ledger.state.rows('flex_assets')] as AssetRow[]).filter((a) => mineOrStaff(session, a)).sort((a, b) => a.entry - b.entry),
     },
     {
-      method: 'GET', url: '/v1/flex/requests', summary: 'The DSO\'s flexibility requests (UFTP FlexRequest: congestion point, direction, ISPs, prices, gate, status), optionally of one local month: public.', access: 'public',
+      method: 'GET', url: '/v1/flex/requests', operationId: 'listFlexRequests', tags: ['flexibility'], summary: 'The DSO\'s flexibility requests (UFTP FlexRequest: congestion point, direction, ISPs, prices, gate, status), optionally of one local month: public.', access: 'public',
       query: z.object({ month: MONTH.shape.month.optional() }),
       handler: ({ query }) => requestsOf(ledger.state, query.month),
     },
     {
-      method: 'GET', url: '/v1/flex/requests/:request', summary: 'One request: per interval the feeder\'s metered load against its limit, requested, ordered and delivered power, the order\'s merit order and cost. Offers and settlement lines are shown to staff, and to a provider its own.', access: 'public',
+      method: 'GET', url: '/v1/flex/requests/:request', operationId: 'getFlexRequest', tags: ['flexibility'], summary: 'One request: per interval the feeder\'s metered load against its limit, requested, ordered and delivered power, the order\'s merit order and cost. Offers and settlement lines are shown to staff, and to a provider its own.', access: 'public',
       params: z.object({ request: ID }),
       handler: ({ params, session }) => {
         const v = requestView(ledger.state, params.request);
@@ -51,13 +51,13 @@ export function flexRoutes(ledger: LedgerStore, txClock: () => number): Route[] 
       },
     },
     {
-      method: 'GET', url: '/v1/flex/offers', summary: 'Offers (UFTP FlexOffer) with their status: staff see all, a provider its own. Optional request filter.', access: { roles: [...STAFF, ...PROVIDERS] },
+      method: 'GET', url: '/v1/flex/offers', operationId: 'listFlexOffers', tags: ['flexibility'], summary: 'Offers (UFTP FlexOffer) with their status: staff see all, a provider its own. Optional request filter.', access: { roles: [...STAFF, ...PROVIDERS] },
       query: z.object({ request: ID.optional() }),
       handler: ({ query, session }) => ([...ledger.state.rows('flex_offers')] as OfferRow[])
         .filter((o) => (query.request === undefined || o.request === query.request) && mineOrStaff(session, o)).sort((a, b) => a.entry - b.entry),
     },
     {
-      method: 'GET', url: '/v1/flex/settlements/:month', summary: 'A month\'s flexibility settlement (UFTP FlexSettlement: per ordered offer and ISP baseline, ordered, actual, delivered, deficiency; revenue, penalty, relief, net): staff.', access: { roles: STAFF },
+      method: 'GET', url: '/v1/flex/settlements/:month', operationId: 'getFlexSettlement', tags: ['flexibility', 'settlement'], summary: 'A month\'s flexibility settlement (UFTP FlexSettlement: per ordered offer and ISP baseline, ordered, actual, delivered, deficiency; revenue, penalty, relief, net): staff.', access: { roles: STAFF },
       params: MONTH,
       handler: ({ params }) => {
         const s = ledger.state.get<SettlementRow>('flex_settlements', params.month);
@@ -66,7 +66,7 @@ export function flexRoutes(ledger: LedgerStore, txClock: () => number): Route[] 
       },
     },
     {
-      method: 'GET', url: '/v1/flex/earnings', summary: 'A provider\'s flexibility earnings of a month (delivered, deficiency, revenue, penalty, network-fee relief, net): the logged-in member\'s or aggregator\'s own; staff may name a provider.', access: { roles: [...STAFF, ...PROVIDERS] },
+      method: 'GET', url: '/v1/flex/earnings', operationId: 'listFlexEarnings', tags: ['flexibility'], summary: 'A provider\'s flexibility earnings of a month (delivered, deficiency, revenue, penalty, network-fee relief, net): the logged-in member\'s or aggregator\'s own; staff may name a provider.', access: { roles: [...STAFF, ...PROVIDERS] },
       query: MONTH.extend({ provider: KEY.shape.key.optional() }),
       handler: ({ query, session }) => {
         const provider = query.provider ?? session!.key;
@@ -75,7 +75,7 @@ export function flexRoutes(ledger: LedgerStore, txClock: () => number): Route[] 
       },
     },
     {
-      method: 'GET', url: '/v1/flex/plan/order', summary: 'The body of a flex.order for a request, planned by merit order at the server\'s time: sign it with that issuedAt and POST it to /v1/transactions (DSO).', access: { roles: ['dso'] },
+      method: 'GET', url: '/v1/flex/plan/order', operationId: 'planFlexOrder', tags: ['flexibility'], summary: 'The body of a flex.order for a request, planned by merit order at the server\'s time: sign it with that issuedAt and POST it to /v1/transactions (DSO).', access: { roles: ['dso'] },
       query: z.object({ request: ID, order: ID }),
       handler: ({ query }) => {
         const at = txClock();
@@ -84,7 +84,7 @@ export function flexRoutes(ledger: LedgerStore, txClock: () => number): Route[] 
       },
     },
     {
-      method: 'GET', url: '/v1/flex/plan/settle', summary: 'The body of a flex.settle for a month (totals and the root of its lines), recomputed from the log, with the lines it commits to (DSO or operator): sign `body`.', access: { roles: ['dso', 'operator'] },
+      method: 'GET', url: '/v1/flex/plan/settle', operationId: 'planFlexSettlement', tags: ['flexibility', 'settlement'], summary: 'The body of a flex.settle for a month (totals and the root of its lines), recomputed from the log, with the lines it commits to (DSO or operator): sign `body`.', access: { roles: ['dso', 'operator'] },
       query: MONTH,
       handler: ({ query }) => {
         const plan = planFlexSettle(ledger.state, query.month);

@@ -545,12 +545,12 @@ export class OpenAdr {
     return [
       // programs
       {
-        method: 'GET', url: `${BASE}/programs`, summary: 'OpenADR programs: the community\'s flexibility program `flex` (from the log) and those a BL created. Filters targetType, targetValues, skip, limit (≤ 50).', access: { roles: READERS },
+        method: 'GET', url: `${BASE}/programs`, operationId: 'searchAllPrograms', tags: ['openadr'], summary: 'OpenADR programs: the community\'s flexibility program `flex` (from the log) and those a BL created. Filters targetType, targetValues, skip, limit (≤ 50).', access: { roles: READERS },
         query: list,
         handler: ({ query }) => page([this.flexProgram(), ...this.store.list('program').map((p) => p.object)].filter((p) => matchesTargets(p.targets, query.targetType, query.targetValues)), query),
       },
       {
-        method: 'POST', url: `${BASE}/programs`, summary: 'Create a program (BL: dso or operator), kept off the log; 409 when the programName exists.', access: { roles: BL }, status: 201,
+        method: 'POST', url: `${BASE}/programs`, operationId: 'createProgram', tags: ['openadr'], summary: 'Create a program (BL: dso or operator), kept off the log; 409 when the programName exists.', access: { roles: BL }, status: 201,
         body: PROGRAM,
         handler: ({ body, session }) => write(() => {
           const p = programRecord(body, session!);
@@ -560,12 +560,12 @@ export class OpenAdr {
         }),
       },
       {
-        method: 'GET', url: `${BASE}/programs/:programID`, summary: 'An OpenADR program.', access: { roles: READERS },
+        method: 'GET', url: `${BASE}/programs/:programID`, operationId: 'searchProgramByProgramId', tags: ['openadr'], summary: 'An OpenADR program.', access: { roles: READERS },
         params: programParam,
         handler: ({ params }) => this.program(params.programID) ?? (() => { throw notFound('program', params.programID, 'params.programID'); })(),
       },
       {
-        method: 'PUT', url: `${BASE}/programs/:programID`, summary: 'Update a program a BL created (not `flex`, which the log defines).', access: { roles: BL },
+        method: 'PUT', url: `${BASE}/programs/:programID`, operationId: 'updateProgram', tags: ['openadr'], summary: 'Update a program a BL created (not `flex`, which the log defines).', access: { roles: BL },
         params: programParam, body: PROGRAM,
         handler: ({ params, body, session }) => write(() => {
           builtin(params.programID);
@@ -578,7 +578,7 @@ export class OpenAdr {
         }),
       },
       {
-        method: 'DELETE', url: `${BASE}/programs/:programID`, summary: 'Delete a program a BL created (not `flex`).', access: { roles: BL },
+        method: 'DELETE', url: `${BASE}/programs/:programID`, operationId: 'deleteProgram', tags: ['openadr'], summary: 'Delete a program a BL created (not `flex`).', access: { roles: BL },
         params: programParam,
         handler: ({ params }) => write(() => {
           builtin(params.programID);
@@ -591,28 +591,28 @@ export class OpenAdr {
       },
       // events
       {
-        method: 'GET', url: `${BASE}/events`, summary: 'Events: the DSO\'s flex.request entries of the log, each with the feeder\'s IMPORT/EXPORT_CAPACITY_LIMIT (kW) per interval, targeted at the feeder and the assets behind it. Filters programID, targetType, targetValues, skip, limit (≤ 50).', access: { roles: READERS },
+        method: 'GET', url: `${BASE}/events`, operationId: 'searchAllEvents', tags: ['openadr'], summary: 'Events: the DSO\'s flex.request entries of the log, each with the feeder\'s IMPORT/EXPORT_CAPACITY_LIMIT (kW) per interval, targeted at the feeder and the assets behind it. Filters programID, targetType, targetValues, skip, limit (≤ 50).', access: { roles: READERS },
         query: list.extend({ programID: OBJECT_ID.optional() }),
         handler: async ({ query }) => page(query.programID !== undefined && query.programID !== FLEX_PROGRAM_ID ? [] : (await this.events()).filter((e) => matchesTargets(e.targets, query.targetType, query.targetValues)), query),
       },
       {
-        method: 'GET', url: `${BASE}/events/:eventID`, summary: 'An event (a flex.request of the log, by its request id).', access: { roles: READERS },
+        method: 'GET', url: `${BASE}/events/:eventID`, operationId: 'searchEventsById', tags: ['openadr'], summary: 'An event (a flex.request of the log, by its request id).', access: { roles: READERS },
         params: eventParam,
         handler: async ({ params }) => (await this.findEvent(params.eventID)) ?? (() => { throw notFound('event', params.eventID, 'params.eventID'); })(),
       },
-      { method: 'POST', url: `${BASE}/events`, summary: 'Refused (405): a congestion request is a signed flex.request transaction sent to POST /v1/transactions.', access: 'public', handler: readOnlyEvents },
-      { method: 'PUT', url: `${BASE}/events/:eventID`, summary: 'Refused (405): events come from the log\'s flex.request entries.', access: 'public', handler: readOnlyEvents },
-      { method: 'DELETE', url: `${BASE}/events/:eventID`, summary: 'Refused (405): events come from the log\'s flex.request entries.', access: 'public', handler: readOnlyEvents },
+      { method: 'POST', url: `${BASE}/events`, operationId: 'createEvent', tags: ['openadr'], summary: 'Refused (405): a congestion request is a signed flex.request transaction sent to POST /v1/transactions.', access: 'public', handler: readOnlyEvents },
+      { method: 'PUT', url: `${BASE}/events/:eventID`, operationId: 'updateEvent', tags: ['openadr'], summary: 'Refused (405): events come from the log\'s flex.request entries.', access: 'public', handler: readOnlyEvents },
+      { method: 'DELETE', url: `${BASE}/events/:eventID`, operationId: 'deleteEvent', tags: ['openadr'], summary: 'Refused (405): events come from the log\'s flex.request entries.', access: 'public', handler: readOnlyEvents },
       // reports
       {
-        method: 'GET', url: `${BASE}/reports`, summary: 'Reports (a VEN sees its own; BL and auditor all). Filters programID, eventID, clientName, skip, limit (≤ 50). Informative only: settlement uses the DSO\'s meter data in the log.', access: { roles: READERS },
+        method: 'GET', url: `${BASE}/reports`, operationId: 'searchAllReports', tags: ['openadr'], summary: 'Reports (a VEN sees its own; BL and auditor all). Filters programID, eventID, clientName, skip, limit (≤ 50). Informative only: settlement uses the DSO\'s meter data in the log.', access: { roles: READERS },
         query: list.extend({ programID: OBJECT_ID.optional(), eventID: OBJECT_ID.optional(), clientName: z.string().min(1).max(128).optional() }),
         handler: ({ query, session }) => page(this.store.list('report').filter((r) => (this.seesAll(session) || r.owner === session!.key)
           && (query.programID === undefined || r.object.programID === query.programID) && (query.eventID === undefined || r.object.eventID === query.eventID)
           && (query.clientName === undefined || r.object.clientName === query.clientName)).map((r) => r.object), query),
       },
       {
-        method: 'POST', url: `${BASE}/reports`, summary: 'A VEN (member or aggregator) reports USAGE and BASELINE per interval for an event, for resources the event targets. Stored off the log and informative only: settlement rests on the DSO\'s meter data in the log, never on reports.', access: { roles: VENS }, status: 201,
+        method: 'POST', url: `${BASE}/reports`, operationId: 'createReport', tags: ['openadr'], summary: 'A VEN (member or aggregator) reports USAGE and BASELINE per interval for an event, for resources the event targets. Stored off the log and informative only: settlement rests on the DSO\'s meter data in the log, never on reports.', access: { roles: VENS }, status: 201,
         body: REPORT,
         handler: ({ body, session }) => write(async () => {
           await this.checkReport(body, session!);
@@ -623,12 +623,12 @@ export class OpenAdr {
         }),
       },
       {
-        method: 'GET', url: `${BASE}/reports/:reportID`, summary: 'A report (its VEN, BL or auditor).', access: { roles: READERS },
+        method: 'GET', url: `${BASE}/reports/:reportID`, operationId: 'searchReportsByReportId', tags: ['openadr'], summary: 'A report (its VEN, BL or auditor).', access: { roles: READERS },
         params: reportParam,
         handler: ({ params, session }) => this.own('report', params.reportID, session, false, 'params.reportID').object,
       },
       {
-        method: 'PUT', url: `${BASE}/reports/:reportID`, summary: 'Replace one\'s own report (informative only, like every report).', access: { roles: VENS },
+        method: 'PUT', url: `${BASE}/reports/:reportID`, operationId: 'updateReport', tags: ['openadr'], summary: 'Replace one\'s own report (informative only, like every report).', access: { roles: VENS },
         params: reportParam, body: REPORT,
         handler: ({ params, body, session }) => write(async () => {
           this.own('report', params.reportID, session, true, 'params.reportID');
@@ -642,7 +642,7 @@ export class OpenAdr {
         }),
       },
       {
-        method: 'DELETE', url: `${BASE}/reports/:reportID`, summary: 'Delete one\'s own report.', access: { roles: VENS },
+        method: 'DELETE', url: `${BASE}/reports/:reportID`, operationId: 'deleteReport', tags: ['openadr'], summary: 'Delete one\'s own report.', access: { roles: VENS },
         params: reportParam,
         handler: ({ params, session }) => write(() => {
           const before = this.own('report', params.reportID, session, true, 'params.reportID');
@@ -653,7 +653,7 @@ export class OpenAdr {
       },
       // subscriptions
       {
-        method: 'GET', url: `${BASE}/subscriptions`, summary: 'Subscriptions (one\'s own; BL and auditor all, callback tokens hidden). Filters programID, clientName, targetType, targetValues, objects, skip, limit (≤ 50).', access: { roles: READERS },
+        method: 'GET', url: `${BASE}/subscriptions`, operationId: 'searchSubscriptions', tags: ['openadr'], summary: 'Subscriptions (one\'s own; BL and auditor all, callback tokens hidden). Filters programID, clientName, targetType, targetValues, objects, skip, limit (≤ 50).', access: { roles: READERS },
         query: list.extend({ programID: OBJECT_ID.optional(), clientName: z.string().min(1).max(128).optional(), objects: OBJECTS_QUERY }),
         handler: ({ query, session }) => page(this.store.list('subscription').filter((o) => {
           const sub = o.object as Subscription;
@@ -663,7 +663,7 @@ export class OpenAdr {
         }).map((o) => this.subscriptionFor(o, session)), query),
       },
       {
-        method: 'POST', url: `${BASE}/subscriptions`, summary: 'Subscribe (VEN or BL) to notifications {objectType, operation, object, targets}, POSTed to an http(s) callbackUrl (5 s timeout, no redirects, three attempts). The same notifications stream at GET /openadr3/3.0.1/notifications.', access: { roles: [...BL, ...VENS] }, status: 201,
+        method: 'POST', url: `${BASE}/subscriptions`, operationId: 'createSubscription', tags: ['openadr'], summary: 'Subscribe (VEN or BL) to notifications {objectType, operation, object, targets}, POSTed to an http(s) callbackUrl (5 s timeout, no redirects, three attempts). The same notifications stream at GET /openadr3/3.0.1/notifications.', access: { roles: [...BL, ...VENS] }, status: 201,
         body: SUBSCRIPTION,
         handler: ({ body, session }) => write(() => {
           this.checkSubscription(body, session!);
@@ -674,12 +674,12 @@ export class OpenAdr {
         }),
       },
       {
-        method: 'GET', url: `${BASE}/subscriptions/:subscriptionID`, summary: 'A subscription.', access: { roles: READERS },
+        method: 'GET', url: `${BASE}/subscriptions/:subscriptionID`, operationId: 'searchSubscriptionById', tags: ['openadr'], summary: 'A subscription.', access: { roles: READERS },
         params: subParam,
         handler: ({ params, session }) => this.subscriptionFor(this.own('subscription', params.subscriptionID, session, false, 'params.subscriptionID'), session),
       },
       {
-        method: 'PUT', url: `${BASE}/subscriptions/:subscriptionID`, summary: 'Replace one\'s own subscription.', access: { roles: [...BL, ...VENS] },
+        method: 'PUT', url: `${BASE}/subscriptions/:subscriptionID`, operationId: 'updateSubscription', tags: ['openadr'], summary: 'Replace one\'s own subscription.', access: { roles: [...BL, ...VENS] },
         params: subParam, body: SUBSCRIPTION,
         handler: ({ params, body, session }) => write(() => {
           const before = this.own('subscription', params.subscriptionID, session, true, 'params.subscriptionID');
@@ -692,7 +692,7 @@ export class OpenAdr {
         }),
       },
       {
-        method: 'DELETE', url: `${BASE}/subscriptions/:subscriptionID`, summary: 'Delete a subscription (its owner, or a BL).', access: { roles: [...BL, ...VENS] },
+        method: 'DELETE', url: `${BASE}/subscriptions/:subscriptionID`, operationId: 'deleteSubscription', tags: ['openadr'], summary: 'Delete a subscription (its owner, or a BL).', access: { roles: [...BL, ...VENS] },
         params: subParam,
         handler: ({ params, session }) => write(() => {
           const before = this.own('subscription', params.subscriptionID, session, true, 'params.subscriptionID');
@@ -703,13 +703,13 @@ export class OpenAdr {
       },
       // vens and resources
       {
-        method: 'GET', url: `${BASE}/vens`, summary: 'VENs (one\'s own; BL and auditor all). Filters venName, targetType, targetValues, skip, limit (≤ 50).', access: { roles: READERS },
+        method: 'GET', url: `${BASE}/vens`, operationId: 'searchVens', tags: ['openadr'], summary: 'VENs (one\'s own; BL and auditor all). Filters venName, targetType, targetValues, skip, limit (≤ 50).', access: { roles: READERS },
         query: list.extend({ venName: z.string().min(1).max(128).optional() }),
         handler: ({ query, session }) => page(this.store.list('ven').filter((v) => (this.seesAll(session) || v.owner === session!.key)
           && (query.venName === undefined || v.name === query.venName) && matchesTargets(v.object.targets, query.targetType, query.targetValues)).map((v) => this.ven(v)), query),
       },
       {
-        method: 'POST', url: `${BASE}/vens`, summary: 'A VEN (member or aggregator, identified by its key) registers itself, optionally with resources: each resourceName an asset it owns or was delegated (asset.register). 409 when the venName exists.', access: { roles: VENS }, status: 201,
+        method: 'POST', url: `${BASE}/vens`, operationId: 'createVen', tags: ['openadr'], summary: 'A VEN (member or aggregator, identified by its key) registers itself, optionally with resources: each resourceName an asset it owns or was delegated (asset.register). 409 when the venName exists.', access: { roles: VENS }, status: 201,
         body: VEN,
         handler: ({ body, session }) => write(() => {
           const { resources, ...fields } = body as z.infer<typeof VEN>;
@@ -722,12 +722,12 @@ export class OpenAdr {
         }),
       },
       {
-        method: 'GET', url: `${BASE}/vens/:venID`, summary: 'A VEN with its resources.', access: { roles: READERS },
+        method: 'GET', url: `${BASE}/vens/:venID`, operationId: 'searchVenById', tags: ['openadr'], summary: 'A VEN with its resources.', access: { roles: READERS },
         params: venParam,
         handler: ({ params, session }) => this.ven(venOf(params.venID, session, false)),
       },
       {
-        method: 'PUT', url: `${BASE}/vens/:venID`, summary: 'Update one\'s VEN (venName, attributes, targets; resources go through /resources).', access: { roles: VENS },
+        method: 'PUT', url: `${BASE}/vens/:venID`, operationId: 'updateVen', tags: ['openadr'], summary: 'Update one\'s VEN (venName, attributes, targets; resources go through /resources).', access: { roles: VENS },
         params: venParam, body: VEN,
         handler: ({ params, body, session }) => write(() => {
           const before = venOf(params.venID, session, true);
@@ -740,7 +740,7 @@ export class OpenAdr {
         }),
       },
       {
-        method: 'DELETE', url: `${BASE}/vens/:venID`, summary: 'Delete a VEN and its resources (its owner, or a BL).', access: { roles: [...BL, ...VENS] },
+        method: 'DELETE', url: `${BASE}/vens/:venID`, operationId: 'deleteVen', tags: ['openadr'], summary: 'Delete a VEN and its resources (its owner, or a BL).', access: { roles: [...BL, ...VENS] },
         params: venParam,
         handler: ({ params, session }) => write(() => {
           const before = venOf(params.venID, session, true);
@@ -751,7 +751,7 @@ export class OpenAdr {
         }),
       },
       {
-        method: 'GET', url: `${BASE}/vens/:venID/resources`, summary: 'A VEN\'s resources. Filters resourceName, targetType, targetValues, skip, limit (≤ 50).', access: { roles: READERS },
+        method: 'GET', url: `${BASE}/vens/:venID/resources`, operationId: 'searchVenResources', tags: ['openadr'], summary: 'A VEN\'s resources. Filters resourceName, targetType, targetValues, skip, limit (≤ 50).', access: { roles: READERS },
         params: venParam, query: list.extend({ resourceName: z.string().min(1).max(128).optional() }),
         handler: ({ params, query, session }) => {
           venOf(params.venID, session, false);
@@ -760,7 +760,7 @@ export class OpenAdr {
         },
       },
       {
-        method: 'POST', url: `${BASE}/vens/:venID/resources`, summary: 'Add a resource to one\'s VEN: resourceName is an asset id (flex_assets) the VEN\'s owner owns or was delegated, else 400.', access: { roles: VENS }, status: 201,
+        method: 'POST', url: `${BASE}/vens/:venID/resources`, operationId: 'createResource', tags: ['openadr'], summary: 'Add a resource to one\'s VEN: resourceName is an asset id (flex_assets) the VEN\'s owner owns or was delegated, else 400.', access: { roles: VENS }, status: 201,
         params: venParam, body: RESOURCE,
         handler: ({ params, body, session }) => write(() => {
           const ven = venOf(params.venID, session, true);
@@ -772,12 +772,12 @@ export class OpenAdr {
         }),
       },
       {
-        method: 'GET', url: `${BASE}/vens/:venID/resources/:resourceID`, summary: 'A resource of a VEN.', access: { roles: READERS },
+        method: 'GET', url: `${BASE}/vens/:venID/resources/:resourceID`, operationId: 'searchVenResourceById', tags: ['openadr'], summary: 'A resource of a VEN.', access: { roles: READERS },
         params: resourceParam,
         handler: ({ params, session }) => resourceOf(params.venID, params.resourceID, session, false).object,
       },
       {
-        method: 'PUT', url: `${BASE}/vens/:venID/resources/:resourceID`, summary: 'Update a resource of one\'s VEN.', access: { roles: VENS },
+        method: 'PUT', url: `${BASE}/vens/:venID/resources/:resourceID`, operationId: 'updateVenResource', tags: ['openadr'], summary: 'Update a resource of one\'s VEN.', access: { roles: VENS },
         params: resourceParam, body: RESOURCE,
         handler: ({ params, body, session }) => write(() => {
           const before = resourceOf(params.venID, params.resourceID, session, true);
@@ -789,7 +789,7 @@ export class OpenAdr {
         }),
       },
       {
-        method: 'DELETE', url: `${BASE}/vens/:venID/resources/:resourceID`, summary: 'Delete a resource of a VEN (its owner, or a BL).', access: { roles: [...BL, ...VENS] },
+        method: 'DELETE', url: `${BASE}/vens/:venID/resources/:resourceID`, operationId: 'deleteVenResource', tags: ['openadr'], summary: 'Delete a resource of a VEN (its owner, or a BL).', access: { roles: [...BL, ...VENS] },
         params: resourceParam,
         handler: ({ params, session }) => write(() => {
           const before = resourceOf(params.venID, params.resourceID, session, true);

@@ -1,6 +1,25 @@
 import { z } from 'zod';
 import type { Registry } from '../state/registry.ts';
-import type { Route } from './route.ts';
+import { FAILURE, type Route } from './route.ts';
+
+/** The domains of the API, in the order a reader meets them. */
+export const TAGS: Record<string, string> = {
+  transactions: 'Signed writes: every change to the community is a transaction appended to the log.',
+  auth: 'Tokens from a signed challenge, and who a token belongs to.',
+  community: 'The community, its participants, feeders and network, and its aggregate energy.',
+  metering: 'Metering points and their recorded readings.',
+  market: 'The peer-to-peer market: rules, books, clearings, members\' orders and trades.',
+  allocation: 'Monthly allocation of the shared production among members, and the files for the DSO.',
+  settlement: 'Invoices and settlements computed from the log.',
+  members: 'One member\'s data: readings, shares, trades, invoices, personal data (off the log) and export.',
+  certificates: 'Guarantees of origin: devices, issued certificates, matching and export.',
+  flexibility: 'Congestion requests of the DSO, flexibility offers, orders and their settlement.',
+  charging: 'EV charging: parties, locations, tariffs, charge records and their settlement.',
+  dashboard: 'Read models of the dashboard\'s pages.',
+  log: 'The verifiable log: entries, signed checkpoints, witnesses\' cosignatures and proofs.',
+  openadr: 'OpenADR 3.0.1 VTN: programs, events from the log, reports, subscriptions, VENs and resources.',
+  events: 'Server-sent events of the log.',
+};
 
 /**
  * openApiDocument writes the OpenAPI 3.1 description of the API from the same zod schemas
@@ -9,7 +28,9 @@ import type { Route } from './route.ts';
  */
 export function openApiDocument(routes: readonly Route[], registry: Registry) {
   const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
-  const error = { type: 'object', required: ['code', 'message', 'field'], properties: { code: { type: 'string' }, message: { type: 'string' }, field: { type: ['string', 'null'] } } };
+  /** What the server sends: defaults filled in, transforms applied. */
+  const output = (s: z.ZodType) => z.toJSONSchema(s, { io: 'output', unrepresentable: 'any' }) as Record<string, unknown>;
+  const error = output(FAILURE);
   const envelope = (type: string, body: Record<string, unknown>) => ({
     type: 'object', additionalProperties: false, required: ['v', 'type', 'community', 'actor', 'nonce', 'issuedAt', 'body', 'sig'],
     properties: {
@@ -27,27 +48,50 @@ export function openApiDocument(routes: readonly Route[], registry: Registry) {
     const requestBody = r.url === '/v1/transactions'
       ? { required: true, content: { 'application/json': { schema: { oneOf: registry.list().map((t) => envelope(t.type, schema(t.body))) } } } }
       : r.body ? { required: true, content: { 'application/json': { schema: schema(r.body) } } } : undefined;
+    const failure = r.failure ? output(r.failure) : error;
+    // A route without a response schema says nothing of its body rather than something untrue.
+    const success = r.contentType
+      ? { [r.contentType]: { schema: { type: 'string' } } }
+      : { 'application/json': { schema: r.response ? output(r.response) : {}, ...(r.example !== undefined ? { example: r.example } : {}) } };
     paths[url] = {
       ...paths[url],
       [r.method.toLowerCase()]: {
+        operationId: r.operationId,
+        tags: r.tags,
         summary: r.summary,
         'x-openlec-access': r.access,
-        ...(r.access === 'public' || r.access === 'signed' ? {} : { security: [{ bearer: [] }] }),
+        // A role is proven by either a token or a signature on the request itself.
+        ...(r.access === 'public' || r.access === 'signed' ? {} : { security: [{ bearer: [] }, { httpSignature: [] }] }),
         ...(parameters.length > 0 ? { parameters } : {}),
         ...(requestBody ? { requestBody } : {}),
         responses: {
-          [String(r.status ?? 200)]: { description: 'OK', content: { 'application/json': { schema: {} } } },
-          '4XX': { description: 'Refused; nothing was written', content: { 'application/json': { schema: error } } },
-          '5XX': { description: 'The server failed (500) or is overloaded (503, with Retry-After); nothing was written', content: { 'application/json': { schema: error } } },
+          [String(r.status ?? 200)]: { description: 'OK', content: success },
+          '4XX': { description: 'Refused; nothing was written', content: { 'application/json': { schema: failure } } },
+          '5XX': { description: 'The server failed (500) or is overloaded (503, with Retry-After); nothing was written', content: { 'application/json': { schema: failure } } },
         },
       },
     };
   }
-  paths['/v1/events'] = { get: { summary: 'Server-sent events: entry, interval-cleared, allocation-done, checkpoint.', responses: { 200: { description: 'text/event-stream' } } } };
+  paths['/v1/events'] = {
+    get: {
+      operationId: 'streamEvents', tags: ['events'], summary: 'Server-sent events: entry, interval-cleared, allocation-done, checkpoint.', 'x-openlec-access': 'public',
+      responses: { 200: { description: 'An event stream; the first event, `hello`, gives the log size', content: { 'text/event-stream': { schema: { type: 'string' } } } } },
+    },
+  };
+  const used = new Set([...routes.flatMap((r) => r.tags), 'events']);
   return {
     openapi: '3.1.0',
     info: { title: 'openlec', version: '0.1.0', description: 'Local energy community on a verifiable ledger. Writes are signed transactions; reads of personal data need a token from a signed challenge.' },
-    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'POST /v1/auth/challenge, sign the message with your Ed25519 key, POST /v1/auth/token' } } },
+    tags: Object.entries(TAGS).filter(([name]) => used.has(name)).map(([name, description]) => ({ name, description })),
+    components: {
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'POST /v1/auth/challenge, sign the message with your Ed25519 key, POST /v1/auth/token' },
+        httpSignature: {
+          type: 'apiKey', in: 'header', name: 'Signature',
+          description: 'RFC 9421 HTTP message signatures, for scripts that sign each request instead of logging in: `Signature-Input` covers "@method", "@authority", "@path" and "@query" with the parameters `created`, `keyid` and `alg="ed25519"`; `keyid` is the participant key (43-character base64url Ed25519 public key, as registered in the log) and the Ed25519 signature is made with it. At most 5 minutes old (30 s clock tolerance); requests without a body only.',
+        },
+      },
+    },
     paths,
   };
 }

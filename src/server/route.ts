@@ -14,12 +14,24 @@ export type Access = 'public' | 'signed' | { roles: readonly Role[]; self?: bool
 export interface Route {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   url: string;
+  /** camelCase, unique in the table: what a generated client names the call. */
+  operationId: string;
+  /** The domains the route belongs to (openapi.ts lists and describes them). */
+  tags: string[];
   summary: string;
   access: Access;
   params?: z.ZodObject;
   query?: z.ZodObject;
   body?: z.ZodType;
   status?: number;
+  /** The success body (a JSON response); absent where it cannot be described honestly, or for text. */
+  response?: z.ZodType;
+  /** The media type of a success that is not JSON (a CSV download): the document says a string of it. */
+  contentType?: string;
+  /** The body of a refusal or failure (default FAILURE; OpenADR answers problem objects). */
+  failure?: z.ZodType;
+  /** A success body as an example for the document. */
+  example?: unknown;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each route has its own schemas
   handler(ctx: { params: any; query: any; body: any; session?: Session; reply: FastifyReply }): unknown;
 }
@@ -40,6 +52,28 @@ function isCalendarDate(s: string): boolean {
 export const DATE = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD').refine(isCalendarDate, 'is not a date of the calendar');
 export const KEY = z.object({ key: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be a 43-character base64url key') });
 export const MONTH = z.object({ month: z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'must be YYYY-MM') });
+
+/** FAILURE: every refusal or failure outside OpenADR (failures.ts). */
+export const FAILURE = z.strictObject({
+  code: z.string().regex(/^E_[A-Z0-9_]+$/).describe('Stable machine-readable code, e.g. E_TX_NONCE'),
+  message: z.string().describe('For people; may change'),
+  field: z.string().nullable().describe('The request part at fault ("body.nonce", "authorization"), null when none'),
+});
+
+/**
+ * checkResponse holds a route to its contract (AppDeps.checkResponses): a success body to
+ * its `response` schema, a refusal to its failure schema. A mismatch is the server's bug,
+ * thrown as E_CONTRACT naming the operation and the first bad path.
+ */
+export function checkResponse(route: Pick<Route, 'operationId' | 'response' | 'failure'>, status: number, body: unknown): void {
+  const schema = status >= 400 ? route.failure ?? FAILURE : route.response;
+  if (!schema) return;
+  const r = schema.safeParse(body);
+  if (r.success) return;
+  const issue = r.error.issues[0]!;
+  const path = ['body', ...issue.path.map(String)].join('.');
+  throw new OpenlecError('E_CONTRACT', `${route.operationId}: the ${status} response does not match its schema at ${path}: ${issue.message}`, { field: path });
+}
 
 /** parseRequest validates one part of a request, naming the first bad field ("query.from"). */
 export function parseRequest(schema: z.ZodType | undefined, value: unknown, where: string): unknown {
