@@ -50,12 +50,13 @@ export function leafHash(entry: Uint8Array): Hash {
 export function nodeHash(left: Hash, right: Hash): Hash {
   assertHash(left, 'left');
   assertHash(right, 'right');
-  const buf = new Uint8Array(1 + 2 * HASH_SIZE);
-  buf[0] = NODE_PREFIX;
-  buf.set(left, 1);
-  buf.set(right, 1 + HASH_SIZE);
-  return sha256(buf);
+  // sha256 reads its input before it returns: one buffer serves every call.
+  nodeInput.set(left, 1);
+  nodeInput.set(right, 1 + HASH_SIZE);
+  return sha256(nodeInput);
 }
+const nodeInput = new Uint8Array(1 + 2 * HASH_SIZE);
+nodeInput[0] = NODE_PREFIX;
 
 /** isHash says whether `h` has the length of a SHA-256 hash; proof checks use it to refuse malformed input up front. */
 export const isHash = (h: Uint8Array): boolean => h.length === HASH_SIZE;
