@@ -35,6 +35,7 @@ import { Ocpi } from './ocpi.ts';
 import type { OcpiStore } from './ocpi-store.ts';
 import { openApiDocument } from './openapi.ts';
 import { allow, checkResponse, DATE, KEY, MONTH, parseRequest, type Route, WithStatus } from './route.ts';
+import { ALLOCATIONS, CHALLENGE, CHECKPOINTS, CLEARINGS, COMMUNITY, COMMUNITY_ENERGY, COMMUNITY_EXAMPLE, CONSISTENCY, COSIGNATURE_RESULT, CURVES, FEEDERS, FINAL_CHECKPOINT, INCLUSION, INVOICE, LATEST_CHECKPOINT, LOG, MARKET_BOOK, ME, MARKET_DEPTH, MEMBER_ALLOCATIONS, MEMBER_EXPORT, MEMBER_ORDERS, MEMBER_TRADES, METER, PARTICIPANTS, PERSONAL_DATA, PERSONAL_ERASED, PERSONAL_STORED, RAW_LOG, TOKEN, TRANSACTION_RESULT } from './responses.ts';
 import { personalDataSchema, type PersonalVault } from './vault.ts';
 import { bookDepth, communityEnergy } from './views.ts';
 
@@ -138,7 +139,7 @@ function routes(d: RouteDeps): Route[] {
   const cosigning = new Serial();
   return [
     {
-      method: 'POST', url: '/v1/transactions', operationId: 'submitTransaction', tags: ['transactions'], summary: 'Append a signed transaction (any type of the registry). The signature is the authentication. Sending the same signed transaction again (a retry after a timeout) gives its entry with 200 and `duplicate: true`, and appends nothing.', access: 'signed', status: 201,
+      method: 'POST', url: '/v1/transactions', operationId: 'submitTransaction', tags: ['transactions'], response: TRANSACTION_RESULT, example: { entry: 42, size: 43 }, summary: 'Append a signed transaction (any type of the registry). The signature is the authentication. Sending the same signed transaction again (a retry after a timeout) gives its entry with 200 and `duplicate: true`, and appends nothing.', access: 'signed', status: 201,
       body: z.record(z.string(), z.unknown()),
       async handler({ body }) {
         if (d.readOnly) throw new OpenlecError('E_READ_ONLY', `this is a read-only replica: send transactions to the operator at ${d.readOnly.operatorUrl}`, { field: 'body' });
@@ -151,11 +152,11 @@ function routes(d: RouteDeps): Route[] {
       },
     },
     {
-      method: 'POST', url: '/v1/auth/challenge', operationId: 'createChallenge', tags: ['auth'], summary: 'A challenge to sign with a participant key, valid 5 minutes (stateless: it carries its expiry and the server\'s MAC).', access: 'public',
+      method: 'POST', url: '/v1/auth/challenge', operationId: 'createChallenge', tags: ['auth'], response: CHALLENGE, summary: 'A challenge to sign with a participant key, valid 5 minutes (stateless: it carries its expiry and the server\'s MAC).', access: 'public',
       handler: () => auth.challenge(),
     },
     {
-      method: 'POST', url: '/v1/auth/token', operationId: 'createToken', tags: ['auth'], summary: 'Exchange a signed challenge for a short-lived bearer token carrying the key\'s roles.', access: 'public',
+      method: 'POST', url: '/v1/auth/token', operationId: 'createToken', tags: ['auth'], response: TOKEN, summary: 'Exchange a signed challenge for a short-lived bearer token carrying the key\'s roles.', access: 'public',
       body: z.strictObject({ key: KEY.shape.key, challenge: z.string().min(1).max(100), signature: z.string().min(1).max(200) }),
       handler: ({ body }) => {
         const token = auth.login(ledger.state, body.key, body.challenge, body.signature);
@@ -164,30 +165,30 @@ function routes(d: RouteDeps): Route[] {
       },
     },
     {
-      method: 'GET', url: '/v1/community', operationId: 'getCommunity', tags: ['community'], summary: 'The community, its log size, the operator\'s checkpoint verifier key and the server\'s time (transactions are admitted by it).', access: 'public',
+      method: 'GET', url: '/v1/community', operationId: 'getCommunity', tags: ['community'], response: COMMUNITY, example: COMMUNITY_EXAMPLE, summary: 'The community, its log size, the operator\'s checkpoint verifier key and the server\'s time (transactions are admitted by it).', access: 'public',
       handler: () => ({
         ...community(ledger.state), size: ledger.size, origin: ledger.origin(), verifierKey: ledger.operatorVerifierKey(), lastCleared: lastCleared(ledger.state) || null,
         serverTime: new Date(d.txClock()).toISOString(),
       }),
     },
     {
-      method: 'GET', url: '/v1/me', operationId: 'getMe', tags: ['auth'], summary: 'Who the token belongs to: key, roles, the highest nonce the key has used (the next transaction needs a higher one) and meters.', access: { roles: ['operator', 'dso', 'member', 'auditor'] },
+      method: 'GET', url: '/v1/me', operationId: 'getMe', tags: ['auth'], response: ME, summary: 'Who the token belongs to: key, roles, the highest nonce the key has used (the next transaction needs a higher one) and meters.', access: { roles: ['operator', 'dso', 'member', 'auditor'] },
       handler: ({ session }) => ({ key: session!.key, roles: session!.roles, nonce: participant(ledger.state, session!.key)?.nonce ?? 0, meters: ownedMeters(session!.key).map((m) => ({ meter: m.meter, direction: m.direction, feeder: m.feeder })) }),
     },
     {
-      method: 'GET', url: '/v1/participants', operationId: 'listParticipants', tags: ['community'], summary: 'Participants: pseudonymous keys and roles only.', access: { roles: staff },
+      method: 'GET', url: '/v1/participants', operationId: 'listParticipants', tags: ['community'], response: PARTICIPANTS, summary: 'Participants: pseudonymous keys and roles only.', access: { roles: staff },
       handler: () => readAll<{ key: string; roles: Role[]; entry: number }>(ledger, 'participants').map((p) => ({ key: p.key, roles: p.roles, entry: p.entry })),
     },
     {
-      method: 'GET', url: '/v1/meters', operationId: 'listMeters', tags: ['metering'], summary: 'Metering points with owner key, direction and feeder.', access: { roles: staff },
+      method: 'GET', url: '/v1/meters', operationId: 'listMeters', tags: ['metering'], response: z.array(METER), summary: 'Metering points with owner key, direction and feeder.', access: { roles: staff },
       handler: () => readAll<MeterRow>(ledger, 'meters'),
     },
     {
-      method: 'GET', url: '/v1/feeders', operationId: 'listFeeders', tags: ['community'], summary: 'The feeder tree.', access: { roles: ['operator', 'dso', 'member', 'auditor'] },
+      method: 'GET', url: '/v1/feeders', operationId: 'listFeeders', tags: ['community'], response: FEEDERS, summary: 'The feeder tree.', access: { roles: ['operator', 'dso', 'member', 'auditor'] },
       handler: () => readAll(ledger, 'feeders'),
     },
     {
-      method: 'GET', url: '/v1/log', operationId: 'listLogEntries', tags: ['log'], summary: 'Log entries from an index (pseudonymous: no personal data is ever in the log).', access: { roles: staff },
+      method: 'GET', url: '/v1/log', operationId: 'listLogEntries', tags: ['log'], response: LOG, summary: 'Log entries from an index (pseudonymous: no personal data is ever in the log).', access: { roles: staff },
       query: z.object({ from: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(1000).default(100) }),
       handler: async ({ query }) => {
         const size = ledger.size;
@@ -197,14 +198,14 @@ function routes(d: RouteDeps): Route[] {
       },
     },
     {
-      method: 'GET', url: '/v1/checkpoints', operationId: 'listCheckpoints', tags: ['log'], summary: 'Signed checkpoints (C2SP signed notes), newest last.', access: 'public',
+      method: 'GET', url: '/v1/checkpoints', operationId: 'listCheckpoints', tags: ['log'], response: CHECKPOINTS, example: [{ size: 43, note: 'openlec.test/sunny-street\n43\n2HvW0Yp1Zb0pDn3mB5Jm0b4P3hB0qk6nWm8l6ZcXq0s=\n\n\u2014 openlec.test/sunny-street Az3tKQ...\n', cosigners: 0 }], summary: 'Signed checkpoints (C2SP signed notes), newest last.', access: 'public',
       handler: () => {
         const counts = ledger.cosignatureCounts();
         return ledger.checkpoints().map((c) => ({ size: c.size, note: c.note, cosigners: counts.get(c.size) ?? 0 }));
       },
     },
     {
-      method: 'GET', url: '/v1/log/entries', operationId: 'listRawLogEntries', tags: ['log'], summary: 'Raw log entries (the exact signed bytes, as text) from an index, for replicas: staff only.', access: { roles: staff },
+      method: 'GET', url: '/v1/log/entries', operationId: 'listRawLogEntries', tags: ['log'], response: RAW_LOG, summary: 'Raw log entries (the exact signed bytes, as text) from an index, for replicas: staff only.', access: { roles: staff },
       query: z.object({ from: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(5000).default(1000) }),
       handler: async ({ query }) => {
         const size = ledger.size;
@@ -214,7 +215,7 @@ function routes(d: RouteDeps): Route[] {
       },
     },
     {
-      method: 'POST', url: '/v1/checkpoints/:size/cosignatures', operationId: 'submitCosignature', tags: ['log'], summary: 'A witness returns its C2SP cosignature (signature line) on a stored checkpoint; the signature is the authentication.', access: 'public',
+      method: 'POST', url: '/v1/checkpoints/:size/cosignatures', operationId: 'submitCosignature', tags: ['log'], response: COSIGNATURE_RESULT, summary: 'A witness returns its C2SP cosignature (signature line) on a stored checkpoint; the signature is the authentication.', access: 'public',
       params: z.object({ size: z.coerce.number().int().min(0) }), body: z.strictObject({ cosignature: z.string().min(10).max(400) }),
       handler: async ({ params, body }) => {
         if (!witnesses) throw new OpenlecError('E_NO_WITNESSES', 'this log has no witnesses configured (serve --witness KEY --quorum K)', { field: 'cosignature' });
@@ -237,7 +238,7 @@ function routes(d: RouteDeps): Route[] {
       },
     },
     {
-      method: 'GET', url: '/v1/checkpoints/final', operationId: 'getFinalCheckpoint', tags: ['log'], summary: 'The newest checkpoint cosigned by a quorum of the configured witnesses, with their cosignatures (C2SP).', access: 'public',
+      method: 'GET', url: '/v1/checkpoints/final', operationId: 'getFinalCheckpoint', tags: ['log'], response: FINAL_CHECKPOINT, summary: 'The newest checkpoint cosigned by a quorum of the configured witnesses, with their cosignatures (C2SP).', access: 'public',
       handler: () => {
         if (!witnesses) throw new OpenlecError('E_NO_WITNESSES', 'this log has no witnesses configured', { field: 'size' });
         const final = ledger.newestCheckpoint(witnesses.quorum);
@@ -247,7 +248,7 @@ function routes(d: RouteDeps): Route[] {
       },
     },
     {
-      method: 'GET', url: '/v1/checkpoints/latest', operationId: 'getLatestCheckpoint', tags: ['log'], summary: 'The newest signed checkpoint.', access: 'public',
+      method: 'GET', url: '/v1/checkpoints/latest', operationId: 'getLatestCheckpoint', tags: ['log'], response: LATEST_CHECKPOINT, summary: 'The newest signed checkpoint.', access: 'public',
       handler: () => {
         const c = ledger.latestCheckpoint();
         if (!c) throw new OpenlecError('E_NO_CHECKPOINT', 'no checkpoint yet', { field: 'size' });
@@ -255,7 +256,7 @@ function routes(d: RouteDeps): Route[] {
       },
     },
     {
-      method: 'GET', url: '/v1/consistency', operationId: 'getConsistencyProof', tags: ['log'], summary: 'RFC 9162 consistency proof between two tree sizes.', access: 'public',
+      method: 'GET', url: '/v1/consistency', operationId: 'getConsistencyProof', tags: ['log'], response: CONSISTENCY, summary: 'RFC 9162 consistency proof between two tree sizes.', access: 'public',
       query: z.object({ from: z.coerce.number().int().min(1), to: z.coerce.number().int().min(1) }),
       handler: async ({ query }) => {
         const size = ledger.size;
@@ -264,7 +265,7 @@ function routes(d: RouteDeps): Route[] {
       },
     },
     {
-      method: 'GET', url: '/v1/proofs/:entry', operationId: 'getInclusionProof', tags: ['log'], summary: 'Inclusion proof of an entry under the newest checkpoint covering it. Members, aggregators, CPOs and eMSPs get proofs of their own entries only (a CDR also belongs to its eMSP and to the driver its token is linked to).', access: { roles: ['operator', 'dso', 'member', 'auditor', 'aggregator', 'cpo', 'emsp'] },
+      method: 'GET', url: '/v1/proofs/:entry', operationId: 'getInclusionProof', tags: ['log'], response: INCLUSION, summary: 'Inclusion proof of an entry under the newest checkpoint covering it. Members, aggregators, CPOs and eMSPs get proofs of their own entries only (a CDR also belongs to its eMSP and to the driver its token is linked to).', access: { roles: ['operator', 'dso', 'member', 'auditor', 'aggregator', 'cpo', 'emsp'] },
       params: z.object({ entry: z.coerce.number().int().min(0) }),
       handler: async ({ params, session }) => {
         const size = ledger.size;
@@ -286,7 +287,7 @@ function routes(d: RouteDeps): Route[] {
       },
     },
     {
-      method: 'GET', url: '/v1/community/energy', operationId: 'getCommunityEnergy', tags: ['community'], summary: 'Energy of the whole community per interval over local days [from, to] (at most 93): drawn, fed in, matched locally, price; totals, self-sufficiency and flows. Aggregates only, so public.', access: 'public',
+      method: 'GET', url: '/v1/community/energy', operationId: 'getCommunityEnergy', tags: ['community'], response: COMMUNITY_ENERGY, summary: 'Energy of the whole community per interval over local days [from, to] (at most 93): drawn, fed in, matched locally, price; totals, self-sufficiency and flows. Aggregates only, so public.', access: 'public',
       query: range,
       handler: ({ query }) => {
         if (query.from > query.to || addDays(query.from, 92) < query.to) throw new OpenlecError('E_BAD_RANGE', 'need from ≤ to and at most 93 days', { field: 'query.to' });
@@ -294,12 +295,12 @@ function routes(d: RouteDeps): Route[] {
       },
     },
     {
-      method: 'GET', url: '/v1/market/depth', operationId: 'getMarketDepth', tags: ['market'], summary: 'Supply and demand curves of an interval\'s book (cumulative Wh by limit price), without meters: public.', access: 'public',
+      method: 'GET', url: '/v1/market/depth', operationId: 'getMarketDepth', tags: ['market'], response: MARKET_DEPTH, summary: 'Supply and demand curves of an interval\'s book (cumulative Wh by limit price), without meters: public.', access: 'public',
       query: z.object({ interval: z.string().min(1) }),
       handler: ({ query }) => bookDepth(bookFor(ledger.state, parseInstant(query.interval, 'query.interval'))),
     },
     {
-      method: 'GET', url: '/v1/market/clearings', operationId: 'listClearings', tags: ['market'], summary: 'Clearing results (price, volume, fees; no per-member trades) in [from, to). Public: prices and volumes name no member.', access: 'public',
+      method: 'GET', url: '/v1/market/clearings', operationId: 'listClearings', tags: ['market'], response: CLEARINGS, summary: 'Clearing results (price, volume, fees; no per-member trades) in [from, to). Public: prices and volumes name no member.', access: 'public',
       query: instantRange,
       handler: ({ query }) => readAll<ClearingRow>(ledger, 'clearings').filter((c) => c.interval >= query.from && c.interval < query.to)
         .sort((a, b) => a.interval.localeCompare(b.interval)).map((c) => {
@@ -308,7 +309,7 @@ function routes(d: RouteDeps): Route[] {
         }),
     },
     {
-      method: 'GET', url: '/v1/market/book', operationId: 'getMarketBook', tags: ['market'], summary: 'The book of an interval as it would clear now (every member\'s orders: staff only).', access: { roles: staff },
+      method: 'GET', url: '/v1/market/book', operationId: 'getMarketBook', tags: ['market'], response: MARKET_BOOK, summary: 'The book of an interval as it would clear now (every member\'s orders: staff only).', access: { roles: staff },
       query: z.object({ interval: z.string().min(1) }),
       handler: ({ query }) => {
         const b = bookFor(ledger.state, parseInstant(query.interval, 'interval'));
@@ -316,11 +317,11 @@ function routes(d: RouteDeps): Route[] {
       },
     },
     {
-      method: 'GET', url: '/v1/allocations', operationId: 'listAllocations', tags: ['allocation'], summary: 'Monthly allocation runs with per-meter totals.', access: { roles: staff },
+      method: 'GET', url: '/v1/allocations', operationId: 'listAllocations', tags: ['allocation'], response: ALLOCATIONS, summary: 'Monthly allocation runs with per-meter totals.', access: { roles: staff },
       handler: () => readAll(ledger, 'allocations'),
     },
     {
-      method: 'GET', url: '/v1/allocations/:month/files/:file', operationId: 'getAllocationFile', tags: ['allocation'], summary: 'Files of a recorded monthly allocation, recomputed from the log: the DSO coefficient file (French CSV) or the members\' statements (CSV).', access: { roles: staff },
+      method: 'GET', url: '/v1/allocations/:month/files/:file', operationId: 'getAllocationFile', tags: ['allocation'], contentType: 'text/csv', summary: 'Files of a recorded monthly allocation, recomputed from the log: the DSO coefficient file (French CSV) or the members\' statements (CSV).', access: { roles: staff },
       params: month.extend({ file: z.enum(['coefficients-fr.csv', 'statements.csv']) }),
       handler: ({ params, reply }) => {
         const row = ledger.state.get<{ key: KeySpec }>('allocations', params.month);
@@ -334,7 +335,7 @@ function routes(d: RouteDeps): Route[] {
       },
     },
     {
-      method: 'GET', url: '/v1/members/:key/allocations', operationId: 'listMemberAllocations', tags: ['members', 'allocation'], summary: 'A member\'s share of each monthly allocation (per import meter).', access: { roles: ['operator', 'dso'], self: true },
+      method: 'GET', url: '/v1/members/:key/allocations', operationId: 'listMemberAllocations', tags: ['members', 'allocation'], response: MEMBER_ALLOCATIONS, summary: 'A member\'s share of each monthly allocation (per import meter).', access: { roles: ['operator', 'dso'], self: true },
       params: KEY,
       handler: ({ params }) => {
         const meters = new Set(ownedMeters(params.key).map((m) => m.meter));
@@ -344,12 +345,12 @@ function routes(d: RouteDeps): Route[] {
       },
     },
     {
-      method: 'GET', url: '/v1/members/:key/curves', operationId: 'listMemberCurves', tags: ['members', 'metering'], summary: 'A member\'s metered load curves (Wh per interval) by local day.', access: { roles: ['operator', 'dso'], self: true },
+      method: 'GET', url: '/v1/members/:key/curves', operationId: 'listMemberCurves', tags: ['members', 'metering'], response: CURVES, summary: 'A member\'s metered load curves (Wh per interval) by local day.', access: { roles: ['operator', 'dso'], self: true },
       params: KEY, query: range,
       handler: ({ params, query }) => curves(params.key, query.from, query.to),
     },
     {
-      method: 'GET', url: '/v1/members/:key/orders', operationId: 'listMemberOrders', tags: ['members', 'market'], summary: 'A member\'s orders and standing orders.', access: { roles: ['operator', 'dso'], self: true },
+      method: 'GET', url: '/v1/members/:key/orders', operationId: 'listMemberOrders', tags: ['members', 'market'], response: MEMBER_ORDERS, summary: 'A member\'s orders and standing orders.', access: { roles: ['operator', 'dso'], self: true },
       params: KEY,
       handler: ({ params }) => ({
         orders: ledger.state.lookup<OrderRow>('orders', 'owner', params.key),
@@ -357,12 +358,12 @@ function routes(d: RouteDeps): Route[] {
       }),
     },
     {
-      method: 'GET', url: '/v1/members/:key/trades', operationId: 'listMemberTrades', tags: ['members', 'market'], summary: 'A member\'s trades in [from, to) (ISO instants).', access: { roles: ['operator'], self: true },
+      method: 'GET', url: '/v1/members/:key/trades', operationId: 'listMemberTrades', tags: ['members', 'market'], response: MEMBER_TRADES, summary: 'A member\'s trades in [from, to) (ISO instants).', access: { roles: ['operator'], self: true },
       params: KEY, query: instantRange,
       handler: ({ params, query }) => memberTrades(params.key, query.from, query.to),
     },
     {
-      method: 'GET', url: '/v1/members/:key/invoices/:month', operationId: 'getMemberInvoice', tags: ['members', 'settlement'], summary: 'A member\'s invoice for a month, computed from the log.', access: { roles: ['operator'], self: true },
+      method: 'GET', url: '/v1/members/:key/invoices/:month', operationId: 'getMemberInvoice', tags: ['members', 'settlement'], response: INVOICE.nullable(), summary: 'A member\'s invoice for a month, computed from the log.', access: { roles: ['operator'], self: true },
       params: KEY.extend(month.shape),
       handler: ({ params }) => {
         memberExists(params.key);
@@ -370,7 +371,7 @@ function routes(d: RouteDeps): Route[] {
       },
     },
     {
-      method: 'PUT', url: '/v1/members/:key/personal', operationId: 'putPersonalData', tags: ['members'], summary: 'Store a member\'s personal data off the log, encrypted with a key of their own.', access: { roles: ['operator'], self: true },
+      method: 'PUT', url: '/v1/members/:key/personal', operationId: 'putPersonalData', tags: ['members'], response: PERSONAL_STORED, summary: 'Store a member\'s personal data off the log, encrypted with a key of their own.', access: { roles: ['operator'], self: true },
       params: KEY, body: personalDataSchema,
       handler: ({ params, body }) => {
         memberExists(params.key);
@@ -379,17 +380,17 @@ function routes(d: RouteDeps): Route[] {
       },
     },
     {
-      method: 'GET', url: '/v1/members/:key/personal', operationId: 'getPersonalData', tags: ['members'], summary: 'A member\'s personal data (null once erased).', access: { roles: ['operator'], self: true },
+      method: 'GET', url: '/v1/members/:key/personal', operationId: 'getPersonalData', tags: ['members'], response: PERSONAL_DATA, summary: 'A member\'s personal data (null once erased).', access: { roles: ['operator'], self: true },
       params: KEY,
       handler: ({ params }) => ({ data: vault.get(params.key), erasedAt: vault.erasedAt(params.key) }),
     },
     {
-      method: 'DELETE', url: '/v1/members/:key/personal', operationId: 'erasePersonalData', tags: ['members'], summary: 'Erase a member\'s personal data: their data key is deleted, the log is untouched and still verifies.', access: { roles: ['operator'], self: true },
+      method: 'DELETE', url: '/v1/members/:key/personal', operationId: 'erasePersonalData', tags: ['members'], response: PERSONAL_ERASED, summary: 'Erase a member\'s personal data: their data key is deleted, the log is untouched and still verifies.', access: { roles: ['operator'], self: true },
       params: KEY,
       handler: ({ params }) => ({ erased: vault.erase(params.key, nowIso()), erasedAt: vault.erasedAt(params.key) }),
     },
     {
-      method: 'GET', url: '/v1/members/:key/export', operationId: 'exportMember', tags: ['members'], summary: 'Everything about a member, as JSON (data portability).', access: { roles: ['operator'], self: true },
+      method: 'GET', url: '/v1/members/:key/export', operationId: 'exportMember', tags: ['members'], response: MEMBER_EXPORT, summary: 'Everything about a member, as JSON (data portability).', access: { roles: ['operator'], self: true },
       params: KEY,
       handler: ({ params }) => {
         memberExists(params.key);

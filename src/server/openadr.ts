@@ -74,6 +74,13 @@ export interface Problem {
   field: string | null;
 }
 
+/** PROBLEM: an OpenADR refusal (RFC 7807 problem details, the spec's `problem`), for the document and the contract check. */
+export const PROBLEM = z.strictObject({
+  type: z.string(), title: z.string(), status: z.number().int().min(400).max(599), detail: z.string(),
+  code: z.string().regex(/^E_[A-Z0-9_]+$/).describe('openlec extension: the stable error code'),
+  field: z.string().nullable().describe('openlec extension: the request part at fault'),
+});
+
 export function problemOf(e: Error): Problem {
   const f = failureOf(e);
   const mapped = e instanceof OpenlecError ? STATUS[e.code] : undefined;
@@ -542,7 +549,7 @@ export class OpenAdr {
       this.writable();
       return f();
     };
-    return [
+    const table: Route[] = [
       // programs
       {
         method: 'GET', url: `${BASE}/programs`, operationId: 'searchAllPrograms', tags: ['openadr'], summary: 'OpenADR programs: the community\'s flexibility program `flex` (from the log) and those a BL created. Filters targetType, targetValues, skip, limit (≤ 50).', access: { roles: READERS },
@@ -799,6 +806,7 @@ export class OpenAdr {
         }),
       },
     ];
+    // Refusals under the OpenADR base path are problem objects (errorHandler).
+    return table.map((r) => ({ ...r, failure: PROBLEM }));
   }
 }
-

@@ -1,0 +1,204 @@
+import { z } from 'zod';
+import { keySpecSchema } from '../allocation/allocation-run.ts';
+import { MECHANISMS } from '../market/clear-book.ts';
+import { LINE_KINDS } from '../settlement/invoice.ts';
+import { ROLES } from '../state/registry.ts';
+
+/**
+ * The success bodies of the API as zod schemas: each route's `response`, so that
+ * /openapi.json says what a client gets and checkResponses holds the handlers to it.
+ * Strict objects: a field added to a handler must be added here too, or the tests fail.
+ * Amounts are integers in micro-units of the community's currency, energy in Wh.
+ */
+
+export const KEY_TEXT = z.string().describe('Ed25519 public key, 43-character base64url');
+export const ENTRY = z.number().int().min(0).describe('Index of the log entry that last wrote this');
+const INSTANT = z.string().describe('ISO 8601 instant, UTC');
+const DAY = z.string().describe('Local day, YYYY-MM-DD');
+const MICRO = z.number().int();
+const WH = z.number().int();
+const ROLE = z.enum(ROLES);
+const DIRECTION = z.enum(['import', 'export']);
+/** A decimal ratio as text with 4 places ("0.4210"), empty when its denominator is 0. */
+const RATIO = z.string().describe('Decimal with 4 places, "" when undefined (nothing to divide by)');
+
+/** A transaction as logged: the signed envelope. */
+export const SIGNED_TRANSACTION = z.strictObject({
+  v: z.literal(1), type: z.string(), community: z.string(), actor: KEY_TEXT, nonce: z.number().int().min(1), issuedAt: INSTANT,
+  body: z.unknown().describe('The body of the transaction type (see POST /v1/transactions)'), sig: z.string().describe('Ed25519, base64url'),
+});
+
+export const TRANSACTION_RESULT = z.strictObject({
+  entry: ENTRY.describe('Index of the entry in the log'),
+  size: z.number().int().min(1).describe('Size of the log after the write'),
+  duplicate: z.literal(true).optional().describe('Present on a retry of a logged transaction: nothing was appended'),
+});
+
+export const BATCH_RESULT = z.strictObject({
+  entries: z.array(ENTRY).describe('Entry of each transaction, in the order sent'),
+  size: z.number().int().min(1),
+  duplicate: z.literal(true).optional().describe('Present on a retry of a logged set: nothing was appended'),
+});
+
+export const CHALLENGE = z.strictObject({
+  challenge: z.string(),
+  message: z.string().describe('What to sign with the participant key: "openlec-login\\n<origin>\\n<challenge>\\n"'),
+  expiresAt: INSTANT,
+});
+
+export const TOKEN = z.strictObject({ token: z.string().describe('Bearer token'), roles: z.array(ROLE), expiresAt: INSTANT });
+
+export const COMMUNITY = z.strictObject({
+  id: z.string(), name: z.string(), timeZone: z.string().describe('IANA time zone of local days'), intervalMinutes: z.number().int(), currency: z.string(),
+  operator: KEY_TEXT, createdAt: INSTANT, entry: ENTRY,
+  size: z.number().int().min(0).describe('Entries in the log'),
+  origin: z.string().describe('The log\'s origin line (C2SP checkpoint)'),
+  verifierKey: z.string().describe('C2SP note verifier key of the operator, to check checkpoints'),
+  lastCleared: z.string().nullable().describe('The last interval the market cleared, null before the first'),
+  serverTime: INSTANT.describe('The time transactions are admitted by (issuedAt must be near it)'),
+});
+
+export const COMMUNITY_EXAMPLE: z.output<typeof COMMUNITY> = {
+  id: 'openlec.test/sunny-street', name: 'Sunny Street', timeZone: 'Europe/Paris', intervalMinutes: 30, currency: 'EUR',
+  operator: 'Xb3kQ2mJ7vN9pL4rT8wY1zA6cE5fH0gK2jM4nP6qR8s', createdAt: '2026-01-01T00:00:00Z', entry: 0, size: 43, origin: 'openlec.test/sunny-street',
+  verifierKey: 'openlec.test/sunny-street+5a1c9e3f+AQm7pY2Xb3kQ2mJ7vN9pL4rT8wY1zA6cE5fH0gK2jM4nP', lastCleared: '2026-06-01T11:30:00Z', serverTime: '2026-06-01T12:00:00.000Z',
+};
+
+export const ME = z.strictObject({
+  key: KEY_TEXT, roles: z.array(ROLE), nonce: z.number().int().min(0).describe('Highest nonce used; the next transaction needs a higher one'),
+  meters: z.array(z.strictObject({ meter: z.string(), direction: DIRECTION, feeder: z.string().nullable() })),
+});
+
+export const PARTICIPANTS = z.array(z.strictObject({ key: KEY_TEXT, roles: z.array(ROLE), entry: ENTRY }));
+
+export const METER = z.strictObject({
+  meter: z.string(), direction: DIRECTION, scheme: z.string().describe('Identifier scheme of the metering point (e.g. PRM, EAN)'), owner: KEY_TEXT,
+  feeder: z.string().nullable(), technology: z.string().nullable().describe('Production technology of an export meter'), entry: ENTRY,
+});
+
+export const FEEDERS = z.array(z.strictObject({
+  id: z.string(), parent: z.string().nullable(), importLimitW: z.number().int().nullable(), exportLimitW: z.number().int().nullable(), entry: ENTRY,
+}));
+
+export const LOG = z.strictObject({
+  size: z.number().int().min(0),
+  entries: z.array(SIGNED_TRANSACTION.extend({ entry: ENTRY.describe('Index of the entry') })),
+});
+
+export const RAW_LOG = z.strictObject({
+  size: z.number().int().min(0), from: z.number().int().min(0),
+  entries: z.array(z.string().describe('The entry\'s exact bytes (canonical JSON) as text')),
+});
+
+export const CHECKPOINTS = z.array(z.strictObject({
+  size: z.number().int().min(0), note: z.string().describe('C2SP signed note'), cosigners: z.number().int().min(0).describe('Witness cosignatures kept'),
+}));
+
+export const COSIGNATURE_RESULT = z.strictObject({ size: z.number().int(), cosigners: z.number().int(), quorum: z.number().int(), final: z.boolean() });
+
+export const FINAL_CHECKPOINT = z.strictObject({
+  size: z.number().int(), quorum: z.number().int(), cosigners: z.array(z.string()).describe('Names of the witnesses that cosigned'),
+  note: z.string().describe('The signed note with the witnesses\' signature lines'),
+});
+
+export const LATEST_CHECKPOINT = z.strictObject({ size: z.number().int(), note: z.string() });
+
+export const CONSISTENCY = z.strictObject({ from: z.number().int(), to: z.number().int(), proof: z.array(z.string()).describe('RFC 9162 hashes, base64') });
+
+export const INCLUSION = z.strictObject({
+  entry: ENTRY, transaction: z.string().describe('The entry\'s exact bytes as text'), proof: z.array(z.string()).describe('RFC 9162 audit path, base64'),
+  checkpoint: z.string().describe('The signed note of the checkpoint the proof is under'), verifierKey: z.string(),
+});
+
+export const COMMUNITY_ENERGY = z.strictObject({
+  from: DAY, to: DAY, timeZone: z.string(), intervalMinutes: z.number().int(), currency: z.string(),
+  intervals: z.array(z.strictObject({
+    interval: INSTANT, drawnWh: WH, fedInWh: WH, localWh: WH.describe('Matched between members by the market'), priceMicroPerKwh: MICRO.nullable(),
+    missing: z.number().int().describe('Meter-intervals still without a value'),
+  })),
+  totals: z.strictObject({ drawnWh: WH, fedInWh: WH, localWh: WH, selfSufficiency: RATIO, selfConsumption: RATIO, missing: z.number().int() }),
+  flows: z.array(z.strictObject({ from: z.enum(['members', 'supplier']), to: z.enum(['members', 'grid']), wh: WH })),
+});
+
+const MODE = z.enum(['ex-ante', 'ex-post']);
+const MECHANISM = z.enum(MECHANISMS);
+
+export const MARKET_DEPTH = z.strictObject({
+  interval: INSTANT, mode: MODE, mechanism: MECHANISM, orders: z.number().int(),
+  supply: z.array(z.strictObject({ cumulativeWh: WH, limitMicroPerKwh: MICRO })).describe('Asks, ascending in price'),
+  demand: z.array(z.strictObject({ cumulativeWh: WH, limitMicroPerKwh: MICRO })).describe('Bids, descending in price'),
+});
+
+export const CLEARINGS = z.array(z.strictObject({
+  interval: INSTANT, mode: MODE, mechanism: MECHANISM, path: z.string(), orders: z.number().int(), priceMicroPerKwh: MICRO.nullable(), volumeWh: WH,
+  feesMicro: MICRO, surplusMicro: MICRO, trades: z.number().int().describe('How many trades (the trades themselves name meters)'), entry: ENTRY,
+}));
+
+export const MARKET_CONFIG_ROW = z.strictObject({
+  from: INSTANT, mode: MODE, mechanism: MECHANISM, kPpm: z.number().int(), gateClosureMinutes: z.number().int(), feedInMicroPerKwh: MICRO, retailMicroPerKwh: MICRO, entry: ENTRY,
+});
+
+export const MARKET_BOOK = z.strictObject({
+  interval: INSTANT, config: MARKET_CONFIG_ROW,
+  orders: z.array(z.strictObject({ side: z.enum(['buy', 'sell']), quantityWh: WH, limitMicroPerKwh: MICRO, meter: z.string().optional() })),
+});
+
+const MEMBER_TOTALS = z.strictObject({
+  meter: z.string(), consumedWh: WH, allocatedWh: WH, supplierWh: WH, surplusWh: WH, missingIntervals: z.number().int(),
+});
+
+export const ALLOCATIONS = z.array(z.strictObject({
+  month: z.string(), key: keySpecSchema, inputHash: z.string(), allocationRoot: z.string().describe('Merkle root of the per-interval records'),
+  productionWh: WH, allocatedWh: WH, surplusWh: WH, members: z.array(MEMBER_TOTALS), runs: z.number().int(), entry: ENTRY,
+}));
+
+export const MEMBER_ALLOCATIONS = z.array(z.strictObject({
+  month: z.string(), key: z.string().describe('The key\'s kind'), productionWh: WH, entry: ENTRY, meters: z.array(MEMBER_TOTALS),
+}));
+
+export const CURVES = z.array(z.strictObject({
+  meter: z.string(), direction: DIRECTION, date: DAY, values: z.array(WH.nullable()).describe('Wh per interval of the local day, null where missing'), entry: ENTRY,
+}));
+
+const CONDITIONS = z.strictObject({ within: z.enum(['local', 'feeder', 'substation']).optional(), renewableOnly: z.boolean().optional(), maxFeeMicroPerKwh: MICRO.optional() }).nullable();
+
+export const ORDER = z.strictObject({
+  id: z.string(), owner: KEY_TEXT, side: z.enum(['buy', 'sell']), interval: INSTANT, quantityWh: WH, limitMicroPerKwh: MICRO, meter: z.string(),
+  conditions: CONDITIONS, status: z.enum(['open', 'cancelled']), entry: ENTRY,
+});
+
+export const STANDING_ORDER = z.strictObject({
+  id: z.string(), owner: KEY_TEXT, side: z.enum(['buy', 'sell']), meter: z.string(), fromDate: DAY, toDate: DAY,
+  window: z.strictObject({ start: z.string(), end: z.string() }).describe('Local wall-clock window, end exclusive'),
+  quantityWh: WH.nullable().describe('Wh per interval; null for all the metered surplus or need'), limitMicroPerKwh: MICRO, conditions: CONDITIONS,
+  placedAt: INSTANT, cancelledAt: INSTANT.nullable(), entry: ENTRY,
+});
+
+export const MEMBER_ORDERS = z.strictObject({ orders: z.array(ORDER), standing: z.array(STANDING_ORDER) });
+
+export const MEMBER_TRADES = z.array(z.strictObject({
+  interval: INSTANT, side: z.enum(['buy', 'sell']), wh: WH, priceMicroPerKwh: MICRO, feeMicroPerKwh: MICRO, amountMicro: MICRO.describe('Paid (buy) or received (sell)'), entry: ENTRY,
+  record: z.string().describe('The trade record as canonical JSON: a leaf of the clearing\'s trade tree'), index: z.number().int().min(0),
+  proof: z.array(z.string()).describe('Audit path of the record in the trade tree, base64'),
+}));
+
+export const INVOICE = z.strictObject({
+  month: z.string(), participant: KEY_TEXT, meters: z.array(z.string()),
+  lines: z.array(z.strictObject({ kind: z.enum(LINE_KINDS), wh: WH, priceMicroPerKwh: MICRO.nullable(), amountMicro: MICRO.min(0), credit: z.boolean() })),
+  chargesMicro: MICRO, creditsMicro: MICRO, totalMicro: MICRO.describe('Charges minus credits'), withoutCommunityMicro: MICRO.describe('The same energy with the supplier alone'),
+  savingsMicro: MICRO, missingIntervals: z.number().int(),
+});
+
+const PERSONAL = z.strictObject({
+  name: z.string().optional(), address: z.string().optional(), email: z.string().optional(), contract: z.string().optional(), updatedAt: INSTANT,
+}).describe('Kept off the log, encrypted with the member\'s own data key');
+
+export const PERSONAL_STORED = z.strictObject({ stored: z.literal(true) });
+export const PERSONAL_DATA = z.strictObject({ data: PERSONAL.nullable(), erasedAt: INSTANT.nullable() });
+export const PERSONAL_ERASED = z.strictObject({ erased: z.boolean(), erasedAt: INSTANT.nullable() });
+
+export const MEMBER_EXPORT = z.strictObject({
+  key: KEY_TEXT, exportedAt: INSTANT,
+  participant: z.strictObject({ key: KEY_TEXT, roles: z.array(ROLE), nonce: z.number().int(), entry: ENTRY }),
+  personal: PERSONAL.nullable(), meters: z.array(METER), curves: CURVES, orders: z.array(ORDER), trades: MEMBER_TRADES,
+});
