@@ -12,6 +12,7 @@ import type { Admission } from './admission.ts';
 import { EventHub } from './events.ts';
 import { DATE, MONTH, type Route, WithStatus } from './route.ts';
 import { marketRules } from './views.ts';
+import { ALLOCATION_PLAN, BATCH_RESULT, MARKET_CONFIG, READINGS } from './responses.ts';
 
 /**
  * The operator's and the DSO's actions in the dashboard (web/src/actions/operator.ts,
@@ -47,7 +48,7 @@ function keySpecOf(text: string): KeySpec {
 export function batchRoutes(ledger: LedgerStore, admission: Admission, events: EventHub, readOnly?: { operatorUrl: string }): Route[] {
   return [
     {
-      method: 'POST', url: '/v1/transactions/batch', operationId: 'submitTransactionBatch', tags: ['transactions'], summary: `Append signed transactions all or none (at most ${MAX_BATCH}), each through the admission checks of POST /v1/transactions; a refusal names the transaction's index (field "transactions[i]...") and nothing is appended. The same set again (a retry) gives its entries with 200 and \`duplicate: true\`.`, access: 'signed', status: 201,
+      method: 'POST', url: '/v1/transactions/batch', operationId: 'submitTransactionBatch', tags: ['transactions'], response: BATCH_RESULT, summary: `Append signed transactions all or none (at most ${MAX_BATCH}), each through the admission checks of POST /v1/transactions; a refusal names the transaction's index (field "transactions[i]...") and nothing is appended. The same set again (a retry) gives its entries with 200 and \`duplicate: true\`.`, access: 'signed', status: 201,
       body: z.strictObject({ transactions: z.array(z.record(z.string(), z.unknown())).min(1).max(MAX_BATCH) }),
       async handler({ body }) {
         if (readOnly) throw new OpenlecError('E_READ_ONLY', `this is a read-only replica: send transactions to the operator at ${readOnly.operatorUrl}`, { field: 'body' });
@@ -62,7 +63,7 @@ export function batchRoutes(ledger: LedgerStore, admission: Admission, events: E
       },
     },
     {
-      method: 'GET', url: '/v1/allocations/:month/plan', operationId: 'planAllocation', tags: ['allocation'], summary: 'The allocation.run body of a month with a key (`key`: prorata, full-dynamic, or a key as JSON; default the month\'s recorded key, else prorata), computed from the log as its apply will recompute it: what the operator signs.', access: { roles: STAFF },
+      method: 'GET', url: '/v1/allocations/:month/plan', operationId: 'planAllocation', tags: ['allocation'], response: ALLOCATION_PLAN, summary: 'The allocation.run body of a month with a key (`key`: prorata, full-dynamic, or a key as JSON; default the month\'s recorded key, else prorata), computed from the log as its apply will recompute it: what the operator signs.', access: { roles: STAFF },
       params: MONTH, query: z.object({ key: z.string().min(1).max(10_000).optional() }),
       handler: ({ params, query }) => {
         const recorded = ledger.state.get<{ key: KeySpec; entry: number; runs: number }>('allocations', params.month);
@@ -71,11 +72,11 @@ export function batchRoutes(ledger: LedgerStore, admission: Admission, events: E
       },
     },
     {
-      method: 'GET', url: '/v1/market/config', operationId: 'getMarketConfig', tags: ['market'], summary: 'The market\'s rules: every market.configure in force from its interval (mode, mechanism, k, gate closure, the supplier\'s retail and feed-in prices), oldest first, the network fees by path (tariff.set), the mechanisms openlec supports and the last cleared interval (rules change only after it). Rules name no member: public.', access: 'public',
+      method: 'GET', url: '/v1/market/config', operationId: 'getMarketConfig', tags: ['market'], response: MARKET_CONFIG, summary: 'The market\'s rules: every market.configure in force from its interval (mode, mechanism, k, gate closure, the supplier\'s retail and feed-in prices), oldest first, the network fees by path (tariff.set), the mechanisms openlec supports and the last cleared interval (rules change only after it). Rules name no member: public.', access: 'public',
       handler: () => ({ currency: community(ledger.state)!.currency, ...marketRules(ledger.state), lastCleared: lastCleared(ledger.state) || null }),
     },
     {
-      method: 'GET', url: '/v1/readings', operationId: 'listReadings', tags: ['metering'], summary: 'Recorded meter readings (Wh per interval, the entry that last changed them) of local days [from, to] (at most 93), optionally of some meters (comma-separated): what an imported file is planned and checked against.', access: { roles: STAFF },
+      method: 'GET', url: '/v1/readings', operationId: 'listReadings', tags: ['metering'], response: READINGS, summary: 'Recorded meter readings (Wh per interval, the entry that last changed them) of local days [from, to] (at most 93), optionally of some meters (comma-separated): what an imported file is planned and checked against.', access: { roles: STAFF },
       query: z.object({ from: DATE, to: DATE, meters: z.string().max(100_000).optional() }),
       handler: ({ query }) => {
         if (query.from > query.to) throw new OpenlecError('E_BAD_RANGE', 'need from ≤ to', { field: 'query.to' });

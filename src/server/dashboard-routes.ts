@@ -9,6 +9,7 @@ import type { LedgerStore } from '../store/ledger-store.ts';
 import { addDays, formatInstant, localDay } from '../units/index.ts';
 import { DATE, KEY, type Route } from './route.ts';
 import { communitySavings, marketRules, missingInsideLife, storage } from './views.ts';
+import { DASHBOARD_ALLOCATIONS, DASHBOARD_COMMUNITY, DASHBOARD_KEYS, DASHBOARD_MEMBER_ALLOCATIONS } from './responses.ts';
 
 /**
  * Read models of the dashboard's community, market, allocation and ledger views. The public
@@ -44,7 +45,7 @@ export function dashboardRoutes(ledger: LedgerStore): Route[] {
   };
   return [
     {
-      method: 'GET', url: '/v1/dashboard/community', operationId: 'getDashboardCommunity', tags: ['dashboard'], summary: 'The community over local days [from, to] (at most 93): what members saved against the supplier alone on their trades (micro-units of the currency) and the registered storage (count, usable Wh, W). Aggregates only, so public.', access: 'public',
+      method: 'GET', url: '/v1/dashboard/community', operationId: 'getDashboardCommunity', tags: ['dashboard'], response: DASHBOARD_COMMUNITY, summary: 'The community over local days [from, to] (at most 93): what members saved against the supplier alone on their trades (micro-units of the currency) and the registered storage (count, usable Wh, W). Aggregates only, so public.', access: 'public',
       query: z.object({ from: DATE, to: DATE }),
       handler: ({ query }) => {
         if (query.from > query.to || addDays(query.from, 92) < query.to) throw new OpenlecError('E_BAD_RANGE', 'need from ≤ to and at most 93 days', { field: 'query.to' });
@@ -55,7 +56,7 @@ export function dashboardRoutes(ledger: LedgerStore): Route[] {
       },
     },
     {
-      method: 'GET', url: '/v1/dashboard/keys', operationId: 'listDashboardKeys', tags: ['dashboard', 'allocation'], summary: 'The keys of the community\'s organisations with their roles (the operator, the DSO), so that anyone can tell who signed an entry; members stay pseudonymous. Public.', access: 'public',
+      method: 'GET', url: '/v1/dashboard/keys', operationId: 'listDashboardKeys', tags: ['dashboard', 'allocation'], response: DASHBOARD_KEYS, summary: 'The keys of the community\'s organisations with their roles (the operator, the DSO), so that anyone can tell who signed an entry; members stay pseudonymous. Public.', access: 'public',
       handler: () => {
         const c = community(state)!;
         const orgs = ([...state.rows('participants')] as unknown as { key: string; roles: Role[] }[]).filter((p) => p.key === c.operator || p.roles.includes('dso'))
@@ -65,7 +66,7 @@ export function dashboardRoutes(ledger: LedgerStore): Route[] {
       },
     },
     {
-      method: 'GET', url: '/v1/dashboard/allocations', operationId: 'listDashboardAllocations', tags: ['dashboard', 'allocation'], summary: 'Monthly allocations with per-meter totals, the missing intervals counted only inside each meter\'s life in the community (from its registration; the recorded count is kept as recordedMissingIntervals). Staff.', access: { roles: STAFF },
+      method: 'GET', url: '/v1/dashboard/allocations', operationId: 'listDashboardAllocations', tags: ['dashboard', 'allocation'], response: DASHBOARD_ALLOCATIONS, summary: 'Monthly allocations with per-meter totals, the missing intervals counted only inside each meter\'s life in the community (from its registration; the recorded count is kept as recordedMissingIntervals). Staff.', access: { roles: STAFF },
       handler: async () => {
         // The allocations first: every meter they name is registered, so joined() knows it.
         const rows = allocations();
@@ -74,7 +75,7 @@ export function dashboardRoutes(ledger: LedgerStore): Route[] {
       },
     },
     {
-      method: 'GET', url: '/v1/dashboard/members/:key/allocations', operationId: 'listDashboardMemberAllocations', tags: ['dashboard', 'allocation'], summary: 'A member\'s share of each monthly allocation (per import meter), with the community\'s production, allocated and surplus energy; missing intervals counted inside the meter\'s life.', access: { roles: ['operator', 'dso'], self: true },
+      method: 'GET', url: '/v1/dashboard/members/:key/allocations', operationId: 'listDashboardMemberAllocations', tags: ['dashboard', 'allocation'], response: DASHBOARD_MEMBER_ALLOCATIONS, summary: 'A member\'s share of each monthly allocation (per import meter), with the community\'s production, allocated and surplus energy; missing intervals counted inside the meter\'s life.', access: { roles: ['operator', 'dso'], self: true },
       params: KEY,
       handler: async ({ params }) => {
         const mine = new Set(state.lookup<MeterRow>('meters', 'owner', params.key).map((m) => m.meter));

@@ -7,6 +7,7 @@ import type { FeederRow } from '../network/feeder-define.ts';
 import type { LedgerStore } from '../store/ledger-store.ts';
 import { formatInstant } from '../units/index.ts';
 import type { Route } from './route.ts';
+import { NETWORK } from './responses.ts';
 
 /**
  * The network's public rules as one read model (GET /v1/network), read from the
@@ -41,7 +42,7 @@ export function networkRoutes(ledger: LedgerStore, clock: () => number = Date.no
   };
   return [
     {
-      method: 'GET', url: '/v1/network', operationId: 'getNetwork', tags: ['community'], summary: 'The network\'s rules at an instant (`at`, default now): the feeder tree (depth-first, each node with its kind, parent, children and standing limits of feeder.define), the feeder.limit overrides in force at `at` and to come (from which interval, until when, the limits in W, the entry and the key that signed it; `ended` counts those over), the limits that apply at `at`, and the DSO\'s tariff (tariff.set) in force with its history. Rules name no member: public.', access: 'public',
+      method: 'GET', url: '/v1/network', operationId: 'getNetwork', tags: ['community'], response: NETWORK, summary: 'The network\'s rules at an instant (`at`, default now): the feeder tree (depth-first, each node with its kind, parent, children and standing limits of feeder.define), the feeder.limit overrides in force at `at` and to come (from which interval, until when, the limits in W, the entry and the key that signed it; `ended` counts those over), the limits that apply at `at`, and the DSO\'s tariff (tariff.set) in force with its history. Rules name no member: public.', access: 'public',
       query: z.object({ at: INSTANT.optional() }),
       handler: async ({ query }) => {
         const ms = query.at === undefined ? clock() : Date.parse(query.at as string);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { keySpecSchema } from '../allocation/allocation-run.ts';
+import { allocationRun, keySpecSchema } from '../allocation/allocation-run.ts';
 import { MECHANISMS } from '../market/clear-book.ts';
 import { LINE_KINDS } from '../settlement/invoice.ts';
 import { ROLES } from '../state/registry.ts';
@@ -202,3 +202,52 @@ export const MEMBER_EXPORT = z.strictObject({
   participant: z.strictObject({ key: KEY_TEXT, roles: z.array(ROLE), nonce: z.number().int(), entry: ENTRY }),
   personal: PERSONAL.nullable(), meters: z.array(METER), curves: CURVES, orders: z.array(ORDER), trades: MEMBER_TRADES,
 });
+
+export const ALLOCATION_PLAN = z.strictObject({
+  body: allocationRun.body.describe('The allocation.run body to sign, as its apply will recompute it'),
+  recorded: z.strictObject({ entry: ENTRY, runs: z.number().int(), key: keySpecSchema }).nullable().describe('The month\'s recorded allocation, if any'),
+});
+
+const TARIFF = z.strictObject({ from: INSTANT, feesMicroPerKwh: z.record(z.string(), MICRO).describe('Network fee per path class'), entry: ENTRY });
+
+export const MARKET_CONFIG = z.strictObject({
+  currency: z.string(), configs: z.array(MARKET_CONFIG_ROW).describe('Every market.configure, oldest first'), tariffs: z.array(TARIFF),
+  mechanisms: z.array(MECHANISM).describe('The clearing mechanisms openlec supports'), lastCleared: INSTANT.nullable(),
+});
+
+export const READINGS = z.array(z.strictObject({
+  meter: z.string(), direction: DIRECTION, date: DAY, values: z.array(WH.nullable()), corrections: z.number().int().min(0).describe('Corrections recorded for this day'), entry: ENTRY,
+}));
+
+const LIMITS = { importLimitW: z.number().int().nullable(), exportLimitW: z.number().int().nullable(), entry: ENTRY };
+const SIGNED_BY = { signedBy: KEY_TEXT.describe('The key that signed the entry'), signedAt: INSTANT.describe('Its issuedAt') };
+const NETWORK_TARIFF = TARIFF.extend({ ...SIGNED_BY, status: z.enum(['in force', 'to come', 'superseded']) });
+
+export const NETWORK = z.strictObject({
+  at: INSTANT, currency: z.string().nullable(), lastCleared: INSTANT.nullable(),
+  feeders: z.array(z.strictObject({
+    id: z.string(), parent: z.string().nullable(), depth: z.number().int().min(0), kind: z.enum(['substation', 'feeder', 'connection point']), children: z.array(z.string()),
+    standing: z.strictObject(LIMITS).describe('The limits of feeder.define'), applies: z.strictObject(LIMITS).describe('The limits that apply at `at`'),
+    limits: z.array(z.strictObject({ from: INSTANT, to: INSTANT, ...LIMITS, ...SIGNED_BY, status: z.enum(['to come', 'in force', 'overridden']) })).describe('feeder.limit overrides in force or to come'),
+    ended: z.number().int().min(0).describe('Overrides that are over'),
+  })).describe('Depth-first'),
+  tariffs: z.strictObject({ inForce: NETWORK_TARIFF.nullable(), history: z.array(NETWORK_TARIFF) }),
+});
+
+export const DASHBOARD_COMMUNITY = z.strictObject({
+  from: DAY, to: DAY, currency: z.string(),
+  savingsMicro: MICRO.describe('What members saved against the supplier alone on their trades'), tradedWh: WH, trades: z.number().int(),
+  storage: z.strictObject({ assets: z.number().int(), capacityWh: WH, powerW: z.number() }),
+});
+
+export const DASHBOARD_KEYS = z.array(z.strictObject({ key: KEY_TEXT, roles: z.array(z.enum(['operator', 'dso'])) }));
+
+const LIFE_TOTALS = MEMBER_TOTALS.extend({
+  missingIntervals: z.number().int().describe('Counted inside the meter\'s life in the community'), recordedMissingIntervals: z.number().int().describe('As recorded by allocation.run'),
+});
+
+export const DASHBOARD_ALLOCATIONS = z.array(ALLOCATIONS.element.extend({ members: z.array(LIFE_TOTALS) }));
+
+export const DASHBOARD_MEMBER_ALLOCATIONS = z.array(z.strictObject({
+  month: z.string(), key: z.string(), productionWh: WH, allocatedWh: WH, surplusWh: WH, entry: ENTRY, meters: z.array(LIFE_TOTALS),
+}));
