@@ -6,6 +6,7 @@ import type { Role } from '../state/registry.ts';
 import type { LedgerStore } from '../store/ledger-store.ts';
 import type { Session } from './auth.ts';
 import { KEY, MONTH, type Route } from './route.ts';
+import { CERTIFICATE_BUNDLES, CERTIFICATE_DEVICES, CERTIFICATE_MONTHS, CERTIFICATE_ORIGIN, MATCHING } from './responses.ts';
 
 /**
  * The certificates of origin over HTTP (src/certificates/reports.ts): devices and the
@@ -32,12 +33,12 @@ export function certificateRoutes(ledger: LedgerStore): Route[] {
   const month = MONTH.extend({ holder: KEY.shape.key.optional() });
   return [
     {
-      method: 'GET', url: '/v1/certificates/devices', operationId: 'listCertificateDevices', tags: ['certificates'], summary: 'Production devices registered for certificates of origin (EECS fuel and technology codes, capacity, zone, grid area; no personal data): public.', access: 'public',
+      method: 'GET', url: '/v1/certificates/devices', operationId: 'listCertificateDevices', tags: ['certificates'], response: CERTIFICATE_DEVICES, summary: 'Production devices registered for certificates of origin (EECS fuel and technology codes, capacity, zone, grid area; no personal data): public.', access: 'public',
       handler: () => ([...ledger.state.rows('devices')] as DeviceRow[]).sort((a, b) => (a.device < b.device ? -1 : 1))
         .map((d) => ({ device: d.device, meter: d.meter, owner: d.owner, fuel: d.fuel, technology: d.technology, capacityW: d.capacityW, commissioned: d.commissioned, zone: d.zone, gridArea: d.gridArea, support: d.support === 1, entry: d.entry })),
     },
     {
-      method: 'GET', url: '/v1/certificates/months', operationId: 'listCertificateMonths', tags: ['certificates'], summary: 'Months with certificates, oldest first, with the totals by status and whether the month was settled (aggregates: public).', access: 'public',
+      method: 'GET', url: '/v1/certificates/months', operationId: 'listCertificateMonths', tags: ['certificates'], response: CERTIFICATE_MONTHS, summary: 'Months with certificates, oldest first, with the totals by status and whether the month was settled (aggregates: public).', access: 'public',
       handler: () => {
         const months = new Set<string>();
         for (const row of ledger.state.rows('certificates') as IterableIterator<CertificatesRow>) months.add(row.date.slice(0, 7));
@@ -48,12 +49,12 @@ export function certificateRoutes(ledger: LedgerStore): Route[] {
       },
     },
     {
-      method: 'GET', url: '/v1/certificates', operationId: 'listCertificates', tags: ['certificates'], summary: 'Live certificate bundles of a month (1 Wh each, ID ranges), each with its lineage hash and the log entries to prove with /v1/proofs/{entry}. A member sees only their own; operator, auditor, issuer and DSO see all or one holder\'s.', access: { roles: LOGGED_IN },
+      method: 'GET', url: '/v1/certificates', operationId: 'listCertificates', tags: ['certificates'], response: CERTIFICATE_BUNDLES, summary: 'Live certificate bundles of a month (1 Wh each, ID ranges), each with its lineage hash and the log entries to prove with /v1/proofs/{entry}. A member sees only their own; operator, auditor, issuer and DSO see all or one holder\'s.', access: { roles: LOGGED_IN },
       query: month,
       handler: ({ query, session }) => bundles(ledger.state, query.month, holderFor(session, query.holder, true)),
     },
     {
-      method: 'GET', url: '/v1/certificates/origin', operationId: 'getCertificateOrigin', tags: ['certificates'], summary: '"Where did my energy come from": the holder\'s consumption per local clock hour of a month and the Wh of it matched by claimed certificates, by technology (the rest came from the grid). The logged-in member\'s own; staff may name a holder.', access: { roles: LOGGED_IN },
+      method: 'GET', url: '/v1/certificates/origin', operationId: 'getCertificateOrigin', tags: ['certificates'], response: CERTIFICATE_ORIGIN, summary: '"Where did my energy come from": the holder\'s consumption per local clock hour of a month and the Wh of it matched by claimed certificates, by technology (the rest came from the grid). The logged-in member\'s own; staff may name a holder.', access: { roles: LOGGED_IN },
       query: month,
       handler: ({ query, session }) => {
         const holder = holderFor(session, query.holder, false)!;
@@ -61,7 +62,7 @@ export function certificateRoutes(ledger: LedgerStore): Route[] {
       },
     },
     {
-      method: 'GET', url: '/v1/certificates/matching', operationId: 'getCertificateMatching', tags: ['certificates'], summary: 'Matching scores of a month in ppm, hourly (24/7) against monthly: the whole community (public), or with holder= one member (that member or staff).', access: 'public',
+      method: 'GET', url: '/v1/certificates/matching', operationId: 'getCertificateMatching', tags: ['certificates'], response: MATCHING, summary: 'Matching scores of a month in ppm, hourly (24/7) against monthly: the whole community (public), or with holder= one member (that member or staff).', access: 'public',
       query: month,
       handler: ({ query, session }) => matching(ledger.state, query.month, query.holder === undefined ? undefined : holderFor(session, query.holder, false)),
     },

@@ -10,6 +10,7 @@ import type { State } from '../state/tables.ts';
 import type { LedgerStore } from '../store/ledger-store.ts';
 import { dayIntervals, formatInstant, localDay } from '../units/index.ts';
 import { KEY, MONTH, type Route } from './route.ts';
+import { INVOICE_RECORDS, MEMBER_SUMMARY } from './responses.ts';
 
 /**
  * Read models of the member's home (#/me):
@@ -156,7 +157,7 @@ export function homeRoutes(ledger: LedgerStore): Route[] {
   const cache = new Map<string, { revision: number; buckets: Bucket[] }>();
   return [
     {
-      method: 'GET', url: '/v1/members/:key/summary', operationId: 'getMemberSummary', tags: ['members'], summary: 'A member\'s energy per local day, month or year (drawn, fed in, from neighbours, from the community\'s sun, from the supplier, sold) with the bill and saving of each month or year.', access: { roles: ['operator'], self: true },
+      method: 'GET', url: '/v1/members/:key/summary', operationId: 'getMemberSummary', tags: ['members'], response: MEMBER_SUMMARY, summary: 'A member\'s energy per local day, month or year (drawn, fed in, from neighbours, from the community\'s sun, from the supplier, sold) with the bill and saving of each month or year.', access: { roles: ['operator'], self: true },
       params: KEY, query: BY,
       handler: ({ params, query }) => {
         if (!ledger.state.get('participants', params.key)) throw new OpenlecError('E_NOT_FOUND', `no participant ${params.key}`, { field: 'key' });
@@ -172,7 +173,7 @@ export function homeRoutes(ledger: LedgerStore): Route[] {
       },
     },
     {
-      method: 'GET', url: '/v1/members/:key/invoice-records/:month', operationId: 'getMemberInvoiceRecords', tags: ['members', 'settlement'], summary: 'The log entries a member\'s invoice rests on besides their readings and trades: the community, the member\'s meters and the market rules in force in the month (for recomputing it).', access: { roles: ['operator'], self: true },
+      method: 'GET', url: '/v1/members/:key/invoice-records/:month', operationId: 'getMemberInvoiceRecords', tags: ['members', 'settlement'], response: INVOICE_RECORDS, summary: 'The log entries a member\'s invoice rests on besides their readings and trades: the community, the member\'s meters and the market rules in force in the month (for recomputing it).', access: { roles: ['operator'], self: true },
       params: KEY.extend(MONTH.shape),
       handler: ({ params }) => {
         if (!ledger.state.get('participants', params.key)) throw new OpenlecError('E_NOT_FOUND', `no participant ${params.key}`, { field: 'key' });

@@ -251,3 +251,47 @@ export const DASHBOARD_ALLOCATIONS = z.array(ALLOCATIONS.element.extend({ member
 export const DASHBOARD_MEMBER_ALLOCATIONS = z.array(z.strictObject({
   month: z.string(), key: z.string(), productionWh: WH, allocatedWh: WH, surplusWh: WH, entry: ENTRY, meters: z.array(LIFE_TOTALS),
 }));
+
+export const MEMBER_SUMMARY = z.strictObject({
+  by: z.enum(['day', 'month', 'year']), currency: z.string(),
+  buckets: z.array(z.strictObject({
+    period: z.string().describe('Local day (YYYY-MM-DD), month (YYYY-MM) or year (YYYY)'), drawnWh: WH, fedWh: WH,
+    neighboursWh: WH.describe('Drawn and bought from neighbours'), sunWh: WH.describe('Drawn from the community\'s allocated production beyond the purchases'),
+    supplierWh: WH.describe('The rest of the energy drawn'), soldWh: WH, missingIntervals: z.number().int(),
+    billMicro: MICRO.nullable().describe('The invoice total (month and year; null by day or without market rules)'), savingMicro: MICRO.nullable(),
+  })).describe('Oldest first'),
+});
+
+export const INVOICE_RECORDS = z.strictObject({
+  month: z.string(), community: z.strictObject({ entry: ENTRY }),
+  meters: z.array(z.strictObject({ meter: z.string(), direction: DIRECTION, entry: ENTRY })),
+  marketConfigs: z.array(z.strictObject({ from: INSTANT, entry: ENTRY })).describe('The rules in force at the month\'s first interval and those starting within it'),
+});
+
+export const CERTIFICATE_DEVICES = z.array(z.strictObject({
+  device: z.string(), meter: z.string(), owner: KEY_TEXT, fuel: z.string().describe('EECS fuel code'), technology: z.string().describe('EECS technology code'),
+  capacityW: z.number().int(), commissioned: z.string(), zone: z.string(), gridArea: z.string(), support: z.boolean().describe('Public investment or production support received'), entry: ENTRY,
+}));
+
+export const CERTIFICATE_MONTHS = z.array(z.strictObject({
+  month: z.string(), issuedWh: WH, active: WH, cancelled: WH, expired: WH, withdrawn: WH, transferredWh: WH,
+  settledEntry: ENTRY.nullable().describe('The certificates.settle entry of the month, null while open'),
+}));
+
+export const CERTIFICATE_BUNDLES = z.array(z.strictObject({
+  device: z.string(), technology: z.string(), interval: INSTANT, from: z.number().int().describe('First certificate ID (1 Wh each)'), to: z.number().int().describe('Last certificate ID, inclusive'),
+  quantityWh: WH, holder: KEY_TEXT, status: z.enum(['active', 'cancelled', 'expired', 'withdrawn']), reason: z.string(),
+  claim: z.strictObject({ meter: z.string(), interval: INSTANT, beneficiary: z.string() }).nullable().describe('What a cancellation claimed'),
+  hash: z.string().describe('Lineage hash'), entries: z.array(ENTRY).describe('Entries that issued and moved these certificates, oldest first'), expires: z.string(),
+}));
+
+export const MATCHING = z.strictObject({
+  month: z.string(), consumedWh: WH, hourlyMatchedWh: WH, monthlyMatchedWh: WH,
+  hourlyPpm: z.number().int().min(0).max(1_000_000).describe('24/7 matching score'), monthlyPpm: z.number().int().min(0).max(1_000_000),
+});
+
+export const CERTIFICATE_ORIGIN = z.strictObject({
+  month: z.string(), holder: KEY_TEXT,
+  hours: z.array(z.strictObject({ hour: z.string(), consumedWh: WH, matchedWh: WH, byTechnology: z.record(z.string(), WH) })).describe('Per local clock hour'),
+  matching: MATCHING,
+});
