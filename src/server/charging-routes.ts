@@ -15,6 +15,7 @@ import type { LedgerStore } from '../store/ledger-store.ts';
 import { formatDecimal, formatInstant, localDay } from '../units/index.ts';
 import type { Session } from './auth.ts';
 import { MONTH, type Route } from './route.ts';
+import { CHARGING_PARTIES, CHARGING_SETTLEMENT, CHARGING_SETTLE_PLAN } from './responses.ts';
 
 /**
  * EV charging over HTTP (src/charging). Parties, locations and current tariffs are public,
@@ -206,7 +207,7 @@ export function chargingRoutes(ledger: LedgerStore): Route[] {
   const state = () => ledger.state;
   return [
     {
-      method: 'GET', url: '/v1/charging/parties', operationId: 'listChargingParties', tags: ['charging'], summary: 'Roaming parties (OCPI country code and party id, role CPO or EMSP, trading name, the key that signs for it): public.', access: 'public',
+      method: 'GET', url: '/v1/charging/parties', operationId: 'listChargingParties', tags: ['charging'], response: CHARGING_PARTIES, summary: 'Roaming parties (OCPI country code and party id, role CPO or EMSP, trading name, the key that signs for it): public.', access: 'public',
       handler: () => ([...state().rows('charging_parties')] as unknown as PartyRow[]).sort((a, b) => (a.party + a.role < b.party + b.role ? -1 : 1)),
     },
     {
@@ -238,7 +239,7 @@ export function chargingRoutes(ledger: LedgerStore): Route[] {
       },
     },
     {
-      method: 'GET', url: '/v1/charging/settlements/:month', operationId: 'getChargingSettlement', tags: ['charging', 'settlement'], summary: 'A month\'s roaming settlement (what each eMSP owes each CPO, per currency): the recorded lines once settled, else the lines as they stand (settled: false). Staff see all lines, a CPO or eMSP its own.', access: { roles: [...STAFF, ...PARTIES] },
+      method: 'GET', url: '/v1/charging/settlements/:month', operationId: 'getChargingSettlement', tags: ['charging', 'settlement'], response: CHARGING_SETTLEMENT, summary: 'A month\'s roaming settlement (what each eMSP owes each CPO, per currency): the recorded lines once settled, else the lines as they stand (settled: false). Staff see all lines, a CPO or eMSP its own.', access: { roles: [...STAFF, ...PARTIES] },
       params: MONTH,
       handler: ({ params, session }) => {
         const v = viewerOf(state(), session);
@@ -270,7 +271,7 @@ export function chargingRoutes(ledger: LedgerStore): Route[] {
       },
     },
     {
-      method: 'GET', url: '/v1/charging/plan/settle', operationId: 'planChargingSettlement', tags: ['charging', 'settlement'], summary: 'The body of a charging.settle for a month, recomputed from the log\'s CDRs (operator): sign `body` after `opensAt`, the month\'s end, and POST it to /v1/transactions.', access: { roles: ['operator'] },
+      method: 'GET', url: '/v1/charging/plan/settle', operationId: 'planChargingSettlement', tags: ['charging', 'settlement'], response: CHARGING_SETTLE_PLAN, summary: 'The body of a charging.settle for a month, recomputed from the log\'s CDRs (operator): sign `body` after `opensAt`, the month\'s end, and POST it to /v1/transactions.', access: { roles: ['operator'] },
       query: MONTH,
       handler: ({ query }) => {
         const s = state();

@@ -8,6 +8,7 @@ import type { Role } from '../state/registry.ts';
 import type { LedgerStore } from '../store/ledger-store.ts';
 import type { Session } from './auth.ts';
 import { KEY, MONTH, type Route } from './route.ts';
+import { FLEX_ASSETS, FLEX_ORDER_PLAN } from './responses.ts';
 
 /**
  * The flexibility market over HTTP (src/flex). Requests are public, as a DSO publishes
@@ -28,7 +29,7 @@ export function flexRoutes(ledger: LedgerStore, txClock: () => number): Route[] 
     isStaff(session) || (session !== undefined && (o.provider === session.key || o.owner === session.key || o.aggregator === session.key));
   return [
     {
-      method: 'GET', url: '/v1/flex/assets', operationId: 'listFlexAssets', tags: ['flexibility'], summary: 'Flexible assets (kind, power, capacity, meter, owner, aggregator): staff see all, a member or aggregator the ones it owns or was delegated.', access: { roles: [...STAFF, ...PROVIDERS] },
+      method: 'GET', url: '/v1/flex/assets', operationId: 'listFlexAssets', tags: ['flexibility'], response: FLEX_ASSETS, summary: 'Flexible assets (kind, power, capacity, meter, owner, aggregator): staff see all, a member or aggregator the ones it owns or was delegated.', access: { roles: [...STAFF, ...PROVIDERS] },
       handler: ({ session }) => ([...ledger.state.rows('flex_assets')] as AssetRow[]).filter((a) => mineOrStaff(session, a)).sort((a, b) => a.entry - b.entry),
     },
     {
@@ -75,7 +76,7 @@ export function flexRoutes(ledger: LedgerStore, txClock: () => number): Route[] 
       },
     },
     {
-      method: 'GET', url: '/v1/flex/plan/order', operationId: 'planFlexOrder', tags: ['flexibility'], summary: 'The body of a flex.order for a request, planned by merit order at the server\'s time: sign it with that issuedAt and POST it to /v1/transactions (DSO).', access: { roles: ['dso'] },
+      method: 'GET', url: '/v1/flex/plan/order', operationId: 'planFlexOrder', tags: ['flexibility'], response: FLEX_ORDER_PLAN, summary: 'The body of a flex.order for a request, planned by merit order at the server\'s time: sign it with that issuedAt and POST it to /v1/transactions (DSO).', access: { roles: ['dso'] },
       query: z.object({ request: ID, order: ID }),
       handler: ({ query }) => {
         const at = txClock();

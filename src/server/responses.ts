@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { allocationRun, keySpecSchema } from '../allocation/allocation-run.ts';
+import { flexOrder } from '../flex/order.ts';
+import { ASSET_KINDS } from '../flex/tables.ts';
 import { MECHANISMS } from '../market/clear-book.ts';
 import { LINE_KINDS } from '../settlement/invoice.ts';
 import { ROLES } from '../state/registry.ts';
@@ -294,4 +296,31 @@ export const CERTIFICATE_ORIGIN = z.strictObject({
   month: z.string(), holder: KEY_TEXT,
   hours: z.array(z.strictObject({ hour: z.string(), consumedWh: WH, matchedWh: WH, byTechnology: z.record(z.string(), WH) })).describe('Per local clock hour'),
   matching: MATCHING,
+});
+
+export const FLEX_ASSETS = z.array(z.strictObject({
+  asset: z.string(), meter: z.string().describe('The metering point the asset sits behind'), owner: KEY_TEXT, kind: z.enum(ASSET_KINDS), powerW: z.number().int(),
+  capacityWh: WH.nullable().describe('Usable energy of storage; null otherwise'), aggregator: KEY_TEXT.nullable().describe('The aggregator the owner delegated the asset to'), entry: ENTRY,
+}));
+
+export const FLEX_ORDER_PLAN = z.strictObject({
+  issuedAt: INSTANT.describe('Sign the transaction with this issuedAt'), body: flexOrder.body.describe('The flex.order body, by merit order'),
+});
+
+export const CHARGING_PARTIES = z.array(z.strictObject({
+  party: z.string().describe('"FR*OLC": country code * party id'), role: z.enum(['CPO', 'EMSP']), countryCode: z.string(), partyId: z.string(),
+  name: z.string().describe('Trading name'), key: KEY_TEXT.nullable().describe('The key that signs for the party; null for an eMSP that only receives'), entry: ENTRY,
+}));
+
+const CHARGING_LINE = z.strictObject({
+  cpo: z.string(), emsp: z.string(), currency: z.string(), cdrs: z.number().int(), credits: z.number().int(), energyWh: WH,
+  grossExclMicro: MICRO, creditExclMicro: MICRO, netExclMicro: MICRO, netInclMicro: MICRO.nullable(),
+}).describe('What an eMSP owes a CPO in a currency');
+
+export const CHARGING_SETTLEMENT = z.strictObject({
+  month: z.string(), settled: z.boolean(), entry: ENTRY.nullable().describe('The charging.settle entry, null while open'), lines: z.array(CHARGING_LINE),
+});
+
+export const CHARGING_SETTLE_PLAN = z.strictObject({
+  opensAt: INSTANT.describe('The month\'s end: sign after it'), body: z.strictObject({ month: z.string(), lines: z.array(CHARGING_LINE) }).describe('The charging.settle body'),
 });
