@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { z } from 'zod';
-import { smallCommunity } from '../../test/support/community.ts';
+import { seededKey, smallCommunity } from '../../test/support/community.ts';
+import { sign, toBase64Url, utf8 } from '../ledger/index.ts';
 import type { SqliteLedger } from '../store/sqlite-ledger.ts';
 import { buildApp } from './app.ts';
 import { TAGS } from './openapi.ts';
@@ -22,12 +23,14 @@ describe('API contract', () => {
   let table: Route[];
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a JSON document
   let doc: any;
+  let c: Awaited<ReturnType<typeof smallCommunity>>;
 
   before(async () => {
-    const c = await smallCommunity();
+    c = await smallCommunity();
     ledger = c.ledger;
     vault = PersonalVault.open(join(c.path, '..', 'personal.db'), randomBytes(32));
-    ({ app, routes: table } = await buildApp({ ledger, vault, tokenSecret: randomBytes(32), checkResponses: true }));
+    // The test signers date their transactions from 2026-01-01T00:00:00Z, one second apart.
+    ({ app, routes: table } = await buildApp({ ledger, vault, tokenSecret: randomBytes(32), checkResponses: true, operatorKey: seededKey('operator'), checkpointEveryMs: 20, txClock: () => Date.UTC(2026, 0, 1, 0, 30), maxSkewMs: 3_600_000 }));
     doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json();
   });
   after(async () => {
@@ -116,6 +119,47 @@ describe('API contract', () => {
     const refused = await app.inject({ method: 'GET', url: '/v1/meters' });
     assert.equal(refused.statusCode, 401);
     assert.equal(refused.json().code, 'E_AUTH');
+  });
+
+  test('the reads of a small community answer within their schemas (a refusal within the failure schema): none is a 500', async () => {
+    const day = Array.from({ length: 48 }, (_, i) => (i % 7 === 0 ? null : 100 + i));
+    const readings = await app.inject({ method: 'POST', url: '/v1/transactions/batch', payload: { transactions: [
+      c.dso.sign('meter.readings', { meter: '30001234567890', direction: 'import', date: '2026-01-01', values: day }),
+      c.dso.sign('meter.readings', { meter: '30001234567890', direction: 'export', date: '2026-01-01', values: day }),
+    ] } });
+    assert.equal(readings.statusCode, 201, readings.body);
+    for (const tx of [
+      c.operator.sign('market.configure', { from: '2025-12-31T23:00:00Z', mode: 'ex-ante', mechanism: 'uniform', gateClosureMinutes: 60, feedInMicroPerKwh: 60_000, retailMicroPerKwh: 200_000 }),
+      c.bob.sign('order.place', { side: 'buy', interval: '2026-01-01T10:00:00Z', quantityWh: 1000, limitMicroPerKwh: 150_000, meter: '30009876543210' }),
+      c.alice.sign('order.place', { side: 'sell', interval: '2026-01-01T10:00:00Z', quantityWh: 800, limitMicroPerKwh: 90_000, meter: '30001234567890' }),
+    ]) {
+      const r = await app.inject({ method: 'POST', url: '/v1/transactions', payload: tx });
+      assert.equal(r.statusCode, 201, r.body);
+    }
+    // A checkpoint to prove entries under.
+    while (ledger.latestCheckpoint()?.checkpoint.size !== ledger.size) await new Promise((r) => setTimeout(r, 20));
+    const ch = (await app.inject({ method: 'POST', url: '/v1/auth/challenge' })).json();
+    const login = await app.inject({ method: 'POST', url: '/v1/auth/token', payload: { key: c.operator.actor, challenge: ch.challenge, signature: toBase64Url(sign(seededKey('operator').secretKey, utf8(ch.message))) } });
+    assert.equal(login.statusCode, 200, login.body);
+    const headers = { authorization: `Bearer ${login.json().token}` };
+    const alice = `/v1/members/${c.alice.actor}`;
+    const urls = [
+      '/v1/community', '/v1/me', '/v1/participants', '/v1/meters', '/v1/feeders', '/v1/log?limit=3', '/v1/log/entries?from=2&limit=3', '/v1/checkpoints', '/v1/checkpoints/latest',
+      '/v1/consistency?from=2&to=5', '/v1/proofs/1', '/v1/community/energy?from=2026-01-01&to=2026-01-02', '/v1/market/clearings?from=2026-01-01T00:00:00Z&to=2027-01-01T00:00:00Z',
+      '/v1/market/depth?interval=2026-01-01T10:00:00Z', '/v1/market/book?interval=2026-01-01T10:00:00Z', '/v1/market/config', '/v1/allocations', '/v1/allocations/2026-01/plan',
+      '/v1/readings?from=2026-01-01&to=2026-01-02', '/v1/network', '/v1/dashboard/keys', '/v1/dashboard/community?from=2026-01-01&to=2026-01-31', '/v1/dashboard/allocations',
+      `${alice}/allocations`, `${alice}/curves?from=2026-01-01&to=2026-01-31`, `${alice}/orders`, `${alice}/trades?from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z`, `${alice}/personal`,
+      `${alice}/export`, `${alice}/summary?by=month`, `${alice}/invoices/2026-01`, `${alice}/invoice-records/2026-01`, `/v1/dashboard/members/${c.alice.actor}/allocations`,
+      '/v1/certificates/devices', '/v1/certificates/months', '/v1/certificates/matching?month=2026-01', '/v1/flex/assets', '/v1/flex/requests',
+      '/v1/charging/parties', '/v1/charging/settlements/2026-01', '/v1/charging/plan/settle?month=2026-01',
+    ];
+    for (const url of urls) {
+      const r = await app.inject({ method: 'GET', url, headers });
+      assert.ok(r.statusCode < 500, `${url}: ${r.statusCode} ${r.body}`);
+      if (process.env.CONTRACT_DEBUG) console.log(r.statusCode, url, r.body.slice(0, 120));
+    }
+    const curves = (await app.inject({ method: 'GET', url: `${alice}/curves?from=2026-01-01&to=2026-01-31`, headers })).json();
+    assert.equal(curves.length, 2, 'the readings were there to describe');
   });
 
   test('how much of the API has a response schema', () => {
