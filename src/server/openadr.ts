@@ -19,6 +19,7 @@ import {
 } from './openadr-schemas.ts';
 import { OpenAdrStore, type Stored, type StoredKind } from './openadr-store.ts';
 import { allow, parseRequest, type Route } from './route.ts';
+import { ADR_PROGRAM, ADR_REPORT, ADR_RESOURCE, ADR_SUBSCRIPTION, ADR_VEN } from './responses.ts';
 
 /**
  * An OpenADR 3.0.1 VTN (subset) over the community's log, at /openadr3/3.0.1.
@@ -552,12 +553,12 @@ export class OpenAdr {
     const table: Route[] = [
       // programs
       {
-        method: 'GET', url: `${BASE}/programs`, operationId: 'searchAllPrograms', tags: ['openadr'], summary: 'OpenADR programs: the community\'s flexibility program `flex` (from the log) and those a BL created. Filters targetType, targetValues, skip, limit (≤ 50).', access: { roles: READERS },
+        method: 'GET', url: `${BASE}/programs`, operationId: 'searchAllPrograms', tags: ['openadr'], response: z.array(ADR_PROGRAM), summary: 'OpenADR programs: the community\'s flexibility program `flex` (from the log) and those a BL created. Filters targetType, targetValues, skip, limit (≤ 50).', access: { roles: READERS },
         query: list,
         handler: ({ query }) => page([this.flexProgram(), ...this.store.list('program').map((p) => p.object)].filter((p) => matchesTargets(p.targets, query.targetType, query.targetValues)), query),
       },
       {
-        method: 'POST', url: `${BASE}/programs`, operationId: 'createProgram', tags: ['openadr'], summary: 'Create a program (BL: dso or operator), kept off the log; 409 when the programName exists.', access: { roles: BL }, status: 201,
+        method: 'POST', url: `${BASE}/programs`, operationId: 'createProgram', tags: ['openadr'], response: ADR_PROGRAM, summary: 'Create a program (BL: dso or operator), kept off the log; 409 when the programName exists.', access: { roles: BL }, status: 201,
         body: PROGRAM,
         handler: ({ body, session }) => write(() => {
           const p = programRecord(body, session!);
@@ -567,12 +568,12 @@ export class OpenAdr {
         }),
       },
       {
-        method: 'GET', url: `${BASE}/programs/:programID`, operationId: 'searchProgramByProgramId', tags: ['openadr'], summary: 'An OpenADR program.', access: { roles: READERS },
+        method: 'GET', url: `${BASE}/programs/:programID`, operationId: 'searchProgramByProgramId', tags: ['openadr'], response: ADR_PROGRAM, summary: 'An OpenADR program.', access: { roles: READERS },
         params: programParam,
         handler: ({ params }) => this.program(params.programID) ?? (() => { throw notFound('program', params.programID, 'params.programID'); })(),
       },
       {
-        method: 'PUT', url: `${BASE}/programs/:programID`, operationId: 'updateProgram', tags: ['openadr'], summary: 'Update a program a BL created (not `flex`, which the log defines).', access: { roles: BL },
+        method: 'PUT', url: `${BASE}/programs/:programID`, operationId: 'updateProgram', tags: ['openadr'], response: ADR_PROGRAM, summary: 'Update a program a BL created (not `flex`, which the log defines).', access: { roles: BL },
         params: programParam, body: PROGRAM,
         handler: ({ params, body, session }) => write(() => {
           builtin(params.programID);
@@ -585,7 +586,7 @@ export class OpenAdr {
         }),
       },
       {
-        method: 'DELETE', url: `${BASE}/programs/:programID`, operationId: 'deleteProgram', tags: ['openadr'], summary: 'Delete a program a BL created (not `flex`).', access: { roles: BL },
+        method: 'DELETE', url: `${BASE}/programs/:programID`, operationId: 'deleteProgram', tags: ['openadr'], response: ADR_PROGRAM, summary: 'Delete a program a BL created (not `flex`).', access: { roles: BL },
         params: programParam,
         handler: ({ params }) => write(() => {
           builtin(params.programID);
@@ -612,14 +613,14 @@ export class OpenAdr {
       { method: 'DELETE', url: `${BASE}/events/:eventID`, operationId: 'deleteEvent', tags: ['openadr'], summary: 'Refused (405): events come from the log\'s flex.request entries.', access: 'public', handler: readOnlyEvents },
       // reports
       {
-        method: 'GET', url: `${BASE}/reports`, operationId: 'searchAllReports', tags: ['openadr'], summary: 'Reports (a VEN sees its own; BL and auditor all). Filters programID, eventID, clientName, skip, limit (≤ 50). Informative only: settlement uses the DSO\'s meter data in the log.', access: { roles: READERS },
+        method: 'GET', url: `${BASE}/reports`, operationId: 'searchAllReports', tags: ['openadr'], response: z.array(ADR_REPORT), summary: 'Reports (a VEN sees its own; BL and auditor all). Filters programID, eventID, clientName, skip, limit (≤ 50). Informative only: settlement uses the DSO\'s meter data in the log.', access: { roles: READERS },
         query: list.extend({ programID: OBJECT_ID.optional(), eventID: OBJECT_ID.optional(), clientName: z.string().min(1).max(128).optional() }),
         handler: ({ query, session }) => page(this.store.list('report').filter((r) => (this.seesAll(session) || r.owner === session!.key)
           && (query.programID === undefined || r.object.programID === query.programID) && (query.eventID === undefined || r.object.eventID === query.eventID)
           && (query.clientName === undefined || r.object.clientName === query.clientName)).map((r) => r.object), query),
       },
       {
-        method: 'POST', url: `${BASE}/reports`, operationId: 'createReport', tags: ['openadr'], summary: 'A VEN (member or aggregator) reports USAGE and BASELINE per interval for an event, for resources the event targets. Stored off the log and informative only: settlement rests on the DSO\'s meter data in the log, never on reports.', access: { roles: VENS }, status: 201,
+        method: 'POST', url: `${BASE}/reports`, operationId: 'createReport', tags: ['openadr'], response: ADR_REPORT, summary: 'A VEN (member or aggregator) reports USAGE and BASELINE per interval for an event, for resources the event targets. Stored off the log and informative only: settlement rests on the DSO\'s meter data in the log, never on reports.', access: { roles: VENS }, status: 201,
         body: REPORT,
         handler: ({ body, session }) => write(async () => {
           await this.checkReport(body, session!);
@@ -630,12 +631,12 @@ export class OpenAdr {
         }),
       },
       {
-        method: 'GET', url: `${BASE}/reports/:reportID`, operationId: 'searchReportsByReportId', tags: ['openadr'], summary: 'A report (its VEN, BL or auditor).', access: { roles: READERS },
+        method: 'GET', url: `${BASE}/reports/:reportID`, operationId: 'searchReportsByReportId', tags: ['openadr'], response: ADR_REPORT, summary: 'A report (its VEN, BL or auditor).', access: { roles: READERS },
         params: reportParam,
         handler: ({ params, session }) => this.own('report', params.reportID, session, false, 'params.reportID').object,
       },
       {
-        method: 'PUT', url: `${BASE}/reports/:reportID`, operationId: 'updateReport', tags: ['openadr'], summary: 'Replace one\'s own report (informative only, like every report).', access: { roles: VENS },
+        method: 'PUT', url: `${BASE}/reports/:reportID`, operationId: 'updateReport', tags: ['openadr'], response: ADR_REPORT, summary: 'Replace one\'s own report (informative only, like every report).', access: { roles: VENS },
         params: reportParam, body: REPORT,
         handler: ({ params, body, session }) => write(async () => {
           this.own('report', params.reportID, session, true, 'params.reportID');
@@ -649,7 +650,7 @@ export class OpenAdr {
         }),
       },
       {
-        method: 'DELETE', url: `${BASE}/reports/:reportID`, operationId: 'deleteReport', tags: ['openadr'], summary: 'Delete one\'s own report.', access: { roles: VENS },
+        method: 'DELETE', url: `${BASE}/reports/:reportID`, operationId: 'deleteReport', tags: ['openadr'], response: ADR_REPORT, summary: 'Delete one\'s own report.', access: { roles: VENS },
         params: reportParam,
         handler: ({ params, session }) => write(() => {
           const before = this.own('report', params.reportID, session, true, 'params.reportID');
@@ -660,7 +661,7 @@ export class OpenAdr {
       },
       // subscriptions
       {
-        method: 'GET', url: `${BASE}/subscriptions`, operationId: 'searchSubscriptions', tags: ['openadr'], summary: 'Subscriptions (one\'s own; BL and auditor all, callback tokens hidden). Filters programID, clientName, targetType, targetValues, objects, skip, limit (≤ 50).', access: { roles: READERS },
+        method: 'GET', url: `${BASE}/subscriptions`, operationId: 'searchSubscriptions', tags: ['openadr'], response: z.array(ADR_SUBSCRIPTION), summary: 'Subscriptions (one\'s own; BL and auditor all, callback tokens hidden). Filters programID, clientName, targetType, targetValues, objects, skip, limit (≤ 50).', access: { roles: READERS },
         query: list.extend({ programID: OBJECT_ID.optional(), clientName: z.string().min(1).max(128).optional(), objects: OBJECTS_QUERY }),
         handler: ({ query, session }) => page(this.store.list('subscription').filter((o) => {
           const sub = o.object as Subscription;
@@ -670,7 +671,7 @@ export class OpenAdr {
         }).map((o) => this.subscriptionFor(o, session)), query),
       },
       {
-        method: 'POST', url: `${BASE}/subscriptions`, operationId: 'createSubscription', tags: ['openadr'], summary: 'Subscribe (VEN or BL) to notifications {objectType, operation, object, targets}, POSTed to an http(s) callbackUrl (5 s timeout, no redirects, three attempts). The same notifications stream at GET /openadr3/3.0.1/notifications.', access: { roles: [...BL, ...VENS] }, status: 201,
+        method: 'POST', url: `${BASE}/subscriptions`, operationId: 'createSubscription', tags: ['openadr'], response: ADR_SUBSCRIPTION, summary: 'Subscribe (VEN or BL) to notifications {objectType, operation, object, targets}, POSTed to an http(s) callbackUrl (5 s timeout, no redirects, three attempts). The same notifications stream at GET /openadr3/3.0.1/notifications.', access: { roles: [...BL, ...VENS] }, status: 201,
         body: SUBSCRIPTION,
         handler: ({ body, session }) => write(() => {
           this.checkSubscription(body, session!);
@@ -681,12 +682,12 @@ export class OpenAdr {
         }),
       },
       {
-        method: 'GET', url: `${BASE}/subscriptions/:subscriptionID`, operationId: 'searchSubscriptionById', tags: ['openadr'], summary: 'A subscription.', access: { roles: READERS },
+        method: 'GET', url: `${BASE}/subscriptions/:subscriptionID`, operationId: 'searchSubscriptionById', tags: ['openadr'], response: ADR_SUBSCRIPTION, summary: 'A subscription.', access: { roles: READERS },
         params: subParam,
         handler: ({ params, session }) => this.subscriptionFor(this.own('subscription', params.subscriptionID, session, false, 'params.subscriptionID'), session),
       },
       {
-        method: 'PUT', url: `${BASE}/subscriptions/:subscriptionID`, operationId: 'updateSubscription', tags: ['openadr'], summary: 'Replace one\'s own subscription.', access: { roles: [...BL, ...VENS] },
+        method: 'PUT', url: `${BASE}/subscriptions/:subscriptionID`, operationId: 'updateSubscription', tags: ['openadr'], response: ADR_SUBSCRIPTION, summary: 'Replace one\'s own subscription.', access: { roles: [...BL, ...VENS] },
         params: subParam, body: SUBSCRIPTION,
         handler: ({ params, body, session }) => write(() => {
           const before = this.own('subscription', params.subscriptionID, session, true, 'params.subscriptionID');
@@ -699,7 +700,7 @@ export class OpenAdr {
         }),
       },
       {
-        method: 'DELETE', url: `${BASE}/subscriptions/:subscriptionID`, operationId: 'deleteSubscription', tags: ['openadr'], summary: 'Delete a subscription (its owner, or a BL).', access: { roles: [...BL, ...VENS] },
+        method: 'DELETE', url: `${BASE}/subscriptions/:subscriptionID`, operationId: 'deleteSubscription', tags: ['openadr'], response: ADR_SUBSCRIPTION, summary: 'Delete a subscription (its owner, or a BL).', access: { roles: [...BL, ...VENS] },
         params: subParam,
         handler: ({ params, session }) => write(() => {
           const before = this.own('subscription', params.subscriptionID, session, true, 'params.subscriptionID');
@@ -710,13 +711,13 @@ export class OpenAdr {
       },
       // vens and resources
       {
-        method: 'GET', url: `${BASE}/vens`, operationId: 'searchVens', tags: ['openadr'], summary: 'VENs (one\'s own; BL and auditor all). Filters venName, targetType, targetValues, skip, limit (≤ 50).', access: { roles: READERS },
+        method: 'GET', url: `${BASE}/vens`, operationId: 'searchVens', tags: ['openadr'], response: z.array(ADR_VEN), summary: 'VENs (one\'s own; BL and auditor all). Filters venName, targetType, targetValues, skip, limit (≤ 50).', access: { roles: READERS },
         query: list.extend({ venName: z.string().min(1).max(128).optional() }),
         handler: ({ query, session }) => page(this.store.list('ven').filter((v) => (this.seesAll(session) || v.owner === session!.key)
           && (query.venName === undefined || v.name === query.venName) && matchesTargets(v.object.targets, query.targetType, query.targetValues)).map((v) => this.ven(v)), query),
       },
       {
-        method: 'POST', url: `${BASE}/vens`, operationId: 'createVen', tags: ['openadr'], summary: 'A VEN (member or aggregator, identified by its key) registers itself, optionally with resources: each resourceName an asset it owns or was delegated (asset.register). 409 when the venName exists.', access: { roles: VENS }, status: 201,
+        method: 'POST', url: `${BASE}/vens`, operationId: 'createVen', tags: ['openadr'], response: ADR_VEN, summary: 'A VEN (member or aggregator, identified by its key) registers itself, optionally with resources: each resourceName an asset it owns or was delegated (asset.register). 409 when the venName exists.', access: { roles: VENS }, status: 201,
         body: VEN,
         handler: ({ body, session }) => write(() => {
           const { resources, ...fields } = body as z.infer<typeof VEN>;
@@ -729,12 +730,12 @@ export class OpenAdr {
         }),
       },
       {
-        method: 'GET', url: `${BASE}/vens/:venID`, operationId: 'searchVenById', tags: ['openadr'], summary: 'A VEN with its resources.', access: { roles: READERS },
+        method: 'GET', url: `${BASE}/vens/:venID`, operationId: 'searchVenById', tags: ['openadr'], response: ADR_VEN, summary: 'A VEN with its resources.', access: { roles: READERS },
         params: venParam,
         handler: ({ params, session }) => this.ven(venOf(params.venID, session, false)),
       },
       {
-        method: 'PUT', url: `${BASE}/vens/:venID`, operationId: 'updateVen', tags: ['openadr'], summary: 'Update one\'s VEN (venName, attributes, targets; resources go through /resources).', access: { roles: VENS },
+        method: 'PUT', url: `${BASE}/vens/:venID`, operationId: 'updateVen', tags: ['openadr'], response: ADR_VEN, summary: 'Update one\'s VEN (venName, attributes, targets; resources go through /resources).', access: { roles: VENS },
         params: venParam, body: VEN,
         handler: ({ params, body, session }) => write(() => {
           const before = venOf(params.venID, session, true);
@@ -747,7 +748,7 @@ export class OpenAdr {
         }),
       },
       {
-        method: 'DELETE', url: `${BASE}/vens/:venID`, operationId: 'deleteVen', tags: ['openadr'], summary: 'Delete a VEN and its resources (its owner, or a BL).', access: { roles: [...BL, ...VENS] },
+        method: 'DELETE', url: `${BASE}/vens/:venID`, operationId: 'deleteVen', tags: ['openadr'], response: ADR_VEN, summary: 'Delete a VEN and its resources (its owner, or a BL).', access: { roles: [...BL, ...VENS] },
         params: venParam,
         handler: ({ params, session }) => write(() => {
           const before = venOf(params.venID, session, true);
@@ -758,7 +759,7 @@ export class OpenAdr {
         }),
       },
       {
-        method: 'GET', url: `${BASE}/vens/:venID/resources`, operationId: 'searchVenResources', tags: ['openadr'], summary: 'A VEN\'s resources. Filters resourceName, targetType, targetValues, skip, limit (≤ 50).', access: { roles: READERS },
+        method: 'GET', url: `${BASE}/vens/:venID/resources`, operationId: 'searchVenResources', tags: ['openadr'], response: z.array(ADR_RESOURCE), summary: 'A VEN\'s resources. Filters resourceName, targetType, targetValues, skip, limit (≤ 50).', access: { roles: READERS },
         params: venParam, query: list.extend({ resourceName: z.string().min(1).max(128).optional() }),
         handler: ({ params, query, session }) => {
           venOf(params.venID, session, false);
@@ -767,7 +768,7 @@ export class OpenAdr {
         },
       },
       {
-        method: 'POST', url: `${BASE}/vens/:venID/resources`, operationId: 'createResource', tags: ['openadr'], summary: 'Add a resource to one\'s VEN: resourceName is an asset id (flex_assets) the VEN\'s owner owns or was delegated, else 400.', access: { roles: VENS }, status: 201,
+        method: 'POST', url: `${BASE}/vens/:venID/resources`, operationId: 'createResource', tags: ['openadr'], response: ADR_RESOURCE, summary: 'Add a resource to one\'s VEN: resourceName is an asset id (flex_assets) the VEN\'s owner owns or was delegated, else 400.', access: { roles: VENS }, status: 201,
         params: venParam, body: RESOURCE,
         handler: ({ params, body, session }) => write(() => {
           const ven = venOf(params.venID, session, true);
@@ -779,12 +780,12 @@ export class OpenAdr {
         }),
       },
       {
-        method: 'GET', url: `${BASE}/vens/:venID/resources/:resourceID`, operationId: 'searchVenResourceById', tags: ['openadr'], summary: 'A resource of a VEN.', access: { roles: READERS },
+        method: 'GET', url: `${BASE}/vens/:venID/resources/:resourceID`, operationId: 'searchVenResourceById', tags: ['openadr'], response: ADR_RESOURCE, summary: 'A resource of a VEN.', access: { roles: READERS },
         params: resourceParam,
         handler: ({ params, session }) => resourceOf(params.venID, params.resourceID, session, false).object,
       },
       {
-        method: 'PUT', url: `${BASE}/vens/:venID/resources/:resourceID`, operationId: 'updateVenResource', tags: ['openadr'], summary: 'Update a resource of one\'s VEN.', access: { roles: VENS },
+        method: 'PUT', url: `${BASE}/vens/:venID/resources/:resourceID`, operationId: 'updateVenResource', tags: ['openadr'], response: ADR_RESOURCE, summary: 'Update a resource of one\'s VEN.', access: { roles: VENS },
         params: resourceParam, body: RESOURCE,
         handler: ({ params, body, session }) => write(() => {
           const before = resourceOf(params.venID, params.resourceID, session, true);
@@ -796,7 +797,7 @@ export class OpenAdr {
         }),
       },
       {
-        method: 'DELETE', url: `${BASE}/vens/:venID/resources/:resourceID`, operationId: 'deleteVenResource', tags: ['openadr'], summary: 'Delete a resource of a VEN (its owner, or a BL).', access: { roles: [...BL, ...VENS] },
+        method: 'DELETE', url: `${BASE}/vens/:venID/resources/:resourceID`, operationId: 'deleteVenResource', tags: ['openadr'], response: ADR_RESOURCE, summary: 'Delete a resource of a VEN (its owner, or a BL).', access: { roles: [...BL, ...VENS] },
         params: resourceParam,
         handler: ({ params, session }) => write(() => {
           const before = resourceOf(params.venID, params.resourceID, session, true);

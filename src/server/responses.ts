@@ -3,6 +3,7 @@ import { allocationRun, keySpecSchema } from '../allocation/allocation-run.ts';
 import { flexOrder } from '../flex/order.ts';
 import { ASSET_KINDS } from '../flex/tables.ts';
 import { MECHANISMS } from '../market/clear-book.ts';
+import { OBJECT_ID, PROGRAM, REPORT, RESOURCE, SUBSCRIPTION, VEN } from './openadr-schemas.ts';
 import { LINE_KINDS } from '../settlement/invoice.ts';
 import { ROLES } from '../state/registry.ts';
 
@@ -324,3 +325,13 @@ export const CHARGING_SETTLEMENT = z.strictObject({
 export const CHARGING_SETTLE_PLAN = z.strictObject({
   opensAt: INSTANT.describe('The month\'s end: sign after it'), body: z.strictObject({ month: z.string(), lines: z.array(CHARGING_LINE) }).describe('The charging.settle body'),
 });
+
+/** An OpenADR object as the VTN keeps it: the fields sent, and those it provisions. */
+const provisioned = <S extends z.ZodObject, T extends string>(schema: S, type: T) => schema.safeExtend({
+  id: OBJECT_ID, createdDateTime: z.string().describe('ISO 8601'), modificationDateTime: z.string().describe('ISO 8601'), objectType: z.literal(type),
+});
+export const ADR_PROGRAM = provisioned(PROGRAM, 'PROGRAM');
+export const ADR_REPORT = provisioned(REPORT, 'REPORT');
+export const ADR_SUBSCRIPTION = provisioned(SUBSCRIPTION, 'SUBSCRIPTION');
+export const ADR_VEN = provisioned(VEN, 'VEN');
+export const ADR_RESOURCE = provisioned(RESOURCE, 'RESOURCE');
