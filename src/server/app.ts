@@ -18,6 +18,7 @@ import type { LedgerStore } from '../store/ledger-store.ts';
 import { addDays, parseInstant } from '../units/index.ts';
 import { Admission } from './admission.ts';
 import { Auth } from './auth.ts';
+import { EntryEvents, resumeAfter, streamEvents } from './event-stream.ts';
 import { EventHub } from './events.ts';
 import { clientErrorHandler, notFound, replyFailure } from './failures.ts';
 import { KeyLimits } from './limits.ts';
@@ -70,6 +71,8 @@ export interface AppDeps {
   maxPendingWrites?: number;
   /** Open event streams at most (default 1,000); beyond, 503. */
   maxEventStreams?: number;
+  /** A comment line on every event stream this often (default 15 s), so that proxies keep quiet streams open. */
+  eventHeartbeatMs?: number;
   /** Sign a checkpoint at most this often when the log grew. */
   checkpointEveryMs?: number;
   events?: EventHub;
@@ -481,14 +484,16 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; e
   if (deps.webRoot) await app.register(fastifyStatic, { root: deps.webRoot, index: 'index.html', maxAge: 0, setHeaders: (res) => { res.header('content-security-policy', DASHBOARD_CSP); } });
   app.get('/openapi.json', async () => openApiDocument(table, deps.ledger.registry));
   const maxStreams = deps.maxEventStreams ?? 1000;
+  const entryEvents = new EntryEvents(deps.ledger);
+  const streamOptions = { ledger: deps.ledger, events, ...(deps.eventHeartbeatMs ? { heartbeatMs: deps.eventHeartbeatMs } : {}) };
   app.get('/v1/events', (req, reply) => {
     if (events.size >= maxStreams) throw new OpenlecError('E_BUSY', `${events.size} event streams are open`);
-    reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-    reply.raw.write(`event: hello\ndata: ${JSON.stringify({ size: deps.ledger.size })}\n\n`);
-    const off = events.on((e) => {
-      if (!reply.raw.write(`event: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`)) off();
-    });
-    req.raw.on('close', off);
+    // Resume after the last event received: EventSource sends Last-Event-ID by itself on reconnect; ?after= for a first connection.
+    const last = req.headers['last-event-id'];
+    const after = (req.query as { after?: unknown }).after;
+    const start = typeof last === 'string' && last !== '' ? resumeAfter(last, 'last-event-id') : typeof after === 'string' ? resumeAfter(after, 'query.after') : undefined;
+    reply.hijack();
+    streamEvents(req.raw, reply.raw, streamOptions, entryEvents, start);
   });
   if (deps.operatorKey) {
     const operatorKey = deps.operatorKey;

@@ -142,3 +142,37 @@ describe('resumable server-sent events', { timeout: 20_000 }, () => {
     assert.deepEqual(resumeAfter('41.2', 'f'), { entry: 41, k: 3 });
   });
 });
+
+describe('GET /v1/events of the API', { timeout: 30_000 }, () => {
+  test('resumes from Last-Event-ID through the route, refuses a malformed one with 400 naming the header, and beats', async () => {
+    const { randomBytes } = await import('node:crypto');
+    const { join } = await import('node:path');
+    const { buildApp } = await import('./app.ts');
+    const { PersonalVault } = await import('./vault.ts');
+    const c = await smallCommunity();
+    const vault = PersonalVault.open(join(c.path, '..', 'personal.db'), randomBytes(32));
+    const T = '2026-02-10T12:00:00Z';
+    const { app } = await buildApp({ ledger: c.ledger, vault, tokenSecret: randomBytes(32), txClock: () => Date.parse(T), eventHeartbeatMs: 50 });
+    const base = await app.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const dso = Signer.forState(c.ledger.state, seededKey('dso'), () => T);
+      const post = (tx: unknown) => fetch(`${base}/v1/transactions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(tx) }).then(async (r) => (await r.json()) as { entry: number });
+      const s = await open(`${base}/v1/events`);
+      const a = await post(dso.sign('feeder.define', { id: 'route-a', parent: 'substation-1' }));
+      await s.until(() => s.events.some((e) => e.id === `${a.entry}.0`));
+      s.close();
+      const b = await post(dso.sign('feeder.define', { id: 'route-b', parent: 'substation-1' }));
+      const r = await open(`${base}/v1/events`, { 'last-event-id': `${a.entry}.0` });
+      await r.until(() => r.events.some((e) => e.id === `${b.entry}.0`) && r.comments() >= 1);
+      r.close();
+      assert.deepEqual(r.events.filter((e) => e.id).map((e) => e.id), [`${b.entry}.0`]);
+      const bad = await fetch(`${base}/v1/events`, { headers: { 'last-event-id': 'yesterday' } });
+      assert.equal(bad.status, 400);
+      assert.equal(((await bad.json()) as { field: string }).field, 'last-event-id');
+    } finally {
+      await app.close();
+      vault.close();
+      await c.ledger.close();
+    }
+  });
+});
