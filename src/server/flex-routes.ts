@@ -8,7 +8,7 @@ import type { Role } from '../state/registry.ts';
 import type { LedgerStore } from '../store/ledger-store.ts';
 import type { Session } from './auth.ts';
 import { KEY, MONTH, type Route } from './route.ts';
-import { FLEX_ASSETS, FLEX_ORDER_PLAN } from './responses.ts';
+import { FLEX_ASSETS, FLEX_EARNINGS, FLEX_OFFERS, FLEX_ORDER_PLAN, FLEX_SETTLEMENT, FLEX_SETTLE_PLAN } from './responses.ts';
 
 /**
  * The flexibility market over HTTP (src/flex). Requests are public, as a DSO publishes
@@ -52,13 +52,13 @@ export function flexRoutes(ledger: LedgerStore, txClock: () => number): Route[] 
       },
     },
     {
-      method: 'GET', url: '/v1/flex/offers', operationId: 'listFlexOffers', tags: ['flexibility'], summary: 'Offers (UFTP FlexOffer) with their status: staff see all, a provider its own. Optional request filter.', access: { roles: [...STAFF, ...PROVIDERS] },
+      method: 'GET', url: '/v1/flex/offers', operationId: 'listFlexOffers', tags: ['flexibility'], response: FLEX_OFFERS, summary: 'Offers (UFTP FlexOffer) with their status: staff see all, a provider its own. Optional request filter.', access: { roles: [...STAFF, ...PROVIDERS] },
       query: z.object({ request: ID.optional() }),
       handler: ({ query, session }) => ([...ledger.state.rows('flex_offers')] as OfferRow[])
         .filter((o) => (query.request === undefined || o.request === query.request) && mineOrStaff(session, o)).sort((a, b) => a.entry - b.entry),
     },
     {
-      method: 'GET', url: '/v1/flex/settlements/:month', operationId: 'getFlexSettlement', tags: ['flexibility', 'settlement'], summary: 'A month\'s flexibility settlement (UFTP FlexSettlement: per ordered offer and ISP baseline, ordered, actual, delivered, deficiency; revenue, penalty, relief, net): staff.', access: { roles: STAFF },
+      method: 'GET', url: '/v1/flex/settlements/:month', operationId: 'getFlexSettlement', tags: ['flexibility', 'settlement'], response: FLEX_SETTLEMENT, summary: 'A month\'s flexibility settlement (UFTP FlexSettlement: per ordered offer and ISP baseline, ordered, actual, delivered, deficiency; revenue, penalty, relief, net): staff.', access: { roles: STAFF },
       params: MONTH,
       handler: ({ params }) => {
         const s = ledger.state.get<SettlementRow>('flex_settlements', params.month);
@@ -67,7 +67,7 @@ export function flexRoutes(ledger: LedgerStore, txClock: () => number): Route[] 
       },
     },
     {
-      method: 'GET', url: '/v1/flex/earnings', operationId: 'listFlexEarnings', tags: ['flexibility'], summary: 'A provider\'s flexibility earnings of a month (delivered, deficiency, revenue, penalty, network-fee relief, net): the logged-in member\'s or aggregator\'s own; staff may name a provider.', access: { roles: [...STAFF, ...PROVIDERS] },
+      method: 'GET', url: '/v1/flex/earnings', operationId: 'listFlexEarnings', tags: ['flexibility'], response: FLEX_EARNINGS, summary: 'A provider\'s flexibility earnings of a month (delivered, deficiency, revenue, penalty, network-fee relief, net): the logged-in member\'s or aggregator\'s own; staff may name a provider.', access: { roles: [...STAFF, ...PROVIDERS] },
       query: MONTH.extend({ provider: KEY.shape.key.optional() }),
       handler: ({ query, session }) => {
         const provider = query.provider ?? session!.key;
@@ -85,7 +85,7 @@ export function flexRoutes(ledger: LedgerStore, txClock: () => number): Route[] 
       },
     },
     {
-      method: 'GET', url: '/v1/flex/plan/settle', operationId: 'planFlexSettlement', tags: ['flexibility', 'settlement'], summary: 'The body of a flex.settle for a month (totals and the root of its lines), recomputed from the log, with the lines it commits to (DSO or operator): sign `body`.', access: { roles: ['dso', 'operator'] },
+      method: 'GET', url: '/v1/flex/plan/settle', operationId: 'planFlexSettlement', tags: ['flexibility', 'settlement'], response: FLEX_SETTLE_PLAN, summary: 'The body of a flex.settle for a month (totals and the root of its lines), recomputed from the log, with the lines it commits to (DSO or operator): sign `body`.', access: { roles: ['dso', 'operator'] },
       query: MONTH,
       handler: ({ query }) => {
         const plan = planFlexSettle(ledger.state, query.month);

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { allocationRun, keySpecSchema } from '../allocation/allocation-run.ts';
 import { flexOrder } from '../flex/order.ts';
-import { ASSET_KINDS } from '../flex/tables.ts';
+import { flexSettle } from '../flex/settle.ts';
+import { ASSET_KINDS, OFFER_STATUSES } from '../flex/tables.ts';
 import { MECHANISMS } from '../market/clear-book.ts';
 import { OBJECT_ID, PROGRAM, REPORT, RESOURCE, SUBSCRIPTION, VEN } from './openadr-schemas.ts';
 import { LINE_KINDS } from '../settlement/invoice.ts';
@@ -335,3 +336,34 @@ export const ADR_REPORT = provisioned(REPORT, 'REPORT');
 export const ADR_SUBSCRIPTION = provisioned(SUBSCRIPTION, 'SUBSCRIPTION');
 export const ADR_VEN = provisioned(VEN, 'VEN');
 export const ADR_RESOURCE = provisioned(RESOURCE, 'RESOURCE');
+
+const FLEX_LINE = z.strictObject({
+  order: z.string(), offer: z.string(), provider: KEY_TEXT, feeder: z.string(), priceMicroPerKwh: MICRO, penaltyMicroPerKwh: MICRO, deliveredWh: WH, deficiencyWh: WH,
+  revenueMicro: MICRO.describe('price × delivered, paid by the DSO'), penaltyMicro: MICRO.describe('penalty × deficiency, owed by the provider'),
+  reliefMicro: MICRO.describe('Network-fee refund on what a battery delivered'), netMicro: MICRO.describe('revenue − penalty + relief'),
+  isps: z.array(z.strictObject({ start: INSTANT, baselineWh: WH, orderedWh: WH, actualWh: WH, deliveredWh: WH, deficiencyWh: WH })),
+}).describe('The settlement of one ordered offer (UFTP FlexSettlement)');
+
+export const FLEX_SETTLEMENT = z.strictObject({
+  month: z.string(), lines: z.array(FLEX_LINE), totalMicro: MICRO, linesRoot: z.string().describe('The root flex.settle carries, over the canonical JSON of each line'), entry: ENTRY,
+});
+
+export const FLEX_SETTLE_PLAN = z.strictObject({ body: flexSettle.body.describe('The flex.settle body to sign'), lines: z.array(FLEX_LINE).describe('The lines it commits to') });
+
+export const FLEX_EARNINGS = z.strictObject({
+  month: z.string(), provider: KEY_TEXT, settled: z.boolean(), deliveredWh: WH, deficiencyWh: WH, revenueMicro: MICRO, penaltyMicro: MICRO, reliefMicro: MICRO, netMicro: MICRO,
+  lines: z.array(FLEX_LINE), orderedWh: WH.describe('Ordered energy not settled yet'),
+});
+
+const BASELINE = z.discriminatedUnion('method', [
+  z.strictObject({ method: z.literal('nomination'), wh: z.array(WH) }),
+  z.strictObject({ method: z.literal('mbma') }),
+  z.strictObject({ method: z.literal('x-of-y'), x: z.number().int(), y: z.number().int(), pick: z.enum(['high', 'mid']), adjustIntervals: z.number().int() }),
+  z.strictObject({ method: z.literal('rolling'), days: z.number().int() }),
+]);
+
+export const FLEX_OFFERS = z.array(z.strictObject({
+  offer: z.string(), provider: KEY_TEXT, request: z.string().nullable().describe('null for an unsolicited offer'), feeder: z.string(), start: INSTANT, assets: z.array(z.string()),
+  powerW: z.array(z.number().int()).describe('Per ISP (UFTP sign: negative = less consumption)'), reboundW: z.array(z.number().int()), priceMicroPerKwh: MICRO,
+  minActivationPct: z.number().int(), baseline: BASELINE, validUntil: INSTANT, status: z.enum(OFFER_STATUSES), entry: ENTRY,
+}));
