@@ -8,7 +8,7 @@ import type { Role } from '../state/registry.ts';
 import type { LedgerStore } from '../store/ledger-store.ts';
 import type { Session } from './auth.ts';
 import { KEY, MONTH, type Route } from './route.ts';
-import { FLEX_ASSETS, FLEX_EARNINGS, FLEX_OFFERS, FLEX_ORDER_PLAN, FLEX_SETTLEMENT, FLEX_SETTLE_PLAN } from './responses.ts';
+import { FLEX_ASSETS, FLEX_EARNINGS, FLEX_OFFERS, FLEX_ORDER_PLAN, FLEX_REQUESTS, FLEX_SETTLEMENT, FLEX_SETTLE_PLAN } from './responses.ts';
 
 /**
  * The flexibility market over HTTP (src/flex). Requests are public, as a DSO publishes
@@ -33,7 +33,7 @@ export function flexRoutes(ledger: LedgerStore, txClock: () => number): Route[] 
       handler: ({ session }) => ([...ledger.state.rows('flex_assets')] as AssetRow[]).filter((a) => mineOrStaff(session, a)).sort((a, b) => a.entry - b.entry),
     },
     {
-      method: 'GET', url: '/v1/flex/requests', operationId: 'listFlexRequests', tags: ['flexibility'], summary: 'The DSO\'s flexibility requests (UFTP FlexRequest: congestion point, direction, ISPs, prices, gate, status), optionally of one local month: public.', access: 'public',
+      method: 'GET', url: '/v1/flex/requests', operationId: 'listFlexRequests', tags: ['flexibility'], response: FLEX_REQUESTS, summary: 'The DSO\'s flexibility requests (UFTP FlexRequest: congestion point, direction, ISPs, prices, gate, status), optionally of one local month: public.', access: 'public',
       query: z.object({ month: MONTH.shape.month.optional() }),
       handler: ({ query }) => requestsOf(ledger.state, query.month),
     },

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { allocationRun, keySpecSchema } from '../allocation/allocation-run.ts';
 import { flexOrder } from '../flex/order.ts';
 import { flexSettle } from '../flex/settle.ts';
-import { ASSET_KINDS, OFFER_STATUSES } from '../flex/tables.ts';
+import { ASSET_KINDS, OFFER_STATUSES, REQUEST_STATUSES } from '../flex/tables.ts';
 import { MECHANISMS } from '../market/clear-book.ts';
 import { OBJECT_ID, PROGRAM, REPORT, RESOURCE, SUBSCRIPTION, VEN } from './openadr-schemas.ts';
 import { LINE_KINDS } from '../settlement/invoice.ts';
@@ -366,4 +366,12 @@ export const FLEX_OFFERS = z.array(z.strictObject({
   offer: z.string(), provider: KEY_TEXT, request: z.string().nullable().describe('null for an unsolicited offer'), feeder: z.string(), start: INSTANT, assets: z.array(z.string()),
   powerW: z.array(z.number().int()).describe('Per ISP (UFTP sign: negative = less consumption)'), reboundW: z.array(z.number().int()), priceMicroPerKwh: MICRO,
   minActivationPct: z.number().int(), baseline: BASELINE, validUntil: INSTANT, status: z.enum(OFFER_STATUSES), entry: ENTRY,
+}));
+
+export const FLEX_REQUESTS = z.array(z.strictObject({
+  request: z.string(), dso: KEY_TEXT, feeder: z.string().describe('The congestion point'), direction: z.enum(['reduce-import', 'reduce-export']),
+  start: INSTANT.describe('UTC start of the first ISP'), isps: z.array(z.strictObject({ minW: z.number(), maxW: z.number() })).describe('One per community interval (UFTP sign: positive = more consumption)'),
+  maxPriceMicroPerKwh: MICRO, penaltyMicroPerKwh: MICRO, expires: INSTANT.describe('Gate for offers'),
+  forecast: z.array(z.strictObject({ feeder: z.string(), W: z.array(z.number()) })).describe('The DSO\'s expected net power of the feeders it checks'),
+  status: z.enum(REQUEST_STATUSES), order: z.string().nullable(), entry: ENTRY,
 }));
