@@ -29,7 +29,11 @@ export const TAGS: Record<string, string> = {
 export function openApiDocument(routes: readonly Route[], registry: Registry) {
   const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
   /** What the server sends: defaults filled in, transforms applied. */
-  const output = (s: z.ZodType) => z.toJSONSchema(s, { io: 'output', unrepresentable: 'any' }) as Record<string, unknown>;
+  const output = (s: z.ZodType) => {
+    // The document's dialect is JSON Schema 2020-12 already: no $schema in each response.
+    const { $schema: _dialect, ...json } = z.toJSONSchema(s, { io: 'output', unrepresentable: 'any' }) as Record<string, unknown>;
+    return json;
+  };
   const error = output(FAILURE);
   const envelope = (type: string, body: Record<string, unknown>) => ({
     type: 'object', additionalProperties: false, required: ['v', 'type', 'community', 'actor', 'nonce', 'issuedAt', 'body', 'sig'],
