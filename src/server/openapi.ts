@@ -79,7 +79,10 @@ export function openApiDocument(routes: readonly Route[], registry: Registry) {
   paths['/v1/events'] = {
     get: {
       operationId: 'streamEvents', tags: ['events'], summary: 'Server-sent events: entry, interval-cleared, allocation-done, checkpoint.', 'x-openlec-access': 'public',
-      responses: { 200: { description: 'An event stream; the first event, `hello`, gives the log size', content: { 'text/event-stream': { schema: { type: 'string' } } } } },
+      responses: {
+        200: { description: 'An event stream; the first event, `hello`, gives the log size', content: { 'text/event-stream': { schema: { type: 'string' } } } },
+        '5XX': { description: 'Too many streams are open (503)', content: { 'application/json': { schema: error } } },
+      },
     },
   };
   const used = new Set([...routes.flatMap((r) => r.tags), 'events']);
