@@ -15,7 +15,7 @@ import type { LedgerStore } from '../store/ledger-store.ts';
 import { formatDecimal, formatInstant, localDay } from '../units/index.ts';
 import type { Session } from './auth.ts';
 import { MONTH, type Route } from './route.ts';
-import { CHARGING_PARTIES, CHARGING_SETTLEMENT, CHARGING_SETTLE_PLAN } from './responses.ts';
+import { CHARGING_PARTIES, CHARGING_SETTLEMENT, CHARGING_SETTLE_PLAN, MY_CHARGING } from './responses.ts';
 
 /**
  * EV charging over HTTP (src/charging). Parties, locations and current tariffs are public,
@@ -286,7 +286,7 @@ export function chargingRoutes(ledger: LedgerStore): Route[] {
       handler: ({ body }) => priceRequest(state(), body as PriceRequest),
     },
     {
-      method: 'GET', url: '/v1/charging/mine', operationId: 'listMyCharging', tags: ['charging'], summary: 'The logged-in member\'s charging sessions (the CDRs of tokens a CPO linked to them, charging.driver), optionally of one month: energy, cost, the local share where known, and totals per currency.', access: { roles: ROLES },
+      method: 'GET', url: '/v1/charging/mine', operationId: 'listMyCharging', tags: ['charging'], response: MY_CHARGING, summary: 'The logged-in member\'s charging sessions (the CDRs of tokens a CPO linked to them, charging.driver), optionally of one month: energy, cost, the local share where known, and totals per currency.', access: { roles: ROLES },
       query: MONTH_OPT,
       handler: ({ query, session }) => {
         const cdrs = driverCdrs(state(), session!.key).filter((r) => query.month === undefined || r.month === query.month);

@@ -375,3 +375,15 @@ export const FLEX_REQUESTS = z.array(z.strictObject({
   forecast: z.array(z.strictObject({ feeder: z.string(), W: z.array(z.number()) })).describe('The DSO\'s expected net power of the feeders it checks'),
   status: z.enum(REQUEST_STATUSES), order: z.string().nullable(), entry: ENTRY,
 }));
+
+export const MY_CHARGING = z.strictObject({
+  member: KEY_TEXT, month: z.string().nullable(),
+  sessions: z.array(z.strictObject({
+    cpo: z.string(), id: z.string().describe('The CDR id'), location: z.string(), month: z.string().describe('Settlement month (local month of the end)'), start: INSTANT, end: INSTANT,
+    currency: z.string(), energyWh: WH, exportWh: WH, exclMicro: MICRO.describe('Negative for a credit CDR'), inclMicro: MICRO.nullable(), credit: z.boolean(),
+    creditOf: z.string().nullable(), creditedBy: z.string().nullable().describe('The credit CDR that reversed this one'),
+    localWh: WH.nullable().describe('Covered by certificates cancelled for the driver; null before any run covered it'),
+    costs: z.strictObject({ fixedMicro: MICRO, energyMicro: MICRO, timeMicro: MICRO, parkingMicro: MICRO, reservationMicro: MICRO }).describe('Excluding VAT'),
+  })),
+  totals: z.array(z.strictObject({ currency: z.string(), sessions: z.number().int(), energyWh: WH, exclMicro: MICRO, inclMicro: MICRO, localWh: WH.nullable() })).describe('Per currency'),
+});
