@@ -18,6 +18,8 @@ export type { VerifyOptions, VerifyProblem, VerifyReport } from './audit/verify.
 export { checkEntryProof, checkTradeInclusion } from './audit/entry-proof.ts';
 export type { EntryProof, TradeProof } from './audit/entry-proof.ts';
 export { checkCheckpointConsistency } from './audit/consistency.ts';
+export { ApiError, OpenlecClient } from './api/client.ts';
+export type { ClientOptions } from './api/client.ts';
 export { Signer, signRequest } from './client.ts';
 export { OpenlecError } from './errors.ts';
 export { createRegistry } from './registry.ts';

@@ -1,40 +1,40 @@
 import { join } from 'node:path';
-import { signRequest } from '../client.ts';
+import { ApiError, OpenlecClient } from '../api/client.ts';
 import { OpenlecError } from '../errors.ts';
 import type { KeyPair } from '../ledger/index.ts';
 import { writeFileDurably } from '../node/files.ts';
 import { nodeSign } from '../node/signatures.ts';
 
 /**
- * The operator's API seen from another organisation (replicas, witnesses, anchors): JSON
- * over HTTP, optionally signed per RFC 9421 with the organisation's key, with errors that
- * name the URL and the server's code.
+ * The operator's API seen from another organisation (replicas, witnesses, anchors), through
+ * the one typed client (src/api/client.ts): JSON over HTTP, reads signed per RFC 9421 with
+ * the organisation's key, retried when they fail on the way, with errors that name the URL
+ * and the server's code.
  */
 export class Remote {
-  constructor(readonly base: string, private readonly key?: KeyPair) {
+  readonly client: OpenlecClient;
+
+  constructor(readonly base: string, key?: KeyPair) {
     this.base = base.replace(/\/+$/, '');
+    this.client = new OpenlecClient(this.base, { ...(key ? { key } : {}), signWith: nodeSign });
   }
 
-  async get<T>(path: string): Promise<T> {
-    const url = `${this.base}${path}`;
-    const headers = this.key ? await signRequest(this.key, 'GET', url, Math.floor(Date.now() / 1000), nodeSign) : {};
-    return this.send<T>(url, { headers });
+  get<T>(path: string): Promise<T> {
+    return this.remote(this.client.request<T>('GET', path));
   }
 
-  async post<T>(path: string, body: unknown): Promise<T> {
-    return this.send<T>(`${this.base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  post<T>(path: string, body: unknown): Promise<T> {
+    return this.remote(this.client.request<T>('POST', path, { body, retry: false }));
   }
 
-  private async send<T>(url: string, init: RequestInit): Promise<T> {
-    let res: Response;
+  /** remote keeps the CLI's error: E_REMOTE on the `from` option, with the server's status and code. */
+  private async remote<T>(p: Promise<T>): Promise<T> {
     try {
-      res = await fetch(url, init);
+      return await p;
     } catch (e) {
-      throw new OpenlecError('E_REMOTE', `${url}: ${(e as Error).message}`, { field: 'from', cause: e });
+      if (e instanceof ApiError) throw new OpenlecError('E_REMOTE', e.message, { field: 'from', details: { status: e.status, code: e.code }, cause: e });
+      throw e;
     }
-    const body = (await res.json().catch(() => ({}))) as { code?: string; message?: string };
-    if (!res.ok) throw new OpenlecError('E_REMOTE', `${url}: ${res.status} ${body.code ?? ''} ${body.message ?? ''}`.trim(), { field: 'from', details: { status: res.status, code: body.code } });
-    return body as T;
   }
 }
 

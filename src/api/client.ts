@@ -1,0 +1,183 @@
+import type { z } from 'zod';
+import { Signer, signRequest } from '../client.ts';
+import { OpenlecError } from '../errors.ts';
+import { encodeKey, type KeyPair, type MessageSigner, sign, type SignedTransaction, toBase64Url, utf8 } from '../ledger/index.ts';
+import type * as R from '../server/responses.ts';
+
+/**
+ * OpenlecClient: the HTTP API of one community as typed methods, for the software that
+ * builds on openlec (a DSO's meter-data system, a supplier's billing, an aggregator, a
+ * replica, the CLI's remote commands). Reads can be signed per RFC 9421 with the client's
+ * key or carry a token from a signed challenge; writes are signed transactions, and a
+ * write that timed out is sent again as the very same signed transaction, which the
+ * server answers with its entry (`duplicate: true`) and never appends twice.
+ */
+export interface ClientOptions {
+  /** The participant key: signs transactions, requests (RFC 9421) and logins. */
+  key?: KeyPair;
+  /** A bearer token (from login) instead of signing each request. */
+  token?: string;
+  /** Attempts of a request that failed on the way (network, timeout, 429, 502–504) (default 4). */
+  attempts?: number;
+  /** Per-attempt time limit (default 15 s). */
+  timeoutMs?: number;
+  /** First wait between attempts, doubled each time (default 250 ms); a Retry-After of the server wins. */
+  backoffMs?: number;
+  /** The wall clock (epoch ms): request signatures' `created`, and transactions' issuedAt unless `issuedAt` is given. */
+  now?: () => number;
+  /** The time a transaction is dated (epoch ms); the server admits it near its own clock. */
+  issuedAt?: () => number;
+  /** Ed25519 signing (default @noble/curves; node:crypto's is faster on a server). */
+  signWith?: MessageSigner;
+  fetch?: typeof fetch;
+}
+
+/** ApiError: a refusal or failure as the server answered it: its status, its code (E_TX_NONCE, E_FORBIDDEN, ...) and the field it names. */
+export class ApiError extends OpenlecError {
+  constructor(readonly status: number, code: string, message: string, field: string | undefined, readonly url: string) {
+    super(code, message, { field, details: { status } });
+  }
+
+  /** A refusal (4xx but 408 and 429) will not change by sending the same request again. */
+  get refused(): boolean {
+    return this.status >= 400 && this.status < 500 && this.status !== 408 && this.status !== 429;
+  }
+}
+
+type Out<S extends z.ZodType> = z.output<S>;
+type Query = Record<string, string | number | undefined>;
+const RETRY_STATUS = new Set([408, 429, 502, 503, 504]);
+
+export class OpenlecClient {
+  readonly base: string;
+  private token: string | undefined;
+  private signer: Signer | undefined;
+
+  constructor(base: string, private readonly o: ClientOptions = {}) {
+    this.base = base.replace(/\/+$/, '');
+    this.token = o.token;
+  }
+
+  private now(): number {
+    return this.o.now ? this.o.now() : Date.now();
+  }
+
+  /**
+   * request sends one call, retried when it failed on the way. Only requests that are safe
+   * to repeat are retried: reads, and writes of signed transactions (the log holds each at
+   * most once). A refusal is thrown at once as an ApiError.
+   */
+  async request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, opts: { query?: Query; body?: unknown; retry?: boolean; accept?: string } = {}): Promise<T> {
+    const q = Object.entries(opts.query ?? {}).filter(([, v]) => v !== undefined).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`).join('&');
+    const url = `${this.base}${path}${q ? `?${q}` : ''}`;
+    const attempts = opts.retry === false ? 1 : this.o.attempts ?? 4;
+    let wait = this.o.backoffMs ?? 250;
+    for (let attempt = 1; ; attempt++) {
+      let res: Response;
+      try {
+        const headers: Record<string, string> = { accept: opts.accept ?? 'application/json' };
+        if (opts.body !== undefined) headers['content-type'] = 'application/json';
+        if (this.token) headers.authorization = `Bearer ${this.token}`;
+        else if (this.o.key && opts.body === undefined) Object.assign(headers, await signRequest(this.o.key, method, url, Math.floor(this.now() / 1000), this.o.signWith));
+        res = await (this.o.fetch ?? fetch)(url, {
+          method, headers, ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}), signal: AbortSignal.timeout(this.o.timeoutMs ?? 15_000),
+        });
+      } catch (e) {
+        if (attempt < attempts) {
+          await sleep(wait);
+          wait *= 2;
+          continue;
+        }
+        throw new ApiError(0, 'E_REMOTE', `${method} ${url}: ${(e as Error).message}`, 'url', url);
+      }
+      if (RETRY_STATUS.has(res.status) && attempt < attempts) {
+        const after = Number(res.headers.get('retry-after'));
+        await res.body?.cancel();
+        await sleep(Number.isFinite(after) && after > 0 ? Math.min(after * 1000, 30_000) : wait);
+        wait *= 2;
+        continue;
+      }
+      const text = await res.text();
+      if (!res.ok) {
+        let e: { code?: string; message?: string; field?: string | null } = {};
+        try {
+          e = JSON.parse(text) as typeof e;
+        } catch {
+          // Not the API's error body (a proxy's page): the status says it.
+        }
+        throw new ApiError(res.status, e.code ?? 'E_REMOTE', `${method} ${url}: ${res.status} ${e.code ?? ''} ${e.message ?? text.slice(0, 200)}`.replace(/\s+/g, ' ').trim(), e.field ?? undefined, url);
+      }
+      if (opts.accept && opts.accept !== 'application/json') return text as T;
+      return (text === '' ? undefined : JSON.parse(text)) as T;
+    }
+  }
+
+  // Community and log ----------------------------------------------------------------------
+
+  community = () => this.request<Out<typeof R.COMMUNITY>>('GET', '/v1/community');
+  me = () => this.request<Out<typeof R.ME>>('GET', '/v1/me');
+  participants = () => this.request<Out<typeof R.PARTICIPANTS>>('GET', '/v1/participants');
+  meters = () => this.request<Out<typeof R.METER>[]>('GET', '/v1/meters');
+  feeders = () => this.request<Out<typeof R.FEEDERS>>('GET', '/v1/feeders');
+  log = (q: { from?: number; limit?: number } = {}) => this.request<Out<typeof R.LOG>>('GET', '/v1/log', { query: q });
+  rawEntries = (q: { from?: number; limit?: number } = {}) => this.request<Out<typeof R.RAW_LOG>>('GET', '/v1/log/entries', { query: q });
+  checkpoints = () => this.request<Out<typeof R.CHECKPOINTS>>('GET', '/v1/checkpoints');
+  latestCheckpoint = () => this.request<Out<typeof R.LATEST_CHECKPOINT>>('GET', '/v1/checkpoints/latest');
+  finalCheckpoint = () => this.request<Out<typeof R.FINAL_CHECKPOINT>>('GET', '/v1/checkpoints/final');
+  consistency = (q: { from: number; to: number }) => this.request<Out<typeof R.CONSISTENCY>>('GET', '/v1/consistency', { query: q });
+  proof = (entry: number) => this.request<Out<typeof R.INCLUSION>>('GET', `/v1/proofs/${entry}`);
+  cosign = (size: number, body: { cosignature: string }) => this.request<Out<typeof R.COSIGNATURE_RESULT>>('POST', `/v1/checkpoints/${size}/cosignatures`, { body });
+
+  // Writes -----------------------------------------------------------------------------------
+
+  /** submit appends a signed transaction; sent again after a failure on the way, it gives the same entry with `duplicate`. */
+  submit = (tx: SignedTransaction) => this.request<Out<typeof R.TRANSACTION_RESULT>>('POST', '/v1/transactions', { body: tx });
+  /** submitBatch appends signed transactions all or none (one signer), retried as submit is. */
+  submitBatch = (transactions: SignedTransaction[]) => this.request<Out<typeof R.BATCH_RESULT>>('POST', '/v1/transactions/batch', { body: { transactions } });
+
+  /**
+   * transact signs a transaction with the client's key, the next nonce of that key (read
+   * once from the community's participants through /v1/me or given) and the clock, and
+   * submits it. A failure on the way is retried with the same signed bytes.
+   */
+  async transact(type: string, body: unknown): Promise<Out<typeof R.TRANSACTION_RESULT> & { tx: SignedTransaction }> {
+    const signer = await this.ensureSigner();
+    const tx = signer.sign(type, body);
+    try {
+      return { ...(await this.submit(tx)), tx };
+    } catch (e) {
+      // Refused: the server did not take this nonce; read it again before the next transaction.
+      if (e instanceof ApiError && e.refused) this.signer = undefined;
+      throw e;
+    }
+  }
+
+  private async ensureSigner(): Promise<Signer> {
+    if (this.signer) return this.signer;
+    const key = this.requireKey();
+    const [c, me] = await Promise.all([this.community(), this.token ? this.me() : this.login().then(() => this.me())]);
+    this.signer = new Signer(key, c.id, me.nonce, () => new Date(this.o.issuedAt ? this.o.issuedAt() : this.now()).toISOString(), this.o.signWith);
+    return this.signer;
+  }
+
+  private requireKey(): KeyPair {
+    if (!this.o.key) throw new OpenlecError('E_CLIENT', 'this needs the client\'s key (ClientOptions.key)', { field: 'key' });
+    return this.o.key;
+  }
+
+  /** login signs a challenge with the client's key and keeps the token for the next requests. */
+  async login(): Promise<Out<typeof R.TOKEN>> {
+    const key = this.requireKey();
+    const ch = await this.request<Out<typeof R.CHALLENGE>>('POST', '/v1/auth/challenge', { body: {} });
+    const signature = toBase64Url((this.o.signWith ?? sign)(key.secretKey, utf8(ch.message)));
+    const token = await this.request<Out<typeof R.TOKEN>>('POST', '/v1/auth/token', { body: { key: encodeKey(key.publicKey), challenge: ch.challenge, signature } });
+    this.token = token.token;
+    return token;
+  }
+
+  /** get and post reach any route by path, typed by the caller: for routes without a method here. */
+  get = <T>(path: string, query?: Query) => this.request<T>('GET', path, { query });
+  post = <T>(path: string, body: unknown) => this.request<T>('POST', path, { body, retry: false });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
