@@ -18,6 +18,7 @@ import type { LedgerStore } from '../store/ledger-store.ts';
 import { addDays, parseInstant } from '../units/index.ts';
 import { Admission } from './admission.ts';
 import { Auth } from './auth.ts';
+import { registerDocs } from './docs.ts';
 import { EntryEvents, resumeAfter, streamEvents } from './event-stream.ts';
 import { EventHub } from './events.ts';
 import { clientErrorHandler, notFound, replyFailure } from './failures.ts';
@@ -483,6 +484,7 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; e
   // by injected markup.
   if (deps.webRoot) await app.register(fastifyStatic, { root: deps.webRoot, index: 'index.html', maxAge: 0, setHeaders: (res) => { res.header('content-security-policy', DASHBOARD_CSP); } });
   app.get('/openapi.json', async () => openApiDocument(table, deps.ledger.registry));
+  registerDocs(app);
   const maxStreams = deps.maxEventStreams ?? 1000;
   const entryEvents = new EntryEvents(deps.ledger);
   const streamOptions = { ledger: deps.ledger, events, ...(deps.eventHeartbeatMs ? { heartbeatMs: deps.eventHeartbeatMs } : {}) };
