@@ -34,10 +34,10 @@ test('the API reference at /docs renders every operation of /openapi.json, with 
     assert.equal(res?.status(), 200);
     assert.match(res?.headers()['content-security-policy'] ?? '', /script-src 'self'/);
     // An operation is shown under each of its tags: count distinct method and path.
-    const distinct = () => new Set([...document.querySelectorAll('.opblock')].map((o) => `${o.querySelector('.opblock-summary-method')?.textContent} ${o.querySelector('.opblock-summary-path')?.getAttribute('data-path')}`)).size;
+    const distinct = () => page.evaluate("new Set([...document.querySelectorAll('.opblock')].map((o) => o.querySelector('.opblock-summary-method')?.textContent + ' ' + o.querySelector('.opblock-summary-path')?.getAttribute('data-path'))).size") as Promise<number>;
     let shown = 0;
     for (let i = 0; i < 600 && shown < operations.length; i++) {
-      shown = await page.evaluate(distinct);
+      shown = await distinct();
       if (shown < operations.length) await new Promise((r) => setTimeout(r, 100));
     }
     assert.equal(shown, operations.length, 'every operation shown');

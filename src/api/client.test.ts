@@ -8,6 +8,8 @@ import type { FastifyInstance } from 'fastify';
 import { seededKey, smallCommunity } from '../../test/support/community.ts';
 import { buildApp } from '../server/app.ts';
 import { PersonalVault } from '../server/vault.ts';
+import { signRequest } from '../client.ts';
+import { utf8 } from '../ledger/index.ts';
 import { ApiError, OpenlecClient } from './client.ts';
 
 /** The typed client against a real server, and a proxy that loses the answer of the first write on the way back. */
@@ -80,6 +82,27 @@ describe('OpenlecClient', { timeout: 60_000 }, () => {
     assert.equal(c.ledger.size, size + 1, 'one entry');
     const next = await dso.transact('feeder.define', { id: 'client-next', parent: 'substation-1' });
     assert.deepEqual([next.entry, next.duplicate], [size + 1, undefined]);
+  });
+
+  test('a request with a body is signed through its Content-Digest (RFC 9530); a body changed on the way, or a digest missing or not signed, is refused', async () => {
+    const alice = new OpenlecClient(base, { key: seededKey('alice') });
+    assert.deepEqual(await alice.putPersonal(c.alice.actor, { name: 'Alice Example' }), { stored: true });
+    assert.equal((await alice.personal(c.alice.actor)).data?.name, 'Alice Example');
+    const url = `${base}/v1/members/${c.alice.actor}/personal`;
+    const put = (headers: Record<string, string>, body: string) => fetch(url, { method: 'PUT', headers: { 'content-type': 'application/json', ...headers }, body }).then(async (r) => ({ status: r.status, json: (await r.json()) as { code: string; field: string } }));
+    const body = JSON.stringify({ name: 'Alice Example' });
+    const signed = await signRequest(seededKey('alice'), 'PUT', url, Math.floor(Date.now() / 1000), undefined, utf8(body));
+    assert.equal((await put(signed, body)).status, 200);
+    // The same signature over another body: the digest no longer matches.
+    const changed = await put(signed, JSON.stringify({ name: 'Mallory' }));
+    assert.deepEqual([changed.status, changed.json.code, changed.json.field], [401, 'E_AUTH', 'content-digest']);
+    // No digest at all.
+    const bare = await signRequest(seededKey('alice'), 'PUT', url);
+    assert.deepEqual([(await put(bare, body)).json.field], ['content-digest']);
+    // A right digest the signature does not cover: someone could have set it.
+    const uncovered = await put({ ...bare, 'content-digest': signed['content-digest']! }, body);
+    assert.deepEqual([uncovered.status, uncovered.json.code], [401, 'E_AUTH']);
+    assert.equal((await alice.personal(c.alice.actor)).data?.name, 'Alice Example', 'nothing refused was stored');
   });
 
   test('a refusal is a typed error with the server\'s code and field, and is not sent again', async () => {

@@ -47,6 +47,7 @@ export class ApiError extends OpenlecError {
 type Out<S extends z.ZodType> = z.output<S>;
 type Query = Record<string, string | number | undefined>;
 const RETRY_STATUS = new Set([408, 429, 502, 503, 504]);
+const UNSIGNED = /^\/v1\/(transactions|auth)(\/|$)/;
 
 export class OpenlecClient {
   readonly base: string;
@@ -71,16 +72,18 @@ export class OpenlecClient {
     const q = Object.entries(opts.query ?? {}).filter(([, v]) => v !== undefined).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`).join('&');
     const url = `${this.base}${path}${q ? `?${q}` : ''}`;
     const attempts = opts.retry === false ? 1 : this.o.attempts ?? 4;
+    const bodyText = opts.body === undefined ? undefined : JSON.stringify(opts.body);
     let wait = this.o.backoffMs ?? 250;
     for (let attempt = 1; ; attempt++) {
       let res: Response;
       try {
         const headers: Record<string, string> = { accept: opts.accept ?? 'application/json' };
-        if (opts.body !== undefined) headers['content-type'] = 'application/json';
+        if (bodyText !== undefined) headers['content-type'] = 'application/json';
         if (this.token) headers.authorization = `Bearer ${this.token}`;
-        else if (this.o.key && opts.body === undefined) Object.assign(headers, await signRequest(this.o.key, method, url, Math.floor(this.now() / 1000), this.o.signWith));
+        // Signed per request (a body through its Content-Digest), but for transactions, whose own signature authenticates them, and the login itself.
+        else if (this.o.key && !UNSIGNED.test(path)) Object.assign(headers, await signRequest(this.o.key, method, url, Math.floor(this.now() / 1000), this.o.signWith, bodyText === undefined ? undefined : utf8(bodyText)));
         res = await (this.o.fetch ?? fetch)(url, {
-          method, headers, ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}), signal: AbortSignal.timeout(this.o.timeoutMs ?? 15_000),
+          method, headers, ...(bodyText !== undefined ? { body: bodyText } : {}), signal: AbortSignal.timeout(this.o.timeoutMs ?? 15_000),
         });
       } catch (e) {
         if (attempt < attempts) {
@@ -174,6 +177,10 @@ export class OpenlecClient {
     this.token = token.token;
     return token;
   }
+
+  /** A member's personal data, off the log (the member themself or the operator). */
+  personal = (key: string) => this.request<Out<typeof R.PERSONAL_DATA>>('GET', `/v1/members/${key}/personal`);
+  putPersonal = (key: string, data: Record<string, unknown>) => this.request<Out<typeof R.PERSONAL_STORED>>('PUT', `/v1/members/${key}/personal`, { body: data });
 
   /** get and post reach any route by path, typed by the caller: for routes without a method here. */
   get = <T>(path: string, query?: Query) => this.request<T>('GET', path, { query });

@@ -445,6 +445,14 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; e
   table.push(...openadr.routes());
   // maxParamLength: OpenADR object IDs are up to 128 characters (zod then names a longer one).
   const app = Fastify({ logger: deps.logger ?? false, bodyLimit: 256 * 1024, clientErrorHandler, maxParamLength: 200 });
+  // JSON bodies are parsed as before (proto-poisoning refused) and their bytes kept on the raw
+  // request, for a Content-Digest that an RFC 9421 signature covers (auth.ts).
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
+    (req.raw as { openlecBody?: Uint8Array }).openlecBody = body as Buffer;
+    parseJson(req, (body as Buffer).toString('utf8'), done);
+  });
   // Before anything is parsed or verified, only the address is known: a generous limit per
   // address; the key's own limit applies once a signature or token proves the key.
   await app.register(rateLimit, {

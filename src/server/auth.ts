@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { httpbis } from 'http-message-signatures';
 import { participant } from '../community/tables.ts';
 import { OpenlecError } from '../errors.ts';
@@ -91,20 +91,21 @@ export class Auth {
    * signedSession authenticates a request signed per RFC 9421: `Signature-Input` must cover
    * "@method", "@authority", "@path" and "@query" with `created`, `keyid` (the participant's
    * key) and `alg="ed25519"`; the signature must be at most 5 minutes old (30 s clock
-   * tolerance). Only requests without a body are accepted this way: a body would need a
-   * Content-Digest, and writes are signed transactions anyway. Undefined when the request
-   * carries no signature.
+   * tolerance). A request with a body must also cover its `content-digest` header, which
+   * must hold the SHA-256 (or SHA-512) of the bytes received (RFC 9530). Undefined when the
+   * request carries no signature.
    */
   async signedSession(state: State, req: { method: string; url: string; headers: Record<string, string | string[] | undefined>; raw?: object }, hasBody: boolean): Promise<Session | undefined> {
     if (req.headers['signature-input'] === undefined && req.headers.signature === undefined) return undefined;
-    if (hasBody) throw new OpenlecError('E_AUTH', 'HTTP message signatures are accepted on requests without a body; use a token for this one', { field: 'signature' });
+    // A body is covered through its Content-Digest (RFC 9530): the signature covers the header, the header the bytes.
+    if (hasBody) checkContentDigest(req.headers['content-digest'], (req.raw as { openlecBody?: Uint8Array } | undefined)?.openlecBody);
     let roles: readonly Role[] | undefined;
     let key = '';
     const headers = Object.fromEntries(Object.entries(req.headers).filter((e): e is [string, string | string[]] => e[1] !== undefined));
     let ok: boolean | null;
     try {
       ok = await httpbis.verifyMessage({
-        requiredFields: ['@method', '@authority', '@path', '@query'], requiredParams: ['created', 'keyid', 'alg'], maxAge: 300, tolerance: 30,
+        requiredFields: ['@method', '@authority', '@path', '@query', ...(hasBody ? ['content-digest'] : [])], requiredParams: ['created', 'keyid', 'alg'], maxAge: 300, tolerance: 30,
         keyLookup: async (params) => {
           const p = typeof params.keyid === 'string' ? participant(state, params.keyid) : undefined;
           if (!p) return null;
@@ -145,4 +146,27 @@ function equalText(want: string, got: string): boolean {
   const a = Buffer.from(want);
   const b = Buffer.from(got);
   return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * checkContentDigest: the Content-Digest header (RFC 9530, a structured dictionary such as
+ * `sha-256=:<base64>:`) names at least one digest this server knows (sha-256, sha-512), and
+ * every one it knows matches the body's bytes.
+ */
+export function checkContentDigest(header: string | string[] | undefined, body: Uint8Array | undefined): void {
+  const fail = (why: string) => {
+    throw new OpenlecError('E_AUTH', `content-digest: ${why}`, { field: 'content-digest' });
+  };
+  if (typeof header !== 'string' || header === '') fail('a signed request with a body must carry a Content-Digest (RFC 9530) and cover it in its signature');
+  if (!body) fail('the body\'s bytes were not kept: only application/json bodies can be signed');
+  let known = 0;
+  for (const member of (header as string).split(',')) {
+    const m = /^\s*([a-z0-9-]+)=:([A-Za-z0-9+/]*={0,2}):\s*$/.exec(member);
+    if (!m) fail(`${JSON.stringify(member.trim().slice(0, 40))} is not an algorithm and a byte sequence (sha-256=:<base64>:)`);
+    const alg = m![1]!;
+    if (alg !== 'sha-256' && alg !== 'sha-512') continue;
+    known++;
+    if (createHash(alg.replace('-', '')).update(body!).digest('base64') !== m![2]) fail(`the ${alg} digest does not match the body received`);
+  }
+  if (known === 0) fail('no sha-256 or sha-512 digest');
 }

@@ -95,7 +95,7 @@ export function openApiDocument(routes: readonly Route[], registry: Registry) {
         bearer: { type: 'http', scheme: 'bearer', description: 'POST /v1/auth/challenge, sign the message with your Ed25519 key, POST /v1/auth/token' },
         httpSignature: {
           type: 'apiKey', in: 'header', name: 'Signature',
-          description: 'RFC 9421 HTTP message signatures, for scripts that sign each request instead of logging in: `Signature-Input` covers "@method", "@authority", "@path" and "@query" with the parameters `created`, `keyid` and `alg="ed25519"`; `keyid` is the participant key (43-character base64url Ed25519 public key, as registered in the log) and the Ed25519 signature is made with it. At most 5 minutes old (30 s clock tolerance); requests without a body only.',
+          description: 'RFC 9421 HTTP message signatures, for scripts that sign each request instead of logging in: `Signature-Input` covers "@method", "@authority", "@path" and "@query" with the parameters `created`, `keyid` and `alg="ed25519"`; `keyid` is the participant key (43-character base64url Ed25519 public key, as registered in the log) and the Ed25519 signature is made with it. At most 5 minutes old (30 s clock tolerance). A request with a body also covers its `content-digest` header (RFC 9530, sha-256=:<base64>: of the bytes sent).',
         },
       },
     },
