@@ -68,7 +68,7 @@ export class OpenlecClient {
    * to repeat are retried: reads, and writes of signed transactions (the log holds each at
    * most once). A refusal is thrown at once as an ApiError.
    */
-  async request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, opts: { query?: Query; body?: unknown; retry?: boolean; accept?: string } = {}): Promise<T> {
+  async request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, opts: { query?: Query; body?: unknown; retry?: boolean; accept?: string; onPage?: (next: string | undefined) => void } = {}): Promise<T> {
     const q = Object.entries(opts.query ?? {}).filter(([, v]) => v !== undefined).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`).join('&');
     const url = `${this.base}${path}${q ? `?${q}` : ''}`;
     const attempts = opts.retry === false ? 1 : this.o.attempts ?? 4;
@@ -111,20 +111,42 @@ export class OpenlecClient {
         throw new ApiError(res.status, e.code ?? 'E_REMOTE', `${method} ${url}: ${res.status} ${e.code ?? ''} ${e.message ?? text.slice(0, 200)}`.replace(/\s+/g, ' ').trim(), e.field ?? undefined, url);
       }
       if (opts.accept && opts.accept !== 'application/json') return text as T;
-      return (text === '' ? undefined : JSON.parse(text)) as T;
+      const value = (text === '' ? undefined : JSON.parse(text)) as T;
+      opts.onPage?.(res.headers.get('x-next-cursor') ?? undefined);
+      return value;
     }
+  }
+
+  /**
+   * pages reads a list route page by page (the server pages every list: at most 1,000 items
+   * a page, the next one named by X-Next-Cursor), in the server's stable order.
+   */
+  async *pages<T>(path: string, query: Query = {}): AsyncGenerator<T[]> {
+    let cursor: string | undefined;
+    do {
+      let next: string | undefined;
+      yield await this.request<T[]>('GET', path, { query: { ...query, ...(cursor ? { cursor } : {}) }, onPage: (n) => (next = n) });
+      cursor = next;
+    } while (cursor);
+  }
+
+  /** all reads every page of a list route. */
+  async all<T>(path: string, query: Query = {}): Promise<T[]> {
+    const out: T[] = [];
+    for await (const page of this.pages<T>(path, query)) out.push(...page);
+    return out;
   }
 
   // Community and log ----------------------------------------------------------------------
 
   community = () => this.request<Out<typeof R.COMMUNITY>>('GET', '/v1/community');
   me = () => this.request<Out<typeof R.ME>>('GET', '/v1/me');
-  participants = () => this.request<Out<typeof R.PARTICIPANTS>>('GET', '/v1/participants');
-  meters = () => this.request<Out<typeof R.METER>[]>('GET', '/v1/meters');
-  feeders = () => this.request<Out<typeof R.FEEDERS>>('GET', '/v1/feeders');
+  participants = () => this.all<Out<typeof R.PARTICIPANTS>[number]>('/v1/participants');
+  meters = () => this.all<Out<typeof R.METER>>('/v1/meters');
+  feeders = () => this.all<Out<typeof R.FEEDERS>[number]>('/v1/feeders');
   log = (q: { from?: number; limit?: number } = {}) => this.request<Out<typeof R.LOG>>('GET', '/v1/log', { query: q });
   rawEntries = (q: { from?: number; limit?: number } = {}) => this.request<Out<typeof R.RAW_LOG>>('GET', '/v1/log/entries', { query: q });
-  checkpoints = () => this.request<Out<typeof R.CHECKPOINTS>>('GET', '/v1/checkpoints');
+  checkpoints = () => this.all<Out<typeof R.CHECKPOINTS>[number]>('/v1/checkpoints');
   latestCheckpoint = () => this.request<Out<typeof R.LATEST_CHECKPOINT>>('GET', '/v1/checkpoints/latest');
   finalCheckpoint = () => this.request<Out<typeof R.FINAL_CHECKPOINT>>('GET', '/v1/checkpoints/final');
   consistency = (q: { from: number; to: number }) => this.request<Out<typeof R.CONSISTENCY>>('GET', '/v1/consistency', { query: q });

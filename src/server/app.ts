@@ -19,6 +19,7 @@ import { addDays, parseInstant } from '../units/index.ts';
 import { Admission } from './admission.ts';
 import { Auth } from './auth.ts';
 import { registerDocs } from './docs.ts';
+import { paged } from './pages.ts';
 import { EntryEvents, resumeAfter, streamEvents } from './event-stream.ts';
 import { EventHub } from './events.ts';
 import { clientErrorHandler, notFound, replyFailure } from './failures.ts';
@@ -440,7 +441,8 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; e
   const perKey = deps.rateLimitPerMinute ?? 60_000;
   const limits = new KeyLimits(perKey, now);
   const admission = new Admission({ ledger: deps.ledger, clock: txClock, maxSkewMs: deps.maxSkewMs ?? 30_000, limits, maxPending: deps.maxPendingWrites ?? 10_000 });
-  const table = routes({ ledger: deps.ledger, vault: deps.vault, events, auth, admission, limits, now, txClock, witnesses: deps.witnesses, readOnly: deps.readOnly });
+  // openlec's list routes are paged; the OpenADR routes below page as their standard says (skip, limit).
+  const table = paged(routes({ ledger: deps.ledger, vault: deps.vault, events, auth, admission, limits, now, txClock, witnesses: deps.witnesses, readOnly: deps.readOnly }));
   const openadr = new OpenAdr({ ledger: deps.ledger, events, now, readOnly: deps.readOnly !== undefined, ...(deps.openadr ? { store: deps.openadr } : {}) });
   table.push(...openadr.routes());
   // maxParamLength: OpenADR object IDs are up to 128 characters (zod then names a longer one).

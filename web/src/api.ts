@@ -77,7 +77,17 @@ export async function api<T>(path: string, init: { method?: string; body?: unkno
     ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
   });
   if (!res.ok) throw await failed(res);
-  return (await res.json()) as T;
+  let body = (await res.json()) as unknown;
+  // A list answered in pages (X-Next-Cursor): the view gets the whole list, page after page.
+  for (let next = res.headers.get('x-next-cursor'); next && Array.isArray(body) && (init.method ?? 'GET') === 'GET';) {
+    const url = new URL(apiUrl(path), location.href);
+    url.searchParams.set('cursor', next);
+    const more = await fetch(url, { headers: headers() });
+    if (!more.ok) throw await failed(more);
+    body = body.concat((await more.json()) as unknown[]);
+    next = more.headers.get('x-next-cursor');
+  }
+  return body as T;
 }
 
 /** download fetches a file with the session's token and hands it to the browser as a download. */
