@@ -102,6 +102,9 @@ describe('OpenlecClient', { timeout: 60_000 }, () => {
     // A right digest the signature does not cover: someone could have set it.
     const uncovered = await put({ ...bare, 'content-digest': signed['content-digest']! }, body);
     assert.deepEqual([uncovered.status, uncovered.json.code], [401, 'E_AUTH']);
+    // A JSON null is a body too: its digest must be signed.
+    const nullBody = await put(bare, 'null');
+    assert.deepEqual([nullBody.status, nullBody.json.field], [401, 'content-digest']);
     assert.equal((await alice.personal(c.alice.actor)).data?.name, 'Alice Example', 'nothing refused was stored');
   });
 

@@ -111,7 +111,12 @@ export class OpenlecClient {
         throw new ApiError(res.status, e.code ?? 'E_REMOTE', `${method} ${url}: ${res.status} ${e.code ?? ''} ${e.message ?? text.slice(0, 200)}`.replace(/\s+/g, ' ').trim(), e.field ?? undefined, url);
       }
       if (opts.accept && opts.accept !== 'application/json') return text as T;
-      const value = (text === '' ? undefined : JSON.parse(text)) as T;
+      let value: T;
+      try {
+        value = (text === '' ? undefined : JSON.parse(text)) as T;
+      } catch {
+        throw new ApiError(res.status, 'E_REMOTE', `${method} ${url}: ${res.status} with a body that is not JSON: ${text.slice(0, 80)}`, 'url', url);
+      }
       opts.onPage?.(res.headers.get('x-next-cursor') ?? undefined);
       return value;
     }

@@ -47,5 +47,7 @@ test('the JSON.stringify shortcut writes what the general writer writes, and ref
   for (let i = 0; i < 40; i++) deep = { a: [deep] };
   const cyclic: Record<string, unknown> = { a: 1 };
   cyclic.self = { x: cyclic };
-  for (const v of [{ b: 1, a: 2 }, { 9: 'a', 10: 'b' }, { a: { d: 1, c: 2 } }, deep, cyclic, { a: undefined, b: [undefined, null] }, { '\udc00': 1 }, Object.create(null)]) same(v);
+  const withToJson = Object.assign([1], { toJSON: () => ({ b: 1, a: 2 }) });
+  class Row extends Array<number> {}
+  for (const v of [withToJson, { x: withToJson }, Row.from([1, 2]), { b: 1, a: 2 }, { 9: 'a', 10: 'b' }, { a: { d: 1, c: 2 } }, deep, cyclic, { a: undefined, b: [undefined, null] }, { '\udc00': 1 }, Object.create(null)]) same(v);
 });

@@ -23,6 +23,8 @@ const SHAPE_DEPTH = 32;
 function canonicalShape(v: object, depth: number): boolean {
   if (depth > SHAPE_DEPTH) return false;
   if (Array.isArray(v)) {
+    // A plain array only: a subclass or an own toJSON is written by the general writer.
+    if (Object.getPrototypeOf(v) !== Array.prototype || 'toJSON' in v) return false;
     for (let i = 0; i < v.length; i++) if (!shapeOf(v[i], depth)) return false;
     return true;
   }

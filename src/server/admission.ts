@@ -37,10 +37,13 @@ const RECENT = 65_536;
 /** A retry that is not among the recent ones is looked for in this many entries at the end of the log. */
 const RETRY_WINDOW = 65_536;
 const SCAN_CHUNK = 4_096;
+/** One scan of the log's end per key this often at most (a retry needs one). */
+const SCAN_EVERY_MS = 10_000;
 
 export class Admission {
   private pending = 0;
   private readonly recent = new Map<string, number>();
+  private readonly scans = new Map<string, number>();
 
   constructor(private readonly o: AdmissionOptions) {}
 
@@ -51,6 +54,9 @@ export class Admission {
    * second append impossible; this only tells the client what became of the first).
    */
   async admit(body: Record<string, unknown>): Promise<Admitted> {
+    // A retry this process admitted: its entry, before the clock check (a retry may come after the skew window).
+    const seen = await this.recentEntry(body);
+    if (seen !== undefined) return { entry: seen, duplicate: true };
     try {
       const entry = await this.submit(body);
       this.remember(body, entry);
@@ -64,21 +70,24 @@ export class Admission {
     }
   }
 
-  /** admitAtomic is submitAtomic with retries recognised: a set whose every transaction is in the log gives their entries back. */
+  /** admitAtomic is submitAtomic with retries recognised: a set logged as one (consecutive entries, in its order) gives their entries back. */
   async admitAtomic(bodies: readonly Record<string, unknown>[]): Promise<{ entries: number[]; duplicate: boolean }> {
+    const consecutive = (entries: (number | undefined)[]): entries is number[] => entries.every((x, i) => x !== undefined && x === entries[0]! + i);
+    const seen: (number | undefined)[] = [];
+    for (const b of bodies) seen.push(await this.recentEntry(b));
+    if (consecutive(seen)) return { entries: seen, duplicate: true };
     try {
       const entries = await this.submitAtomic(bodies);
       bodies.forEach((b, i) => this.remember(b, entries[i]!));
       return { entries, duplicate: false };
     } catch (e) {
       if (e instanceof OpenlecError && e.code === 'E_TX_NONCE') {
-        const entries: number[] = [];
+        const entries: (number | undefined)[] = [];
         for (const b of bodies) {
-          const entry = await this.logged(b);
-          if (entry === undefined) throw e;
-          entries.push(entry);
+          entries.push(await this.logged(b));
+          if (entries.at(-1) === undefined) throw e;
         }
-        return { entries, duplicate: true };
+        if (consecutive(entries)) return { entries, duplicate: true };
       }
       throw e;
     }
@@ -90,28 +99,54 @@ export class Admission {
     this.recent.set(body.sig, entry);
   }
 
-  /** logged finds the entry holding exactly this transaction (its canonical text), among the recent ones or at the end of the log. */
-  private async logged(body: Record<string, unknown>): Promise<number | undefined> {
+  /** canonicalText is the transaction as the log would hold it, or undefined for what is no transaction. */
+  private canonicalText(body: Record<string, unknown>): string | undefined {
     if (typeof body.sig !== 'string') return undefined;
-    let text: string;
     try {
-      text = canonicalJson(body);
+      return canonicalJson(body);
     } catch {
       return undefined;
     }
+  }
+
+  /** recentEntry: the entry of this very transaction among the ones this process admitted last (one read, no scan). */
+  private async recentEntry(body: Record<string, unknown>): Promise<number | undefined> {
+    const known = typeof body.sig === 'string' ? this.recent.get(body.sig) : undefined;
+    if (known === undefined || known >= this.o.ledger.size) return undefined;
+    const text = this.canonicalText(body);
+    const [e] = await this.o.ledger.readEntries(known, known + 1);
+    return text !== undefined && e && fromUtf8(e.bytes) === text ? known : undefined;
+  }
+
+  /**
+   * logged finds the entry holding exactly this transaction (its canonical text), among the
+   * recent ones or at the end of the log. It runs only on a nonce refusal, which comes after
+   * the signature was verified, and at most once per SCAN_EVERY_MS per key: a participant
+   * cannot make the server read the log's end at will.
+   */
+  private async logged(body: Record<string, unknown>): Promise<number | undefined> {
+    const recent = await this.recentEntry(body);
+    if (recent !== undefined) return recent;
+    const text = this.canonicalText(body);
+    if (text === undefined || typeof body.actor !== 'string' || !this.scanAllowed(body.actor)) return undefined;
     const byteLength = utf8(text).length;
     const size = this.o.ledger.size;
-    const known = this.recent.get(body.sig);
-    if (known !== undefined && known < size) {
-      const [e] = await this.o.ledger.readEntries(known, known + 1);
-      if (e && fromUtf8(e.bytes) === text) return known;
-    }
     for (let hi = size; hi > Math.max(0, size - RETRY_WINDOW); hi -= SCAN_CHUNK) {
       const lo = Math.max(0, hi - SCAN_CHUNK, size - RETRY_WINDOW);
       const entries = await this.o.ledger.readEntries(lo, hi);
       for (let i = entries.length - 1; i >= 0; i--) if (entries[i]!.bytes.length === byteLength && fromUtf8(entries[i]!.bytes) === text) return lo + i;
     }
     return undefined;
+  }
+
+  private scanAllowed(actor: string): boolean {
+    const now = this.o.clock();
+    const last = this.scans.get(actor);
+    if (last !== undefined && now - last < SCAN_EVERY_MS) return false;
+    this.scans.delete(actor);
+    if (this.scans.size >= 10_000) this.scans.delete(this.scans.keys().next().value!);
+    this.scans.set(actor, now);
+    return true;
   }
 
   /** submit admits one signed transaction and resolves with its entry once durable, or throws the refusal. */

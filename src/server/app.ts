@@ -477,7 +477,8 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; e
         },
       } : {}),
       handler: async (req, reply) => {
-        const session = auth.session(req.headers.authorization) ?? await auth.signedSession(deps.ledger.state, req, req.body !== undefined && req.body !== null);
+        // A body is whatever bytes arrived (a JSON `null` included): its digest must then be signed.
+        const session = auth.session(req.headers.authorization) ?? await auth.signedSession(deps.ledger.state, req, (req.raw as { openlecBody?: Uint8Array }).openlecBody !== undefined || (req.body !== undefined && req.body !== null));
         if (session) limits.take(session.key, 'authorization');
         const params = parseRequest(r.params, req.params, 'params');
         allow(r.access, session, params as { key?: string });

@@ -21,7 +21,7 @@ export interface EventStreamOptions {
   heartbeatMs?: number;
   /** How often the log's size is looked at, for entries another process appended (default 1 s). */
   pollMs?: number;
-  /** A client further behind than this many entries gets a `reset` event and the live stream from the end (default 50,000). */
+  /** A client further behind than this many entries gets a `reset` event and the live stream from the end (default 10,000). */
   maxReplay?: number;
 }
 
@@ -54,6 +54,7 @@ export class EntryEvents {
       let end = missing + 1;
       while (end < to && !this.kept.has(end)) end++;
       const entries = await this.ledger.readEntries(missing, end);
+      if (entries.length === 0) throw new OpenlecError('E_STORE_READ', `entries ${missing}..${end - 1} could not be read`);
       entries.forEach((e, i) => {
         const { tx } = decodeEntry(e.bytes);
         this.put(missing + i, EventHub.forEntry(missing + i, tx.type, tx.body as Record<string, unknown>));
@@ -84,7 +85,7 @@ export function streamEvents(req: IncomingMessage, res: ServerResponse, o: Event
   res.write(`retry: 2000\nevent: hello\ndata: ${JSON.stringify({ size, ...(start ? { resumedAt: start.entry } : {}) })}\n\n`);
   let next: Cursor = { entry: size, k: 0 };
   if (start && start.entry <= size) {
-    if (size - start.entry > (o.maxReplay ?? 50_000)) {
+    if (size - start.entry > (o.maxReplay ?? 10_000)) {
       // Too far behind to replay: the client re-reads what it shows, then follows from here.
       res.write(`event: reset\ndata: ${JSON.stringify({ from: start.entry, size })}\n\n`);
     } else next = start;

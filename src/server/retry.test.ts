@@ -19,7 +19,8 @@ describe('retries of signed transactions', () => {
   let dso: Signer;
   const day = (d: number, wh: number) => Array.from({ length: 48 }, (_, k) => wh + (k % 7) + d);
   const post = (url: string, payload: unknown) => app.inject({ method: 'POST', url, payload: payload as object });
-  const start = async (ledger: SqliteLedger) => (await buildApp({ ledger, vault, tokenSecret: randomBytes(32), txClock: () => Date.parse(T) })).app;
+  let clock = Date.parse(T);
+  const start = async (ledger: SqliteLedger) => (await buildApp({ ledger, vault, tokenSecret: randomBytes(32), txClock: () => clock })).app;
 
   before(async () => {
     c = await smallCommunity();
@@ -78,6 +79,22 @@ describe('retries of signed transactions', () => {
     assert.equal(mixed.statusCode, 409, mixed.body);
     assert.equal(mixed.json().code, 'E_TX_NONCE');
     assert.equal(c.ledger.size, size);
+  });
+
+  test('a retry that comes after the clock window is still its entry; a set of one logged transaction twice is no retry', async () => {
+    const tx = dso.sign('meter.readings', { meter: '30001234567890', direction: 'import', date: '2026-01-24', values: day(24, 300) });
+    const first = await post('/v1/transactions', tx);
+    assert.equal(first.statusCode, 201, first.body);
+    clock += 10 * 60_000;
+    try {
+      const late = await post('/v1/transactions', tx);
+      assert.equal(late.statusCode, 200, late.body);
+      assert.equal(late.json().entry, first.json().entry);
+    } finally {
+      clock -= 10 * 60_000;
+    }
+    const twice = await post('/v1/transactions/batch', { transactions: [tx, tx] });
+    assert.notEqual(twice.statusCode, 200, twice.body);
   });
 
   test('after a restart, a retry is found in the log itself', async () => {

@@ -20,10 +20,10 @@ export interface StoredCheckpoint {
  * rows, synchronously (SQLite) or not (PostgreSQL). The core verifies through it and
  * never sees the database.
  */
-/** A stored row as text: its key (rowKey) and its canonical JSON. */
+/** A stored row as text: its key (rowKey) and each column's canonical JSON, in the code-unit order of the table's column names. */
 export interface RowText {
   key: string;
-  text: string;
+  columns: string[];
 }
 
 export interface LogSource {
@@ -33,9 +33,10 @@ export interface LogSource {
   checkpoints(): StoredCheckpoint[] | Promise<StoredCheckpoint[]>;
   tableRows(spec: TableSpec): Iterable<Row> | AsyncIterable<Row>;
   /**
-   * tableTexts, where a store has it, yields each stored row as the canonical JSON text that
-   * canonicalJson would give for the row tableRows yields, without parsing its JSON columns:
-   * verify compares it with the replayed row's text, and parses only a row that differs.
+   * tableTexts, where a store has it, yields each stored row as the canonical JSON text of
+   * each column, as canonicalJson would give for the row tableRows yields, without parsing
+   * its JSON columns: verify compares them column by column with the replayed row (so no
+   * byte can move from one column to the next unseen), and parses only a row that differs.
    */
   tableTexts?(spec: TableSpec): Iterable<RowText> | AsyncIterable<RowText>;
   /** checkIntegrity runs the store's own consistency check (SQLite's integrity_check): what it reports, [] when sound. */

@@ -280,36 +280,32 @@ export class SqliteLedger implements LogSource, LedgerStore {
   }
 
   /**
-   * tableTexts writes each row's canonical JSON from its columns: names in code-unit order,
-   * JSON columns as stored (canonicalJson wrote them), text and numbers as canonicalJson
-   * writes them. A row holding anything else (a blob, a tampered value) goes through
-   * tableRows' parse and canonicalJson, so the text is the one verify would compute.
+   * tableTexts writes each column's canonical JSON: JSON columns as stored (canonicalJson
+   * wrote them), text and numbers as canonicalJson writes them. A row holding anything else
+   * (a tampered value), or a table whose columns are not its spec's, goes through tableRows'
+   * parse and canonicalJson, so the texts are the ones verify would compute.
    */
   *tableTexts(spec: TableSpec): Iterable<RowText> {
     const stmt = this.db.prepare(`SELECT * FROM ${sqlName(spec.name)}`);
-    const names = stmt.columns().map((c) => c.name).sort();
-    const quotedNames = names.map((n) => JSON.stringify(n));
+    const names = Object.keys(spec.columns).sort();
+    const same = stmt.columns().map((c) => c.name).sort().join('\u0000') === names.join('\u0000');
     const json = names.map((n) => spec.columns[n] === 'json');
     const jsonCols = names.filter((n) => spec.columns[n] === 'json');
     for (const r of stmt.iterate() as Iterable<Row>) {
-      let text = '{';
-      for (let i = 0; i < names.length; i++) {
+      let columns: string[] | undefined = same ? [] : undefined;
+      for (let i = 0; columns && i < names.length; i++) {
         const v = r[names[i]!];
-        let part: string;
-        if (v === null) part = 'null';
-        else if (json[i] && typeof v === 'string') part = v;
-        else if (typeof v === 'string' && v.isWellFormed()) part = JSON.stringify(v);
-        else if (typeof v === 'number' && Number.isFinite(v)) part = `${v}`;
-        else {
-          for (const c of jsonCols) if (typeof r[c] === 'string') r[c] = JSON.parse(r[c] as string);
-          text = canonicalJson(r);
-          break;
-        }
-        text += (i === 0 ? '' : ',') + quotedNames[i] + ':' + part;
-        if (i === names.length - 1) text += '}';
+        if (v === null) columns.push('null');
+        else if (json[i] && typeof v === 'string') columns.push(v);
+        else if (typeof v === 'string' && v.isWellFormed()) columns.push(JSON.stringify(v));
+        else if (typeof v === 'number' && Number.isFinite(v)) columns.push(`${v}`);
+        else columns = undefined;
       }
-      if (names.length === 0) text = '{}';
-      yield { key: rowKey(spec, r), text };
+      if (!columns) {
+        for (const c of jsonCols) if (typeof r[c] === 'string') r[c] = JSON.parse(r[c] as string);
+        columns = names.map((n) => canonicalJson(r[n] ?? null));
+      }
+      yield { key: rowKey(spec, r), columns };
     }
   }
 
