@@ -4,33 +4,28 @@ import canonicalize from 'canonicalize';
 import fc from 'fast-check';
 import { jcs, jcsGeneral } from './jcs.ts';
 
+/** agreesWith: jcs writes what `reference` writes and refuses what it refuses (with its message too, when asked). */
+const agreesWith = (reference: (v: unknown) => string | undefined, sameMessage: boolean) => (v: unknown) => {
+  let want: string | undefined | Error;
+  try {
+    want = reference(v);
+  } catch (e) {
+    want = e as Error;
+  }
+  if (want instanceof Error) assert.throws(() => jcs(v), { message: sameMessage ? want.message : /./ });
+  else assert.equal(jcs(v), want);
+};
+
 test('jcs writes what the canonicalize package writes, and refuses what it refuses', () => {
-  const same = (v: unknown) => {
-    let want: string | undefined | Error;
-    try {
-      want = canonicalize(v);
-    } catch (e) {
-      want = e as Error;
-    }
-    if (want instanceof Error) assert.throws(() => jcs(v));
-    else assert.equal(jcs(v), want);
-  };
+  // canonicalize words its errors its own way: only the refusal is compared.
+  const same = agreesWith(canonicalize, false);
   fc.assert(fc.property(fc.jsonValue(), same), { numRuns: 2000 });
   fc.assert(fc.property(fc.anything({ withNullPrototype: true, withObjectString: true }), same), { numRuns: 1000 });
   for (const v of [NaN, Infinity, '\ud800', { '\udc00': 1 }, [1e21, 1e-7, -0, 0.1 + 0.2], { b: undefined, a: [undefined] }, { toJSON: () => 'x' }]) same(v);
 });
 
 test('the JSON.stringify shortcut writes what the general writer writes, and refuses what it refuses', () => {
-  const same = (v: unknown) => {
-    let want: string | undefined | Error;
-    try {
-      want = jcsGeneral(v);
-    } catch (e) {
-      want = e as Error;
-    }
-    if (want instanceof Error) assert.throws(() => jcs(v), { message: want.message });
-    else assert.equal(jcs(v), want);
-  };
+  const same = agreesWith(jcsGeneral, true);
   // Values in canonical shape (names in order at every level), as a log's rows are: the shortcut's case.
   fc.assert(fc.property(fc.jsonValue(), (v) => same(JSON.parse(jcsGeneral(v)!))), { numRuns: 2000 });
   // The same with one value somewhere inside replaced by what JSON.stringify writes differently.
