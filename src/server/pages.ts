@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { OpenlecError } from '../errors.ts';
-import { canonicalJson, fromBase64Url, fromUtf8, toBase64Url, utf8 } from '../ledger/index.ts';
+import { canonicalJson, fromBase64Url, fromUtf8, sha256, toBase64Url, utf8 } from '../ledger/index.ts';
 import type { Route } from './route.ts';
 
 /**
@@ -22,7 +21,7 @@ const PAGE_QUERY = {
   cursor: z.string().max(200).optional().describe('From the previous page\'s X-Next-Cursor (or its Link rel="next")'),
 };
 
-const digest = (item: unknown) => toBase64Url(createHash('sha256').update(canonicalJson(item ?? null)).digest().subarray(0, 12));
+const digest = (item: unknown) => toBase64Url(sha256(utf8(canonicalJson(item ?? null))).subarray(0, 12));
 
 /** paged: the list routes of a table with pagination; the others as they are. */
 export function paged(routes: Route[]): Route[] {
