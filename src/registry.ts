@@ -1,3 +1,4 @@
+import { apiKeyIssue, apiKeyRevoke, apiKeyRotate } from './access/api-keys.ts';
 import { allocationRun } from './allocation/allocation-run.ts';
 import { allocationShares } from './allocation/allocation-shares.ts';
 import { deviceRegister } from './certificates/device-register.ts';
@@ -31,6 +32,7 @@ export function createRegistry(): Registry {
     deviceRegister, certificatesConfigure, certificatesIssue, certificatesSettle, certificateTransfer, certificateCancel, certificateAutoClaim, certificatesExpire,
     assetRegister, flexConfigure, flexRequest, flexOffer, flexOrder, flexSettle,
     chargingParty, chargingLocation, chargingTariff, chargingCdr, chargingSettle, chargingDriver, chargingOrigin,
+    apiKeyIssue, apiKeyRotate, apiKeyRevoke,
   ]);
 }
 

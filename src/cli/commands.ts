@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { checkEntryProof, type EntryProof } from '../audit/entry-proof.ts';
 import { verifyLog, type VerifyReport } from '../audit/verify.ts';
@@ -47,6 +47,7 @@ export async function init(o: InitOptions): Promise<{ id: string; key: string; o
   const key = existsSync(keyPath) ? readKeyFile(keyPath) : generateKeyPair();
   const id = o.id ?? `openlec.local/${slug(o.name)}`;
   const interval = Number(o.interval);
+  mkdirSync(dirname(o.db), { recursive: true });
   const ledger = SqliteLedger.create(o.db);
   try {
     const tx = new Signer(key, id, 0, now).sign('community.create', { name: o.name, timeZone: o.tz, intervalMinutes: interval, currency: o.currency, operator: encodeKey(key.publicKey) });

@@ -173,7 +173,7 @@ export interface Signing {
  * state for that instant, and appends it; with `dryRun` it plans only. Refusals name the
  * option they came from.
  */
-async function append<B>(o: Signing, defaultKey: string, type: string, plan: (state: State, atMs: number) => B, dryRun = false): Promise<{ entry: number | null; body: B; actor: string; issuedAt: string }> {
+export async function append<B>(o: Signing, defaultKey: string, type: string, plan: (state: State, atMs: number) => B, dryRun = false): Promise<{ entry: number | null; body: B; actor: string; issuedAt: string }> {
   const atMs = signingTime(o.at);
   const key = readKeyFile(o.key ?? defaultKey);
   const ledger = SqliteLedger.open(o.db);

@@ -28,6 +28,7 @@ const remote = async () => ({ ...(await import('./follow.ts')), ...(await import
 const chains = async () => ({ ...(await import('./anchor.ts')), ...(await import('../anchor/anchoring.ts')) });
 const flexMarket = () => import('./flex.ts');
 const evCharging = () => import('./charging.ts');
+const apiKeys = () => import('./api-keys.ts');
 const simulator = async () => ({
   ...(await import('./simulate.ts')), ...(await import('./simulate-compare.ts')), ...(await import('../sim/compare.ts')), ...(await import('../sim/run.ts')),
 });
@@ -472,6 +473,31 @@ export function buildProgram(): Command {
 
   // EV charging under OCPI 2.2.1 (src/cli/charging.ts, loaded when a command runs).
   const cpoKey = 'CPO key file (default: keys/cpo.key beside the database)';
+  const apikey = program.command('apikey').description('API keys for an organisation\'s machines (a DSO\'s meter-data system, a supplier\'s billing): issued, rotated and revoked by signed transactions; the log holds only a digest of each');
+  signing(apikey.command('issue'), 'key file of the participant the key acts for (default: keys/operator.key beside the database)')
+    .description('make a key here, write it to --out (mode 0600, never overwritten) and sign apikey.issue with its digest, roles and expiry')
+    .requiredOption('--roles <roles>', 'comma-separated roles the key may use, some of the owner\'s: ' + 'operator, dso, member, auditor, issuer, aggregator, cpo, emsp')
+    .option('--days <n>', 'valid this many days (1 to 400, default 365)')
+    .option('--out <file>', 'the file the key is written to, for the machine that uses it (required)')
+    .action(async (o) => shown(o, await (await apiKeys()).issueApiKey(o)));
+  signing(apikey.command('rotate'), 'key file of the key\'s owner (default: keys/operator.key beside the database)')
+    .description('replace a key (apikey.rotate): a new key in --out with the same roles; the old one keeps working --overlap seconds')
+    .requiredOption('--id <id>', 'the key to replace')
+    .option('--days <n>', 'the new key is valid this many days (1 to 400, default 365)')
+    .option('--overlap <seconds>', 'how long the old key still works (0 to 604800, default 86400)')
+    .option('--out <file>', 'the file the new key is written to (required)')
+    .action(async (o) => shown(o, await (await apiKeys()).rotateApiKey(o)));
+  signing(apikey.command('revoke'), 'key file of the key\'s owner or the operator (default: keys/operator.key beside the database)')
+    .description('revoke a key (apikey.revoke): the server refuses it once the entry is in the log')
+    .requiredOption('--id <id>', 'the key to revoke')
+    .option('--reason <reason>', 'compromised, retired, superseded or owner-left (default retired)')
+    .action(async (o) => shown(o, await (await apiKeys()).revokeApiKey(o)));
+  apikey.command('list')
+    .description('the log\'s API keys: owner, roles, status at this machine\'s clock, expiry, rotation, revocation')
+    .requiredOption('--db <path>', 'log database')
+    .option('--owner <key>', 'only this participant\'s keys (a key, or a key file)')
+    .option('--json', 'print JSON')
+    .action(async (o) => shown(o, await (await apiKeys()).listApiKeys(o)));
   const charging = program.command('charging').description('EV charging (OCPI 2.2.1): price CDRs under tariffs, roaming parties, locations, tariffs, CDRs from OCPP traces, monthly CPO/eMSP settlement');
   charging.command('price')
     .description('price the charging periods of an OCPI CDR or Session (told apart by their fields) under an OCPI tariff, exactly as the log does; no database')

@@ -31,6 +31,7 @@ import { dashboardRoutes } from './dashboard-routes.ts';
 import { batchRoutes } from './batch-routes.ts';
 import { homeRoutes } from './home-routes.ts';
 import { networkRoutes } from './network-routes.ts';
+import { apiKeyRoutes } from './api-key-routes.ts';
 import { chargingEntryConcerns } from '../charging/driver.ts';
 import { OpenAdr } from './openadr.ts';
 import type { OpenAdrStore } from './openadr-store.ts';
@@ -414,6 +415,7 @@ function routes(d: RouteDeps): Route[] {
     ...homeRoutes(ledger),
     ...dashboardRoutes(ledger),
     ...networkRoutes(ledger, d.txClock),
+    ...apiKeyRoutes(ledger, d.now),
     ...batchRoutes(ledger, d.admission, events, d.readOnly),
   ];
 }
@@ -478,7 +480,7 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; e
       } : {}),
       handler: async (req, reply) => {
         // A body is whatever bytes arrived (a JSON `null` included): its digest must then be signed.
-        const session = auth.session(req.headers.authorization) ?? await auth.signedSession(deps.ledger.state, req, (req.raw as { openlecBody?: Uint8Array }).openlecBody !== undefined || (req.body !== undefined && req.body !== null));
+        const session = auth.session(req.headers.authorization, deps.ledger.state) ?? await auth.signedSession(deps.ledger.state, req, (req.raw as { openlecBody?: Uint8Array }).openlecBody !== undefined || (req.body !== undefined && req.body !== null));
         if (session) limits.take(session.key, 'authorization');
         const params = parseRequest(r.params, req.params, 'params');
         allow(r.access, session, params as { key?: string });

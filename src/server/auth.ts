@@ -1,5 +1,6 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { httpbis } from 'http-message-signatures';
+import { apiKeySession } from '../access/api-keys.ts';
 import { participant } from '../community/tables.ts';
 import { OpenlecError } from '../errors.ts';
 import { decodeKey, fromBase64Url, type SignatureVerifier, toBase64Url, utf8 } from '../ledger/index.ts';
@@ -23,6 +24,8 @@ export interface Session {
   readonly key: string;
   readonly roles: readonly Role[];
   readonly expiresAt: number;
+  /** The API key the request came with (src/access/api-keys.ts), when it did. */
+  readonly apiKey?: string;
 }
 
 /**
@@ -76,11 +79,19 @@ export class Auth {
     return { token: `${payload}.${this.mac(payload)}`, roles: p.roles, expiresAt: new Date(session.expiresAt).toISOString() };
   }
 
-  /** session checks a bearer token; undefined when absent, an error when invalid or expired. */
-  session(authorization: string | undefined): Session | undefined {
+  /**
+   * session checks a bearer: a token from login, or an organisation's API key
+   * (`olk_<id>_<secret>`, judged against the log's api_keys at this server's clock);
+   * undefined when absent, an error when invalid, expired or revoked.
+   */
+  session(authorization: string | undefined, state?: State): Session | undefined {
     if (!authorization) return undefined;
+    if (authorization.startsWith('Bearer olk_')) {
+      if (!state) throw new OpenlecError('E_AUTH', 'API keys are not taken on this route: log in for a token', { field: 'authorization' });
+      return apiKeySession(state, authorization.slice(7), this.now(), equalText);
+    }
     const m = /^Bearer ([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$/.exec(authorization);
-    if (!m) throw new OpenlecError('E_AUTH', 'Authorization must be "Bearer <token>"', { field: 'authorization' });
+    if (!m) throw new OpenlecError('E_AUTH', 'Authorization must be "Bearer <token>" or "Bearer olk_<API key>"', { field: 'authorization' });
     if (!equalText(this.mac(m[1]!), m[2]!)) throw new OpenlecError('E_AUTH', 'invalid token', { field: 'authorization' });
     const s = JSON.parse(Buffer.from(fromBase64Url(m[1]!)!).toString('utf8')) as Session;
     if (s.expiresAt < this.now()) throw new OpenlecError('E_AUTH', 'token expired: log in again', { field: 'authorization' });

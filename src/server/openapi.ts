@@ -65,7 +65,7 @@ export function openApiDocument(routes: readonly Route[], registry: Registry) {
         summary: r.summary,
         'x-openlec-access': r.access,
         // A role is proven by either a token or a signature on the request itself.
-        ...(r.access === 'public' || r.access === 'signed' ? {} : { security: [{ bearer: [] }, { httpSignature: [] }] }),
+        ...(r.access === 'public' || r.access === 'signed' ? {} : { security: [{ bearer: [] }, { apiKey: [] }, { httpSignature: [] }] }),
         ...(parameters.length > 0 ? { parameters } : {}),
         ...(requestBody ? { requestBody } : {}),
         responses: {
@@ -93,6 +93,10 @@ export function openApiDocument(routes: readonly Route[], registry: Registry) {
     components: {
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', description: 'POST /v1/auth/challenge, sign the message with your Ed25519 key, POST /v1/auth/token' },
+        apiKey: {
+          type: 'http', scheme: 'bearer', bearerFormat: 'olk_<16 hex digits>_<43 base64url characters>',
+          description: 'A long-lived key of an organisation\'s machine (a DSO\'s meter-data system, a supplier\'s billing), sent as `Authorization: Bearer olk_<id>_<secret>`. The machine makes the secret; its owner signs apikey.issue with the id, the roles it may use (some of the owner\'s) and an expiry (at most 400 days), which puts only a digest of the secret in the log. Rotation (apikey.rotate, with an overlap of up to 7 days) and revocation (apikey.revoke, by the owner or the operator) are transactions too, and take effect at the server\'s clock. The keys: GET /v1/api-keys.',
+        },
         httpSignature: {
           type: 'apiKey', in: 'header', name: 'Signature',
           description: 'RFC 9421 HTTP message signatures, for scripts that sign each request instead of logging in: `Signature-Input` covers "@method", "@authority", "@path" and "@query" with the parameters `created`, `keyid` and `alg="ed25519"`; `keyid` is the participant key (43-character base64url Ed25519 public key, as registered in the log) and the Ed25519 signature is made with it. At most 5 minutes old (30 s clock tolerance). A request with a body also covers its `content-digest` header (RFC 9530, sha-256=:<base64>: of the bytes sent).',
