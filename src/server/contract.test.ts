@@ -75,7 +75,7 @@ describe('API contract', () => {
     assert.ok(doc.paths['/v1/community'].get.responses['200'].content['application/json'].example?.verifierKey, 'the community answer has an example');
   });
 
-  test('the bearer token and RFC 9421 message signatures are security schemes, alternatives on every route with roles', () => {
+  test('the bearer token, API keys and RFC 9421 message signatures are security schemes, alternatives on every route with roles', () => {
     const schemes = doc.components.securitySchemes;
     assert.deepEqual(schemes.bearer, { ...schemes.bearer, type: 'http', scheme: 'bearer' });
     assert.equal(schemes.httpSignature.type, 'apiKey');
@@ -83,10 +83,13 @@ describe('API contract', () => {
     assert.equal(schemes.httpSignature.name, 'Signature');
     assert.match(schemes.httpSignature.description, /RFC 9421/);
     assert.match(schemes.httpSignature.description, /keyid/);
+    assert.equal(schemes.apiKey.type, 'http');
+    assert.equal(schemes.apiKey.scheme, 'bearer');
+    assert.match(schemes.apiKey.bearerFormat, /^olk_/);
     for (const r of table) {
       const op = operationOf(r);
       if (r.access === 'public' || r.access === 'signed') assert.equal(op.security, undefined, r.operationId);
-      else assert.deepEqual(op.security, [{ bearer: [] }, { httpSignature: [] }], r.operationId);
+      else assert.deepEqual(op.security, [{ bearer: [] }, { apiKey: [] }, { httpSignature: [] }], r.operationId);
     }
   });
 
