@@ -84,6 +84,8 @@ export interface RunFacts {
   flexibility: FlexFacts;
   /** The charging settings and what the run counted of its sessions; null (or absent) when charging is off. */
   charging?: { options: ChargingOptions; facts: ChargingFacts } | null;
+  /** The DSO's meter-data system reads with an API key: issued at the start, rotated at each month's end. */
+  apiKeys?: { issued: number; rotated: number };
 }
 
 /** runKpis: the key figures of a run (kpis.json, without the members), from its intervals and its settlement. */
@@ -115,7 +117,7 @@ export function runKpis(s: Scenario, seed: string, members: number, intervals: r
     certificates: run.certificates && settled.certificates ? certificateKpis(run.certificates, settled.certificates) : null,
     flexibility: flexKpis(settled.flexibility !== null, s.intervalMinutes, run.flexibility, settled.flexibility),
     charging: run.charging && settled.charging ? chargingKpis(run.charging.options, run.charging.facts, settled.charging) : null,
-    ledger: { transactions: settled.entries, entryBytes: run.entryBytes, bytesPerMemberDay: Math.round(run.entryBytes / (members * s.days)), verified: settled.verified },
+    ledger: { transactions: settled.entries, entryBytes: run.entryBytes, bytesPerMemberDay: Math.round(run.entryBytes / (members * s.days)), verified: settled.verified, apiKeysIssued: run.apiKeys?.issued ?? 0, apiKeyRotations: run.apiKeys?.rotated ?? 0 },
   };
 }
 

@@ -67,6 +67,8 @@ const KPI_NAMES: Record<string, [string, Kind, string?]> = {
   'ledger.entryBytes': ['Size of the log entries', 'bytes'],
   'ledger.bytesPerMemberDay': ['Log size per member and day', 'bytes'],
   'ledger.verified': ['Log verified from its first entry', 'yesno'],
+  'ledger.apiKeysIssued': ['API keys issued (the DSO\'s meter-data system)', 'count'],
+  'ledger.apiKeyRotations': ['API key rotations', 'count', 'one at each month\'s end, the old key working a day longer'],
 };
 
 /** The groups of the key-figures table, by the first part of the key; scalar top-level keys go by the list. */

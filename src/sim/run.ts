@@ -22,6 +22,8 @@ import type { LogSource } from '../store/log-source.ts';
 import { PgLedger, pgPool } from '../store/pg-ledger.ts';
 import type { Registry } from '../state/registry.ts';
 import { addDays, formatInstant, localDay, MS_PER_MINUTE } from '../units/index.ts';
+import { sha256, utf8 } from '../ledger/index.ts';
+import { makeApiKey } from '../access/api-keys.ts';
 import { planChargingSettle } from '../charging/roaming.ts';
 import { ChargingSim, chargingMonthEndMs, chargingOptions, chargingSettled } from './charging.ts';
 import { autoClaimers, certificateMonths, type CertificateOptions, certificateOptions, deviceBody } from './certificates.ts';
@@ -207,6 +209,7 @@ async function appendRun(store: SimStore, run: Run, bar: Progress) {
     violations: 0, entryBytes: 0, soc: { minPct: Infinity, maxPct: -Infinity }, allocations: [], certificates: run.certs ? { devices: 0, autoClaimMembers: 0, issues: [], settles: [] } : null,
     flexibility: { above: new Map(), requests: 0, offers: 0, settles: [] },
     charging: run.charging ? { options: run.charging.sim.o, facts: run.charging.sim.facts } : null,
+    apiKeys: { issued: 0, rotated: 0 },
   };
   // Signatures are checked on worker threads as each day is appended.
   const ledger = await store.create();
@@ -230,6 +233,7 @@ async function appendRun(store: SimStore, run: Run, bar: Progress) {
       if (facts.certificates && !s.allocationKey && monthEnds) await settleCertificates(ledger, submit, run, date.slice(0, 7), facts);
       if (run.flex && monthEnds) await settleFlex(ledger, submit, run, date.slice(0, 7), facts.flexibility);
       if (run.charging && monthEnds) await settleCharging(ledger, submit, run, date.slice(0, 7));
+      if (monthEnds && d < s.days - 1) await rotateDsoKey(submit, run, facts);
       intervals.push(...rows);
       yesterday = rows;
       bar.update(d + 1, s.days);
@@ -255,6 +259,10 @@ async function openCommunity(submit: (txs: Tx[]) => Promise<void>, { s, seed, op
     ...(flex ? [operator.sign('participant.register', { key: flex.aggregator.actor, roles: ['aggregator'] })] : []),
     operator.sign('market.configure', { from, mode: 'ex-post', mechanism: s.market.mechanism, kPpm: s.market.kPpm, gateClosureMinutes: 0, ...s.prices }),
   ]);
+  // The DSO's meter-data system pushes readings every night and reads with an API key (src/access): only its digest enters the log.
+  const k = dsoApiKey(seed, s.name, 0);
+  await submit([dso.sign('apikey.issue', { id: k.id, digest: k.digest, roles: ['dso'], expiresAt: formatInstant(Date.parse(from) + API_KEY_DAYS * 86_400_000) })]);
+  facts.apiKeys!.issued++;
   await submit([
     ...s.feeders.map((f) => dso.sign('feeder.define', f)),
     ...(s.fees ? [dso.sign('tariff.set', { from, feesMicroPerKwh: s.fees })] : []),
@@ -286,6 +294,24 @@ async function openCommunity(submit: (txs: Tx[]) => Promise<void>, { s, seed, op
   if (claimers.size > 0) await submit(homes.filter((h) => claimers.has(h)).map((h) => h.signer.sign('certificate.autoclaim', { enabled: true })));
   facts.certificates.devices = devices.length;
   facts.certificates.autoClaimMembers = claimers.size;
+}
+
+const API_KEY_DAYS = 90;
+
+/** dsoApiKey: the n-th key of the DSO's meter-data system, from the seed (the machine's own randomness in real life). */
+function dsoApiKey(seed: string, scenario: string, n: number) {
+  const bytes = sha256(utf8(`openlec simulate ${seed}/${scenario}/dso api key ${n}`));
+  return makeApiKey(bytes.slice(0, 8), sha256(bytes));
+}
+
+/** rotateDsoKey: at a month's end the DSO rotates its system's key, the old one working a day longer. */
+async function rotateDsoKey(submit: (txs: Tx[]) => Promise<void>, { s, seed, dso, clock }: Run, facts: RunFacts) {
+  const n = facts.apiKeys!.rotated;
+  const next = dsoApiKey(seed, s.name, n + 1);
+  await submit([dso.sign('apikey.rotate', {
+    id: dsoApiKey(seed, s.name, n).id, next: { id: next.id, digest: next.digest, roles: ['dso'], expiresAt: formatInstant(clock.ms + API_KEY_DAYS * 86_400_000) }, overlapSeconds: 86_400,
+  })]);
+  facts.apiKeys!.rotated++;
 }
 
 /** issueDay: the DSO issues the certificates of a day's export readings, as soon as they are in the log. */
