@@ -26,6 +26,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
     process.stdout.write(`${JSON.stringify({ bench: 'flex', ...figures })}\n`);
   },
   scale: async () => (await import('./scale.ts')).run(),
+  'api-keys': async () => (await import('./api-keys.ts')).run(),
   charging: async () => {
     const figures = await (await import('./charging.ts')).run();
     process.stdout.write(`${JSON.stringify({ bench: 'charging', ...figures })}\n`);
