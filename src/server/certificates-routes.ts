@@ -6,7 +6,7 @@ import type { Role } from '../state/registry.ts';
 import type { LedgerStore } from '../store/ledger-store.ts';
 import type { Session } from './auth.ts';
 import { KEY, MONTH, type Route } from './route.ts';
-import { CERTIFICATE_BUNDLES, CERTIFICATE_DEVICES, CERTIFICATE_MONTHS, CERTIFICATE_ORIGIN, MATCHING } from './responses.ts';
+import { CERTIFICATE_BUNDLES, CERTIFICATE_DEVICES, CERTIFICATE_EXPORT, CERTIFICATE_EXPORT_EXAMPLE, CERTIFICATE_MONTHS, CERTIFICATE_ORIGIN, MATCHING } from './responses.ts';
 
 /**
  * The certificates of origin over HTTP (src/certificates/reports.ts): devices and the
@@ -67,7 +67,7 @@ export function certificateRoutes(ledger: LedgerStore): Route[] {
       handler: ({ query, session }) => matching(ledger.state, query.month, query.holder === undefined ? undefined : holderFor(session, query.holder, false)),
     },
     {
-      method: 'GET', url: '/v1/certificates/export', operationId: 'exportCertificates', tags: ['certificates'], summary: 'Registry export of a month: EECS guarantees of origin (whole MWh per device, remainder carried) as JSON or CSV, or the bundles shaped as EnergyTag granular certificates.', access: { roles: STAFF },
+      method: 'GET', url: '/v1/certificates/export', operationId: 'exportCertificates', tags: ['certificates'], response: CERTIFICATE_EXPORT, example: CERTIFICATE_EXPORT_EXAMPLE, summary: 'Registry export of a month: EECS guarantees of origin (whole MWh per device, remainder carried) as JSON or CSV, or the bundles shaped as EnergyTag granular certificates.', access: { roles: STAFF },
       query: MONTH.extend({ format: z.enum(['eecs-json', 'eecs-csv', 'energytag']).default('eecs-json') }),
       handler: ({ query, reply }) => {
         if (query.format === 'energytag') return energyTagBundles(ledger.state, bundles(ledger.state, query.month));

@@ -15,7 +15,9 @@ import type { LedgerStore } from '../store/ledger-store.ts';
 import { formatDecimal, formatInstant, localDay } from '../units/index.ts';
 import type { Session } from './auth.ts';
 import { MONTH, type Route } from './route.ts';
-import { CHARGING_PARTIES, CHARGING_SETTLEMENT, CHARGING_SETTLE_PLAN, MY_CHARGING } from './responses.ts';
+import {
+  CHARGING_CDR, CHARGING_CDRS, CHARGING_LOCATIONS, CHARGING_PARTIES, CHARGING_PRICE, CHARGING_SETTLEMENT, CHARGING_SETTLE_PLAN, CHARGING_STATEMENT, CHARGING_STATEMENT_EXAMPLE, CHARGING_TARIFFS, MY_CHARGING,
+} from './responses.ts';
 
 /**
  * EV charging over HTTP (src/charging). Parties, locations and current tariffs are public,
@@ -211,16 +213,16 @@ export function chargingRoutes(ledger: LedgerStore): Route[] {
       handler: () => ([...state().rows('charging_parties')] as unknown as PartyRow[]).sort((a, b) => (a.party + a.role < b.party + b.role ? -1 : 1)),
     },
     {
-      method: 'GET', url: '/v1/charging/locations', operationId: 'listChargingLocations', tags: ['charging'], summary: 'Published charging locations (OCPI Location, time zone, the community meter their chargers sit behind): public; a location with publish false (a home charger) is not listed.', access: 'public',
+      method: 'GET', url: '/v1/charging/locations', operationId: 'listChargingLocations', tags: ['charging'], response: CHARGING_LOCATIONS, summary: 'Published charging locations (OCPI Location, time zone, the community meter their chargers sit behind): public; a location with publish false (a home charger) is not listed.', access: 'public',
       handler: () => ([...state().rows('charging_locations')] as unknown as LocationRow[]).filter((l) => l.location.publish).sort((a, b) => (a.cpo + SEP + a.id < b.cpo + SEP + b.id ? -1 : 1)),
     },
     {
-      method: 'GET', url: '/v1/charging/tariffs', operationId: 'listChargingTariffs', tags: ['charging'], summary: 'The current version of each CPO\'s tariffs (OCPI Tariff; earlier versions stay in the log for the CDRs priced with them): public.', access: 'public',
+      method: 'GET', url: '/v1/charging/tariffs', operationId: 'listChargingTariffs', tags: ['charging'], response: CHARGING_TARIFFS, summary: 'The current version of each CPO\'s tariffs (OCPI Tariff; earlier versions stay in the log for the CDRs priced with them): public.', access: 'public',
       handler: () => ([...state().rows('charging_parties')] as unknown as PartyRow[]).filter((p) => p.role === 'CPO').sort((a, b) => (a.party < b.party ? -1 : 1))
         .flatMap((p) => currentTariffs(state(), p.party)) as TariffRow[],
     },
     {
-      method: 'GET', url: '/v1/charging/cdrs', operationId: 'listChargingCdrs', tags: ['charging'], summary: 'CDRs (without the OCPI document), optionally of one settlement month: a CPO its own, an eMSP its own, staff all, a member those of the tokens linked to them.', access: { roles: [...STAFF, ...PARTIES, 'member'] },
+      method: 'GET', url: '/v1/charging/cdrs', operationId: 'listChargingCdrs', tags: ['charging'], response: CHARGING_CDRS, summary: 'CDRs (without the OCPI document), optionally of one settlement month: a CPO its own, an eMSP its own, staff all, a member those of the tokens linked to them.', access: { roles: [...STAFF, ...PARTIES, 'member'] },
       query: MONTH_OPT,
       handler: ({ query, session }) => {
         const v = viewerOf(state(), session);
@@ -229,7 +231,7 @@ export function chargingRoutes(ledger: LedgerStore): Route[] {
       },
     },
     {
-      method: 'GET', url: '/v1/charging/cdrs/:cpo/:id', operationId: 'getChargingCdr', tags: ['charging'], summary: 'One CDR with its OCPI document and integer costs: its CPO, its eMSP, staff, and the driver whose token it is.', access: { roles: [...STAFF, ...PARTIES, 'member'] },
+      method: 'GET', url: '/v1/charging/cdrs/:cpo/:id', operationId: 'getChargingCdr', tags: ['charging'], response: CHARGING_CDR, summary: 'One CDR with its OCPI document and integer costs: its CPO, its eMSP, staff, and the driver whose token it is.', access: { roles: [...STAFF, ...PARTIES, 'member'] },
       params: z.object({ cpo: PARTY, id: CDR_ID }),
       handler: ({ params, session }) => {
         const r = findCdr(state(), params.cpo, params.id);
@@ -248,7 +250,7 @@ export function chargingRoutes(ledger: LedgerStore): Route[] {
       },
     },
     {
-      method: 'GET', url: '/v1/charging/statement', operationId: 'getChargingStatement', tags: ['charging'], summary: 'A party\'s statement of a month: its settlement lines and the CDRs behind them, as JSON or CSV (";", header row). The party\'s own key, or staff.', access: { roles: [...STAFF, ...PARTIES] },
+      method: 'GET', url: '/v1/charging/statement', operationId: 'getChargingStatement', tags: ['charging'], response: CHARGING_STATEMENT, example: CHARGING_STATEMENT_EXAMPLE, summary: 'A party\'s statement of a month: its settlement lines and the CDRs behind them, as JSON or CSV (";", header row). The party\'s own key, or staff.', access: { roles: [...STAFF, ...PARTIES] },
       query: MONTH.extend({ party: PARTY, format: z.enum(['json', 'csv']).default('json') }),
       handler: ({ query, session, reply }) => {
         const s = state();
@@ -281,7 +283,7 @@ export function chargingRoutes(ledger: LedgerStore): Route[] {
       },
     },
     {
-      method: 'POST', url: '/v1/charging/price', operationId: 'priceCharging', tags: ['charging'], summary: 'Price a CDR or a session under an OCPI tariff, exactly as charging.cdr does (integer micro-units, step_size, min/max, VAT per component): OCPI totals and the cost of each dimension; for a CDR, the CDR priced and the first total of its own that differs. Writes nothing: public.', access: 'public',
+      method: 'POST', url: '/v1/charging/price', operationId: 'priceCharging', tags: ['charging'], response: CHARGING_PRICE, summary: 'Price a CDR or a session under an OCPI tariff, exactly as charging.cdr does (integer micro-units, step_size, min/max, VAT per component): OCPI totals and the cost of each dimension; for a CDR, the CDR priced and the first total of its own that differs. Writes nothing: public.', access: 'public',
       body: PRICE_REQUEST,
       handler: ({ body }) => priceRequest(state(), body as PriceRequest),
     },

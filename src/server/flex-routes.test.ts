@@ -86,5 +86,16 @@ describe('flexibility routes', () => {
     assert.equal((await get('/v1/flex/settlements/2026-03', 'alice')).status, 403);
     const s = await get('/v1/flex/settlements/2026-03', 'dso');
     assert.equal(s.json.totalMicro, s.json.lines.reduce((t: number, l: { netMicro: number }) => t + l.netMicro, 0));
+    // The settled request as staff see it: every offer, the whole merit order, the lines and their cost; a provider its own only, without the cost.
+    const staff = await get('/v1/flex/requests/R2', 'dso');
+    assert.equal(staff.status, 200, JSON.stringify(staff.json));
+    assert.deepEqual(staff.json.offers.map((o: { offer: string }) => o.offer), ['hp', 'ev', 'bat', 'dear']);
+    assert.deepEqual(staff.json.order.ordered.map((o: { offer: string }) => o.offer), ['ev', 'bat']);
+    assert.equal(staff.json.order.merit.length, 4);
+    assert.equal(staff.json.settlement.length, s.json.lines.length);
+    assert.equal(staff.json.costMicro, s.json.totalMicro);
+    assert.ok(staff.json.intervals.every((i: { deliveredW: number | null }) => i.deliveredW !== null), 'delivered power once settled');
+    const own = await get('/v1/flex/requests/R2', 'alice');
+    assert.deepEqual([own.json.costMicro, own.json.settlement.map((l: { offer: string }) => l.offer)], [null, ['bat']]);
   });
 });

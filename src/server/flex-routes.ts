@@ -8,7 +8,7 @@ import type { Role } from '../state/registry.ts';
 import type { LedgerStore } from '../store/ledger-store.ts';
 import type { Session } from './auth.ts';
 import { KEY, MONTH, type Route } from './route.ts';
-import { FLEX_ASSETS, FLEX_EARNINGS, FLEX_OFFERS, FLEX_ORDER_PLAN, FLEX_REQUESTS, FLEX_SETTLEMENT, FLEX_SETTLE_PLAN } from './responses.ts';
+import { FLEX_ASSETS, FLEX_EARNINGS, FLEX_OFFERS, FLEX_ORDER_PLAN, FLEX_REQUEST, FLEX_REQUESTS, FLEX_SETTLEMENT, FLEX_SETTLE_PLAN } from './responses.ts';
 
 /**
  * The flexibility market over HTTP (src/flex). Requests are public, as a DSO publishes
@@ -38,7 +38,7 @@ export function flexRoutes(ledger: LedgerStore, txClock: () => number): Route[] 
       handler: ({ query }) => requestsOf(ledger.state, query.month),
     },
     {
-      method: 'GET', url: '/v1/flex/requests/:request', operationId: 'getFlexRequest', tags: ['flexibility'], summary: 'One request: per interval the feeder\'s metered load against its limit, requested, ordered and delivered power, the order\'s merit order and cost. Offers and settlement lines are shown to staff, and to a provider its own.', access: 'public',
+      method: 'GET', url: '/v1/flex/requests/:request', operationId: 'getFlexRequest', tags: ['flexibility'], response: FLEX_REQUEST, summary: 'One request: per interval the feeder\'s metered load against its limit, requested, ordered and delivered power, the order\'s merit order and cost. Offers and settlement lines are shown to staff, and to a provider its own.', access: 'public',
       params: z.object({ request: ID }),
       handler: ({ params, session }) => {
         const v = requestView(ledger.state, params.request);

@@ -128,3 +128,31 @@ export const LIST_QUERY = z.object({
   targetValues: z.preprocess(toArray, z.array(z.string().max(128)).max(50)).optional(),
 });
 export const OBJECTS_QUERY = z.preprocess(toArray, z.array(z.enum(OBJECT_TYPES)).max(6)).optional();
+
+/**
+ * EVENT: an OpenADR 3.0.1 `event` as this VTN sends it. Events are never accepted (POST,
+ * PUT and DELETE are refused with 405): each is projected from a flex.request of the log,
+ * so the schema is the projection's, strict, with every field of the spec's `event` the
+ * VTN fills. The provisioned fields (id, createdDateTime, ...) are added in responses.ts.
+ */
+const EVENT_INTERVAL_PERIOD = z.strictObject({ start: DATE_TIME, duration: DURATION });
+const CAPACITY_LIMITS = ['IMPORT_CAPACITY_LIMIT', 'EXPORT_CAPACITY_LIMIT'] as const;
+export const REPORT_DESCRIPTOR = z.strictObject({
+  payloadType: z.enum(REPORT_PAYLOAD_TYPES), readingType: z.enum(READING_TYPES).nullable(), units: z.string().nullable(), targets: z.array(VALUES_MAP).nullable(),
+  aggregate: z.boolean(), startInterval: INT32.describe('-1: from the event\'s first interval'), numIntervals: INT32.describe('-1: every interval'),
+  historical: z.boolean(), frequency: INT32.describe('-1: once the event is over'), repeat: INT32,
+}).describe('What the VTN asks VENs to report on the event');
+export const EVENT = z.strictObject({
+  programID: OBJECT_ID.describe('The community\'s flexibility program, `flex`'),
+  eventName: z.string().nullable(), priority: INT32.min(0).nullable(),
+  targets: z.array(z.strictObject({ type: z.enum(['FEEDER', 'RESOURCE_NAME']), values: z.array(z.string()) }))
+    .describe('The congestion point (FEEDER) and the flexible assets behind it (RESOURCE_NAME)'),
+  reportDescriptors: z.array(REPORT_DESCRIPTOR),
+  payloadDescriptors: z.array(z.strictObject({ objectType: z.literal('EVENT_PAYLOAD_DESCRIPTOR'), payloadType: z.enum(CAPACITY_LIMITS), units: z.literal('KW'), currency: z.null() })),
+  intervalPeriod: EVENT_INTERVAL_PERIOD.describe('The request\'s first ISP and the community\'s interval length'),
+  intervals: z.array(z.strictObject({
+    id: INT32.min(0).describe('The ISP\'s index'), intervalPeriod: EVENT_INTERVAL_PERIOD,
+    payloads: z.array(z.strictObject({ type: z.enum(CAPACITY_LIMITS), values: z.array(z.number()).length(1).describe('kW') })).max(1)
+      .describe('The feeder\'s capacity limit the DSO wants respected; empty when no limit is known for the interval'),
+  })),
+});

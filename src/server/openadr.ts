@@ -19,7 +19,7 @@ import {
 } from './openadr-schemas.ts';
 import { OpenAdrStore, type Stored, type StoredKind } from './openadr-store.ts';
 import { allow, parseRequest, type Route } from './route.ts';
-import { ADR_PROGRAM, ADR_REPORT, ADR_RESOURCE, ADR_SUBSCRIPTION, ADR_VEN } from './responses.ts';
+import { ADR_EVENT, ADR_PROGRAM, ADR_REPORT, ADR_RESOURCE, ADR_SUBSCRIPTION, ADR_VEN } from './responses.ts';
 
 /**
  * An OpenADR 3.0.1 VTN (subset) over the community's log, at /openadr3/3.0.1.
@@ -81,6 +81,16 @@ export const PROBLEM = z.strictObject({
   code: z.string().regex(/^E_[A-Z0-9_]+$/).describe('openlec extension: the stable error code'),
   field: z.string().nullable().describe('openlec extension: the request part at fault'),
 });
+
+/** EVENT_WRITE_REFUSED: the only answer of POST, PUT and DELETE on events (events come from the log's flex.request entries). */
+export const EVENT_WRITE_REFUSED = PROBLEM.extend({
+  status: z.literal(405), title: z.literal('Method Not Allowed'), code: z.literal('E_EVENTS_FROM_LOG'), field: z.literal('method'),
+}).describe('Refused: events are read-only (the Allow header says GET)');
+
+const EVENT_WRITE_REFUSED_EXAMPLE: z.output<typeof EVENT_WRITE_REFUSED> = {
+  type: 'about:blank', title: 'Method Not Allowed', status: 405, code: 'E_EVENTS_FROM_LOG', field: 'method',
+  detail: 'events are read-only here: a congestion request is a signed flex.request transaction sent by the DSO to POST /v1/transactions; it appears here as an event once appended to the log',
+};
 
 export function problemOf(e: Error): Problem {
   const f = failureOf(e);
@@ -531,6 +541,7 @@ export class OpenAdr {
     const readOnlyEvents = () => {
       throw new OpenlecError('E_EVENTS_FROM_LOG', 'events are read-only here: a congestion request is a signed flex.request transaction sent by the DSO to POST /v1/transactions; it appears here as an event once appended to the log', { field: 'method' });
     };
+    const refused = { access: 'public', status: 405, response: EVENT_WRITE_REFUSED, example: EVENT_WRITE_REFUSED_EXAMPLE, handler: readOnlyEvents } as const;
     const builtin = (id: string) => {
       if (id === FLEX_PROGRAM_ID) throw new OpenlecError('E_BUILTIN_PROGRAM', `program ${FLEX_PROGRAM_ID} is derived from the log (community and flex.request entries) and cannot be changed here`, { field: 'params.programID' });
     };
@@ -599,18 +610,19 @@ export class OpenAdr {
       },
       // events
       {
-        method: 'GET', url: `${BASE}/events`, operationId: 'searchAllEvents', tags: ['openadr'], summary: 'Events: the DSO\'s flex.request entries of the log, each with the feeder\'s IMPORT/EXPORT_CAPACITY_LIMIT (kW) per interval, targeted at the feeder and the assets behind it. Filters programID, targetType, targetValues, skip, limit (≤ 50).', access: { roles: READERS },
+        method: 'GET', url: `${BASE}/events`, operationId: 'searchAllEvents', tags: ['openadr'], response: z.array(ADR_EVENT), summary: 'Events: the DSO\'s flex.request entries of the log, each with the feeder\'s IMPORT/EXPORT_CAPACITY_LIMIT (kW) per interval, targeted at the feeder and the assets behind it. Filters programID, targetType, targetValues, skip, limit (≤ 50).', access: { roles: READERS },
         query: list.extend({ programID: OBJECT_ID.optional() }),
         handler: async ({ query }) => page(query.programID !== undefined && query.programID !== FLEX_PROGRAM_ID ? [] : (await this.events()).filter((e) => matchesTargets(e.targets, query.targetType, query.targetValues)), query),
       },
       {
-        method: 'GET', url: `${BASE}/events/:eventID`, operationId: 'searchEventsById', tags: ['openadr'], summary: 'An event (a flex.request of the log, by its request id).', access: { roles: READERS },
+        method: 'GET', url: `${BASE}/events/:eventID`, operationId: 'searchEventsById', tags: ['openadr'], response: ADR_EVENT, summary: 'An event (a flex.request of the log, by its request id).', access: { roles: READERS },
         params: eventParam,
         handler: async ({ params }) => (await this.findEvent(params.eventID)) ?? (() => { throw notFound('event', params.eventID, 'params.eventID'); })(),
       },
-      { method: 'POST', url: `${BASE}/events`, operationId: 'createEvent', tags: ['openadr'], summary: 'Refused (405): a congestion request is a signed flex.request transaction sent to POST /v1/transactions.', access: 'public', handler: readOnlyEvents },
-      { method: 'PUT', url: `${BASE}/events/:eventID`, operationId: 'updateEvent', tags: ['openadr'], summary: 'Refused (405): events come from the log\'s flex.request entries.', access: 'public', handler: readOnlyEvents },
-      { method: 'DELETE', url: `${BASE}/events/:eventID`, operationId: 'deleteEvent', tags: ['openadr'], summary: 'Refused (405): events come from the log\'s flex.request entries.', access: 'public', handler: readOnlyEvents },
+      // Never a success: each answers the 405 problem, and the document says so (status 405, its schema).
+      { method: 'POST', url: `${BASE}/events`, operationId: 'createEvent', tags: ['openadr'], summary: 'Refused (405): a congestion request is a signed flex.request transaction sent to POST /v1/transactions.', ...refused },
+      { method: 'PUT', url: `${BASE}/events/:eventID`, operationId: 'updateEvent', tags: ['openadr'], summary: 'Refused (405): events come from the log\'s flex.request entries.', ...refused },
+      { method: 'DELETE', url: `${BASE}/events/:eventID`, operationId: 'deleteEvent', tags: ['openadr'], summary: 'Refused (405): events come from the log\'s flex.request entries.', ...refused },
       // reports
       {
         method: 'GET', url: `${BASE}/reports`, operationId: 'searchAllReports', tags: ['openadr'], response: z.array(ADR_REPORT), summary: 'Reports (a VEN sees its own; BL and auditor all). Filters programID, eventID, clientName, skip, limit (≤ 50). Informative only: settlement uses the DSO\'s meter data in the log.', access: { roles: READERS },

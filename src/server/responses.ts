@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { allocationRun, keySpecSchema } from '../allocation/allocation-run.ts';
+import { cdr as OCPI_CDR, location as OCPI_LOCATION, tariff as OCPI_TARIFF } from '../charging/ocpi.ts';
 import { flexOrder } from '../flex/order.ts';
 import { flexSettle } from '../flex/settle.ts';
 import { ASSET_KINDS, OFFER_STATUSES, REQUEST_STATUSES } from '../flex/tables.ts';
 import { MECHANISMS } from '../market/clear-book.ts';
-import { OBJECT_ID, PROGRAM, REPORT, RESOURCE, SUBSCRIPTION, VEN } from './openadr-schemas.ts';
+import { EVENT, OBJECT_ID, PROGRAM, REPORT, RESOURCE, SUBSCRIPTION, VEN } from './openadr-schemas.ts';
 import { LINE_KINDS } from '../settlement/invoice.ts';
 import { ROLES } from '../state/registry.ts';
 
@@ -300,6 +301,34 @@ export const CERTIFICATE_ORIGIN = z.strictObject({
   matching: MATCHING,
 });
 
+/** One device-month of the EECS export (certificates/reports.ts eecsExport): whole-MWh guarantees of origin, the remainder carried. */
+const GUARANTEE_OF_ORIGIN = z.strictObject({
+  device: z.string(), month: z.string(), energySource: z.string().describe('EECS fuel code'), technology: z.string().describe('EECS technology code'), capacityW: z.number().int(),
+  commissioned: z.string(), zone: z.string(), gridArea: z.string(), supportReceived: z.boolean(), productionStart: DAY, productionEnd: DAY,
+  producedWh: WH.describe('Certificates issued in the month and not withdrawn'), carriedInWh: WH, gos: z.number().int().min(0).describe('Guarantees of origin of 1 MWh'), carriedOutWh: WH,
+  issuingBody: z.string().describe('The community id'),
+});
+
+/** A bundle shaped as the EnergyTag GC Registry API's GranularCertificateBundle (certificates/reports.ts energyTagBundles). */
+const ENERGYTAG_BUNDLE = z.strictObject({
+  issuance_id: z.string(), certificate_bundle_id_range_start: z.number().int(), certificate_bundle_id_range_end: z.number().int(), bundle_quantity: WH, face_value: z.literal(1),
+  energy_carrier: z.literal('electricity'), energy_source: z.string(), eecs_fuel_code: z.string(), eecs_technology_code: z.string(), device_id: z.string(), device_capacity_w: z.number().int(),
+  device_commissioning_date: z.string(), production_starting_interval: INSTANT, production_ending_interval: INSTANT, expiry_datestamp: z.string(), is_storage: z.literal(false),
+  issuance_post_energy_carrier_conversion: z.literal(false), certificate_bundle_status: z.enum(['Active', 'Cancelled', 'Expired', 'Withdrawn']), account_id: KEY_TEXT,
+  beneficiary: z.string().nullable(), connected_grid_identification: z.string(), issue_market_zone: z.string(), issuing_body: z.string(), support_received: z.boolean(),
+  hash: z.string().describe('Lineage hash'), log_entries: z.array(ENTRY),
+});
+
+export const CERTIFICATE_EXPORT = z.union([
+  z.array(GUARANTEE_OF_ORIGIN).describe('format=eecs-json (the default)'),
+  z.array(ENERGYTAG_BUNDLE).describe('format=energytag'),
+]).describe('format=eecs-csv answers the EECS rows as text/csv (a header row, "," separated) instead');
+
+export const CERTIFICATE_EXPORT_EXAMPLE: z.output<typeof CERTIFICATE_EXPORT> = [{
+  device: 'PV-ALICE', month: '2026-06', energySource: 'F01040100', technology: 'T010100', capacityW: 6_000, commissioned: '2024-05-01', zone: '10YFR-RTE------C', gridArea: 'ENEDIS',
+  supportReceived: false, productionStart: '2026-06-01', productionEnd: '2026-06-30', producedWh: 1_180_400, carriedInWh: 612_300, gos: 1, carriedOutWh: 792_700, issuingBody: 'openlec.test/sunny-street',
+}];
+
 export const FLEX_ASSETS = z.array(z.strictObject({
   asset: z.string(), meter: z.string().describe('The metering point the asset sits behind'), owner: KEY_TEXT, kind: z.enum(ASSET_KINDS), powerW: z.number().int(),
   capacityWh: WH.nullable().describe('Usable energy of storage; null otherwise'), aggregator: KEY_TEXT.nullable().describe('The aggregator the owner delegated the asset to'), entry: ENTRY,
@@ -327,6 +356,66 @@ export const CHARGING_SETTLE_PLAN = z.strictObject({
   opensAt: INSTANT.describe('The month\'s end: sign after it'), body: z.strictObject({ month: z.string(), lines: z.array(CHARGING_LINE) }).describe('The charging.settle body'),
 });
 
+const OCPI_COSTS = z.strictObject({ excl: MICRO, incl: MICRO.nullable().describe('null when no component billed has a VAT rate') });
+const PRICED_DIMENSION = OCPI_COSTS.extend({
+  quantity: z.number().int().describe('Metered: Wh for energy, seconds for times, 1 for a flat fee that applies'), billed: z.number().int().describe('After step_size'),
+});
+const TIME_STEP = z.enum(['none', 'time', 'parking', 'combined']).describe('The step rule used for TIME and PARKING_TIME');
+const PRICED = {
+  fixed: PRICED_DIMENSION, energy: PRICED_DIMENSION, time: PRICED_DIMENSION, parking: PRICED_DIMENSION, reservation: PRICED_DIMENSION,
+  total: OCPI_COSTS.describe('After min_price and max_price'), timeStep: TIME_STEP, importWh: WH, exportWh: WH, seconds: z.number().int().min(0),
+};
+
+export const CHARGING_LOCATIONS = z.array(z.strictObject({
+  cpo: z.string(), id: z.string(), timeZone: z.string().describe('IANA time zone tariffs are read in'),
+  meter: z.string().nullable().describe('The community import meter the chargers sit behind'), location: OCPI_LOCATION.describe('OCPI 2.2.1 Location'), entry: ENTRY,
+}));
+
+export const CHARGING_TARIFFS = z.array(z.strictObject({
+  cpo: z.string(), id: z.string(), version: z.string().describe('The tariff\'s last_updated'), recordedAt: INSTANT.describe('In force from then until the next version'),
+  tariff: OCPI_TARIFF.describe('OCPI 2.2.1 Tariff'), entry: ENTRY,
+}));
+
+/** A CDR as recorded (charging_cdrs), without its OCPI document. */
+const CDR_SUMMARY = z.strictObject({
+  cpo: z.string(), id: z.string(), emsp: z.string().describe('The eMSP of the driver\'s token: who owes the CPO'), token: z.string().describe('The token\'s pseudonym (keyed hash)'),
+  location: z.string(), connector: z.string().describe('cpo, location, EVSE and connector, joined by U+001F'), month: z.string().describe('Settlement month (local month of the end)'),
+  start: z.string(), end: z.string(), currency: z.string(), importWh: WH.describe('Negative for a credit CDR'), exportWh: WH,
+  exclMicro: MICRO.describe('total_cost; negative for a credit CDR'), inclMicro: MICRO.nullable(), credit: z.literal([0, 1]).describe('1 for a credit CDR'),
+  creditOf: z.string().nullable(), creditedBy: z.string().nullable().describe('The credit CDR that reversed this one'),
+  costs: z.strictObject(PRICED).describe('The integer pricing of the session, excluding and including VAT'), entry: ENTRY,
+  localWh: WH.nullable().describe('Covered by certificates cancelled for the driver; null before any run covered it'),
+});
+
+export const CHARGING_CDRS = z.array(CDR_SUMMARY);
+export const CHARGING_CDR = CDR_SUMMARY.extend({ cdr: OCPI_CDR.describe('The OCPI 2.2.1 CDR') });
+
+export const CHARGING_STATEMENT = z.strictObject({
+  party: z.string(), roles: z.array(z.enum(['CPO', 'EMSP'])), name: z.string(), month: z.string(), settled: z.boolean(), entry: ENTRY.nullable().describe('The charging.settle entry, null while open'),
+  lines: z.array(CHARGING_LINE), cdrs: CHARGING_CDRS.describe('The CDRs behind the lines'),
+}).describe('format=csv answers the same as text/csv instead (";" separated, a header row, one row per line then per CDR)');
+
+export const CHARGING_STATEMENT_EXAMPLE: z.output<typeof CHARGING_STATEMENT> = {
+  party: 'DE*EMS', roles: ['EMSP'], name: 'Emsp GmbH', month: '2026-03', settled: false, entry: null,
+  lines: [{ cpo: 'FR*OLC', emsp: 'DE*EMS', currency: 'EUR', cdrs: 1, credits: 0, energyWh: 20_000, grossExclMicro: 5_600_000, creditExclMicro: 0, netExclMicro: 5_600_000, netInclMicro: 6_720_000 }],
+  cdrs: [],
+};
+
+const PRICE_TOTALS = OCPI_CDR.pick({
+  total_cost: true, total_fixed_cost: true, total_energy: true, total_energy_cost: true, total_time: true, total_time_cost: true, total_parking_time: true, total_parking_cost: true,
+  total_reservation_cost: true,
+});
+
+export const CHARGING_PRICE = z.strictObject({
+  tariff: z.string().describe('The tariff\'s id'), currency: z.string(), timeZone: z.string(), timeZoneFrom: z.enum(['request', 'location', 'community']),
+  totals: PRICE_TOTALS.describe('OCPI CDR totals: costs, energy in kWh, times in hours'),
+  costs: z.strictObject({ ...PRICED, subtotal: OCPI_COSTS.describe('Before min_price and max_price'), bounded: z.strictObject({ excl: z.enum(['min', 'max']).nullable(), incl: z.enum(['min', 'max']).nullable() }).describe('Which bound changed the total'), segments: z.number().int().min(0) }).describe('Integer micro-units per dimension'),
+  cdr: OCPI_CDR.optional().describe('For a CDR: the CDR with the totals recomputed'),
+  problem: z.strictObject({
+    field: z.string(), recorded: z.union([OCPI_CDR.shape.total_cost, z.number(), z.null()]), recomputed: z.union([OCPI_CDR.shape.total_cost, z.number(), z.null()]),
+  }).nullable().optional().describe('For a CDR, or a session stating its total_cost: the first total that differs from what the tariff gives (charging.cdr would refuse it with E_CDR_PRICE), or null'),
+});
+
 /** An OpenADR object as the VTN keeps it: the fields sent, and those it provisions. */
 const provisioned = <S extends z.ZodObject, T extends string>(schema: S, type: T) => schema.safeExtend({
   id: OBJECT_ID, createdDateTime: z.string().describe('ISO 8601'), modificationDateTime: z.string().describe('ISO 8601'), objectType: z.literal(type),
@@ -336,6 +425,7 @@ export const ADR_REPORT = provisioned(REPORT, 'REPORT');
 export const ADR_SUBSCRIPTION = provisioned(SUBSCRIPTION, 'SUBSCRIPTION');
 export const ADR_VEN = provisioned(VEN, 'VEN');
 export const ADR_RESOURCE = provisioned(RESOURCE, 'RESOURCE');
+export const ADR_EVENT = provisioned(EVENT, 'EVENT');
 
 const FLEX_LINE = z.strictObject({
   order: z.string(), offer: z.string(), provider: KEY_TEXT, feeder: z.string(), priceMicroPerKwh: MICRO, penaltyMicroPerKwh: MICRO, deliveredWh: WH, deficiencyWh: WH,
@@ -375,6 +465,31 @@ export const FLEX_REQUESTS = z.array(z.strictObject({
   forecast: z.array(z.strictObject({ feeder: z.string(), W: z.array(z.number()) })).describe('The DSO\'s expected net power of the feeders it checks'),
   status: z.enum(REQUEST_STATUSES), order: z.string().nullable(), entry: ENTRY,
 }));
+
+const FLEX_ORDER = z.strictObject({
+  order: z.string(), request: z.string(), feeder: z.string(), start: INSTANT,
+  ordered: z.array(z.strictObject({
+    offer: z.string(), provider: KEY_TEXT, factorPct: z.number().int().min(0).max(100).describe('Activation factor'), priceMicroPerKwh: MICRO,
+    powerW: z.array(z.number().int()).describe('Ordered power per ISP (offer power × factor, toward zero)'), reboundW: z.array(z.number().int()),
+  })),
+  merit: z.array(z.strictObject({
+    offer: z.string(), priceMicroPerKwh: MICRO, decision: z.enum(['selected', 'above-max-price', 'covered', 'too-large', 'violation']), factorPct: z.number().int().min(0).max(100),
+    feeder: z.string().nullable().describe('For a violation: the feeder whose limit would break'), interval: INSTANT.nullable().describe('For a violation: where'),
+  })).describe('Every candidate offer in merit order, with why it was or was not ordered'),
+  costMicro: MICRO.describe('The most the order can cost: pay-as-bid price × ordered energy'), entry: ENTRY,
+}).describe('UFTP FlexOrder');
+
+export const FLEX_REQUEST = z.strictObject({
+  request: FLEX_REQUESTS.element, order: FLEX_ORDER.nullable().describe('Its ordered offers and merit order limited to the caller\'s own offers, but for staff'),
+  offers: FLEX_OFFERS.describe('Staff see all, a provider its own'),
+  intervals: z.array(z.strictObject({
+    start: INSTANT, loadW: z.number().int().nullable().describe('Net metered power of the feeder and below it, null until every reading is in'), forecastW: z.number().nullable(),
+    importLimitW: z.number().int().nullable(), exportLimitW: z.number().int().nullable(), requestedMinW: z.number(), requestedMaxW: z.number(), orderedW: z.number().int(),
+    deliveredW: z.number().int().nullable().describe('From the month\'s settlement, null before it'),
+  })).describe('Per ISP'),
+  settlement: z.array(FLEX_LINE).describe('Once the month is settled: staff see all lines, a provider its own'),
+  costMicro: MICRO.nullable().describe('Net cost of the settled lines: staff only, null for others'),
+});
 
 export const MY_CHARGING = z.strictObject({
   member: KEY_TEXT, month: z.string().nullable(),
