@@ -504,7 +504,7 @@ export class OpenAdr {
     this.log = (message, data) => app.log.warn(data, message);
     const query = z.object({ programID: OBJECT_ID.optional(), objects: OBJECTS_QUERY });
     app.get(`${BASE}/notifications`, (req, reply) => {
-      const session = auth.session(req.headers.authorization);
+      const session = auth.session(req.headers.authorization, this.d.ledger.state);
       allow({ roles: READERS }, session, {});
       const q = parseRequest(query, req.query, 'query') as z.infer<typeof query>;
       if (this.streams.size >= MAX_STREAMS) throw new OpenlecError('E_BUSY', `${this.streams.size} notification streams are open`);
