@@ -57,6 +57,7 @@ describe('API keys: issue, rotate, revoke through the log; a bearer judged at th
     assert.equal(me.statusCode, 200, me.body);
     assert.equal(me.json().key, dso.actor);
     assert.deepEqual(me.json().roles, ['dso']);
+    assert.equal(me.json().apiKey, k.id);
     // The secret is nowhere in the log: only the digest bound to the id.
     const entry = await c.ledger.readEntry(r.body.entry!);
     assert.ok(!Buffer.from(entry).toString('utf8').includes(k.token.slice(21)), 'the secret is not in the entry');

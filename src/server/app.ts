@@ -178,8 +178,8 @@ function routes(d: RouteDeps): Route[] {
       }),
     },
     {
-      method: 'GET', url: '/v1/me', operationId: 'getMe', tags: ['auth'], response: ME, summary: 'Who the token belongs to: key, roles, the highest nonce the key has used (the next transaction needs a higher one) and meters.', access: { roles: ['operator', 'dso', 'member', 'auditor'] },
-      handler: ({ session }) => ({ key: session!.key, roles: session!.roles, nonce: participant(ledger.state, session!.key)?.nonce ?? 0, meters: ownedMeters(session!.key).map((m) => ({ meter: m.meter, direction: m.direction, feeder: m.feeder })) }),
+      method: 'GET', url: '/v1/me', operationId: 'getMe', tags: ['auth'], response: ME, summary: 'Who the token or API key belongs to: key, roles, the highest nonce the key has used (the next transaction needs a higher one), meters, and the API key when the request came with one.', access: { roles: ['operator', 'dso', 'member', 'auditor'] },
+      handler: ({ session }) => ({ key: session!.key, roles: session!.roles, nonce: participant(ledger.state, session!.key)?.nonce ?? 0, meters: ownedMeters(session!.key).map((m) => ({ meter: m.meter, direction: m.direction, feeder: m.feeder })), ...(session!.apiKey ? { apiKey: session!.apiKey } : {}) }),
     },
     {
       method: 'GET', url: '/v1/participants', operationId: 'listParticipants', tags: ['community'], response: PARTICIPANTS, summary: 'Participants: pseudonymous keys and roles only.', access: { roles: staff },

@@ -72,6 +72,7 @@ export const COMMUNITY_EXAMPLE: z.output<typeof COMMUNITY> = {
 export const ME = z.strictObject({
   key: KEY_TEXT, roles: z.array(ROLE), nonce: z.number().int().min(0).describe('Highest nonce used; the next transaction needs a higher one'),
   meters: z.array(z.strictObject({ meter: z.string(), direction: DIRECTION, feeder: z.string().nullable() })),
+  apiKey: z.string().optional().describe('The API key the request came with, when it came with one'),
 });
 
 export const PARTICIPANTS = z.array(z.strictObject({ key: KEY_TEXT, roles: z.array(ROLE), entry: ENTRY }));
