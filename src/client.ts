@@ -1,32 +1,11 @@
 import { httpbis } from 'http-message-signatures';
-import { community, participant } from './community/tables.ts';
-import { type Envelope, encodeKey, type KeyPair, type MessageSigner, sha256, sign, type SignedTransaction, signTransaction, toBase64, TX_VERSION } from './ledger/index.ts';
-import type { State } from './state/tables.ts';
+import { encodeKey, type KeyPair, type MessageSigner, sha256, sign, toBase64 } from './ledger/index.ts';
 
 /**
- * Signer builds and signs transactions for one key, numbering nonces from `nonce`
- * upward. `now` supplies issuedAt: the caller owns the clock.
+ * The transaction signer lives in src/api/signer.ts (browser-safe); this module adds the
+ * request signer, which needs node (http-message-signatures: node:crypto, Buffer).
  */
-export class Signer {
-  readonly actor: string;
-  /** `signWith` may be node:crypto's signer at the edge: the same signatures, faster. */
-  constructor(
-    readonly key: KeyPair, readonly community: string, public nonce = 0,
-    private readonly now: () => string = () => new Date().toISOString(), private readonly signWith?: MessageSigner,
-  ) {
-    this.actor = encodeKey(key.publicKey);
-  }
-
-  /** forState signs for the log's community, continuing from the key's last nonce in it. */
-  static forState(state: State, key: KeyPair, now?: () => string, signWith?: MessageSigner): Signer {
-    return new Signer(key, community(state)!.id, participant(state, encodeKey(key.publicKey))?.nonce ?? 0, now, signWith);
-  }
-
-  sign<B>(type: string, body: B, issuedAt = this.now()): SignedTransaction<B> {
-    const envelope: Envelope<B> = { v: TX_VERSION, type, community: this.community, actor: this.actor, nonce: ++this.nonce, issuedAt: issuedAt.replace(/\.\d{3}Z$/, 'Z'), body };
-    return signTransaction(envelope, this.key.secretKey, this.signWith);
-  }
-}
+export { Signer } from './api/signer.ts';
 
 /**
  * signRequest signs an HTTP request per RFC 9421 (alg ed25519, keyid = the participant

@@ -11,6 +11,7 @@ import { PersonalVault } from '../server/vault.ts';
 import { signRequest } from '../client.ts';
 import { utf8 } from '../ledger/index.ts';
 import { ApiError, OpenlecClient } from './client.ts';
+import { OpenlecClient as ClientCore } from './core.ts';
 
 /** The typed client against a real server, and a proxy that loses the answer of the first write on the way back. */
 describe('OpenlecClient', { timeout: 60_000 }, () => {
@@ -117,5 +118,57 @@ describe('OpenlecClient', { timeout: 60_000 }, () => {
     await assert.rejects(anon.proof(10_000_000), (e: unknown) => e instanceof ApiError && e.status >= 400 && e.status < 500);
     const down = new OpenlecClient('http://127.0.0.1:9', { attempts: 2, backoffMs: 5 });
     await assert.rejects(down.community(), (e: unknown) => e instanceof ApiError && e.code === 'E_REMOTE' && e.status === 0);
+  });
+  test('the core the dashboard uses: a token set and cleared after construction, a whole paged list through a path with its own query, a file as a Blob, the server\'s message alone', async () => {
+    requests.length = 0;
+    const token = (await new OpenlecClient(base, { key: seededKey('operator') }).login()).token;
+    const page = new ClientCore(base, { fetch: counting });
+    await assert.rejects(page.me(), (e: unknown) => e instanceof ApiError && e.status === 401);
+    page.useToken(token);
+    assert.equal((await page.me()).key, c.operator.actor);
+    // Pages of one participant each, followed to the end after the path's own `?limit=1`.
+    const all = await page.participants();
+    requests.length = 0;
+    const paged = await page.getAll<{ key: string }[]>('/v1/participants?limit=1');
+    assert.deepEqual(paged.map((p) => p.key), all.map((p) => p.key));
+    assert.equal(requests.length, all.length, 'one request a page');
+    assert.ok(all.length > 1);
+    // Anything but a list is returned as it came.
+    assert.equal((await page.getAll<{ size: number }>('/v1/community')).size, c.ledger.size);
+    const blob = await page.blob('/v1/community');
+    assert.ok(blob instanceof Blob);
+    assert.equal((JSON.parse(await blob.text()) as { size: number }).size, c.ledger.size);
+    page.useToken(undefined);
+    await assert.rejects(page.blob('/v1/me'), (e: unknown) => e instanceof ApiError && e.status === 401 && !e.reason.includes(base) && e.message.includes(base));
+    // A key but no request signer and no token: nothing is sent unsigned.
+    requests.length = 0;
+    const keyed = new ClientCore(base, { key: seededKey('dso'), fetch: counting });
+    await assert.rejects(keyed.meters(), (e: unknown) => e instanceof Error && (e as { code?: string }).code === 'E_CLIENT');
+    assert.equal(requests.length, 0);
+    await keyed.login();
+    assert.ok((await keyed.meters()).length >= 2, 'with the token of its login');
+  });
+
+  test('a login signs a login message only, and, given the origin, a login to that origin only', async () => {
+    const { origin } = await new OpenlecClient(base).community();
+    assert.ok(origin.length > 0);
+    assert.equal((await new OpenlecClient(base).login({ key: seededKey('alice'), origin, retry: false })).roles.includes('member'), true);
+    const forging = (message: (ch: { challenge: string; message: string }) => string): typeof fetch => async (input, init) => {
+      requests.push(`${init?.method ?? 'GET'} ${new URL(String(input)).pathname}`);
+      const res = await fetch(input, init);
+      if (!String(input).endsWith('/v1/auth/challenge')) return res;
+      const ch = (await res.json()) as { challenge: string; message: string };
+      return Response.json({ ...ch, message: message(ch) });
+    };
+    for (const [what, forged, opts] of [
+      ['another origin', (ch: { challenge: string }) => `openlec-login\nhttps://elsewhere.example\n${ch.challenge}\n`, { origin }],
+      ['another challenge', () => `openlec-login\n${origin}\nsomething-else\n`, {}],
+      ['not a login', (ch: { challenge: string }) => `{"v":1,"type":"member.join","challenge":"${ch.challenge}"}`, {}],
+    ] as const) {
+      requests.length = 0;
+      const alice = new OpenlecClient(base, { key: seededKey('alice'), fetch: forging(forged) });
+      await assert.rejects(alice.login(opts), (e: unknown) => (e as { code?: string }).code === 'E_LOGIN_MESSAGE', what);
+      assert.deepEqual(requests, ['POST /v1/auth/challenge'], `${what}: nothing signed was sent`);
+    }
   });
 });

@@ -1,6 +1,11 @@
-import { encodeKey, fromBase64Url, type KeyPair, keyPairFromSeed, sign, toBase64Url, utf8 } from '../../src/ledger/index.ts';
+import { ApiError as ClientApiError, type Method, OpenlecClient } from '../../src/api/core.ts';
+import { encodeKey, fromBase64Url, type KeyPair, keyPairFromSeed } from '../../src/ledger/index.ts';
 
-/** The browser's side of the API: fetch with the session token, errors as thrown ApiErrors. */
+/**
+ * The browser's side of the API, through the one typed client (src/api/core.ts, the
+ * OpenlecClient without node's request signer): the session's token, errors as thrown
+ * ApiErrors, paged lists read to their end, retries of reads and of signed transactions.
+ */
 export interface Session {
   token: string;
   key: string;
@@ -37,11 +42,32 @@ export function holdKey(kp: KeyPair): void {
   held = kp;
 }
 
-export class ApiError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string, readonly field: string | null) {
-    super(message);
+/**
+ * ApiError: the client's (status, code, field, url, and `refused`), with the server's own
+ * message as its message, as the views show it; `field` is undefined when none is named.
+ */
+export class ApiError extends ClientApiError {
+  constructor(e: ClientApiError) {
+    super(e.status, e.code, e.reason, e.field, e.url, e.reason);
   }
 }
+
+/**
+ * The one client of this page: the community at the page's base, with the session's token,
+ * read again before each call (a session that ended, or a logout, stops sending it). A
+ * request gets 60 s an attempt: the views' reads may be long ones (a year of curves).
+ */
+const client = new OpenlecClient(new URL(base, location.href).href.replace(/\/+$/, ''), { timeoutMs: 60_000 });
+const current = (): OpenlecClient => {
+  client.useToken(session()?.token);
+  return client;
+};
+
+/** The client's ApiError as the page's; anything else as it is. */
+const ours = (e: unknown): unknown => (e instanceof ClientApiError && !(e instanceof ApiError) ? new ApiError(e) : e);
+
+/** Writes the client may send again after a failure on the way: signed transactions, which the log holds at most once. */
+const REPEATABLE = /^\/v1\/transactions(\/batch)?$/;
 
 export function session(): Session | undefined {
   const text = sessionStorage.getItem(STORE);
@@ -60,41 +86,25 @@ export function logout(): void {
   held = undefined;
 }
 
-const headers = (): Record<string, string> => {
-  const s = session();
-  return s ? { authorization: `Bearer ${s.token}` } : {};
-};
-
-async function failed(res: Response): Promise<ApiError> {
-  const e = (await res.json().catch(() => ({}))) as { code?: string; message?: string; field?: string | null };
-  return new ApiError(res.status, e.code ?? `HTTP_${res.status}`, e.message ?? res.statusText, e.field ?? null);
-}
-
-export async function api<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
-  const res = await fetch(apiUrl(path), {
-    method: init.method ?? 'GET',
-    headers: { ...headers(), ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
-  });
-  if (!res.ok) throw await failed(res);
-  let body = (await res.json()) as unknown;
-  // A list answered in pages (X-Next-Cursor): the view gets the whole list, page after page.
-  for (let next = res.headers.get('x-next-cursor'); next && Array.isArray(body) && (init.method ?? 'GET') === 'GET';) {
-    const url = new URL(apiUrl(path), location.href);
-    url.searchParams.set('cursor', next);
-    const more = await fetch(url, { headers: headers() });
-    if (!more.ok) throw await failed(more);
-    body = body.concat((await more.json()) as unknown[]);
-    next = more.headers.get('x-next-cursor');
+/**
+ * api calls the API at a path as the views write it (`/v1/x?y=z`). A GET whose answer is a
+ * list in pages (X-Next-Cursor) gives the whole list, page after page. Only reads and
+ * signed transactions are sent again after a failure on the way; any other write once.
+ */
+export async function api<T>(path: string, init: { method?: Method; body?: unknown } = {}): Promise<T> {
+  const method = init.method ?? 'GET';
+  try {
+    if (method === 'GET') return await current().getAll<T>(path);
+    return await current().request<T>(method, path, { body: init.body, retry: method === 'POST' && REPEATABLE.test(path) });
+  } catch (e) {
+    throw ours(e);
   }
-  return body as T;
 }
 
 /** download fetches a file with the session's token and hands it to the browser as a download. */
 export async function download(path: string, filename: string): Promise<void> {
-  const res = await fetch(apiUrl(path), { headers: headers() });
-  if (!res.ok) throw await failed(res);
-  const url = URL.createObjectURL(await res.blob());
+  const blob = await current().blob(path).catch((e: unknown) => Promise.reject(ours(e)));
+  const url = URL.createObjectURL(blob);
   const a = Object.assign(document.createElement('a'), { href: url, download: filename });
   document.body.append(a);
   a.click();
@@ -123,10 +133,8 @@ export function parseSecret(text: string): KeyPair {
 export async function login(text: string, origin: string): Promise<Session> {
   const kp = parseSecret(text);
   const key = encodeKey(kp.publicKey);
-  const ch = await api<{ challenge: string; message: string }>('/v1/auth/challenge', { method: 'POST' });
-  if (ch.message !== `openlec-login\n${origin}\n${ch.challenge}\n`) throw new Error('the server asked to sign something other than a login to this community: refused');
-  const signature = toBase64Url(sign(kp.secretKey, utf8(ch.message)));
-  const t = await api<{ token: string; roles: string[]; expiresAt: string }>('/v1/auth/token', { method: 'POST', body: { key, challenge: ch.challenge, signature } });
+  // The client refuses to sign anything but `openlec-login\n${origin}\n${challenge}\n`; sent once each, as any write but a transaction.
+  const t = await current().login({ key: kp, origin, retry: false }).catch((e: unknown) => Promise.reject(ours(e)));
   const s: Session = { token: t.token, key, roles: t.roles, expiresAt: t.expiresAt };
   held = kp;
   sessionStorage.setItem(STORE, JSON.stringify(s));

@@ -1,3 +1,4 @@
+import { OpenlecClient } from '../../src/api/core.ts';
 import { base } from './api.ts';
 import { community, esc } from './ui.ts';
 
@@ -16,7 +17,8 @@ const decoded = (path: string) => {
  * multi-community server): the header names the community and links to the list of all of
  * them at `/`; when the server lists more than one, a form picks another. The list is the
  * multi-community server's own route at the origin's root (GET /v1/communities, absolute on
- * purpose); where there is none (a 404) or it fails, only the link is shown.
+ * purpose: a client of the origin, without the community's token, which is never sent
+ * outside its prefix); where there is none (a 404) or it fails, only the link is shown.
  */
 export async function picker(): Promise<void> {
   if (!base.startsWith('/c/')) return;
@@ -25,10 +27,8 @@ export async function picker(): Promise<void> {
   el.innerHTML = `<span id="community-name">${esc(c?.name ?? decoded(base.slice(3, -1)))}</span> <a href="/" id="other-communities">Other communities</a>`;
   el.hidden = false;
   if (c) document.title = `${c.name}: openlec`;
-  const res = await fetch('/v1/communities', { headers: { accept: 'application/json' } }).catch(() => undefined);
-  if (!res?.ok) return;
-  const body = (await res.json().catch(() => ({}))) as { communities?: Listed[] };
-  const list = (body.communities ?? []).filter((x) => typeof x.path === 'string' && x.path.startsWith('/c/') && typeof x.id === 'string');
+  const body = await new OpenlecClient(location.origin, { attempts: 2 }).get<{ communities?: Listed[] } | undefined>('/v1/communities').catch(() => undefined);
+  const list = (body?.communities ?? []).filter((x) => typeof x.path === 'string' && x.path.startsWith('/c/') && typeof x.id === 'string');
   if (list.length < 2) return;
   const here = decoded(base);
   const options = list.map((x) => `<option value="${esc(x.path)}"${decoded(x.path) === here ? ' selected' : ''}>${esc(x.name ?? x.id)}</option>`).join('');

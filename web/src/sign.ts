@@ -103,7 +103,7 @@ export function signDialog<R>(o: SignDialog<R>): Promise<R> {
           resolve(r);
         } catch (e) {
           const err = e as ApiError | Error;
-          refusal = err instanceof ApiError ? new Refused(err.code, err.message, err.field) : new Refused('E_SIGN', err.message, null);
+          refusal = err instanceof ApiError ? new Refused(err.code, err.message, err.field ?? null) : new Refused('E_SIGN', err.message, null);
           error.textContent = refusalText(refusal);
           confirm.disabled = false;
           cancel.textContent = 'Close';
