@@ -10,6 +10,9 @@ import { buildApp } from '../server/app.ts';
 import { PersonalVault } from '../server/vault.ts';
 import { signRequest } from '../client.ts';
 import { utf8 } from '../ledger/index.ts';
+import { Signer } from './signer.ts';
+import { makeApiKey } from '../access/api-keys.ts';
+import { formatInstant } from '../units/index.ts';
 import { ApiError, OpenlecClient } from './client.ts';
 import { OpenlecClient as ClientCore } from './core.ts';
 
@@ -170,5 +173,20 @@ describe('OpenlecClient', { timeout: 60_000 }, () => {
       await assert.rejects(alice.login(opts), (e: unknown) => (e as { code?: string }).code === 'E_LOGIN_MESSAGE', what);
       assert.deepEqual(requests, ['POST /v1/auth/challenge'], `${what}: nothing signed was sent`);
     }
+  });
+
+  test('an organisation\'s API key as the bearer: reads as its owner without the signing key, refused once revoked', async () => {
+    const dso = Signer.forState(c.ledger.state, seededKey('dso'), () => T);
+    const k = makeApiKey(randomBytes(8), randomBytes(32));
+    const owner = new OpenlecClient(base, { key: seededKey('dso') });
+    await owner.submit(dso.sign('apikey.issue', { id: k.id, digest: k.digest, roles: ['dso'], expiresAt: formatInstant(Date.parse(T) + 399 * 86_400_000) }));
+    const machine = new OpenlecClient(base, { apiKey: k.token, attempts: 1 });
+    const me = await machine.me();
+    assert.equal(me.key, dso.actor);
+    assert.equal(me.apiKey, k.id);
+    assert.deepEqual((await machine.apiKeys()).map((v) => [v.id, v.status]), [[k.id, 'live']]);
+    assert.equal((await machine.apiKey(k.id)).owner, dso.actor);
+    await owner.submit(dso.sign('apikey.revoke', { id: k.id, reason: 'retired' }));
+    await assert.rejects(machine.me(), (e: unknown) => e instanceof ApiError && e.status === 401 && e.code === 'E_AUTH' && e.refused);
   });
 });

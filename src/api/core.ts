@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { OpenlecError } from '../errors.ts';
 import { encodeKey, type KeyPair, type MessageSigner, sign, type SignedTransaction, toBase64Url, utf8 } from '../ledger/index.ts';
 import type * as R from '../server/responses.ts';
+import type { ApiKeyView } from '../server/api-key-routes.ts';
 import { Signer } from './signer.ts';
 
 /**
@@ -26,6 +27,8 @@ export interface ClientOptions {
   key?: KeyPair;
   /** A bearer token (from login) instead of signing each request; useToken changes it. */
   token?: string;
+  /** An organisation's API key (`olk_<id>_<secret>`, see `openlec apikey issue`), sent as the bearer: for machines that read without the signing key. */
+  apiKey?: string;
   /**
    * Signs reads per RFC 9421 when the client has a key and no token. src/api/client.ts's
    * OpenlecClient has it by default (src/client.ts's signRequest); the core has none and,
@@ -83,7 +86,7 @@ export class OpenlecClient {
 
   constructor(base: string, private readonly o: ClientOptions = {}) {
     this.base = base.replace(/\/+$/, '');
-    this.token = o.token;
+    this.token = o.token ?? o.apiKey;
   }
 
   private now(): number {
@@ -271,6 +274,10 @@ export class OpenlecClient {
     this.useToken(token.token);
     return token;
   }
+
+  /** The API keys the caller may see (its own; every key for the operator and auditors), with their status at the server's clock. */
+  apiKeys = (q: { owner?: string } = {}) => this.all<ApiKeyView>('/v1/api-keys', q);
+  apiKey = (id: string) => this.request<ApiKeyView>('GET', `/v1/api-keys/${id}`);
 
   /** A member's personal data, off the log (the member themself or the operator). */
   personal = (key: string) => this.request<Out<typeof R.PERSONAL_DATA>>('GET', `/v1/members/${key}/personal`);
