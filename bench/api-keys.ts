@@ -40,8 +40,8 @@ export async function run(): Promise<void> {
   for (const r of first) if (!r.ok) throw r.error;
 
   // (c) Issue one key per owner, then rotate each: signed, appended, verified.
-  const keys = members.map(() => makeApiKey(randomBytes(8), randomBytes(32)));
-  const next = members.map(() => makeApiKey(randomBytes(8), randomBytes(32)));
+  const keys = members.map(() => makeApiKey('openlec.bench/keys', randomBytes(8), randomBytes(32)));
+  const next = members.map(() => makeApiKey('openlec.bench/keys', randomBytes(8), randomBytes(32)));
   const before = ledger.size;
   const issue = await timed(async () => {
     for (const r of await ledger.submitMany(members.map((m, i) => m.sign('apikey.issue', { id: keys[i]!.id, digest: keys[i]!.digest, roles: ['member'], expiresAt: iso(T + 365 * 86_400_000) })))) if (!r.ok) throw r.error;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
-import { seededKey, smallCommunity } from '../../test/support/community.ts';
+import { COMMUNITY, seededKey, smallCommunity } from '../../test/support/community.ts';
 import { verifyLog } from '../audit/verify.ts';
 import { Signer } from '../client.ts';
 import { buildApp } from '../server/app.ts';
@@ -18,7 +18,7 @@ import { apiKey, apiKeySession, apiKeysOf, liveAt, makeApiKey, MAX_LIVE_KEYS, pa
 const T0 = Date.parse('2026-03-01T08:00:00Z');
 const DAY = 86_400_000;
 const iso = (ms: number) => formatInstant(ms);
-const fresh = () => makeApiKey(randomBytes(8), randomBytes(32));
+const fresh = () => makeApiKey(COMMUNITY, randomBytes(8), randomBytes(32));
 const same = (a: string, b: string) => a === b;
 
 describe('API keys: issue, rotate, revoke through the log; a bearer judged at the operator\'s clock', () => {
@@ -135,6 +135,66 @@ describe('API keys: issue, rotate, revoke through the log; a bearer judged at th
     assert.deepEqual((await get('/v1/api-keys', mine.token)).json().map((v: { id: string }) => v.id), [mine.id]);
   });
 
+  test('a key does not reach personal data (vault, export), even its owner\'s or with the operator role; self routes need the member role', async () => {
+    const own = fresh();
+    assert.equal((await submit(alice, 'apikey.issue', { id: own.id, digest: own.digest, roles: ['member'], expiresAt: iso(clock + DAY) })).status, 201);
+    const op = fresh();
+    assert.equal((await submit(operator, 'apikey.issue', { id: op.id, digest: op.digest, roles: ['operator'], expiresAt: iso(clock + DAY) })).status, 201);
+    for (const [method, bearer] of [['GET', own.token], ['DELETE', own.token], ['GET', op.token], ['DELETE', op.token]] as const) {
+      const res = await app.inject({ method, url: `/v1/members/${alice.actor}/personal`, headers: { authorization: `Bearer ${bearer}` } });
+      assert.equal(res.statusCode, 403, `${method} with ${bearer === op.token ? 'the operator\'s' : 'alice\'s'} key`);
+      assert.match(res.json().message, /API keys do not reach personal data/);
+    }
+    assert.equal((await get(`/v1/members/${alice.actor}/export`, own.token)).statusCode, 403);
+    assert.equal((await get(`/v1/members/${alice.actor}/trades?from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z`, own.token)).statusCode, 200, 'a member key reads its owner\'s trades');
+  });
+
+  test('a key of another community, or under another id, never matches: the digest is bound to both', async () => {
+    const other = makeApiKey('openlec.test/another-street', randomBytes(8), randomBytes(32));
+    assert.equal((await submit(dso, 'apikey.issue', { id: other.id, digest: other.digest, roles: ['dso'], expiresAt: iso(clock + DAY) })).status, 201);
+    assert.equal((await get('/v1/me', other.token)).statusCode, 401);
+  });
+
+  test('a rotation in its overlap counts once against the live-key bound: the owner can still rotate its other keys', async () => {
+    const s = Signer.forState(c.ledger.state, seededKey('bob'), () => iso(clock));
+    const keys = Array.from({ length: MAX_LIVE_KEYS }, fresh);
+    for (const k of keys) assert.equal((await submit(s, 'apikey.issue', { id: k.id, digest: k.digest, roles: ['member'], expiresAt: iso(clock + 30 * DAY) })).status, 201);
+    const extra = fresh();
+    assert.equal((await submit(s, 'apikey.issue', { id: extra.id, digest: extra.digest, roles: ['member'], expiresAt: iso(clock + DAY) })).body.code, 'E_API_KEY_LIMIT');
+    for (const k of keys.slice(0, 2)) {
+      const n = fresh();
+      const r = await submit(s, 'apikey.rotate', { id: k.id, next: { id: n.id, digest: n.digest, roles: ['member'], expiresAt: iso(clock + 30 * DAY) }, overlapSeconds: 7 * 86_400 });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+    }
+  });
+
+  test('an OpenADR notification stream opened with a key ends when the key is revoked', async () => {
+    const k1 = fresh();
+    const k2 = fresh();
+    for (const k of [k1, k2]) assert.equal((await submit(dso, 'apikey.issue', { id: k.id, digest: k.digest, roles: ['dso'], expiresAt: iso(clock + 30 * DAY) })).status, 201);
+    const url = await app.listen({ port: 0, host: '127.0.0.1' });
+    const program = async (name: string) => assert.equal((await app.inject({ method: 'POST', url: '/openadr3/3.0.1/programs', headers: { authorization: `Bearer ${k2.token}` }, payload: { programName: name } })).statusCode, 201);
+    const res = await fetch(`${url}/openadr3/3.0.1/notifications`, { headers: { authorization: `Bearer ${k1.token}` } });
+    assert.equal(res.status, 200);
+    const reader = res.body!.getReader();
+    let got = '';
+    const read = async () => {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return 'ended';
+        got += Buffer.from(value).toString('utf8');
+      }
+    };
+    const ended = read();
+    await program('before-revocation');
+    await new Promise((r) => setTimeout(r, 200));
+    assert.match(got, /before-revocation/);
+    assert.equal((await submit(dso, 'apikey.revoke', { id: k1.id, reason: 'compromised' })).status, 201);
+    await program('after-revocation');
+    assert.equal(await ended, 'ended');
+    assert.doesNotMatch(got, /after-revocation/);
+  });
+
   test('the table is a projection: verify rebuilds it from the log', async () => {
     const report = await verifyLog(c.ledger, c.ledger.registry);
     assert.deepEqual(report.problems, []);
@@ -186,13 +246,13 @@ describe('API keys: properties', () => {
       for (const o of ops) {
         const ids = [...tokens.keys()];
         if (o.kind === 'issue') {
-          const k = makeApiKey(bytes(8), bytes(32));
+          const k = makeApiKey('openlec.test/keys', bytes(8), bytes(32));
           const s = signers[1 + o.who]!;
           if (append(s, 'apikey.issue', { id: k.id, digest: k.digest, roles: [o.who === 0 ? 'dso' : 'member'], expiresAt: iso(now + o.days * DAY) })) tokens.set(k.id, k.token);
         } else if (o.kind === 'rotate' && ids.length) {
           const id = ids[o.pick % ids.length]!;
           const row = apiKey(state, id)!;
-          const k = makeApiKey(bytes(8), bytes(32));
+          const k = makeApiKey('openlec.test/keys', bytes(8), bytes(32));
           const s = signers.find((x) => x.actor === row.owner)!;
           if (append(s, 'apikey.rotate', { id, next: { id: k.id, digest: k.digest, roles: row.roles, expiresAt: iso(now + o.days * DAY) }, overlapSeconds: o.overlap })) tokens.set(k.id, k.token);
         } else if (o.kind === 'revoke' && ids.length) {

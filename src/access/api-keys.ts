@@ -1,12 +1,14 @@
 import { z } from 'zod';
-import { participant } from '../community/tables.ts';
+import { community, participant } from '../community/tables.ts';
 import { OpenlecError } from '../errors.ts';
-import { concatBytes, fromBase64Url, sha256, toBase64Url, toHex, utf8 } from '../ledger/index.ts';
+import { API_KEY_ID, apiKeyDigest, parseApiKey } from './key-material.ts';
 import { isoInstant } from '../market/configure.ts';
 import { defineTx, type Role, ROLES } from '../state/registry.ts';
 import type { State, TableSpec } from '../state/tables.ts';
 import { formatInstant, parseInstant } from '../units/index.ts';
 import { latestTime } from '../state/apply.ts';
+
+export { API_KEY_ID, API_KEY_TOKEN, apiKeyDigest, type ApiKeyMaterial, makeApiKey, parseApiKey } from './key-material.ts';
 
 /**
  * API keys: long-lived bearer credentials for an organisation's machines (a DSO's
@@ -66,41 +68,12 @@ export const MAX_OVERLAP_SECONDS = 7 * 86_400;
 export const MAX_LIVE_KEYS = 16;
 export const REVOKE_REASONS = ['compromised', 'retired', 'superseded', 'owner-left'] as const;
 
-export const API_KEY_ID = /^[0-9a-f]{16}$/;
 const SECRET = /^[A-Za-z0-9_-]{43}$/;
-/** The bearer form: `olk_` + 16 hex digits + `_` + 43 base64url characters. */
-export const API_KEY_TOKEN = /^olk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
 
 const keyId = z.string().regex(API_KEY_ID, 'must be an API key id: 16 lower-case hex digits');
 const digest = z.string().regex(SECRET, 'must be the key\'s digest: 43 base64url characters (SHA-256)');
 const roles = z.array(z.enum(ROLES)).min(1).max(ROLES.length).refine((r) => new Set(r).size === r.length, 'roles must not repeat');
 const newKey = z.strictObject({ id: keyId, digest, roles, expiresAt: isoInstant });
-
-/** apiKeyDigest: what the log holds of a key, bound to its id (a digest copied under another id matches nothing). */
-export function apiKeyDigest(id: string, secret: Uint8Array): string {
-  return toBase64Url(sha256(concatBytes(utf8(`openlec-api-key\n${id}\n`), secret)));
-}
-
-export interface ApiKeyMaterial {
-  id: string;
-  /** The bearer: `olk_<id>_<secret>`. Shown once, kept by the machine that uses it. */
-  token: string;
-  digest: string;
-}
-
-/** makeApiKey builds a key from 8 random bytes (its id) and 32 (its secret); the randomness comes from the caller. */
-export function makeApiKey(idBytes: Uint8Array, secret: Uint8Array): ApiKeyMaterial {
-  if (idBytes.length !== 8 || secret.length !== 32) throw new OpenlecError('E_API_KEY', 'an API key is made of 8 random bytes (id) and 32 (secret)', { field: 'secret' });
-  const id = toHex(idBytes);
-  return { id, token: `olk_${id}_${toBase64Url(secret)}`, digest: apiKeyDigest(id, secret) };
-}
-
-/** parseApiKey reads the bearer form, or undefined when the text is not an API key. */
-export function parseApiKey(text: string): { id: string; secret: Uint8Array } | undefined {
-  const m = API_KEY_TOKEN.exec(text);
-  const secret = m && fromBase64Url(m[2]!);
-  return m && secret && secret.length === 32 ? { id: m[1]!, secret } : undefined;
-}
 
 export function apiKey(state: State, id: string): ApiKeyRow | undefined {
   return state.get<ApiKeyRow>('api_keys', id);
@@ -129,10 +102,13 @@ function issue(state: State, owner: string, body: z.infer<typeof newKey>, issued
   const issued = parseInstant(issuedAt, 'issuedAt');
   if (expires <= at) throw new OpenlecError('E_API_KEY_EXPIRY', `${field}.expiresAt: ${body.expiresAt} is not in the future (now ${formatInstant(at)})`, { field: `${field}.expiresAt` });
   if (expires > issued + MAX_KEY_DAYS * 86_400_000) throw new OpenlecError('E_API_KEY_EXPIRY', `${field}.expiresAt: a key is valid at most ${MAX_KEY_DAYS} days (until ${formatInstant(issued + MAX_KEY_DAYS * 86_400_000)}); rotate it before then`, { field: `${field}.expiresAt` });
-  const live = apiKeysOf(state, owner).filter((k) => k.id !== replaces && liveAt(k, issued)).length;
+  // A key replaced by a rotation is not counted through its overlap: a chain is one key.
+  // (The owner's rows, unsorted: one row per apikey transaction it signed.)
+  let live = 0;
+  for (const k of state.lookup<ApiKeyRow>('api_keys', 'owner', owner)) if (k.id !== replaces && k.replacedBy === null && liveAt(k, issued)) live++;
   if (live >= MAX_LIVE_KEYS) throw new OpenlecError('E_API_KEY_LIMIT', `${field}: the owner holds ${live} live API keys, the most there may be (${MAX_LIVE_KEYS}); revoke one first`, { field });
   const row: ApiKeyRow = {
-    id: body.id, owner, digest: body.digest, roles: [...body.roles].sort(), issuedAt, expiresAt: formatInstant(expires),
+    id: body.id, owner, digest: body.digest, roles: [...body.roles].sort(), issuedAt: formatInstant(issued), expiresAt: formatInstant(expires),
     replaces, replacedBy: null, revokedAt: null, revokedBy: null, reason: null, entry, revokedEntry: null,
   };
   state.put('api_keys', row);
@@ -192,7 +168,7 @@ export const apiKeyRevoke = defineTx({
     const operator = participant(state, tx.actor)!.roles.includes('operator');
     if (!row || (row.owner !== tx.actor && !operator)) throw new OpenlecError('E_API_KEY_UNKNOWN', `body.id: no API key ${body.id} of this actor`, { field: 'body.id' });
     if (row.revokedAt !== null) throw new OpenlecError('E_API_KEY_REVOKED', `body.id: API key ${body.id} was revoked already, in entry ${row.revokedEntry}`, { field: 'body.id' });
-    state.put('api_keys', { ...row, revokedAt: tx.issuedAt, revokedBy: tx.actor, reason: body.reason, revokedEntry: entry });
+    state.put('api_keys', { ...row, revokedAt: formatInstant(parseInstant(tx.issuedAt, 'issuedAt')), revokedBy: tx.actor, reason: body.reason, revokedEntry: entry });
   },
 });
 
@@ -213,7 +189,10 @@ export function apiKeySession(state: State, token: string, now: number, equal: (
   if (!parsed) throw new OpenlecError('E_AUTH', 'not an API key: olk_<16 hex digits>_<43 base64url characters>', { field: 'authorization' });
   const row = apiKey(state, parsed.id);
   // The same answer for an unknown id and a wrong secret: an id alone proves nothing.
-  if (!row || !equal(row.digest, apiKeyDigest(parsed.id, parsed.secret))) throw new OpenlecError('E_AUTH', `API key ${parsed.id} is not a key of this community, or its secret is wrong`, { field: 'authorization' });
+  const c = community(state);
+  // The digest is computed whether or not the id is known: the time taken says nothing of the ids.
+  const digest = apiKeyDigest(c?.id ?? '', parsed.id, parsed.secret);
+  if (!row || !equal(row.digest, digest)) throw new OpenlecError('E_AUTH', `API key ${parsed.id} is not a key of this community, or its secret is wrong`, { field: 'authorization' });
   if (row.revokedAt !== null) throw new OpenlecError('E_AUTH', `API key ${row.id} was revoked in entry ${row.revokedEntry} (${row.reason})`, { field: 'authorization' });
   const expires = parseInstant(row.expiresAt);
   if (expires <= now) throw new OpenlecError('E_AUTH', `API key ${row.id} expired at ${row.expiresAt}${row.replacedBy ? `; it was rotated to ${row.replacedBy}` : ''}`, { field: 'authorization' });

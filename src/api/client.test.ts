@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { seededKey, smallCommunity } from '../../test/support/community.ts';
+import { COMMUNITY, seededKey, smallCommunity } from '../../test/support/community.ts';
 import { buildApp } from '../server/app.ts';
 import { PersonalVault } from '../server/vault.ts';
 import { signRequest } from '../client.ts';
@@ -177,7 +177,7 @@ describe('OpenlecClient', { timeout: 60_000 }, () => {
 
   test('an organisation\'s API key as the bearer: reads as its owner without the signing key, refused once revoked', async () => {
     const dso = Signer.forState(c.ledger.state, seededKey('dso'), () => T);
-    const k = makeApiKey(randomBytes(8), randomBytes(32));
+    const k = makeApiKey(COMMUNITY, randomBytes(8), randomBytes(32));
     const owner = new OpenlecClient(base, { key: seededKey('dso') });
     await owner.submit(dso.sign('apikey.issue', { id: k.id, digest: k.digest, roles: ['dso'], expiresAt: formatInstant(Date.parse(T) + 399 * 86_400_000) }));
     const machine = new OpenlecClient(base, { apiKey: k.token, attempts: 1 });

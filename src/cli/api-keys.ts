@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { API_KEY_ID, type ApiKeyMaterial, type ApiKeyRow, apiKey, apiKeysOf, makeApiKey, MAX_KEY_DAYS, MAX_OVERLAP_SECONDS, REVOKE_REASONS } from '../access/api-keys.ts';
+import { community } from '../community/tables.ts';
 import { OpenlecError } from '../errors.ts';
 import { ROLES, type Role } from '../state/registry.ts';
 import { apiKeyView, type ApiKeyView } from '../server/api-key-routes.ts';
@@ -56,14 +57,21 @@ function writeKeyFile(path: string, k: ApiKeyMaterial): void {
 }
 
 /** withKeyFile writes a new key's file, then runs the signing; a failure removes the file. */
-async function withKeyFile<T>(out: string | undefined, run: (k: ApiKeyMaterial) => Promise<T>): Promise<{ k: ApiKeyMaterial; result: T }> {
+async function withKeyFile<T>(db: string, out: string | undefined, run: (k: ApiKeyMaterial) => Promise<T>): Promise<{ k: ApiKeyMaterial; result: T }> {
   if (!out) throw usage('out', 'is required: the file the key is written to (mode 0600), for the machine that will use it');
-  const k = makeApiKey(randomBytes(8), randomBytes(32));
+  // The digest is bound to the community: the key is of this log only.
+  const id = await withLedger(db, (l) => community(l.state)?.id);
+  if (!id) throw new OpenlecError('E_NO_COMMUNITY', 'the log has no community yet', { field: 'db' });
+  const k = makeApiKey(id, randomBytes(8), randomBytes(32));
   writeKeyFile(out, k);
   try {
     return { k, result: await run(k) };
   } catch (e) {
-    unlinkSync(out);
+    try {
+      unlinkSync(out);
+    } catch {
+      // The refusal matters more than a file that could not be removed.
+    }
     throw e;
   }
 }
@@ -73,7 +81,7 @@ const expiry = (atMs: number, days: number) => formatInstant(atMs + days * 86_40
 export async function issueApiKey(o: Signing & { roles: string; days?: string; out?: string }): Promise<Shown> {
   const roles = roleList(o.roles);
   const days = whole(o.days ?? '365', 'days', 1, MAX_KEY_DAYS);
-  const { k, result: r } = await withKeyFile(o.out, (k) => append(o, defaultKeyPath(o.db), 'apikey.issue', (_s, atMs) => ({ id: k.id, digest: k.digest, roles, expiresAt: expiry(atMs, days) })));
+  const { k, result: r } = await withKeyFile(o.db, o.out, (k) => append(o, defaultKeyPath(o.db), 'apikey.issue', (_s, atMs) => ({ id: k.id, digest: k.digest, roles, expiresAt: expiry(atMs, days) })));
   return {
     json: { entry: r.entry, id: k.id, owner: r.actor, roles, expiresAt: r.body.expiresAt, file: o.out },
     text: `API key ${k.id} issued in entry ${r.entry} for ${r.actor.slice(0, 10)}… (${roles.join(', ')}), valid until ${r.body.expiresAt}; the key is in ${o.out}: send it as "Authorization: Bearer <key>"`,
@@ -84,12 +92,14 @@ export async function rotateApiKey(o: Signing & { id: string; days?: string; ove
   const id = keyId(o.id);
   const days = whole(o.days ?? '365', 'days', 1, MAX_KEY_DAYS);
   const overlapSeconds = whole(o.overlap ?? '86400', 'overlap', 0, MAX_OVERLAP_SECONDS);
-  const { k, result: r } = await withKeyFile(o.out, (k) => append(o, defaultKeyPath(o.db), 'apikey.rotate', (state, atMs) => {
+  let oldExpires = Infinity;
+  const { k, result: r } = await withKeyFile(o.db, o.out, (k) => append(o, defaultKeyPath(o.db), 'apikey.rotate', (state, atMs) => {
     const old = apiKey(state, id);
     if (!old) throw usage('id', `names no API key of this log (${id})`);
+    oldExpires = Date.parse(old.expiresAt);
     return { id, next: { id: k.id, digest: k.digest, roles: old.roles, expiresAt: expiry(atMs, days) }, overlapSeconds };
   }));
-  const oldUntil = formatInstant(Date.parse(r.issuedAt) + overlapSeconds * 1000);
+  const oldUntil = formatInstant(Math.min(oldExpires, Date.parse(r.issuedAt) + overlapSeconds * 1000));
   return {
     json: { entry: r.entry, id: k.id, replaces: id, roles: r.body.next.roles, expiresAt: r.body.next.expiresAt, oldKeyUntil: oldUntil, file: o.out },
     text: `API key ${id} rotated to ${k.id} in entry ${r.entry}: the new key (in ${o.out}) is valid until ${r.body.next.expiresAt}; the old one works until ${oldUntil}`,

@@ -56,7 +56,9 @@ export function apiKeyRoutes(ledger: LedgerStore, clock: () => number): Route[] 
       handler: ({ query, session }) => {
         const now = clock();
         const owner = query.owner as string | undefined;
-        const rows = owner !== undefined ? apiKeysOf(state, owner) : ([...state.rows('api_keys')] as ApiKeyRow[]).sort((a, b) => a.entry - b.entry || (a.id < b.id ? -1 : 1));
+        const staff = session!.roles.includes('operator') || session!.roles.includes('auditor');
+        // A participant reads its own rows by the owner index; only the staff read the whole table.
+        const rows = owner !== undefined || !staff ? apiKeysOf(state, owner ?? session!.key) : ([...state.rows('api_keys')] as ApiKeyRow[]).sort((a, b) => a.entry - b.entry || (a.id < b.id ? -1 : 1));
         return rows.filter((r) => sees(session!, r)).map((r) => apiKeyView(r, now));
       },
     },

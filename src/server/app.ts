@@ -377,7 +377,7 @@ function routes(d: RouteDeps): Route[] {
       },
     },
     {
-      method: 'PUT', url: '/v1/members/:key/personal', operationId: 'putPersonalData', tags: ['members'], response: PERSONAL_STORED, summary: 'Store a member\'s personal data off the log, encrypted with a key of their own.', access: { roles: ['operator'], self: true },
+      method: 'PUT', url: '/v1/members/:key/personal', operationId: 'putPersonalData', tags: ['members'], response: PERSONAL_STORED, summary: 'Store a member\'s personal data off the log, encrypted with a key of their own.', access: { roles: ['operator'], self: true, apiKeys: false },
       params: KEY, body: personalDataSchema,
       handler: ({ params, body }) => {
         memberExists(params.key);
@@ -386,17 +386,17 @@ function routes(d: RouteDeps): Route[] {
       },
     },
     {
-      method: 'GET', url: '/v1/members/:key/personal', operationId: 'getPersonalData', tags: ['members'], response: PERSONAL_DATA, summary: 'A member\'s personal data (null once erased).', access: { roles: ['operator'], self: true },
+      method: 'GET', url: '/v1/members/:key/personal', operationId: 'getPersonalData', tags: ['members'], response: PERSONAL_DATA, summary: 'A member\'s personal data (null once erased).', access: { roles: ['operator'], self: true, apiKeys: false },
       params: KEY,
       handler: ({ params }) => ({ data: vault.get(params.key), erasedAt: vault.erasedAt(params.key) }),
     },
     {
-      method: 'DELETE', url: '/v1/members/:key/personal', operationId: 'erasePersonalData', tags: ['members'], response: PERSONAL_ERASED, summary: 'Erase a member\'s personal data: their data key is deleted, the log is untouched and still verifies.', access: { roles: ['operator'], self: true },
+      method: 'DELETE', url: '/v1/members/:key/personal', operationId: 'erasePersonalData', tags: ['members'], response: PERSONAL_ERASED, summary: 'Erase a member\'s personal data: their data key is deleted, the log is untouched and still verifies.', access: { roles: ['operator'], self: true, apiKeys: false },
       params: KEY,
       handler: ({ params }) => ({ erased: vault.erase(params.key, nowIso()), erasedAt: vault.erasedAt(params.key) }),
     },
     {
-      method: 'GET', url: '/v1/members/:key/export', operationId: 'exportMember', tags: ['members'], response: MEMBER_EXPORT, summary: 'Everything about a member, as JSON (data portability).', access: { roles: ['operator'], self: true },
+      method: 'GET', url: '/v1/members/:key/export', operationId: 'exportMember', tags: ['members'], response: MEMBER_EXPORT, summary: 'Everything about a member, as JSON (data portability).', access: { roles: ['operator'], self: true, apiKeys: false },
       params: KEY,
       handler: ({ params }) => {
         memberExists(params.key);
@@ -415,7 +415,7 @@ function routes(d: RouteDeps): Route[] {
     ...homeRoutes(ledger),
     ...dashboardRoutes(ledger),
     ...networkRoutes(ledger, d.txClock),
-    ...apiKeyRoutes(ledger, d.now),
+    ...apiKeyRoutes(ledger, d.txClock),
     ...batchRoutes(ledger, d.admission, events, d.readOnly),
   ];
 }
@@ -440,6 +440,8 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; e
   const txClock = deps.txClock ?? now;
   const events = deps.events ?? new EventHub();
   const auth = new Auth(deps.tokenSecret, deps.ledger.origin(), now, nodeVerifySignature);
+  // API keys are judged at the time the operator vouches for, as their expiries and rotations were admitted.
+  auth.keyClock = txClock;
   const perKey = deps.rateLimitPerMinute ?? 60_000;
   const limits = new KeyLimits(perKey, now);
   const admission = new Admission({ ledger: deps.ledger, clock: txClock, maxSkewMs: deps.maxSkewMs ?? 30_000, limits, maxPending: deps.maxPendingWrites ?? 10_000 });
@@ -481,7 +483,8 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; e
       handler: async (req, reply) => {
         // A body is whatever bytes arrived (a JSON `null` included): its digest must then be signed.
         const session = auth.session(req.headers.authorization, deps.ledger.state) ?? await auth.signedSession(deps.ledger.state, req, (req.raw as { openlecBody?: Uint8Array }).openlecBody !== undefined || (req.body !== undefined && req.body !== null));
-        if (session) limits.take(session.key, 'authorization');
+        // An API key has its own budget: a leaked key cannot spend its owner's (nor block the owner's revocation of it).
+        if (session) limits.take(session.apiKey ? `apikey:${session.apiKey}` : session.key, 'authorization');
         const params = parseRequest(r.params, req.params, 'params');
         allow(r.access, session, params as { key?: string });
         const value = await r.handler({ params, query: parseRequest(r.query, req.query, 'query'), body: parseRequest(r.body, req.body, 'body'), session, reply });

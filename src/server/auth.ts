@@ -48,11 +48,15 @@ const CHALLENGE = /^([A-Za-z0-9_-]{22})\.([0-9a-z]{1,11})\.([A-Za-z0-9_-]{43})$/
 export class Auth {
   /** Challenges used with a valid signature, by expiry (insertion order is expiry order). */
   private readonly used = new Map<string, number>();
+  /** The clock API keys are judged at: the operator's transaction clock (buildApp sets it), else `now`. */
+  keyClock: () => number;
 
   constructor(
     private readonly secret: Uint8Array, private readonly origin: string, private readonly now: () => number,
     private readonly verify: SignatureVerifier, private readonly ttlMs = 15 * 60_000,
-  ) {}
+  ) {
+    this.keyClock = now;
+  }
 
   /** challenge issues `<nonce>.<expiry, base 36 ms>.<MAC over origin, nonce and expiry>`; nothing is stored. */
   challenge(): { challenge: string; message: string; expiresAt: string } {
@@ -88,7 +92,7 @@ export class Auth {
     if (!authorization) return undefined;
     if (authorization.startsWith('Bearer olk_')) {
       if (!state) throw new OpenlecError('E_AUTH', 'API keys are not taken on this route: log in for a token', { field: 'authorization' });
-      return apiKeySession(state, authorization.slice(7), this.now(), equalText);
+      return apiKeySession(state, authorization.slice(7), this.keyClock(), equalText);
     }
     const m = /^Bearer ([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$/.exec(authorization);
     if (!m) throw new OpenlecError('E_AUTH', 'Authorization must be "Bearer <token>" or "Bearer olk_<API key>"', { field: 'authorization' });

@@ -107,7 +107,8 @@ export interface Notification {
 }
 /** Who may see a notification: `owner` null means every reader; `program` the program it concerns, if any. */
 interface Scope { program: string | null; owner: string | null }
-interface Stream { session: Session; programID?: string; objects?: ObjectType[]; send(n: Notification): boolean }
+/** `valid` judges the stream's credential again before each delivery: a revoked or expired API key, or an expired token, ends the stream. */
+interface Stream { session: Session; programID?: string; objects?: ObjectType[]; send(n: Notification): boolean; valid(): boolean; end(): void }
 
 export interface OpenAdrDeps {
   ledger: LedgerStore;
@@ -427,6 +428,11 @@ export class OpenAdr {
     if (this.closed) return;
     const n: Notification = { objectType, operation, object, targets: (object.targets as ValuesMap[] | null | undefined) ?? null };
     for (const stream of this.streams) {
+      if (!stream.valid()) {
+        this.streams.delete(stream);
+        stream.end();
+        continue;
+      }
       if (!this.mayDeliver(stream.session.key, stream.session.roles, scope)) continue;
       if (stream.objects && !stream.objects.includes(objectType)) continue;
       if (stream.programID !== undefined && scope.program !== null && stream.programID !== scope.program) continue;
@@ -504,7 +510,8 @@ export class OpenAdr {
     this.log = (message, data) => app.log.warn(data, message);
     const query = z.object({ programID: OBJECT_ID.optional(), objects: OBJECTS_QUERY });
     app.get(`${BASE}/notifications`, (req, reply) => {
-      const session = auth.session(req.headers.authorization, this.d.ledger.state);
+      const authorization = req.headers.authorization;
+      const session = auth.session(authorization, this.d.ledger.state);
       allow({ roles: READERS }, session, {});
       const q = parseRequest(query, req.query, 'query') as z.infer<typeof query>;
       if (this.streams.size >= MAX_STREAMS) throw new OpenlecError('E_BUSY', `${this.streams.size} notification streams are open`);
@@ -513,6 +520,14 @@ export class OpenAdr {
       const stream: Stream = {
         session: session!, ...(q.programID !== undefined ? { programID: q.programID } : {}), ...(q.objects ? { objects: q.objects } : {}),
         send: (n) => reply.raw.write(`event: notification\ndata: ${JSON.stringify(n)}\n\n`),
+        valid: () => {
+          try {
+            return auth.session(authorization, this.d.ledger.state) !== undefined;
+          } catch {
+            return false;
+          }
+        },
+        end: () => reply.raw.end(),
       };
       this.streams.add(stream);
       req.raw.on('close', () => this.streams.delete(stream));

@@ -9,7 +9,11 @@ import type { Session } from './auth.ts';
  * (validation, access) and by openApiDocument (/openapi.json). Kept apart from both so
  * that neither imports the other.
  */
-export type Access = 'public' | 'signed' | { roles: readonly Role[]; self?: boolean };
+/**
+ * `apiKeys: false` keeps a route from API keys (a machine's bearer): a person's data off
+ * the log (the vault, the export) is reached with the participant's own key only.
+ */
+export type Access = 'public' | 'signed' | { roles: readonly Role[]; self?: boolean; apiKeys?: false };
 
 export interface Route {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -89,7 +93,9 @@ export function parseRequest(schema: z.ZodType | undefined, value: unknown, wher
 export function allow(access: Access, session: Session | undefined, params: { key?: string }): void {
   if (access === 'public' || access === 'signed') return;
   if (!session) throw new OpenlecError('E_AUTH', 'this needs a token: POST /v1/auth/challenge, sign it, POST /v1/auth/token', { field: 'authorization' });
-  if (access.self && params.key === session.key) return;
+  if (session.apiKey && access.apiKeys === false) throw new OpenlecError('E_FORBIDDEN', 'API keys do not reach personal data: log in or sign the request with the participant key', { field: 'authorization' });
+  // A key of one's own reaches one's member routes only if it holds the member role.
+  if (access.self && params.key === session.key && (!session.apiKey || session.roles.includes('member'))) return;
   if (session.roles.some((r) => access.roles.includes(r))) return;
   throw new OpenlecError('E_FORBIDDEN', `needs the role ${access.roles.join(' or ')}${access.self ? ' or to be the member' : ''}`, { field: 'authorization' });
 }

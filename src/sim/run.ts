@@ -301,7 +301,7 @@ const API_KEY_DAYS = 90;
 /** dsoApiKey: the n-th key of the DSO's meter-data system, from the seed (the machine's own randomness in real life). */
 function dsoApiKey(seed: string, scenario: string, n: number) {
   const bytes = sha256(utf8(`openlec simulate ${seed}/${scenario}/dso api key ${n}`));
-  return makeApiKey(bytes.slice(0, 8), sha256(bytes));
+  return makeApiKey(simCommunityId(scenario), bytes.slice(0, 8), sha256(bytes));
 }
 
 /** rotateDsoKey: at a month's end the DSO rotates its system's key, the old one working a day longer. */
