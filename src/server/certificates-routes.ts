@@ -67,7 +67,7 @@ export function certificateRoutes(ledger: LedgerStore): Route[] {
       handler: ({ query, session }) => matching(ledger.state, query.month, query.holder === undefined ? undefined : holderFor(session, query.holder, false)),
     },
     {
-      method: 'GET', url: '/v1/certificates/export', operationId: 'exportCertificates', tags: ['certificates'], response: CERTIFICATE_EXPORT, example: CERTIFICATE_EXPORT_EXAMPLE, summary: 'Registry export of a month: EECS guarantees of origin (whole MWh per device, remainder carried) as JSON or CSV, or the bundles shaped as EnergyTag granular certificates.', access: { roles: STAFF },
+      method: 'GET', url: '/v1/certificates/export', operationId: 'exportCertificates', tags: ['certificates'], response: CERTIFICATE_EXPORT, alsoText: { contentType: 'text/csv', when: 'for format=eecs-csv: the EECS rows, one a line' }, example: CERTIFICATE_EXPORT_EXAMPLE, summary: 'Registry export of a month: EECS guarantees of origin (whole MWh per device, remainder carried) as JSON or CSV, or the bundles shaped as EnergyTag granular certificates.', access: { roles: STAFF },
       query: MONTH.extend({ format: z.enum(['eecs-json', 'eecs-csv', 'energytag']).default('eecs-json') }),
       handler: ({ query, reply }) => {
         if (query.format === 'energytag') return energyTagBundles(ledger.state, bundles(ledger.state, query.month));

@@ -250,7 +250,7 @@ export function chargingRoutes(ledger: LedgerStore): Route[] {
       },
     },
     {
-      method: 'GET', url: '/v1/charging/statement', operationId: 'getChargingStatement', tags: ['charging'], response: CHARGING_STATEMENT, example: CHARGING_STATEMENT_EXAMPLE, summary: 'A party\'s statement of a month: its settlement lines and the CDRs behind them, as JSON or CSV (";", header row). The party\'s own key, or staff.', access: { roles: [...STAFF, ...PARTIES] },
+      method: 'GET', url: '/v1/charging/statement', operationId: 'getChargingStatement', tags: ['charging'], response: CHARGING_STATEMENT, alsoText: { contentType: 'text/csv', when: 'for format=csv: the statement\'s lines and CDRs, separated by semicolons' }, example: CHARGING_STATEMENT_EXAMPLE, summary: 'A party\'s statement of a month: its settlement lines and the CDRs behind them, as JSON or CSV (";", header row). The party\'s own key, or staff.', access: { roles: [...STAFF, ...PARTIES] },
       query: MONTH.extend({ party: PARTY, format: z.enum(['json', 'csv']).default('json') }),
       handler: ({ query, session, reply }) => {
         const s = state();

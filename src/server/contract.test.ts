@@ -76,6 +76,8 @@ describe('API contract', () => {
     assert.deepEqual(Object.keys(csv), ['text/csv']);
     assert.deepEqual(csv['text/csv'].schema, { type: 'string' });
     assert.ok(doc.paths['/v1/community'].get.responses['200'].content['application/json'].example?.verifierKey, 'the community answer has an example');
+    // A route that answers CSV when asked lists both media types.
+    for (const path of ['/v1/certificates/export', '/v1/charging/statement']) assert.deepEqual(Object.keys(doc.paths[path].get.responses['200'].content), ['application/json', 'text/csv'], path);
   });
 
   test('every example is an answer its schema accepts', () => {

@@ -56,7 +56,10 @@ export function openApiDocument(routes: readonly Route[], registry: Registry) {
     // A route without a response schema says nothing of its body rather than something untrue.
     const success = r.contentType
       ? { [r.contentType]: { schema: { type: 'string' } } }
-      : { 'application/json': { schema: r.response ? output(r.response) : {}, ...(r.example !== undefined ? { example: r.example } : {}) } };
+      : {
+        'application/json': { schema: r.response ? output(r.response) : {}, ...(r.example !== undefined ? { example: r.example } : {}) },
+        ...(r.alsoText ? { [r.alsoText.contentType]: { schema: { type: 'string', description: `Answered ${r.alsoText.when}` } } } : {}),
+      };
     paths[url] = {
       ...paths[url],
       [r.method.toLowerCase()]: {

@@ -32,6 +32,8 @@ export interface Route {
   response?: z.ZodType;
   /** The media type of a success that is not JSON (a CSV download): the document says a string of it. */
   contentType?: string;
+  /** Another media type the same route answers with when asked (a `format` of CSV): listed beside the JSON. */
+  alsoText?: { contentType: string; when: string };
   /** The body of a refusal or failure (default FAILURE; OpenADR answers problem objects). */
   failure?: z.ZodType;
   /** A success body as an example for the document. */
