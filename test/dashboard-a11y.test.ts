@@ -20,7 +20,7 @@ const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 /** The views each role opens (a role's own, then the public ones it also sees). */
 const VIEWS: Record<string, string[]> = {
   public: ['', 'market', 'certificates', 'flex', 'charging', 'ledger', 'me'],
-  member: ['me', 'orders', 'origin', 'allocation', 'charging-mine', 'flex-earnings'],
+  member: ['me', 'orders', 'origin', 'allocation', 'charging-mine', 'flex-earnings', 'api-keys'],
   operator: ['operate', 'allocation', 'ledger'],
   dso: ['network', 'flex'],
 };

@@ -13,12 +13,13 @@ import { meView } from './views/home.ts';
 import { ordersView } from './actions/member.ts';
 import { operateView } from './actions/operator.ts';
 import { networkView } from './actions/dso.ts';
+import { apiKeysView } from './api-keys.ts';
 import { picker } from './picker.ts';
 
 /**
  * The dashboard: one page, its views chosen by the URL's hash (#/, #/market,
  * #/allocation, #/me, #/origin, #/certificates, #/flex, #/flex-earnings, #/charging,
- * #/charging-mine, #/ledger), each a module of views/ (or of the domain's file) rendered
+ * #/charging-mine, #/ledger, #/api-keys), each a module of views/ (or of the domain's file) rendered
  * from the API. Proofs are checked with the CLI's verification code.
  */
 function whoAmI(): void {
@@ -31,7 +32,7 @@ function whoAmI(): void {
 
 const ui: Ui = { view, session, community, loginPrompt, table, tile };
 const VIEWS: Record<string, (q: URLSearchParams) => Promise<void>> = {
-  '': communityView, market: marketView, allocation: allocationView, me: meView, origin: (q) => originView(ui, q), certificates: () => certificatesView(ui), flex: (q) => flexView(ui, q), 'flex-earnings': (q) => flexEarningsView(ui, q), charging: (q) => chargingView(ui, q), 'charging-mine': (q) => chargingMineView(ui, q), ledger: ledgerView, orders: ordersView, operate: operateView, network: networkView,
+  '': communityView, market: marketView, allocation: allocationView, me: meView, origin: (q) => originView(ui, q), certificates: () => certificatesView(ui), flex: (q) => flexView(ui, q), 'flex-earnings': (q) => flexEarningsView(ui, q), charging: (q) => chargingView(ui, q), 'charging-mine': (q) => chargingMineView(ui, q), ledger: ledgerView, orders: ordersView, operate: operateView, network: networkView, 'api-keys': apiKeysView,
 };
 /**
  * The navigation, by who is logged in: the community's public views for everyone, a
@@ -52,6 +53,7 @@ const NAV: { href: string; label: string; who: (roles: readonly string[]) => boo
   { href: '#/charging', label: 'Charging', who: () => true },
   { href: '#/operate', label: 'Operate', who: (r) => r.includes('operator') || r.includes('dso') },
   { href: '#/network', label: 'Network', who: (r) => r.includes('dso') || r.includes('operator') },
+  { href: '#/api-keys', label: 'API keys', who: (r) => r.length > 0 },
   { href: '#/ledger', label: 'Ledger', who: () => true },
 ];
 
