@@ -36,10 +36,12 @@ function clearUniformKeyed({ ranked, bids, asks }: KeyedBook, kPpm: number): Cle
   const n = ranked.length;
   const size = scratchFloat64(FLOAT_SLOT.size, n);
   const limit = scratchFloat64(FLOAT_SLOT.limit, n);
+  const id: string[] = new Array<string>(n);
   for (let r = 0; r < n; r++) {
     const o = ranked[r]!;
     size[r] = o.quantityWh;
     limit[r] = o.limitMicroPerKwh;
+    id[r] = o.id;
   }
   const nb = bids.length;
   const na = asks.length;
@@ -81,7 +83,7 @@ function clearUniformKeyed({ ranked, bids, asks }: KeyedBook, kPpm: number): Cle
     const q = quantity[k]!;
     const amountMicro = costMicro(q, price);
     trades.push({
-      buyId: ranked[bidOf[k]!]!.id, sellId: ranked[askOf[k]!]!.id, quantityWh: q, buyerPriceMicroPerKwh: price, sellerPriceMicroPerKwh: price,
+      buyId: id[bidOf[k]!]!, sellId: id[askOf[k]!]!, quantityWh: q, buyerPriceMicroPerKwh: price, sellerPriceMicroPerKwh: price,
       feeMicroPerKwh: 0, amountMicro, proceedsMicro: amountMicro, feeAmountMicro: 0,
     });
   }
