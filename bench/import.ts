@@ -11,16 +11,28 @@ import { generateKeyPair, writeKeyFile } from '../src/node/key-file.ts';
 import { SqliteLedger } from '../src/store/sqlite-ledger.ts';
 import { printTable, round, tempPath, timed } from './support.ts';
 
-/** A French DSO export of `meters` PRMs over 31 days at a 10-minute step (about 45 KB per PRM-week). */
-function enedisFile(meters: number): string {
-  const parts: string[] = [];
+/**
+ * writeEnedisFile writes a French DSO export of `meters` PRMs over 31 days at a 10-minute step
+ * (about 45 KB per PRM-week) in pieces of about 1 MB, so that the text is never whole in memory
+ * and its garbage is not the timed import's to collect.
+ */
+export function writeEnedisFile(path: string, meters: number): void {
+  const fd = openSync(path, 'w');
   const start = Date.UTC(2026, 0, 1);
+  let chunk = '';
   for (let m = 0; m < meters; m++) {
-    parts.push('Identifiant PRM;Type de donnees;Date de debut;Date de fin;Grandeur physique;Grandeur metier;Etape metier;Unite;Pas en minutes');
-    parts.push(`${String(30000000000000 + m)};Courbe de charge;01/01/2026;01/02/2026;Energie active;Consommation;Comptage Brut;W;10`, '', 'Horodate;Valeur');
-    for (let k = 1; k <= 31 * 144; k++) parts.push(`${new Date(start + k * 600_000).toISOString().slice(0, 19)}+00:00;${(k * 37 + m * 11) % 3000}`);
+    chunk += 'Identifiant PRM;Type de donnees;Date de debut;Date de fin;Grandeur physique;Grandeur metier;Etape metier;Unite;Pas en minutes\n';
+    chunk += `${String(30000000000000 + m)};Courbe de charge;01/01/2026;01/02/2026;Energie active;Consommation;Comptage Brut;W;10\n\nHorodate;Valeur\n`;
+    for (let k = 1; k <= 31 * 144; k++) {
+      chunk += `${new Date(start + k * 600_000).toISOString().slice(0, 19)}+00:00;${(k * 37 + m * 11) % 3000}\n`;
+      if (chunk.length > 1 << 20) {
+        writeSync(fd, chunk);
+        chunk = '';
+      }
+    }
   }
-  return parts.join('\n') + '\n';
+  writeSync(fd, chunk);
+  closeSync(fd);
 }
 
 const BIG_METERS = 120;
@@ -85,7 +97,7 @@ async function child(db: string, key: string, file: string): Promise<void> {
 
 export async function run(): Promise<Record<string, number>> {
   const enedis = tempPath('enedis.csv');
-  writeFileSync(enedis, enedisFile(100));
+  writeEnedisFile(enedis, 100);
   const bytes = statSync(enedis).size;
   const cpu = process.cpuUsage();
   const { value: steps, seconds } = await timed(async () => {

@@ -78,22 +78,36 @@ function child(script: string, args: string[]) {
   return { p, next };
 }
 
+type LoadResult = { requests: number; accepted: number; statuses: Record<string, number>; seconds: number; perSecond: number; p50Ms: number; p90Ms: number; p99Ms: number; maxMs: number; loaderCpuSeconds: number };
+type ServerStats = { cpuSeconds: number; maxRssMb: number; size: number };
+
+/** load runs a server process and the load generator against it, then stops the server. */
+async function load(script: string, args: string[], file: string): Promise<{ r: LoadResult; s: ServerStats }> {
+  const server = child(script, args);
+  const url = (await server.next()).replace('listening ', '');
+  const loader = child('server-load.ts', [url, file, String(CONNECTIONS), String(WARMUP)]);
+  const r = JSON.parse(await loader.next()) as LoadResult;
+  const stats = server.next();
+  server.p.kill('SIGTERM');
+  return { r, s: JSON.parse(await stats) as ServerStats };
+}
+
 export async function run() {
   const db = tempPath('server.db');
   const file = await prepare(db);
   const keyFile = join(dirname(db), 'operator.key');
   writeKeyFile(keyFile, key('operator'));
-  const server = child('server-process.ts', [db, keyFile]);
-  const url = (await server.next()).replace('listening ', '');
-  const load = child('server-load.ts', [url, file, String(CONNECTIONS), String(WARMUP)]);
-  const r = JSON.parse(await load.next()) as { requests: number; accepted: number; statuses: Record<string, number>; seconds: number; perSecond: number; p50Ms: number; p90Ms: number; p99Ms: number; maxMs: number; loaderCpuSeconds: number };
-  const stats = server.next();
-  server.p.kill('SIGTERM');
-  const s = JSON.parse(await stats) as { cpuSeconds: number; maxRssMb: number; size: number };
+  const { r, s } = await load('server-process.ts', [db, keyFile], file);
+  // The machine's ceiling for this load: the same requests to a bare fastify route, without
+  // and with the Ed25519 check on its one thread (server-floor.ts).
+  const bare = await load('server-floor.ts', ['bare'], file);
+  const verified = await load('server-floor.ts', ['verify'], file);
   const figures = {
     orders: r.requests, accepted: r.accepted, statuses: r.statuses, connections: CONNECTIONS, seconds: round(r.seconds, 2), ordersPerSecond: round(r.perSecond),
     p50Ms: round(r.p50Ms, 2), p90Ms: round(r.p90Ms, 2), p99Ms: round(r.p99Ms, 2), maxMs: round(r.maxMs, 1),
     serverCpuSeconds: round(s.cpuSeconds, 2), loaderCpuSeconds: round(r.loaderCpuSeconds, 2), serverCpuMsPerOrder: round((1000 * s.cpuSeconds) / (r.requests + WARMUP), 3), serverMaxRssMb: round(s.maxRssMb), logSize: s.size,
+    bareHttpPerSecond: round(bare.r.perSecond), bareHttpCpuMsPerRequest: round((1000 * bare.s.cpuSeconds) / (bare.r.requests + WARMUP), 3), bareHttpLoaderCpuSeconds: round(bare.r.loaderCpuSeconds, 2),
+    verifiedHttpPerSecond: round(verified.r.perSecond), verifiedHttpCpuMsPerRequest: round((1000 * verified.s.cpuSeconds) / (verified.r.requests + WARMUP), 3),
     durable: 'WAL, synchronous=FULL, group commit', aim: { ordersPerSecond: 5000, p99Ms: 50 },
   };
   printTable(`signed order.place over loopback HTTP, ${CONNECTIONS} connections, ${MEMBERS} members (after ${WARMUP} warm-up orders)`, [
@@ -101,6 +115,11 @@ export async function run() {
     ['p50 latency ms', figures.p50Ms], ['p90 latency ms', figures.p90Ms], ['p99 latency ms', figures.p99Ms], ['max latency ms', figures.maxMs],
     ['server CPU ms per order', figures.serverCpuMsPerOrder], ['load generator CPU s', figures.loaderCpuSeconds], ['server peak RSS MB', figures.serverMaxRssMb], ['log entries after', s.size],
   ], ['figure', 'value']);
+  printTable('the same requests to a bare fastify route (server-floor.ts): the machine\'s ceiling for this load', [
+    ['openlec (rules, log, durable commit)', figures.ordersPerSecond, figures.serverCpuMsPerOrder, round(r.p99Ms, 2)],
+    ['JSON body, Ed25519 check, 201', figures.verifiedHttpPerSecond, figures.verifiedHttpCpuMsPerRequest, round(verified.r.p99Ms, 2)],
+    ['JSON body, 201', figures.bareHttpPerSecond, figures.bareHttpCpuMsPerRequest, round(bare.r.p99Ms, 2)],
+  ], ['server', 'requests/s', 'server CPU ms per request', 'p99 ms']);
   process.stdout.write(`${JSON.stringify({ bench: 'server', ...figures })}\n`);
   if (r.accepted !== r.requests) throw new Error(`${r.requests - r.accepted} orders were refused: ${JSON.stringify(r.statuses)}`);
 }

@@ -1,0 +1,31 @@
+// The ceiling of `npm run bench -- server` on this machine: the same load generator against a
+// fastify server whose one route parses the signed order's JSON body, checks its Ed25519
+// signature on the calling thread (as the real server's workers do) and answers 201 with an
+// entry number, with no rules, no log and no disk. What the real server reaches is compared
+// with this: the gap is the platform's work, the rest is HTTP and the signature.
+// Prints its URL; on SIGTERM prints its CPU time as JSON and exits.
+import Fastify from 'fastify';
+import { decodeTransaction } from '../src/ledger/index.ts';
+import { nodeVerifySignature } from '../src/node/signatures.ts';
+
+const verify = process.argv[2] === 'verify';
+const app = Fastify({ logger: false, bodyLimit: 1 << 20 });
+let entry = 0;
+app.post('/v1/transactions', async (req, reply) => {
+  if (verify) {
+    const d = decodeTransaction(req.body);
+    if (!nodeVerifySignature(d.publicKey, d.message, d.signature)) return reply.code(401).send({ code: 'E_TX_SIGNATURE' });
+  }
+  return reply.code(201).send({ entry: entry++ });
+});
+const url = await app.listen({ port: 0, host: '127.0.0.1' });
+const cpu0 = process.cpuUsage();
+process.stdout.write(`listening ${url}\n`);
+process.once('SIGTERM', () => {
+  void (async () => {
+    await app.close();
+    const cpu = process.cpuUsage(cpu0);
+    process.stdout.write(`${JSON.stringify({ cpuSeconds: (cpu.user + cpu.system) / 1e6, maxRssMb: process.resourceUsage().maxRSS / 1024, size: entry })}\n`);
+    process.exit(0);
+  })();
+});
