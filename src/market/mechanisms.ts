@@ -78,11 +78,12 @@ function clearUniformKeyed({ ranked, bids, asks }: KeyedBook, kPpm: number): Cle
   }
   if (count === 0) return clearing([], null);
   const price = uniformPrice(limit[askOf[count - 1]!]!, limit[bidOf[count - 1]!]!, kPpm);
-  const trades: Trade[] = [];
+  // Sized once: growing by push copies the array some twenty times for 50,000 trades.
+  const trades = new Array<Trade>(count);
   for (let k = 0; k < count; k++) {
     const q = quantity[k]!;
     const amountMicro = costMicro(q, price);
-    trades.push({
+    trades[k] = ({
       buyId: id[bidOf[k]!]!, sellId: id[askOf[k]!]!, quantityWh: q, buyerPriceMicroPerKwh: price, sellerPriceMicroPerKwh: price,
       feeMicroPerKwh: 0, amountMicro, proceedsMicro: amountMicro, feeAmountMicro: 0,
     });
