@@ -3,10 +3,11 @@
 // signature on the calling thread (as the real server's workers do) and answers 201 with an
 // entry number, with no rules, no log and no disk. What the real server reaches is compared
 // with this: the gap is the platform's work, the rest is HTTP and the signature.
-// Prints its URL; on SIGTERM prints its CPU time as JSON and exits.
+// Prints its URL; on SIGTERM prints its CPU time as JSON and exits (serveUntilTerm).
 import Fastify from 'fastify';
 import { decodeTransaction } from '../src/ledger/index.ts';
 import { nodeVerifySignature } from '../src/node/signatures.ts';
+import { serveUntilTerm } from './support.ts';
 
 const verify = process.argv[2] === 'verify';
 const app = Fastify({ logger: false, bodyLimit: 1 << 20 });
@@ -18,14 +19,4 @@ app.post('/v1/transactions', async (req, reply) => {
   }
   return reply.code(201).send({ entry: entry++ });
 });
-const url = await app.listen({ port: 0, host: '127.0.0.1' });
-const cpu0 = process.cpuUsage();
-process.stdout.write(`listening ${url}\n`);
-process.once('SIGTERM', () => {
-  void (async () => {
-    await app.close();
-    const cpu = process.cpuUsage(cpu0);
-    process.stdout.write(`${JSON.stringify({ cpuSeconds: (cpu.user + cpu.system) / 1e6, maxRssMb: process.resourceUsage().maxRSS / 1024, size: entry })}\n`);
-    process.exit(0);
-  })();
-});
+await serveUntilTerm(app, async () => entry);

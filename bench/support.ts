@@ -129,3 +129,23 @@ export function spawnLines(command: string, args: string[], options: SpawnOption
   });
   return { p, waitFor, stop };
 }
+
+/**
+ * serveUntilTerm is the end of a benchmark's server process: it listens on loopback, prints
+ * its URL, and on SIGTERM closes, runs `close` (which gives the log's size) and prints its CPU
+ * time, peak memory and that size as JSON, then exits.
+ */
+export async function serveUntilTerm(app: { listen(o: { port: number; host: string }): Promise<string>; close(): Promise<unknown> }, close: () => Promise<number>): Promise<void> {
+  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  const cpu0 = process.cpuUsage();
+  process.stdout.write(`listening ${url}\n`);
+  process.once('SIGTERM', () => {
+    void (async () => {
+      await app.close();
+      const size = await close();
+      const cpu = process.cpuUsage(cpu0);
+      process.stdout.write(`${JSON.stringify({ cpuSeconds: (cpu.user + cpu.system) / 1e6, maxRssMb: process.resourceUsage().maxRSS / 1024, size })}\n`);
+      process.exit(0);
+    })();
+  });
+}
