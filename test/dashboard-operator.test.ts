@@ -8,6 +8,7 @@ import { serve } from '../src/cli/serve.ts';
 import { encodeKey, fromBase64Url, keyPairFromSeed, sign, signTransaction, toBase64Url, TX_VERSION, utf8 } from '../src/ledger/index.ts';
 import { CSV_DEFAULTS, parseCsv } from '../src/metering/import/csv.ts';
 import { importError, type LineError, StepSet } from '../src/metering/import/steps.ts';
+import { localDay } from '../src/units/interval.ts';
 import { findChromium } from './support/chromium.ts';
 import { untilText } from './support/dashboard.ts';
 
@@ -200,9 +201,8 @@ describe('dashboard: the operator\'s actions and the meter files in chromium', (
     const rows: string[] = [];
     const starts: Record<string, number[]> = {};
     for (const d of days) {
-      const midnight = Date.parse(new Date(`${d.date}T12:00:00Z`).toLocaleString('sv-SE', { timeZone: c.timeZone }).replace(' ', 'T') + 'Z');
-      const offset = midnight - Date.parse(`${d.date}T12:00:00Z`);
-      const start = Date.parse(`${d.date}T00:00:00Z`) - offset;
+      // The local midnight (the offset at noon is an hour off on the day of a clock change).
+      const start = localDay(d.date, c.timeZone).startMs;
       starts[d.date] = d.values.map((_, k) => start + k * 1_800_000);
       d.values.forEach((v, k) => rows.push(`${new Date(start + (k + 1) * 1_800_000).toISOString().replace('.000Z', '+00:00')};${v! * 2}`));
     }
@@ -301,8 +301,7 @@ describe('dashboard: the operator\'s actions and the meter files in chromium', (
     const kwhCell = (wh: number) => `${Math.floor(wh / 1000)},${String(wh % 1000).padStart(3, '0')}`;
     const rows: string[] = [];
     for (const d of days) {
-      const midnight = Date.parse(new Date(`${d.date}T12:00:00Z`).toLocaleString('sv-SE', { timeZone: c.timeZone }).replace(' ', 'T') + 'Z');
-      const start = Date.parse(`${d.date}T00:00:00Z`) - (midnight - Date.parse(`${d.date}T12:00:00Z`));
+      const start = localDay(d.date, c.timeZone).startMs;
       d.values.forEach((v, k) => {
         const half = Math.floor(v! / 2);
         for (const [q, wh] of [[0, half], [1, v! - half]] as const) rows.push(`${METER};${new Date(start + k * 1_800_000 + q * 900_000).toISOString().replace('.000Z', 'Z')};${kwhCell(wh)};import`);

@@ -94,8 +94,9 @@ describe('HTTP API', () => {
     assert.equal(log.status, 200);
     assert.equal(log.json.entries[0].type, 'community.create');
     assert.equal((await call('GET', `/v1/members/${c.alice.actor}/personal`, { token: aud })).status, 403);
-    await new Promise((r) => setTimeout(r, 120)); // the server signs a checkpoint
-    const proof = await call('GET', '/v1/proofs/6', { token: alice });
+    // A proof needs a checkpoint covering the entry: the server signs one every 50 ms.
+    let proof = await call('GET', '/v1/proofs/6', { token: alice });
+    for (const t0 = Date.now(); proof.status !== 200 && Date.now() - t0 < 5000; proof = await call('GET', '/v1/proofs/6', { token: alice })) await new Promise((r) => setTimeout(r, 20));
     assert.equal(proof.status, 200, JSON.stringify(proof.json));
     assert.ok(checkEntryProof(proof.json));
     assert.equal((await call('GET', '/v1/proofs/8', { token: alice })).status, 403, 'bob\'s meter is not about alice');
