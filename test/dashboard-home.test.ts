@@ -76,6 +76,11 @@ describe('dashboard: a member\'s home in chromium', () => {
     const member = server.logins.member!.key;
     assert.equal(await page.textContent('#my-key'), member);
     assert.ok(await drawn(page, 'chart-my-load') >= 1, 'own load curve drawn');
+    // Its half-hours run from local midnight to 23:30, on a day of a clock change too (46 or 50 of them).
+    const times = await page.$eval('figure#chart-my-load details table', (t) => [...t.querySelectorAll('tbody tr')].map((r) => r.children[0]!.textContent ?? ''));
+    assert.ok([46, 48, 50].includes(times.length), `${times.length} half-hours`);
+    assert.match(times[0]!, /\b00:00\b/, times[0]);
+    assert.match(times.at(-1)!, /\b23:30\b/, times.at(-1));
     assert.ok(await drawn(page, 'chart-my-bars') >= 1, 'own daily bars drawn');
     assert.ok(await page.$$eval('#my-invoice tbody tr', (r) => r.length) > 0, 'own invoice shown');
     // What the page shows is the member's own meters, and the API refuses another member's data to this session.

@@ -154,7 +154,12 @@ describe('dashboard under a community prefix (/c/<id>/)', () => {
     assert.deepEqual(await page.evaluate(() => Object.keys((globalThis as unknown as { sessionStorage: object }).sessionStorage)), [`openlec.session ${X}`], 'the session is kept under the prefix');
     assert.ok(seen.some((r) => r.path.startsWith(`${X}v1/`) && r.auth), 'the session is used in its own community');
 
-    // Pick the other community.
+    // The views seen so far may still be checking proofs in the background: once nothing has
+    // been asked for half a second, pick the other community.
+    for (let n = -1, t0 = Date.now(); n !== seen.length && Date.now() - t0 < 15_000;) {
+      n = seen.length;
+      await new Promise((r) => setTimeout(r, 500));
+    }
     const from = seen.length;
     await page.selectOption('#community-select', Y);
     await page.click('#community-picker button');

@@ -1,6 +1,7 @@
 import { esc } from '../../src/charts/svg.ts';
 import type { SettlementLine } from '../../src/charging/tables.ts';
 import { api } from './api.ts';
+import { localMidnight } from './ui.ts';
 import type { Ui } from './certificates.ts';
 import { mountCharts, timeChart } from './plot.ts';
 
@@ -44,17 +45,6 @@ const daysOf = (month: string) => {
   const n = new Date(Date.UTC(y, m, 0)).getUTCDate();
   return Array.from({ length: n }, (_, i) => `${month}-${String(i + 1).padStart(2, '0')}`);
 };
-/** localMidnight: the instant a local date (YYYY-MM-DD) begins in a time zone (its offset read twice, for the days DST changes). */
-function localMidnight(date: string, timeZone: string): number {
-  const f = new Intl.DateTimeFormat('en-GB', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric' });
-  const offset = (ms: number) => {
-    const p = Object.fromEntries(f.formatToParts(ms).map((x) => [x.type, x.value]));
-    return Date.UTC(Number(p.year), Number(p.month) - 1, Number(p.day), Number(p.hour) % 24, Number(p.minute)) - Math.floor(ms / 60_000) * 60_000;
-  };
-  const asUtc = Date.parse(`${date}T00:00:00Z`);
-  const t = asUtc - offset(asUtc);
-  return asUtc - offset(t);
-}
 const EMSP_COLORS = ['#2980b9', '#27ae60', '#8e44ad', '#f39c12', '#16a085', '#c0392b', '#7f8c8d'];
 const SEES_SETTLEMENTS = ['operator', 'auditor', 'dso', 'cpo', 'emsp'];
 

@@ -1,7 +1,7 @@
 import { type ApiError, api, session } from '../api.ts';
 import { mountCharts, timeChart } from '../plot.ts';
 import { type AllocationShown, type Check, type CurveDay, type InvoiceRecords, pinnedKey, type ServerInvoice, type Trade, verifyHome } from '../verify.ts';
-import { addDays, type Community, community, esc, localDate, localTime, loginPrompt, money, perKwh, table, tile, view } from '../ui.ts';
+import { addDays, type Community, community, esc, localDate, localMidnight, localTime, loginPrompt, money, perKwh, table, tile, view } from '../ui.ts';
 import './home.css';
 
 /**
@@ -206,10 +206,9 @@ function loadChart(c: Community, days: readonly CurveDay[]): string {
   const imp = days.find((x) => x.direction === 'import');
   const exp = days.find((x) => x.direction === 'export');
   const n = (imp ?? exp)!.values.length;
-  const start = Date.parse(`${days[0]!.date}T00:00:00Z`);
-  // The day's interval starts in the community's zone: local midnight, found from the zone's offset at noon UTC.
-  const offset = zoneOffsetMs(c.timeZone, start + 12 * 3_600_000);
-  const times = Array.from({ length: n }, (_, k) => start - offset + k * c.intervalMinutes * 60_000);
+  // The day's interval starts in the community's zone, from local midnight (a day of a clock change has 46 or 50 half-hours).
+  const start = localMidnight(days[0]!.date, c.timeZone);
+  const times = Array.from({ length: n }, (_, k) => start + k * c.intervalMinutes * 60_000);
   return timeChart({
     id: 'chart-my-load', title: 'My load curve (kWh per half-hour)', unit: 'kWh', timeZone: c.timeZone, step: 'interval', decimals: 2, times, height: 220,
     series: [
@@ -217,12 +216,6 @@ function loadChart(c: Community, days: readonly CurveDay[]): string {
       ...(exp ? [{ label: 'fed in', color: COLORS.fed, kind: 'area' as const, values: exp.values.map((v) => (v === null ? null : v / 1000)) }] : []),
     ],
   });
-}
-
-/** zoneOffsetMs: how far the zone's clock is ahead of UTC at an instant. */
-function zoneOffsetMs(timeZone: string, at: number): number {
-  const p = Object.fromEntries(new Intl.DateTimeFormat('en-GB', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(at).map((x) => [x.type, x.value]));
-  return Date.UTC(+p.year!, +p.month! - 1, +p.day!, +p.hour!, +p.minute!) - Math.floor(at / 60_000) * 60_000;
 }
 
 function showChecks(checks: Check[], name: string): void {
