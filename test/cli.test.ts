@@ -5,6 +5,7 @@ import { describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { smallCommunity, tempDb } from './support/community.ts';
 import { BIN, openlec } from './support/cli.ts';
+import { until } from './support/until.ts';
 import { EXIT } from '../src/cli/output.ts';
 import { addDays, intervalsInDay } from '../src/units/interval.ts';
 import { writeKeyFile } from '../src/node/key-file.ts';
@@ -295,7 +296,7 @@ describe('openlec serve: --log and the demo\'s public keys', () => {
       assert.equal(res.status, 500);
       assert.equal(((await res.json()) as { code: string }).code, 'E_STORE_WRITE');
       // The log lines reach the pipe a moment after the reply.
-      for (const t0 = Date.now(); !(out.includes('"level":50') && out.includes('"statusCode":500')) && Date.now() - t0 < 5000;) await new Promise((r) => setTimeout(r, 20));
+      await until('the request and error lines', () => out.includes('"level":50') && out.includes('"statusCode":500'));
       const lines = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: number; msg: string; res?: { statusCode: number } });
       assert.ok(lines.some((l) => l.msg === 'request completed' && l.res?.statusCode === 500), out);
       const error = lines.find((l) => l.level === 50);

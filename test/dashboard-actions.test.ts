@@ -245,7 +245,7 @@ describe('dashboard: the member\'s and the DSO\'s actions in chromium', () => {
     const phone = await open('#/orders', member.secretKey, 'orders', { width: 390, height: 844 });
     await noSideScroll(phone);
     await shot(phone, 'orders-phone');
-    assert.deepEqual([...new Set([...page.errors, ...certs.errors, ...phone.errors])], []);
+    assert.deepEqual([...page.errors, ...(certs === page ? [] : certs.errors), ...phone.errors], []);
   });
 
   test('the DSO publishes a feeder limit, a tariff and a flexibility request; refused ones append nothing', async () => {

@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import { COMMUNITY, seededKey, smallCommunity } from '../../test/support/community.ts';
+import { until } from '../../test/support/until.ts';
 import { verifyLog } from '../audit/verify.ts';
 import { Signer } from '../client.ts';
 import { buildApp } from '../server/app.ts';
@@ -187,7 +188,7 @@ describe('API keys: issue, rotate, revoke through the log; a bearer judged at th
     };
     const ended = read();
     await program('before-revocation');
-    for (const t0 = Date.now(); !/before-revocation/.test(got) && Date.now() - t0 < 5000;) await new Promise((r) => setTimeout(r, 20));
+    await until('the stream to carry it', () => /before-revocation/.test(got));
     assert.match(got, /before-revocation/);
     assert.equal((await submit(dso, 'apikey.revoke', { id: k1.id, reason: 'compromised' })).status, 201);
     await program('after-revocation');

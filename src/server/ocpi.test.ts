@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chargingCommunity, LOCATION, simpleCdr, TARIFF } from '../../test/support/charging.ts';
+import { until } from '../../test/support/until.ts';
 import { parseCdr, parseSession } from '../charging/ocpi.ts';
 import { buildApp } from './app.ts';
 import { encodeToken, flushOutbox, presentedTokens } from './ocpi.ts';
@@ -55,12 +56,6 @@ describe('OCPI 2.2.1: the community\'s CPO for a roaming eMSP', () => {
   const append = async (tx: unknown) => {
     const r = await call('POST', '/v1/transactions', { body: tx });
     assert.equal(r.status, 201, JSON.stringify(r.json));
-  };
-  const until = async (what: string, ok: () => boolean, ms = 5000) => {
-    for (const t0 = Date.now(); !ok();) {
-      if (Date.now() - t0 > ms) assert.fail(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
   };
   const credentials = (token: string, party = 'TST', country = 'NL', path = 'emsp') => ({
     token, url: `${emspBase}/${path}/versions`, roles: [{ role: 'EMSP', party_id: party, country_code: country, business_details: { name: 'Test Mobility' } }],

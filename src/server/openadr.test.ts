@@ -5,6 +5,7 @@ import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { seededKey, signer, smallCommunity } from '../../test/support/community.ts';
+import { until } from '../../test/support/until.ts';
 import type { Signer } from '../client.ts';
 import { sign, toBase64Url, utf8 } from '../ledger/index.ts';
 import { buildApp } from './app.ts';
@@ -45,12 +46,6 @@ describe('OpenADR 3.0.1 VTN', () => {
   const append = async (tx: unknown) => {
     const r = await call('POST', '/v1/transactions', { body: tx });
     assert.equal(r.status, 201, JSON.stringify(r.json));
-  };
-  const until = async (what: string, ok: () => boolean, ms = 5000) => {
-    for (const t0 = Date.now(); !ok();) {
-      if (Date.now() - t0 > ms) assert.fail(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
   };
   /** Every refusal is an OpenADR problem object. */
   const problem = (r: { status: number; json: any }, status: number, detail?: RegExp) => {

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { seededKey, signer, smallCommunity } from '../../test/support/community.ts';
+import { until } from '../../test/support/until.ts';
 import { verifyLog } from '../audit/verify.ts';
 import { checkEntryProof } from '../audit/entry-proof.ts';
 import { type Signer, signRequest } from '../client.ts';
@@ -95,8 +96,8 @@ describe('HTTP API', () => {
     assert.equal(log.json.entries[0].type, 'community.create');
     assert.equal((await call('GET', `/v1/members/${c.alice.actor}/personal`, { token: aud })).status, 403);
     // A proof needs a checkpoint covering the entry: the server signs one every 50 ms.
-    let proof = await call('GET', '/v1/proofs/6', { token: alice });
-    for (const t0 = Date.now(); proof.status !== 200 && Date.now() - t0 < 5000; proof = await call('GET', '/v1/proofs/6', { token: alice })) await new Promise((r) => setTimeout(r, 20));
+    let proof!: Awaited<ReturnType<typeof call>>;
+    await until('a checkpoint covering entry 6', async () => (proof = await call('GET', '/v1/proofs/6', { token: alice })).status === 200);
     assert.equal(proof.status, 200, JSON.stringify(proof.json));
     assert.ok(checkEntryProof(proof.json));
     assert.equal((await call('GET', '/v1/proofs/8', { token: alice })).status, 403, 'bob\'s meter is not about alice');

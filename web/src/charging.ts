@@ -1,7 +1,7 @@
 import { esc } from '../../src/charts/svg.ts';
 import type { SettlementLine } from '../../src/charging/tables.ts';
+import { localDay } from '../../src/units/index.ts';
 import { api } from './api.ts';
-import { localMidnight } from './ui.ts';
 import type { Ui } from './certificates.ts';
 import { mountCharts, timeChart } from './plot.ts';
 
@@ -78,7 +78,7 @@ export async function chargingView(ui: Ui, q: URLSearchParams): Promise<void> {
   // Charged energy per local day of the session's start, stacked by eMSP (credits subtract from their day).
   const days = daysOf(month);
   const emsps = [...new Set(rows.map((r) => r.emsp))].sort();
-  const starts = days.map((d) => localMidnight(d, c.timeZone));
+  const starts = days.map((d) => localDay(d, c.timeZone).startMs);
   // Days not begun yet are blank (unknown), not zero.
   const now = Date.now();
   const series = emsps.map((e, i) => ({

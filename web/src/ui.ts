@@ -93,15 +93,3 @@ export const isStaff = (s: Session | undefined) => s?.roles.some((r) => r !== 'm
 
 /** communityCached: the community as last fetched, if it was. */
 export const communityCached = () => communityCache;
-
-/** localMidnight: the instant a local date (YYYY-MM-DD) begins in a time zone (its offset read twice, for the days DST changes). */
-export function localMidnight(date: string, timeZone: string): number {
-  const f = new Intl.DateTimeFormat('en-GB', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric' });
-  const offset = (ms: number) => {
-    const p = Object.fromEntries(f.formatToParts(ms).map((x) => [x.type, x.value]));
-    return Date.UTC(Number(p.year), Number(p.month) - 1, Number(p.day), Number(p.hour) % 24, Number(p.minute)) - Math.floor(ms / 60_000) * 60_000;
-  };
-  const asUtc = Date.parse(`${date}T00:00:00Z`);
-  const t = asUtc - offset(asUtc);
-  return asUtc - offset(t);
-}

@@ -1,7 +1,8 @@
 import { type ApiError, api, session } from '../api.ts';
+import { localDay } from '../../../src/units/index.ts';
 import { mountCharts, timeChart } from '../plot.ts';
 import { type AllocationShown, type Check, type CurveDay, type InvoiceRecords, pinnedKey, type ServerInvoice, type Trade, verifyHome } from '../verify.ts';
-import { addDays, type Community, community, esc, localDate, localMidnight, localTime, loginPrompt, money, perKwh, table, tile, view } from '../ui.ts';
+import { addDays, type Community, community, esc, localDate, localTime, loginPrompt, money, perKwh, table, tile, view } from '../ui.ts';
 import './home.css';
 
 /**
@@ -207,7 +208,7 @@ function loadChart(c: Community, days: readonly CurveDay[]): string {
   const exp = days.find((x) => x.direction === 'export');
   const n = (imp ?? exp)!.values.length;
   // The day's interval starts in the community's zone, from local midnight (a day of a clock change has 46 or 50 half-hours).
-  const start = localMidnight(days[0]!.date, c.timeZone);
+  const start = localDay(days[0]!.date, c.timeZone).startMs;
   const times = Array.from({ length: n }, (_, k) => start + k * c.intervalMinutes * 60_000);
   return timeChart({
     id: 'chart-my-load', title: 'My load curve (kWh per half-hour)', unit: 'kWh', timeZone: c.timeZone, step: 'interval', decimals: 2, times, height: 220,
