@@ -1,6 +1,6 @@
 import { OpenlecError } from '../errors.ts';
 import { flowMatch } from './flow.ts';
-import { clearContinuous, clearMcAfee } from './mechanisms.ts';
+import { clearContinuous, clearMcAfee, clearUniform } from './mechanisms.ts';
 import { Flows, type Network, type PathClass } from './network.ts';
 import { clearing, type Clearing, type Match, type Order, sortBook, trade, type Trade, walkCurves } from './order.ts';
 
@@ -61,6 +61,9 @@ function clearFlat(orders: readonly Order[], fee: number, mechanism: Mechanism, 
   if (fee === 0) {
     if (mechanism === 'mcafee') return clearMcAfee(orders);
     if (mechanism === 'continuous') return clearContinuous(orders);
+    // The walk's last match holds the highest ask and the lowest bid, so the uniform rule
+    // is clearUniform's price: its keyed walk, without curves of orders or match objects.
+    if (rule === 'uniform') return clearUniform(orders, kPpm);
     const { bids, asks } = sortBook(orders);
     return price(walkCurves(bids, asks), rule, kPpm);
   }

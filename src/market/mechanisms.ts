@@ -21,6 +21,11 @@ export function clearUniform(orders: readonly Order[], kPpm = 500_000): Clearing
   return clearing(matches.map((m) => trade(m, price)), price);
 }
 
+/** small gives a quantity below 2^30 as an int32, which an object holds unboxed; the same number. */
+function small(x: number): number {
+  return x < 0x40000000 ? x | 0 : x;
+}
+
 function uniformPrice(a: number, b: number, kPpm: number): number {
   return a + Math.floor(((b - a) * kPpm) / 1_000_000);
 }
@@ -34,8 +39,10 @@ function clearUniformKeyed({ ranked, bids, asks }: KeyedBook, kPpm: number): Cle
   // The orders' fields in columns by time rank, read once in memory order: the walk below
   // jumps between orders by price, and columns keep those jumps in the cache.
   const n = ranked.length;
+  // Prices of a keyed book are below 2^30, so they fit an Int32Array; what is read from a
+  // Float64Array is a boxed number when stored in an object, three more objects per trade.
   const size = scratchFloat64(FLOAT_SLOT.size, n);
-  const limit = scratchFloat64(FLOAT_SLOT.limit, n);
+  const limit = scratchInt32(INT_SLOT.limit, n);
   const id: string[] = new Array<string>(n);
   for (let r = 0; r < n; r++) {
     const o = ranked[r]!;
@@ -81,7 +88,7 @@ function clearUniformKeyed({ ranked, bids, asks }: KeyedBook, kPpm: number): Cle
   // Sized once: growing by push copies the array some twenty times for 50,000 trades.
   const trades = new Array<Trade>(count);
   for (let k = 0; k < count; k++) {
-    const q = quantity[k]!;
+    const q = small(quantity[k]!);
     const amountMicro = costMicro(q, price);
     trades[k] = ({
       buyId: id[bidOf[k]!]!, sellId: id[askOf[k]!]!, quantityWh: q, buyerPriceMicroPerKwh: price, sellerPriceMicroPerKwh: price,

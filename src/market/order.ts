@@ -219,8 +219,8 @@ function radixByKey(items: Int32Array, key: Int32Array, low: number, high: numbe
  */
 const scratch: Int32Array[] = [];
 /** The work arrays' slots, one per use, so that no two uses inside one call share an array. */
-export const INT_SLOT = { key: 0, radix: 1, counts: 2, bidOf: 3, askOf: 4 } as const;
-export const FLOAT_SLOT = { size: 0, limit: 1, quantity: 2, smallKeys: 3 } as const;
+export const INT_SLOT = { key: 0, radix: 1, counts: 2, bidOf: 3, askOf: 4, limit: 5 } as const;
+export const FLOAT_SLOT = { size: 0, quantity: 1, smallKeys: 2 } as const;
 export function scratchInt32(slot: number, n: number): Int32Array {
   let a = scratch[slot];
   if (!a || a.length < n) scratch[slot] = a = new Int32Array(Math.max(n, 1024));
