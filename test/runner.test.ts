@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
@@ -19,8 +20,7 @@ function runTests(...files: string[]) {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-test('npm test runs every test file with the guard against files that end before their tests', async () => {
-  const { readFileSync } = await import('node:fs');
+test('npm test runs every test file with the guard against files that end before their tests', () => {
   const script: string = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.test;
   assert.match(script, /--test-reporter=\.\/test\/support\/unfinished-reporter\.mjs --test-reporter-destination=stderr/);
 });
