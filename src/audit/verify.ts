@@ -117,6 +117,10 @@ export async function verifyLog(source: LogSource, registry: Registry, options: 
         break replay;
       }
     }
+    // Nothing is rolled back across entries and nothing is persisted: the journal's earlier
+    // rows and the dirty keys would only keep every superseded row of the log alive.
+    state.forget();
+    state.takeDirty();
     if (decoded.length !== hi - lo) {
       problems.push({ code: 'E_STORE_ENTRY', message: `entries ${lo}..${hi - 1}: the store returned ${decoded.length} entries`, entry: lo });
       break;
@@ -163,33 +167,34 @@ function checkCheckpoints(all: readonly StoredCheckpoint[], state: State, tree: 
 }
 
 async function checkTable(source: LogSource, state: State, spec: TableSpec, problems: VerifyProblem[], max: number): Promise<void> {
-  const expected = new Map<string, Row>();
-  for (const row of state.rows(spec.name)) expected.set(rowKey(spec, row), row);
+  // The replayed rows' keys; each row is read when its stored row comes (a compact table's rows stay deflated).
+  const keys = new Set(state.keys(spec.name));
   let found = 0;
   const fail = (key: string, message: string) => {
     if (found++ < max) problems.push({ code: 'E_PROJECTION', message: `table ${spec.name}, row ${JSON.stringify(key.split('\u001f'))}: ${message}`, table: spec.name, key });
   };
   const compare = (key: string, row: Row) => {
-    const replayed = expected.get(key);
+    const replayed = keys.has(key) ? state.peek(spec.name, key) : undefined;
     if (replayed === undefined) fail(key, 'is in the store but not in the replayed state');
     else if (canonicalJson(replayed) !== canonicalJson(row)) {
       const cols = Object.keys(spec.columns).filter((col) => canonicalJson(row[col] ?? null) !== canonicalJson(replayed[col] ?? null));
       fail(key, `column ${cols.join(', ')} differs from the replayed state`);
     }
-    expected.delete(key);
+    keys.delete(key);
   };
   if (source.tableTexts) {
-    // Stored rows as column texts: a row whose every column equals the replayed one's needs no parsing; one that differs
-    // is compared as tableRows would give it. The replayed row must hold exactly the table's columns for the short way.
-    const names = Object.keys(spec.columns).sort();
-    const equal = (row: Row | undefined, columns: string[]) =>
-      row !== undefined && Object.keys(row).length === names.length && names.every((n, i) => row[n] !== undefined && canonicalJson(row[n]) === columns[i]);
-    for await (const { key, columns } of source.tableTexts(spec)) {
-      if (equal(expected.get(key), columns)) expected.delete(key);
-      else compare(key, Object.fromEntries(names.map((n, i) => [n, JSON.parse(columns[i]!)])) as Row);
+    // Stored rows as column texts: a row whose every column's text equals the replayed one's needs no parsing; one that
+    // differs is compared as tableRows would give it.
+    const columns = Object.keys(spec.columns);
+    const names = [...columns].sort();
+    const order = names.map((n) => columns.indexOf(n));
+    for await (const { key, columns: stored } of source.tableTexts(spec)) {
+      const replayed = keys.has(key) ? state.columnTexts(spec.name, key) : undefined;
+      if (replayed !== undefined && order.every((j, i) => replayed[j] === stored[i])) keys.delete(key);
+      else compare(key, Object.fromEntries(names.map((n, i) => [n, JSON.parse(stored[i]!)])) as Row);
     }
   } else {
     for await (const row of source.tableRows(spec)) compare(rowKey(spec, row), row);
   }
-  for (const key of expected.keys()) fail(key, 'is missing from the store');
+  for (const key of keys) fail(key, 'is missing from the store');
 }

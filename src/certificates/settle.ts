@@ -70,24 +70,28 @@ export interface SettleSummary {
 
 /**
  * Working copies of a month's certificate rows: a row is copied when first touched
- * (the state journals rows by reference) and written back once at the end.
+ * (the state journals rows by reference) and written back once its day is done (a day's
+ * moves and claims touch only that day's rows), so that one day's copies are held at a time.
  */
 class MonthRows {
-  private readonly rows = new Map<string, CertificatesRow>();
+  private readonly rows = new Map<string, Map<string, CertificatesRow>>();
   constructor(private readonly state: State) {}
   get(device: string, date: string): CertificatesRow | undefined {
-    const key = `${device}\u001f${date}`;
-    let row = this.rows.get(key);
+    let day = this.rows.get(date);
+    if (!day) this.rows.set(date, (day = new Map()));
+    let row = day.get(device);
     if (!row) {
       const stored = findCertificates(this.state, device, date);
       if (!stored) return undefined;
       row = { ...stored, intervals: stored.intervals.map(copyInterval) };
-      this.rows.set(key, row);
+      day.set(device, row);
     }
     return row;
   }
-  write(entry: number): void {
-    for (const row of this.rows.values()) this.state.put('certificates', { ...row, entry });
+  /** done writes a day's rows (unless only planning) and lets their copies go. */
+  done(date: string, entry: number, write: boolean): void {
+    if (write) for (const row of this.rows.get(date)?.values() ?? []) this.state.put('certificates', { ...row, entry });
+    this.rows.delete(date);
   }
 }
 
@@ -131,12 +135,14 @@ function checkIssued(state: State, devices: DeviceRow[], days: string[]): void {
  *    intervals of the same local clock hour, never above what is metered and not yet claimed.
  * What a trade or allocation asked for beyond the producer's certificates is recorded as short.
  */
-export function settleMonth(state: State, month: string, entry: number): { summary: SettleSummary; records: SettleRecord[] } {
+export function settleMonth(state: State, month: string, entry: number, write = true): { summary: SettleSummary; records: SettleRecord[] } {
   const days = monthDays(month);
   const devices = ([...state.rows('devices')] as DeviceRow[]).sort((a, b) => (a.device < b.device ? -1 : a.device > b.device ? 1 : 0));
   checkIssued(state, devices, days);
   const rows = new MonthRows(state);
+  // Moves first, then claims, each in day order: the order the records' root is taken in.
   const records: SettleRecord[] = [];
+  const claimRecords: SettleRecord[] = [];
   const allocation = state.get<{ key: KeySpec }>('allocations', month);
   const run = allocation ? runMonth(state, month, allocation.key) : undefined;
   const producers = run ? run.input.producers.map((p) => deviceOfMeter(state, p)) : [];
@@ -144,11 +150,10 @@ export function settleMonth(state: State, month: string, entry: number): { summa
   const scratch = new ApportionScratch();
   const tally = new Tally(records);
   const meters: Meters = { device: memo((m) => deviceOfMeter(state, m)), owner: memo((m) => ownerOfMeter(state, m)) };
+  const claimTally = new Tally(claimRecords);
   let t = 0;
-  const grids: DayGrid[] = [];
   for (const date of days) {
     const grid = dayGrid(state, date);
-    grids.push(grid);
     grid.iso.forEach((iso, k) => {
       const slots = new Map<string, Slot>();
       const slot = (d: DeviceRow): Slot => {
@@ -165,9 +170,10 @@ export function settleMonth(state: State, month: string, entry: number): { summa
       tally.flush();
       t++;
     });
+    claimDay(state, rows, devices, grid, claimTally, entry, write);
+    rows.done(date, entry, write);
   }
-  for (const grid of grids) claimDay(state, rows, devices, grid, tally, entry);
-  rows.write(entry);
+  for (const r of claimRecords) records.push(r);
   const sum = (via: SettleRecord['via'][], f: (r: SettleRecord) => number) => records.filter((r) => via.includes(r.via)).reduce((s, r) => s + f(r), 0);
   return {
     records,
@@ -231,7 +237,7 @@ function planAllocation(
 }
 
 /** claimDay cancels opted-in holders' active certificates of a day against their metered consumption in the same clock hour. */
-function claimDay(state: State, rows: MonthRows, devices: DeviceRow[], grid: DayGrid, tally: Tally, entry: number): void {
+function claimDay(state: State, rows: MonthRows, devices: DeviceRow[], grid: DayGrid, tally: Tally, entry: number, write: boolean): void {
   const claims = new Map<string, ClaimsRow>();
   const claimRow = (meter: string): ClaimsRow => {
     let row = claims.get(meter);
@@ -279,7 +285,7 @@ function claimDay(state: State, rows: MonthRows, devices: DeviceRow[], grid: Day
       tally.flush();
     });
   }
-  for (const row of claims.values()) state.put('claims', { ...row, entry });
+  if (write) for (const row of claims.values()) state.put('claims', { ...row, entry });
 }
 
 const int = z.number().int().min(0);
@@ -313,11 +319,11 @@ export const certificatesSettle = defineTx({
   },
 });
 
-/** planSettle computes the body of certificates.settle for a month without keeping its writes. */
+/** planSettle computes the body of certificates.settle for a month without writing anything. */
 export function planSettle(state: State, month: string): SettleSummary {
   const mark = state.mark();
   try {
-    return settleMonth(state, month, -1).summary;
+    return settleMonth(state, month, -1, false).summary;
   } finally {
     state.rollback(mark);
   }

@@ -77,6 +77,7 @@ export const CERTIFICATES_TABLE: TableSpec = {
   columns: { device: 'text', date: 'text', readingsEntry: 'integer', intervals: 'json', refused: 'json', entry: 'integer' },
   primaryKey: ['device', 'date'],
   indexes: [['date'], ['device']],
+  compact: true,
 };
 
 export interface CertificatesRow {

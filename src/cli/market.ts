@@ -89,7 +89,7 @@ export async function marketClear(o: ClearCommand) {
     const c = community(ledger.state)!;
     const starts = o.interval
       ? [parseIntervalStart(o.interval, c.intervalMinutes, 'interval')]
-      : dayIntervals(localDay(o.day!, c.timeZone), c.intervalMinutes).filter((s) => !ledger.state.get('clearings', formatInstant(s)));
+      : dayIntervals(localDay(o.day!, c.timeZone), c.intervalMinutes).filter((s) => !ledger.state.has('clearings', formatInstant(s)));
     const signer = Signer.forState(ledger.state, key);
     const bar = progress('clearing');
     // Books of different intervals are independent: clear them all, then append all or none.

@@ -43,7 +43,7 @@ export const marketClear = defineTx({
     const { state, entry } = ctx;
     const start = parseIntervalStart(body.interval, community(state)!.intervalMinutes, 'body.interval');
     const iso = formatInstant(start);
-    if (state.get('clearings', iso)) throw new OpenlecError('E_BOOK_CLEARED', `the book of ${iso} is already cleared`, { field: 'body.interval' });
+    if (state.has('clearings', iso)) throw new OpenlecError('E_BOOK_CLEARED', `the book of ${iso} is already cleared`, { field: 'body.interval' });
     // The gate is checked before the book is cleared again; without rules, clearAt names the missing market.
     const cfg = marketConfig(state, iso);
     const closes = cfg ? gateClosure(cfg, start) : -Infinity;

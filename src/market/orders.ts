@@ -77,7 +77,7 @@ function refuseGateClosedSinceIssued(ctx: ApplyContext, s: StandingOrderRow): vo
     for (let start = Math.ceil((issued + lead) / step) * step; start < ctx.now + lead; start += step) {
       const iso = formatInstant(start);
       const cfg = marketConfig(state, iso);
-      if (!cfg || cfg.gateClosureMinutes !== minutes || state.get('clearings', iso)) continue;
+      if (!cfg || cfg.gateClosureMinutes !== minutes || state.has('clearings', iso)) continue;
       const closes = formatInstant(gateClosure(cfg, start));
       if (standingApplies(s, localDateOf(start, c.timeZone), localMinuteOfDay(start, c.timeZone), closes, cfg)) {
         throw new OpenlecError('E_GATE_CLOSED', `the gate of ${iso} closed at ${closes}, after this transaction's issuedAt (${ctx.tx.issuedAt}) but before the server received it: sign it again with the current time`, { field: 'issuedAt' });
@@ -91,7 +91,7 @@ function openBook(state: State, start: number, now: number, field: string): Mark
   const iso = formatInstant(start);
   const cfg = marketConfig(state, iso);
   if (!cfg) throw new OpenlecError('E_NO_MARKET', `no market is configured for ${iso} (market.configure)`, { field });
-  if (state.get('clearings', iso)) throw new OpenlecError('E_BOOK_CLEARED', `the book of ${iso} is already cleared`, { field });
+  if (state.has('clearings', iso)) throw new OpenlecError('E_BOOK_CLEARED', `the book of ${iso} is already cleared`, { field });
   if (start < now) throw new OpenlecError('E_ORDER_PAST', `interval ${iso} has already started`, { field });
   if (now > gateClosure(cfg, start)) {
     throw new OpenlecError('E_GATE_CLOSED', `the gate of ${iso} closed at ${formatInstant(gateClosure(cfg, start))} (${cfg.gateClosureMinutes} min before delivery)`, { field });

@@ -51,6 +51,7 @@ export const CLEARINGS_TABLE: TableSpec = {
     surplusMicro: 'integer', trades: 'text', entry: 'integer',
   },
   primaryKey: ['interval'],
+  compact: true,
 };
 
 export const MODES = ['ex-ante', 'ex-post'] as const;

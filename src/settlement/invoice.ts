@@ -102,8 +102,9 @@ export function settleMonth(state: State, month: string): MonthSettlement {
   const first = formatInstant(days[0]!.starts[0]!);
   const last = formatInstant(days[days.length - 1]!.starts.at(-1)!);
   const clearings = new Map<string, ClearingRow>();
-  for (const r of state.rows('clearings') as IterableIterator<unknown> as IterableIterator<ClearingRow>) {
-    if (r.interval >= first && r.interval <= last) clearings.set(r.interval, r);
+  // Clearings are keyed by their interval: only the month's rows are read (they may be kept deflated).
+  for (const interval of state.keys('clearings')) {
+    if (interval >= first && interval <= last) clearings.set(interval, state.peek('clearings', interval) as unknown as ClearingRow);
   }
   const meters = [...(state.rows('meters') as IterableIterator<unknown> as IterableIterator<MeterRow>)];
   const accounts = new Map<string, Account>();

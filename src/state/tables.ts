@@ -1,4 +1,5 @@
 import { invariant } from '../errors.ts';
+import { canonicalJson } from '../ledger/transaction.ts';
 
 /**
  * Projections. Queryable state is a set of tables declared as data: each transaction
@@ -17,6 +18,12 @@ export interface TableSpec {
   readonly primaryKey: readonly string[];
   /** Extra indexes the SQL store should create, each a list of columns. */
   readonly indexes?: readonly (readonly string[])[];
+  /**
+   * Rows that are large and, once written, seldom read (a device's certificates of a day,
+   * an interval's trades): State keeps them as their columns' canonical JSON, deflated,
+   * and inflates a row while it is being read.
+   */
+  readonly compact?: boolean;
 }
 
 /** rowKey is the in-memory key of a row: its primary-key values joined by U+001F. */
@@ -24,20 +31,71 @@ export function rowKey(spec: TableSpec, row: Row): string {
   return spec.primaryKey.length === 1 ? String(row[spec.primaryKey[0]!]) : spec.primaryKey.map((c) => String(row[c])).join('\u001f');
 }
 
+// Deflate in Node; in a browser (no node:zlib) compact tables keep their rows as objects.
+// getBuiltinModule needs no import statement, so bundlers leave this file portable.
+type NodeZlib = {
+  deflateRawSync(data: string, options: { level: number }): Uint8Array;
+  inflateRawSync(data: Uint8Array): { toString(): string };
+};
+const zlib = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule?.('node:zlib') as NodeZlib | undefined;
+
+/**
+ * A row of a compact table as State keeps it: the canonical JSON of each column (in the
+ * spec's order), deflated, and the values of its indexed columns, which writes need.
+ */
+class Packed {
+  constructor(readonly bytes: Uint8Array, readonly indexed: readonly Json[]) {}
+}
+
+type Slot = Row | Packed;
+
 interface JournalEntry {
   readonly table: string;
   readonly key: string;
-  readonly before: Row | undefined;
+  readonly before: Slot | undefined;
+}
+
+/** A table: its rows by key and, for a compact table, its column names and the rows inflated for reading, with when they were last read. */
+interface TableData {
+  readonly rows: Map<string, Slot>;
+  readonly columns: readonly string[];
+  /** The single-column indexes' columns, in the order of Packed.indexed. */
+  readonly indexed: readonly string[];
+  readonly inflated: Map<string, { row: Row; generation: number }> | null;
+  /** Rows written since the last forget, kept as objects until then (a rollback may drop them), with their texts once a store asked for them. */
+  readonly pending: Map<string, string[] | null>;
+}
+
+/** How many rows of a compact table a batch writes before they are packed without waiting for its commit. */
+const PACK_WHILE_WRITING = 256;
+
+/** Columns' canonical texts, framed as "<length>,<length>,...;" then the texts, one after the other. */
+function packTexts(texts: readonly string[]): string {
+  return `${texts.map((t) => t.length).join(',')};${texts.join('')}`;
+}
+
+function unpackTexts(framed: string): string[] {
+  const head = framed.indexOf(';');
+  const texts: string[] = [];
+  let at = head + 1;
+  for (const n of framed.slice(0, head).split(',')) {
+    const end = at + Number(n);
+    texts.push(framed.slice(at, end));
+    at = end;
+  }
+  return texts;
 }
 
 /**
  * State holds every projection table in memory. Writes are journaled so that a
  * transaction (or a whole batch) that fails halfway is rolled back exactly, and the
  * keys written since the last `takeDirty()` are tracked for the store to persist.
+ * A compact table's rows are deflated once durable (`forget()`); a row read stays inflated
+ * until a whole commit has passed without reading it.
  */
 export class State {
   readonly specs: ReadonlyMap<string, TableSpec>;
-  private readonly tables = new Map<string, Map<string, Row>>();
+  private readonly tables = new Map<string, TableData>();
   /** Secondary indexes, for each single-column entry of a spec's `indexes`: table → column → value → row keys. */
   private readonly lookups = new Map<string, Map<string, Map<Json, Set<string>>>>();
   private journal: JournalEntry[] = [];
@@ -45,12 +103,14 @@ export class State {
   /** Writes so far, in all and per table: a change counter, not a count of rows. */
   private writes = 0;
   private readonly tableWrites = new Map<string, number>();
+  /** Counts `forget()` calls: an inflated row not read since the one before the latest is dropped. */
+  private generation = 0;
 
   constructor(specs: readonly TableSpec[]) {
     this.specs = new Map(specs.map((s) => [s.name, s]));
     for (const s of specs) {
-      this.tables.set(s.name, new Map());
       const columns = (s.indexes ?? []).filter((i) => i.length === 1).map((i) => i[0]!);
+      this.tables.set(s.name, { rows: new Map(), columns: Object.keys(s.columns), indexed: columns, inflated: s.compact && zlib ? new Map() : null, pending: new Map() });
       if (columns.length) this.lookups.set(s.name, new Map(columns.map((c) => [c, new Map()])));
     }
   }
@@ -78,29 +138,36 @@ export class State {
     const index = this.lookups.get(table)?.get(column);
     invariant(index, `table ${table} has no index on ${column}`);
     const t = this.table(table);
-    return [...(index.get(value) ?? [])].map((k) => t.get(k) as unknown as R);
+    return [...(index.get(value) ?? [])].map((k) => this.read(t, k, true) as unknown as R);
+  }
+
+  /** indexValue is a row's value of an indexed column, whether the row is inflated or packed. */
+  private indexValue(t: TableData, slot: Slot, column: string): Json {
+    return slot instanceof Packed ? slot.indexed[t.indexed.indexOf(column)]! : slot[column]!;
   }
 
   /** reindex moves a row's key between index entries when it is written, rolled back or loaded. */
-  private reindex(table: string, key: string, before: Row | undefined, after: Row | undefined): void {
+  private reindex(t: TableData, table: string, key: string, before: Slot | undefined, after: Slot | undefined): void {
     const columns = this.lookups.get(table);
     if (!columns) return;
     for (const [column, index] of columns) {
-      if (before && before[column] === after?.[column]) continue;
+      const was = before && this.indexValue(t, before, column);
+      const is = after && this.indexValue(t, after, column);
+      if (before && after && was === is) continue;
       if (before) {
-        const keys = index.get(before[column]!);
+        const keys = index.get(was!);
         keys?.delete(key);
-        if (keys?.size === 0) index.delete(before[column]!);
+        if (keys?.size === 0) index.delete(was!);
       }
       if (after) {
-        let keys = index.get(after[column]!);
-        if (!keys) index.set(after[column]!, (keys = new Set()));
+        let keys = index.get(is!);
+        if (!keys) index.set(is!, (keys = new Set()));
         keys.add(key);
       }
     }
   }
 
-  private table(name: string): Map<string, Row> {
+  private table(name: string): TableData {
     const t = this.tables.get(name);
     invariant(t, `unknown table ${name}`);
     return t;
@@ -112,8 +179,71 @@ export class State {
     return s;
   }
 
+  /** pack makes the slot a compact table keeps for a row: its columns' canonical texts, deflated. */
+  private pack(t: TableData, row: Row, texts = t.columns.map((c) => canonicalJson(row[c]))): Packed {
+    const framed = packTexts(texts);
+    // Level 1: a sixth of the JSON for certificates, a tenth for trades, at several hundred MB/s. The
+    // copy gives the bytes an ArrayBuffer of their own rather than a view of zlib's larger chunk.
+    return new Packed(new Uint8Array(zlib!.deflateRawSync(framed, { level: 1 })), t.indexed.map((c) => row[c]!));
+  }
+
+  private texts(slot: Packed): string[] {
+    return unpackTexts(zlib!.inflateRawSync(slot.bytes).toString());
+  }
+
+  private inflate(t: TableData, slot: Packed): Row {
+    const texts = this.texts(slot);
+    const row: Row = {};
+    t.columns.forEach((c, i) => (row[c] = JSON.parse(texts[i]!) as Json));
+    return row;
+  }
+
+  /** read returns a row; a packed row is inflated, and kept inflated for later reads when `keep`. */
+  private read(t: TableData, key: string, keep: boolean): Row | undefined {
+    const slot = t.rows.get(key);
+    if (!(slot instanceof Packed)) return slot;
+    const hot = t.inflated!.get(key);
+    if (hot) {
+      hot.generation = this.generation;
+      return hot.row;
+    }
+    const row = this.inflate(t, slot);
+    if (keep) t.inflated!.set(key, { row, generation: this.generation });
+    return row;
+  }
+
   get<R extends Row = Row>(table: string, key: string): R | undefined {
-    return this.table(table).get(key) as R | undefined;
+    return this.read(this.table(table), key, true) as R | undefined;
+  }
+
+  /** peek returns a row as get does, without keeping it inflated: for reading every row of a table once. */
+  peek<R extends Row = Row>(table: string, key: string): R | undefined {
+    return this.read(this.table(table), key, false) as R | undefined;
+  }
+
+  /** has says whether a row exists, without reading it. */
+  has(table: string, key: string): boolean {
+    return this.table(table).rows.has(key);
+  }
+
+  /** keys returns the keys of a table's rows, in the order rows() gives them. */
+  keys(table: string): IterableIterator<string> {
+    return this.table(table).rows.keys();
+  }
+
+  /**
+   * columnTexts returns the canonical JSON of each column of a row, in the spec's column
+   * order: what the stores write and verify compares, taken as it is from a compact row.
+   */
+  columnTexts(table: string, key: string): string[] | undefined {
+    const t = this.table(table);
+    const slot = t.rows.get(key);
+    if (slot === undefined) return undefined;
+    if (slot instanceof Packed) return this.texts(slot);
+    const texts = t.columns.map((c) => canonicalJson(slot[c]));
+    // A row waiting to be packed is packed from these texts, not written again.
+    if (t.pending.has(key)) t.pending.set(key, texts);
+    return texts;
   }
 
   /** put inserts or replaces a row; every declared column must be present. */
@@ -130,23 +260,40 @@ export class State {
 
   private write(table: string, key: string, row: Row | undefined): void {
     const t = this.table(table);
-    const before = t.get(key);
+    const before = t.rows.get(key);
     this.journal.push({ table, key, before });
-    if (row) t.set(key, row);
-    else t.delete(key);
-    this.reindex(table, key, before, row);
+    this.set(t, key, row);
+    this.reindex(t, table, key, before, row);
+    // A transaction writing many rows (a month's certificates) has them packed as it goes, not held until the commit.
+    if (t.pending.size > PACK_WHILE_WRITING) this.packPending(t);
     this.touched(table);
     let keys = this.dirty.get(table);
     if (!keys) this.dirty.set(table, (keys = new Set()));
     keys.add(key);
   }
 
+  /** set puts a slot in place (or deletes the row); an inflated copy of the row it replaces is dropped, and a compact table's new row waits to be packed. */
+  private set(t: TableData, key: string, slot: Slot | undefined): void {
+    if (slot) t.rows.set(key, slot);
+    else t.rows.delete(key);
+    if (t.inflated === null) return;
+    t.inflated.delete(key);
+    if (slot && !(slot instanceof Packed)) t.pending.set(key, null);
+    else t.pending.delete(key);
+  }
+
+  /** rows returns every row of a table; a packed one is inflated for the caller and not kept. */
   rows(table: string): IterableIterator<Row> {
-    return this.table(table).values();
+    const t = this.table(table);
+    return t.inflated === null ? (t.rows.values() as IterableIterator<Row>) : this.inflatedRows(t);
+  }
+
+  private *inflatedRows(t: TableData): IterableIterator<Row> {
+    for (const key of t.rows.keys()) yield this.read(t, key, false)!;
   }
 
   count(table: string): number {
-    return this.table(table).size;
+    return this.table(table).rows.size;
   }
 
   /** mark returns a point to roll back to. */
@@ -159,16 +306,29 @@ export class State {
     while (this.journal.length > mark) {
       const { table, key, before } = this.journal.pop()!;
       const t = this.table(table);
-      this.reindex(table, key, t.get(key), before);
+      this.reindex(t, table, key, t.rows.get(key), before);
       this.touched(table);
-      if (before) t.set(key, before);
-      else t.delete(key);
+      this.set(t, key, before);
     }
   }
 
-  /** forget drops the journal once the writes are durable. */
+  /**
+   * forget drops the journal once the writes are durable; in compact tables it packs the
+   * rows written since, and drops the inflated rows nothing read since the previous forget.
+   */
   forget(): void {
     this.journal = [];
+    for (const t of this.tables.values()) {
+      if (t.inflated === null) continue;
+      this.packPending(t);
+      for (const [key, hot] of t.inflated) if (hot.generation < this.generation) t.inflated.delete(key);
+    }
+    this.generation++;
+  }
+
+  private packPending(t: TableData): void {
+    for (const [key, texts] of t.pending) t.rows.set(key, this.pack(t, t.rows.get(key) as Row, texts ?? undefined));
+    t.pending.clear();
   }
 
   /** takeDirty returns the keys written since the last call, per table. */
@@ -184,8 +344,9 @@ export class State {
     const t = this.table(table);
     for (const r of rows) {
       const key = rowKey(spec, r);
-      this.reindex(table, key, t.get(key), r);
-      t.set(key, r);
+      const slot = t.inflated === null ? r : this.pack(t, r);
+      this.reindex(t, table, key, t.rows.get(key), slot);
+      this.set(t, key, slot);
     }
     this.touched(table);
   }

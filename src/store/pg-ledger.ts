@@ -552,7 +552,7 @@ export class PgLedger implements LedgerStore {
       const upTbl: string[] = [], upKey: string[] = [], upRow: string[] = [], delTbl: string[] = [], delKey: string[] = [];
       for (const [table, keys] of this.state.takeDirty()) {
         for (const key of keys) {
-          const row = this.state.get(table, key);
+          const row = this.state.peek(table, key);
           if (row) {
             upTbl.push(table);
             upKey.push(key);

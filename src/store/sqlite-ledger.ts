@@ -611,8 +611,12 @@ export class SqliteLedger implements LogSource, LedgerStore {
       const cols = Object.entries(spec.columns);
       const upsert = this.upserts.get(table)!;
       for (const key of keys) {
-        const row = this.state.get(table, key);
-        if (row) {
+        // A compact table's row is kept as its columns' canonical texts: written as they are, not inflated and written again.
+        const texts = spec.compact ? this.state.columnTexts(table, key) : undefined;
+        const row = texts ? undefined : this.state.get(table, key);
+        if (texts) {
+          upsert.run(cols.map(([, k], i) => (k === 'json' ? texts[i] : JSON.parse(texts[i]!))));
+        } else if (row) {
           upsert.run(cols.map(([c, k]) => (k === 'json' ? canonicalJson(row[c]) : row[c])));
         } else {
           const parts = spec.primaryKey.length === 1 ? [key] : key.split('\u001f');
