@@ -32,8 +32,9 @@ function sortedDevices(state: State): DeviceRow[] {
   return ([...state.rows('devices')] as DeviceRow[]).sort((a, b) => (a.device < b.device ? -1 : 1));
 }
 
-function monthRows(state: State, month: string): CertificatesRow[] {
-  return monthDays(month).flatMap((date) => state.lookup<CertificatesRow>('certificates', 'date', date)).sort((a, b) => (a.date + a.device < b.date + b.device ? -1 : 1));
+/** monthRows gives a month's certificate rows by date, then device: one day's rows read at a time (the rows may be kept deflated). */
+function* monthRows(state: State, month: string): Generator<CertificatesRow> {
+  for (const date of monthDays(month)) yield* state.lookup<CertificatesRow>('certificates', 'date', date).sort((a, b) => (a.device < b.device ? -1 : 1));
 }
 
 /** bundles lists the live bundles of a month, optionally only those of one holder (a member sees only their own). */

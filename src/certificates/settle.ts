@@ -11,7 +11,7 @@ import { activeHolders, activeWh, copyInterval, distribute, moveWh, type Piece }
 import { dayGrid, type DayGrid, recordsRoot } from './calendar.ts';
 import {
   autoClaims, CERT_HOLDERS_TABLE, CERT_MONTHS_TABLE, CERTIFICATES_TABLE, type CertInterval, type CertificatesRow, CLAIMS_TABLE, claimsKey, type ClaimsRow, type DeviceRow, deviceOfMeter,
-  findCertificates,
+  certKey,
 } from './tables.ts';
 
 /** What a settlement did in one interval to one device's certificates, by kind: moved along trades or the allocation, kept by the producer for its own share, or claimed. */
@@ -81,7 +81,8 @@ class MonthRows {
     if (!day) this.rows.set(date, (day = new Map()));
     let row = day.get(device);
     if (!row) {
-      const stored = findCertificates(this.state, device, date);
+      // Read without keeping it inflated: the copy is what the settlement works on.
+      const stored = this.state.peek<CertificatesRow>('certificates', certKey(device, date));
       if (!stored) return undefined;
       row = { ...stored, intervals: stored.intervals.map(copyInterval) };
       day.set(device, row);
@@ -114,7 +115,7 @@ function checkIssued(state: State, devices: DeviceRow[], days: string[]): void {
     for (const date of days) {
       const readings = findReadings(state, d.meter, 'export', date);
       if (!readings) continue;
-      const row = findCertificates(state, d.device, date);
+      const row = state.peek<CertificatesRow>('certificates', certKey(d.device, date));
       if (!row) throw new OpenlecError('E_NOT_ISSUED', `device ${d.device} has export readings on ${date} but no certificates: issue that day first`, { field: 'body.month', details: { device: d.device, date } });
       if (row.readingsEntry !== readings.entry) {
         throw new OpenlecError('E_ISSUANCE_STALE', `device ${d.device}: the readings of ${date} were corrected (entry ${readings.entry}) after its certificates were issued (from entry ${row.readingsEntry}): issue that day again first`, { field: 'body.month', details: { device: d.device, date } });
@@ -183,7 +184,8 @@ export function settleMonth(state: State, month: string, entry: number, write = 
 
 /** planTrades: each trade of the interval's clearing takes what its seller's device still has free for the buyer. */
 function planTrades(state: State, iso: string, slot: (d: DeviceRow) => Slot, tally: Tally, meters: Meters): void {
-  const clearing = state.get<{ trades: string }>('clearings', iso);
+  // Each clearing is read once a settlement: not kept inflated.
+  const clearing = state.peek<{ trades: string }>('clearings', iso);
   if (!clearing) return;
   for (const trade of JSON.parse(clearing.trades) as TradeRecord[]) {
     const device = meters.device(trade.seller);

@@ -121,10 +121,20 @@ export async function follow(o: FollowOptions): Promise<{ size: number; url?: st
   };
 
   // One round before serving: an empty replica has no community (nor origin) to serve yet.
-  await round().catch(async (e) => {
-    await ledger.close();
-    throw e;
-  });
+  // A follower started before the operator's first checkpoint waits for it; a single round refuses.
+  for (let waited = false; ; waited = true) {
+    try {
+      await round();
+      break;
+    } catch (e) {
+      if (!(o.every > 0 && noCheckpointYet(e))) {
+        await ledger.close();
+        throw e;
+      }
+      if (!waited) log(`replica: ${o.from} has no checkpoint yet; asking again every ${o.every} s`);
+      await new Promise((r) => setTimeout(r, o.every * 1000));
+    }
+  }
   let stopped = o.every <= 0;
   let url: string | undefined;
   let app: Awaited<ReturnType<typeof buildApp>>['app'] | undefined;
@@ -155,4 +165,9 @@ export async function follow(o: FollowOptions): Promise<{ size: number; url?: st
     }
   }
   return { size: ledger.size, ...(url ? { url } : {}), close, done };
+}
+
+/** noCheckpointYet: the operator answered that it has signed no checkpoint yet (a log just created). */
+function noCheckpointYet(e: unknown): boolean {
+  return e instanceof OpenlecError && e.code === 'E_REMOTE' && e.details.code === 'E_NO_CHECKPOINT';
 }

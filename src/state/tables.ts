@@ -133,12 +133,15 @@ export class State {
     this.tableWrites.set(table, (this.tableWrites.get(table) ?? 0) + 1);
   }
 
-  /** lookup returns the rows whose `column` equals `value`, through a secondary index declared in the table's spec. */
+  /**
+   * lookup returns the rows whose `column` equals `value`, through a secondary index declared
+   * in the table's spec; like rows(), it inflates packed rows for the caller without keeping them.
+   */
   lookup<R = Row>(table: string, column: string, value: Json): R[] {
     const index = this.lookups.get(table)?.get(column);
     invariant(index, `table ${table} has no index on ${column}`);
     const t = this.table(table);
-    return [...(index.get(value) ?? [])].map((k) => this.read(t, k, true) as unknown as R);
+    return [...(index.get(value) ?? [])].map((k) => this.read(t, k, false) as unknown as R);
   }
 
   /** indexValue is a row's value of an indexed column, whether the row is inflated or packed. */
