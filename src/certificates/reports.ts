@@ -8,7 +8,7 @@ import { bundleHash, isLive, lineage, quantity } from './bundles.ts';
 import { dayGrid } from './calendar.ts';
 import { technologyKind } from './codes.ts';
 import { expiresAt } from './holder.ts';
-import { type Bundle, type CertificatesRow, type ClaimsRow, claimsKey, type DeviceRow, findDevice, type Status } from './tables.ts';
+import { type Bundle, certKeyDate, type CertificatesRow, type ClaimsRow, claimsKey, type DeviceRow, findDevice, type Status } from './tables.ts';
 
 /** A live bundle as the API and the CLI show it, with its lineage hash and the log entries from issuance to now. */
 export interface BundleView {
@@ -172,6 +172,18 @@ const ppm = (part: number, whole: number) => (whole === 0 ? 0 : Math.floor((part
  * min(consumption, certificates of the month) / consumption, as a monthly GO claim counts them.
  */
 export function matching(state: State, month: string, holder?: string): Matching {
+  const m = matchingCounter(state, month, holder);
+  for (const row of monthRows(state, month)) m.add(row);
+  return m.result();
+}
+
+/** A month's rows, one at a time (they may be kept deflated: each is read once), and a figure built from them. */
+interface RowCounter<T> {
+  add(row: CertificatesRow): void;
+  result(): T;
+}
+
+function matchingCounter(state: State, month: string, holder?: string): RowCounter<Matching> {
   const owners = new Set(matchedMeters(state, holder).map((m) => m.owner));
   let consumed = 0;
   let hourly = 0;
@@ -180,16 +192,20 @@ export function matching(state: State, month: string, holder?: string): Matching
     hourly += h.matchedWh;
   }
   let certificates = 0;
-  for (const row of monthRows(state, month)) {
-    for (const iv of row.intervals) {
-      for (const b of iv.bundles) {
-        if (!isLive(b) || b.status === 'withdrawn' || !owners.has(b.holder)) continue;
-        certificates += quantity(b);
+  return {
+    add(row) {
+      for (const iv of row.intervals) {
+        for (const b of iv.bundles) {
+          if (!isLive(b) || b.status === 'withdrawn' || !owners.has(b.holder)) continue;
+          certificates += quantity(b);
+        }
       }
-    }
-  }
-  const monthly = Math.min(consumed, certificates);
-  return { month, consumedWh: consumed, hourlyMatchedWh: hourly, monthlyMatchedWh: monthly, hourlyPpm: ppm(hourly, consumed), monthlyPpm: ppm(monthly, consumed) };
+    },
+    result() {
+      const monthly = Math.min(consumed, certificates);
+      return { month, consumedWh: consumed, hourlyMatchedWh: hourly, monthlyMatchedWh: monthly, hourlyPpm: ppm(hourly, consumed), monthlyPpm: ppm(monthly, consumed) };
+    },
+  };
 }
 
 /** One device-month of the EECS guarantee-of-origin export: whole-MWh GOs, the remainder carried to the next month. */
@@ -225,9 +241,11 @@ const MWH = 1_000_000;
 export function eecsExport(state: State, month: string): GuaranteeOfOrigin[] {
   const c = community(state)!;
   const produced = new Map<string, Map<string, number>>();
-  for (const row of state.rows('certificates') as IterableIterator<CertificatesRow>) {
-    const m = row.date.slice(0, 7);
+  for (const key of state.keys('certificates')) {
+    const m = certKeyDate(key).slice(0, 7);
     if (m > month) continue;
+    // Read once each, not kept inflated: every month up to this one is read.
+    const row = state.peek<CertificatesRow>('certificates', key)!;
     let wh = 0;
     for (const iv of row.intervals) wh += iv.meteredWh;
     const byMonth = produced.get(row.device) ?? new Map<string, number>();
@@ -278,18 +296,46 @@ export function energyTagBundles(state: State, views: readonly BundleView[]): Re
 }
 
 /** totals sums the live certificates of a month by status, and what was issued: conservation says they are equal. */
-export function totals(state: State, month: string): { issuedWh: number; active: number; cancelled: number; expired: number; withdrawn: number; transferredWh: number } {
+export function totals(state: State, month: string): Totals {
+  const t = totalsCounter(state);
+  for (const row of monthRows(state, month)) t.add(row);
+  return t.result();
+}
+
+export interface Totals {
+  issuedWh: number;
+  active: number;
+  cancelled: number;
+  expired: number;
+  withdrawn: number;
+  transferredWh: number;
+}
+
+function totalsCounter(state: State): RowCounter<Totals> {
   const t = { issuedWh: 0, active: 0, cancelled: 0, expired: 0, withdrawn: 0, transferredWh: 0 };
-  for (const row of monthRows(state, month)) {
-    const owner = findDevice(state, row.device)!.owner;
-    for (const iv of row.intervals) {
-      for (const b of iv.bundles) {
-        if (!isLive(b)) continue;
-        t.issuedWh += quantity(b);
-        t[b.status as 'active'] += quantity(b);
-        if (b.holder !== owner) t.transferredWh += quantity(b);
+  return {
+    add(row) {
+      const owner = findDevice(state, row.device)!.owner;
+      for (const iv of row.intervals) {
+        for (const b of iv.bundles) {
+          if (!isLive(b)) continue;
+          t.issuedWh += quantity(b);
+          t[b.status as 'active'] += quantity(b);
+          if (b.holder !== owner) t.transferredWh += quantity(b);
+        }
       }
-    }
+    },
+    result: () => t,
+  };
+}
+
+/** monthFigures: a month's totals and the whole community's matching, from one reading of its rows. */
+export function monthFigures(state: State, month: string): { totals: Totals; matching: Matching } {
+  const t = totalsCounter(state);
+  const m = matchingCounter(state, month);
+  for (const row of monthRows(state, month)) {
+    t.add(row);
+    m.add(row);
   }
-  return t;
+  return { totals: t.result(), matching: m.result() };
 }

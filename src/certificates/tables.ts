@@ -147,6 +147,11 @@ export function certKey(device: string, date: string): string {
   return `${device}\u001f${date}`;
 }
 
+/** certKeyDate is the date of a certificates row's key. */
+export function certKeyDate(key: string): string {
+  return key.slice(key.lastIndexOf('\u001f') + 1);
+}
+
 export function findCertificates(state: State, device: string, date: string): CertificatesRow | undefined {
   return state.get<CertificatesRow>('certificates', certKey(device, date));
 }

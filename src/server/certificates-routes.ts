@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { bundles, eecsCsv, eecsExport, energyTagBundles, matching, origin, totals } from '../certificates/reports.ts';
-import type { CertificatesRow, DeviceRow } from '../certificates/tables.ts';
+import { certKeyDate, type DeviceRow } from '../certificates/tables.ts';
 import { OpenlecError } from '../errors.ts';
 import type { Role } from '../state/registry.ts';
 import type { LedgerStore } from '../store/ledger-store.ts';
@@ -41,7 +41,8 @@ export function certificateRoutes(ledger: LedgerStore): Route[] {
       method: 'GET', url: '/v1/certificates/months', operationId: 'listCertificateMonths', tags: ['certificates'], response: CERTIFICATE_MONTHS, summary: 'Months with certificates, oldest first, with the totals by status and whether the month was settled (aggregates: public).', access: 'public',
       handler: () => {
         const months = new Set<string>();
-        for (const row of ledger.state.rows('certificates') as IterableIterator<CertificatesRow>) months.add(row.date.slice(0, 7));
+        // From the rows' keys: the rows themselves may be kept deflated.
+        for (const key of ledger.state.keys('certificates')) months.add(certKeyDate(key).slice(0, 7));
         return [...months].sort().map((m) => {
           const settled = ledger.state.get<{ settled: { entry: number } | null }>('certificate_months', m)?.settled ?? null;
           return { month: m, ...totals(ledger.state, m), settledEntry: settled ? settled.entry : null };

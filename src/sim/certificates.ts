@@ -1,5 +1,5 @@
 import type { IssueSummary } from '../certificates/issue.ts';
-import { matching, totals } from '../certificates/reports.ts';
+import { monthFigures } from '../certificates/reports.ts';
 import type { SettleSummary } from '../certificates/settle.ts';
 import type { State } from '../state/tables.ts';
 import type { SimHousehold } from './household.ts';
@@ -95,8 +95,7 @@ export interface CertificateMonth {
 /** certificateMonths reads every month's totals and the community's matching scores from a state. */
 export function certificateMonths(state: State, months: readonly string[]): CertificateMonth[] {
   return months.map((month) => {
-    const t = totals(state, month);
-    const m = matching(state, month);
+    const { totals: t, matching: m } = monthFigures(state, month);
     return {
       month, issuedWh: t.issuedWh, transferredWh: t.transferredWh, cancelledWh: t.cancelled, activeWh: t.active, consumedWh: m.consumedWh,
       hourlyMatchedWh: m.hourlyMatchedWh, monthlyMatchedWh: m.monthlyMatchedWh, hourlyMatchingPpm: m.hourlyPpm, monthlyMatchingPpm: m.monthlyPpm,

@@ -30,12 +30,12 @@ test('State: a secondary index always returns what a scan finds, through writes,
 });
 
 test('State: a compact table (rows deflated once durable, packed while a large batch writes) reads exactly as a plain one through any writes, rollbacks, commits and loads', () => {
-  const columns = { id: 'text', owner: 'text', n: 'integer', doc: 'json' } as const;
+  const columns = { id: 'text', owner: 'text', n: 'integer', doc: 'json', label: 'text' } as const;
   const plain: TableSpec = { name: 't', columns, primaryKey: ['id'], indexes: [['owner']] };
   const compact: TableSpec = { ...plain, compact: true };
   const doc = fc.oneof(fc.constant(null), fc.array(fc.record({ holder: fc.string(), from: fc.integer(), note: fc.option(fc.string({ unit: 'grapheme' })) }, { noNullPrototype: true }), { maxLength: 4 }));
   const op = fc.oneof(
-    fc.record({ kind: fc.constant('put' as const), id: fc.integer({ min: 0, max: 9 }), owner: fc.constantFrom('a', 'b', 'c'), doc }),
+    fc.record({ kind: fc.constant('put' as const), id: fc.integer({ min: 0, max: 9 }), owner: fc.constantFrom('a', 'b', 'c'), doc, label: fc.option(fc.string()) }),
     fc.record({ kind: fc.constant('bulk' as const), count: fc.integer({ min: 250, max: 320 }), owner: fc.constantFrom('a', 'b') }),
     fc.record({ kind: fc.constant('delete' as const), id: fc.integer({ min: 0, max: 9 }) }),
     fc.record({ kind: fc.constant('read' as const), id: fc.integer({ min: 0, max: 9 }) }),
@@ -46,16 +46,17 @@ test('State: a compact table (rows deflated once durable, packed while a large b
   fc.assert(fc.property(fc.array(fc.record({ id: fc.integer({ min: 0, max: 9 }), owner: fc.constantFrom('a', 'b'), doc }), { maxLength: 5 }), fc.array(op, { maxLength: 40 }), (loaded, ops) => {
     const states = [new State([plain]), new State([compact])];
     const same = (f: (s: State) => unknown) => assert.deepEqual(f(states[1]!), f(states[0]!));
-    for (const s of states) s.load('t', loaded.map((l) => ({ id: `r${l.id}`, owner: l.owner, n: 0, doc: l.doc })));
+    for (const s of states) s.load('t', loaded.map((l) => ({ id: `r${l.id}`, owner: l.owner, n: 0, doc: l.doc, label: null })));
     const marks: number[] = [];
     for (const o of ops) {
       for (const s of states) {
-        if (o.kind === 'put') s.put('t', { id: `r${o.id}`, owner: o.owner, n: o.id, doc: o.doc });
-        else if (o.kind === 'bulk') for (let i = 0; i < o.count; i++) s.put('t', { id: `bulk${i}`, owner: o.owner, n: i, doc: [{ holder: o.owner, from: i, note: null }] });
+        if (o.kind === 'put') s.put('t', { id: `r${o.id}`, owner: o.owner, n: o.id, doc: o.doc, label: o.label });
+        else if (o.kind === 'bulk') for (let i = 0; i < o.count; i++) s.put('t', { id: `bulk${i}`, owner: o.owner, n: i, doc: [{ holder: o.owner, from: i, note: null }], label: `"bulk" \\ ${i}` });
         else if (o.kind === 'delete') s.delete('t', `r${o.id}`);
         else if (o.kind === 'read') s.get('t', `r${o.id}`);
         else if (o.kind === 'commit') {
-          s.takeDirty();
+          // As a store commits: it takes the written rows' column values, then the state forgets.
+          for (const [table, keys] of s.takeDirty()) for (const k of keys) s.columnValues(table, k);
           s.forget();
         }
       }
@@ -65,7 +66,7 @@ test('State: a compact table (rows deflated once durable, packed while a large b
         for (const s of states) s.rollback(m);
       } else if (o.kind === 'commit') marks.length = 0;
       same((s) => [...s.rows('t')]);
-      same((s) => [...s.keys('t')].map((k) => [k, s.get('t', k), s.peek('t', k), s.columnTexts('t', k), s.has('t', k)]));
+      same((s) => [...s.keys('t')].map((k) => [k, s.get('t', k), s.peek('t', k), s.columnTexts('t', k), s.columnValues('t', k), s.has('t', k)]));
       same((s) => ['a', 'b', 'c'].map((owner) => s.lookup<Row>('t', 'owner', owner).map((r) => r.id).sort()));
       same((s) => [s.count('t'), s.get('t', 'r1'), s.has('t', 'r1'), s.columnTexts('t', 'r1')]);
     }

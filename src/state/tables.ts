@@ -59,31 +59,46 @@ interface JournalEntry {
 interface TableData {
   readonly rows: Map<string, Slot>;
   readonly columns: readonly string[];
+  readonly kinds: readonly ColumnKind[];
   /** The single-column indexes' columns, in the order of Packed.indexed. */
   readonly indexed: readonly string[];
   readonly inflated: Map<string, { row: Row; generation: number }> | null;
-  /** Rows written since the last forget, kept as objects until then (a rollback may drop them), with their texts once a store asked for them. */
-  readonly pending: Map<string, string[] | null>;
+  /** Rows written since the last forget, kept as objects until then (a rollback may drop them), with their column values once a store asked for them. */
+  readonly pending: Map<string, ColumnValue[] | null>;
 }
 
 /** How many rows of a compact table a batch writes before they are packed without waiting for its commit. */
 const PACK_WHILE_WRITING = 256;
 
-/** Columns' canonical texts, framed as "<length>,<length>,...;" then the texts, one after the other. */
-function packTexts(texts: readonly string[]): string {
-  return `${texts.map((t) => t.length).join(',')};${texts.join('')}`;
+/** A column as a store writes it: a JSON column's canonical text, a text or integer column's value. */
+export type ColumnValue = string | number | null;
+
+/**
+ * A packed row's columns: each column's canonical JSON, or, for a text column holding a
+ * string, the string itself (`raw`), which is read back without unescaping it.
+ */
+interface Parts {
+  texts: string[];
+  raw: boolean[];
 }
 
-function unpackTexts(framed: string): string[] {
+/** frame writes parts as "<length>,s<length>,...;" (s: a raw string), then the texts one after the other. */
+function frame({ texts, raw }: Parts): string {
+  return `${texts.map((t, i) => (raw[i] ? `s${t.length}` : t.length)).join(',')};${texts.join('')}`;
+}
+
+function unframe(framed: string): Parts {
   const head = framed.indexOf(';');
-  const texts: string[] = [];
+  const parts: Parts = { texts: [], raw: [] };
   let at = head + 1;
   for (const n of framed.slice(0, head).split(',')) {
-    const end = at + Number(n);
-    texts.push(framed.slice(at, end));
+    const raw = n.startsWith('s');
+    const end = at + Number(raw ? n.slice(1) : n);
+    parts.texts.push(framed.slice(at, end));
+    parts.raw.push(raw);
     at = end;
   }
-  return texts;
+  return parts;
 }
 
 /**
@@ -110,7 +125,7 @@ export class State {
     this.specs = new Map(specs.map((s) => [s.name, s]));
     for (const s of specs) {
       const columns = (s.indexes ?? []).filter((i) => i.length === 1).map((i) => i[0]!);
-      this.tables.set(s.name, { rows: new Map(), columns: Object.keys(s.columns), indexed: columns, inflated: s.compact && zlib ? new Map() : null, pending: new Map() });
+      this.tables.set(s.name, { rows: new Map(), columns: Object.keys(s.columns), kinds: Object.values(s.columns), indexed: columns, inflated: s.compact && zlib ? new Map() : null, pending: new Map() });
       if (columns.length) this.lookups.set(s.name, new Map(columns.map((c) => [c, new Map()])));
     }
   }
@@ -182,22 +197,32 @@ export class State {
     return s;
   }
 
-  /** pack makes the slot a compact table keeps for a row: its columns' canonical texts, deflated. */
-  private pack(t: TableData, row: Row, texts = t.columns.map((c) => canonicalJson(row[c]))): Packed {
-    const framed = packTexts(texts);
+  /**
+   * pack makes the slot a compact table keeps for a row: its columns' canonical texts (a
+   * well-formed string of a text column as it is), deflated. `values`, when a store took
+   * them, are not written again.
+   */
+  private pack(t: TableData, row: Row, values?: readonly ColumnValue[]): Packed {
+    const parts: Parts = { texts: [], raw: [] };
+    t.columns.forEach((c, i) => {
+      const v = row[c];
+      const raw = t.kinds[i] !== 'json' && typeof v === 'string' && v.isWellFormed();
+      parts.raw.push(raw);
+      parts.texts.push(raw ? (v as string) : t.kinds[i] === 'json' && values ? (values[i] as string) : canonicalJson(v));
+    });
     // Level 1: a sixth of the JSON for certificates, a tenth for trades, at several hundred MB/s. The
     // copy gives the bytes an ArrayBuffer of their own rather than a view of zlib's larger chunk.
-    return new Packed(new Uint8Array(zlib!.deflateRawSync(framed, { level: 1 })), t.indexed.map((c) => row[c]!));
+    return new Packed(new Uint8Array(zlib!.deflateRawSync(frame(parts), { level: 1 })), t.indexed.map((c) => row[c]!));
   }
 
-  private texts(slot: Packed): string[] {
-    return unpackTexts(zlib!.inflateRawSync(slot.bytes).toString());
+  private parts(slot: Packed): Parts {
+    return unframe(zlib!.inflateRawSync(slot.bytes).toString());
   }
 
   private inflate(t: TableData, slot: Packed): Row {
-    const texts = this.texts(slot);
+    const { texts, raw } = this.parts(slot);
     const row: Row = {};
-    t.columns.forEach((c, i) => (row[c] = JSON.parse(texts[i]!) as Json));
+    t.columns.forEach((c, i) => (row[c] = raw[i] ? texts[i]! : (JSON.parse(texts[i]!) as Json)));
     return row;
   }
 
@@ -234,19 +259,32 @@ export class State {
     return this.table(table).rows.keys();
   }
 
-  /**
-   * columnTexts returns the canonical JSON of each column of a row, in the spec's column
-   * order: what the stores write and verify compares, taken as it is from a compact row.
-   */
+  /** columnTexts returns the canonical JSON of each column of a row, in the spec's column order: what verify compares with a store's rows. */
   columnTexts(table: string, key: string): string[] | undefined {
     const t = this.table(table);
     const slot = t.rows.get(key);
     if (slot === undefined) return undefined;
-    if (slot instanceof Packed) return this.texts(slot);
-    const texts = t.columns.map((c) => canonicalJson(slot[c]));
+    if (!(slot instanceof Packed)) return t.columns.map((c) => canonicalJson(slot[c]));
+    const { texts, raw } = this.parts(slot);
+    return texts.map((x, i) => (raw[i] ? JSON.stringify(x) : x));
+  }
+
+  /**
+   * columnValues returns a row as a store writes it, in the spec's column order: each JSON
+   * column's canonical text, the other columns' values; a compact row's are taken as they are.
+   */
+  columnValues(table: string, key: string): ColumnValue[] | undefined {
+    const t = this.table(table);
+    const slot = t.rows.get(key);
+    if (slot === undefined) return undefined;
+    if (slot instanceof Packed) {
+      const { texts, raw } = this.parts(slot);
+      return texts.map((x, i) => (raw[i] || t.kinds[i] === 'json' ? x : (JSON.parse(x) as ColumnValue)));
+    }
+    const values = t.columns.map((c, i) => (t.kinds[i] === 'json' ? canonicalJson(slot[c]) : (slot[c] as ColumnValue)));
     // A row waiting to be packed is packed from these texts, not written again.
-    if (t.pending.has(key)) t.pending.set(key, texts);
-    return texts;
+    if (t.pending.has(key)) t.pending.set(key, values);
+    return values;
   }
 
   /** put inserts or replaces a row; every declared column must be present. */
@@ -330,7 +368,7 @@ export class State {
   }
 
   private packPending(t: TableData): void {
-    for (const [key, texts] of t.pending) t.rows.set(key, this.pack(t, t.rows.get(key) as Row, texts ?? undefined));
+    for (const [key, values] of t.pending) t.rows.set(key, this.pack(t, t.rows.get(key) as Row, values ?? undefined));
     t.pending.clear();
   }
 

@@ -611,11 +611,11 @@ export class SqliteLedger implements LogSource, LedgerStore {
       const cols = Object.entries(spec.columns);
       const upsert = this.upserts.get(table)!;
       for (const key of keys) {
-        // A compact table's row is kept as its columns' canonical texts: written as they are, not inflated and written again.
-        const texts = spec.compact ? this.state.columnTexts(table, key) : undefined;
-        const row = texts ? undefined : this.state.get(table, key);
-        if (texts) {
-          upsert.run(cols.map(([, k], i) => (k === 'json' ? texts[i] : JSON.parse(texts[i]!))));
+        // A compact table's row is kept as its columns' texts: written as they are, not inflated and written again.
+        const values = spec.compact ? this.state.columnValues(table, key) : undefined;
+        const row = values ? undefined : this.state.get(table, key);
+        if (values) {
+          upsert.run(values);
         } else if (row) {
           upsert.run(cols.map(([c, k]) => (k === 'json' ? canonicalJson(row[c]) : row[c])));
         } else {
