@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { apportion, ApportionScratch } from '../allocation/apportion.ts';
 import { type KeySpec, monthDays, runMonth } from '../allocation/month.ts';
-import { OpenlecError } from '../errors.ts';
+import { invariant, OpenlecError } from '../errors.ts';
 import type { TradeRecord } from '../market/tables.ts';
 import { findMeter, type MeterRow } from '../metering/meter-register.ts';
 import { findReadings } from '../metering/readings.ts';
@@ -69,30 +69,50 @@ export interface SettleSummary {
 }
 
 /**
- * Working copies of a month's certificate rows: a row is copied when first touched
- * (the state journals rows by reference) and written back once its day is done (a day's
- * moves and claims touch only that day's rows), so that one day's copies are held at a time.
+ * Working copies of a month's certificate rows, one day at a time (a day's moves and
+ * claims touch only that day's rows): `open` checks the day's issuance and reads its rows
+ * once each; a row is copied when first touched (the state journals rows by reference)
+ * and written back when the day is `done`.
  */
-class MonthRows {
-  private readonly rows = new Map<string, Map<string, CertificatesRow>>();
+class DayRows {
+  private date = '';
+  private readonly stored = new Map<string, CertificatesRow>();
+  private readonly touched = new Map<string, CertificatesRow>();
   constructor(private readonly state: State) {}
-  get(device: string, date: string): CertificatesRow | undefined {
-    let day = this.rows.get(date);
-    if (!day) this.rows.set(date, (day = new Map()));
-    let row = day.get(device);
-    if (!row) {
+
+  /** open refuses a day while an export reading of it has no certificates, or newer readings than its certificates, and reads its rows. */
+  open(date: string, devices: readonly DeviceRow[]): void {
+    this.date = date;
+    for (const d of devices) {
       // Read without keeping it inflated: the copy is what the settlement works on.
-      const stored = this.state.peek<CertificatesRow>('certificates', certKey(device, date));
+      const row = this.state.peek<CertificatesRow>('certificates', certKey(d.device, date));
+      if (row) this.stored.set(d.device, row);
+      const readings = findReadings(this.state, d.meter, 'export', date);
+      if (!readings) continue;
+      if (!row) throw new OpenlecError('E_NOT_ISSUED', `device ${d.device} has export readings on ${date} but no certificates: issue that day first`, { field: 'body.month', details: { device: d.device, date } });
+      if (row.readingsEntry !== readings.entry) {
+        throw new OpenlecError('E_ISSUANCE_STALE', `device ${d.device}: the readings of ${date} were corrected (entry ${readings.entry}) after its certificates were issued (from entry ${row.readingsEntry}): issue that day again first`, { field: 'body.month', details: { device: d.device, date } });
+      }
+    }
+  }
+
+  get(device: string, date: string): CertificatesRow | undefined {
+    invariant(date === this.date, 'a settlement works on one day at a time');
+    let row = this.touched.get(device);
+    if (!row) {
+      const stored = this.stored.get(device);
       if (!stored) return undefined;
       row = { ...stored, intervals: stored.intervals.map(copyInterval) };
-      day.set(device, row);
+      this.touched.set(device, row);
     }
     return row;
   }
-  /** done writes a day's rows (unless only planning) and lets their copies go. */
-  done(date: string, entry: number, write: boolean): void {
-    if (write) for (const row of this.rows.get(date)?.values() ?? []) this.state.put('certificates', { ...row, entry });
-    this.rows.delete(date);
+
+  /** done writes the day's touched rows (unless only planning) and lets the day go. */
+  done(entry: number, write: boolean): void {
+    if (write) for (const row of this.touched.values()) this.state.put('certificates', { ...row, entry });
+    this.stored.clear();
+    this.touched.clear();
   }
 }
 
@@ -107,21 +127,6 @@ function memo<V>(f: (key: string) => V): (key: string) => V {
     if (!cache.has(key)) cache.set(key, f(key));
     return cache.get(key)!;
   };
-}
-
-/** checkIssued refuses to settle a month while an export reading of it has no certificates, or newer readings than its certificates. */
-function checkIssued(state: State, devices: DeviceRow[], days: string[]): void {
-  for (const d of devices) {
-    for (const date of days) {
-      const readings = findReadings(state, d.meter, 'export', date);
-      if (!readings) continue;
-      const row = state.peek<CertificatesRow>('certificates', certKey(d.device, date));
-      if (!row) throw new OpenlecError('E_NOT_ISSUED', `device ${d.device} has export readings on ${date} but no certificates: issue that day first`, { field: 'body.month', details: { device: d.device, date } });
-      if (row.readingsEntry !== readings.entry) {
-        throw new OpenlecError('E_ISSUANCE_STALE', `device ${d.device}: the readings of ${date} were corrected (entry ${readings.entry}) after its certificates were issued (from entry ${row.readingsEntry}): issue that day again first`, { field: 'body.month', details: { device: d.device, date } });
-      }
-    }
-  }
 }
 
 /**
@@ -139,8 +144,7 @@ function checkIssued(state: State, devices: DeviceRow[], days: string[]): void {
 export function settleMonth(state: State, month: string, entry: number, write = true): { summary: SettleSummary; records: SettleRecord[] } {
   const days = monthDays(month);
   const devices = ([...state.rows('devices')] as DeviceRow[]).sort((a, b) => (a.device < b.device ? -1 : a.device > b.device ? 1 : 0));
-  checkIssued(state, devices, days);
-  const rows = new MonthRows(state);
+  const rows = new DayRows(state);
   // Moves first, then claims, each in day order: the order the records' root is taken in.
   const records: SettleRecord[] = [];
   const claimRecords: SettleRecord[] = [];
@@ -154,6 +158,7 @@ export function settleMonth(state: State, month: string, entry: number, write = 
   const claimTally = new Tally(claimRecords);
   let t = 0;
   for (const date of days) {
+    rows.open(date, devices);
     const grid = dayGrid(state, date);
     grid.iso.forEach((iso, k) => {
       const slots = new Map<string, Slot>();
@@ -172,7 +177,7 @@ export function settleMonth(state: State, month: string, entry: number, write = 
       t++;
     });
     claimDay(state, rows, devices, grid, claimTally, entry, write);
-    rows.done(date, entry, write);
+    rows.done(entry, write);
   }
   for (const r of claimRecords) records.push(r);
   const sum = (via: SettleRecord['via'][], f: (r: SettleRecord) => number) => records.filter((r) => via.includes(r.via)).reduce((s, r) => s + f(r), 0);
@@ -239,7 +244,7 @@ function planAllocation(
 }
 
 /** claimDay cancels opted-in holders' active certificates of a day against their metered consumption in the same clock hour. */
-function claimDay(state: State, rows: MonthRows, devices: DeviceRow[], grid: DayGrid, tally: Tally, entry: number, write: boolean): void {
+function claimDay(state: State, rows: DayRows, devices: DeviceRow[], grid: DayGrid, tally: Tally, entry: number, write: boolean): void {
   const claims = new Map<string, ClaimsRow>();
   const claimRow = (meter: string): ClaimsRow => {
     let row = claims.get(meter);
