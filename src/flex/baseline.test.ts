@@ -362,8 +362,8 @@ function scenarioInput(s: Scenario, seed = s.seed, mutateFrom?: number): Baselin
   const cache = new Map<string, Values | undefined>();
   const netOf = (date: string) => {
     if (!cache.has(date)) {
-      // the changed series draws other values at or after the first ISP (the rest of the
-      // event date and every later date), and the same values before it
+      // the changed series has other values at or after the first ISP (the rest of the event
+      // date and every later date, whose days may also go missing by the other seed), and the same values before it
       const seedOf = (t: number) => (mutateFrom !== undefined && t >= mutateFrom ? seed : s.seed);
       const span = localDay(date, s.zone);
       const missing = hash(seedOf(span.startMs), 2, span.startMs) % 100 < s.nullPct / 3;
@@ -372,9 +372,10 @@ function scenarioInput(s: Scenario, seed = s.seed, mutateFrom?: number): Baselin
         missing
           ? undefined
           : dayIntervals(span, s.minutes).map((t) => {
-              const h = hash(seedOf(t), 3, t);
-              if (h % 100 < s.nullPct) return null;
-              return (h % 20001) - 5000;
+              const h = hash(s.seed, 3, t);
+              const v = h % 100 < s.nullPct ? null : (h % 20001) - 5000;
+              // Changed, every value differs (another draw could give the same value, or null twice: one event ISP at the end of a day did).
+              return mutateFrom !== undefined && t >= mutateFrom ? (v === null ? 0 : v + 1) : v;
             }),
       );
     }
