@@ -72,3 +72,24 @@ test('State: a compact table (rows deflated once durable, packed while a large b
     }
   }), { numRuns: 150 });
 });
+
+test('State: a compact row without a canonical form stays a row: it fails no commit and no other write, and the table goes on packing', () => {
+  const spec: TableSpec = { name: 't', columns: { id: 'text', n: 'integer' }, primaryKey: ['id'], compact: true };
+  const s = new State([spec]);
+  s.put('t', { id: 'good', n: 1 });
+  s.put('t', { id: 'bad', n: Number.NaN });
+  const mark = s.mark();
+  // Another transaction's writes pass the mid-batch packing threshold with both rows still waiting.
+  for (let i = 0; i < 300; i++) s.put('t', { id: `bulk${i}`, n: i });
+  s.rollback(mark);
+  assert.deepEqual(s.get('t', 'good'), { id: 'good', n: 1 });
+  assert.ok(Number.isNaN(s.get('t', 'bad')!.n));
+  assert.throws(() => s.columnTexts('t', 'bad'), /JSON/);
+  s.delete('t', 'bad');
+  s.takeDirty();
+  s.forget();
+  s.put('t', { id: 'later', n: 2 });
+  s.forget();
+  assert.deepEqual([...s.rows('t')], [{ id: 'good', n: 1 }, { id: 'later', n: 2 }]);
+  assert.deepEqual(s.columnValues('t', 'later'), ['later', 2]);
+});

@@ -367,9 +367,23 @@ export class State {
     this.generation++;
   }
 
+  /**
+   * packPending packs the rows waiting for it. A row without a canonical form (NaN, a lone
+   * surrogate) stays an object, as in a plain table, where the store refuses it inside its
+   * transaction: packing never fails a commit, nor another transaction's write.
+   */
   private packPending(t: TableData): void {
-    for (const [key, values] of t.pending) t.rows.set(key, this.pack(t, t.rows.get(key) as Row, values ?? undefined));
-    t.pending.clear();
+    for (const [key, values] of t.pending) {
+      t.pending.delete(key);
+      const row = t.rows.get(key) as Row;
+      let packed: Packed | undefined;
+      try {
+        packed = this.pack(t, row, values ?? undefined);
+      } catch {
+        continue;
+      }
+      t.rows.set(key, packed);
+    }
   }
 
   /** takeDirty returns the keys written since the last call, per table. */
