@@ -608,16 +608,12 @@ export class SqliteLedger implements LogSource, LedgerStore {
   private writeProjections(): void {
     for (const [table, keys] of this.state.takeDirty()) {
       const spec = this.state.spec(table);
-      const cols = Object.entries(spec.columns);
       const upsert = this.upserts.get(table)!;
       for (const key of keys) {
-        // A compact table's row is kept as its columns' texts: written as they are, not inflated and written again.
-        const values = spec.compact ? this.state.columnValues(table, key) : undefined;
-        const row = values ? undefined : this.state.get(table, key);
+        // Each JSON column's canonical text, the other columns' values (a compact row's taken as they are kept).
+        const values = this.state.columnValues(table, key);
         if (values) {
           upsert.run(values);
-        } else if (row) {
-          upsert.run(cols.map(([c, k]) => (k === 'json' ? canonicalJson(row[c]) : row[c])));
         } else {
           const parts = spec.primaryKey.length === 1 ? [key] : key.split('\u001f');
           this.deletes.get(table)!.run(spec.primaryKey.map((c, i) => (spec.columns[c] === 'integer' ? Number(parts[i]) : parts[i])));

@@ -3,7 +3,7 @@ import { checkEntryProof, type EntryProof } from '../../src/audit/entry-proof.ts
 import { api, type Session } from './api.ts';
 import { mountCharts, timeChart } from './plot.ts';
 import { pinnedKey } from './verify.ts';
-import type { BundleView, Matching, OriginHour } from '../../src/certificates/reports.ts';
+import type { BundleView, Matching, OriginHour, Totals } from '../../src/certificates/reports.ts';
 
 /**
  * Certificates of origin in the dashboard: "where did my energy come from" for a member
@@ -20,14 +20,9 @@ export interface Ui {
   tile(label: string, value: string, id: string): string;
 }
 
-interface MonthRow {
+/** A row of GET /v1/certificates/months: a month's totals (reports.ts) and its settlement. */
+interface MonthRow extends Totals {
   month: string;
-  issuedWh: number;
-  active: number;
-  cancelled: number;
-  expired: number;
-  withdrawn: number;
-  transferredWh: number;
   settledEntry: number | null;
 }
 
